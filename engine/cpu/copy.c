@@ -1,0 +1,93 @@
+/* CPU allocation, copies with broadcasting and dtype conversion, and fill. */
+#include "engine/cpu/copy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cpu/strided.h"
+
+void *cpu_alloc(size_t nbytes)
+{
+    void *p = NULL;
+    /* 64-byte alignment suits AVX-512 loads and cache lines */
+    if (posix_memalign(&p, 64, nbytes ? nbytes : 64) != 0) return NULL;
+    return p;
+}
+
+void cpu_free(void *p) { free(p); }
+
+void cpu_memcpy_to_host(void *dst, const void *src, size_t nbytes) { memcpy(dst, src, nbytes); }
+void cpu_memcpy_from_host(void *dst, const void *src, size_t nbytes) { memcpy(dst, src, nbytes); }
+
+static double load_as_double(const void *base, DType dt, int64_t i)
+{
+    switch (dt) {
+    case DT_F32: return ((const float *)base)[i];
+    case DT_I64: return (double)((const int64_t *)base)[i];
+    case DT_U8: return ((const uint8_t *)base)[i];
+    default: ENGINE_ASSERT(0 && "bad dtype");
+    }
+}
+
+static void store_double(void *base, DType dt, int64_t i, double v)
+{
+    switch (dt) {
+    case DT_F32: ((float *)base)[i] = (float)v; break;
+    case DT_I64: ((int64_t *)base)[i] = (int64_t)v; break;
+    case DT_U8: ((uint8_t *)base)[i] = (uint8_t)v; break;
+    default: ENGINE_ASSERT(0 && "bad dtype");
+    }
+}
+
+void cpu_copy(Tensor *dst, const Tensor *src)
+{
+    ENGINE_ASSERT(shape_equal(dst->shape, src->shape));
+    const int64_t *strides[2] = {dst->strides, src->strides};
+    StridedLoop L;
+    strided_loop_init(&L, dst->shape, 2, strides);
+    size_t es = dtype_size(dst->dtype);
+    char *d = tensor_data(dst);
+    const char *s = tensor_data(src);
+    if (dst->dtype == src->dtype && L.outer == 1 && L.inner_stride[0] == 1 && L.inner_stride[1] == 1) {
+        memcpy(d, s, (size_t)L.inner * es);
+        return;
+    }
+    int64_t total = L.outer * L.inner;
+#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
+    for (int64_t o = 0; o < L.outer; o++) {
+        int64_t off[2];
+        strided_offsets(&L, o, off);
+        int64_t sd = L.inner_stride[0], ss = L.inner_stride[1];
+        if (dst->dtype == DT_F32 && src->dtype == DT_F32) {
+            float *pd = (float *)d + off[0];
+            const float *ps = (const float *)s + off[1];
+            for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = ps[i * ss];
+        } else if (dst->dtype == src->dtype && sd == 1 && ss == 1) {
+            memcpy(d + (size_t)off[0] * es, s + (size_t)off[1] * es, (size_t)L.inner * es);
+        } else {
+            for (int64_t i = 0; i < L.inner; i++)
+                store_double(d, dst->dtype, off[0] + i * sd, load_as_double(s, src->dtype, off[1] + i * ss));
+        }
+    }
+}
+
+void cpu_fill(Tensor *t, double value)
+{
+    const int64_t *strides[1] = {t->strides};
+    StridedLoop L;
+    strided_loop_init(&L, t->shape, 1, strides);
+    char *base = tensor_data(t);
+    int64_t total = L.outer * L.inner;
+#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
+    for (int64_t o = 0; o < L.outer; o++) {
+        int64_t off[1];
+        strided_offsets(&L, o, off);
+        if (t->dtype == DT_F32) {
+            float *p = (float *)base + off[0];
+            float v = (float)value;
+            for (int64_t i = 0; i < L.inner; i++) p[i * L.inner_stride[0]] = v;
+        } else {
+            for (int64_t i = 0; i < L.inner; i++) store_double(base, t->dtype, off[0] + i * L.inner_stride[0], value);
+        }
+    }
+}

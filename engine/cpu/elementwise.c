@@ -1,0 +1,206 @@
+/* CPU elementwise kernels over strided loops, parallel with OpenMP. */
+#include "engine/cpu/elementwise.h"
+
+#include <math.h>
+
+#include "engine/cpu/strided.h"
+
+static inline float unary_f(UnaryOp op, float x, float alpha, float beta)
+{
+    switch (op) {
+    case UN_ADD_SCALAR: return x + alpha;
+    case UN_MUL_SCALAR: return x * alpha;
+    case UN_NEG: return -x;
+    case UN_POW: return alpha == 2.0f ? x * x : powf(x, alpha);
+    case UN_EXP: return expf(x);
+    case UN_LOG: return logf(x);
+    case UN_SQRT: return sqrtf(x);
+    case UN_ABS: return fabsf(x);
+    case UN_CLAMP: return fminf(fmaxf(x, alpha), beta);
+    case UN_RELU: return x > 0.0f ? x : 0.0f;
+    case UN_LEAKY_RELU: return x > 0.0f ? x : x * alpha;
+    case UN_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case UN_TANH: return tanhf(x);
+    case UN_GELU:
+        if (alpha != 0.0f) {
+            const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+            return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+        }
+        return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+    case UN_SIGN: return (float)((x > 0.0f) - (x < 0.0f));
+    }
+    return 0.0f;
+}
+
+/* d op / dx times g. */
+static inline float unary_grad_f(UnaryOp op, float g, float x, float y, float alpha, float beta)
+{
+    switch (op) {
+    case UN_ADD_SCALAR: return g;
+    case UN_MUL_SCALAR: return g * alpha;
+    case UN_NEG: return -g;
+    case UN_POW: return alpha == 0.0f ? 0.0f : g * alpha * powf(x, alpha - 1.0f);
+    case UN_EXP: return g * y;
+    case UN_LOG: return g / x;
+    case UN_SQRT: return g / (2.0f * y);
+    case UN_ABS: return g * (float)((x > 0.0f) - (x < 0.0f));
+    case UN_CLAMP: return (x >= alpha && x <= beta) ? g : 0.0f;
+    case UN_RELU: return y > 0.0f ? g : 0.0f;
+    case UN_LEAKY_RELU: return x > 0.0f ? g : g * alpha;
+    case UN_SIGMOID: return g * y * (1.0f - y);
+    case UN_TANH: return g * (1.0f - y * y);
+    case UN_GELU:
+        if (alpha != 0.0f) {
+            const float k = 0.7978845608028654f;
+            float inner = k * (x + 0.044715f * x * x * x);
+            float th = tanhf(inner);
+            float dinner = k * (1.0f + 3.0f * 0.044715f * x * x);
+            return g * (0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * dinner);
+        } else {
+            float cdf = 0.5f * (1.0f + erff(x * 0.7071067811865476f));
+            float pdf = 0.3989422804014327f * expf(-0.5f * x * x);
+            return g * (cdf + x * pdf);
+        }
+    case UN_SIGN: return 0.0f;
+    }
+    return 0.0f;
+}
+
+static inline float binary_f(BinaryOp op, float a, float b)
+{
+    switch (op) {
+    case BIN_ADD: return a + b;
+    case BIN_SUB: return a - b;
+    case BIN_MUL: return a * b;
+    case BIN_DIV: return a / b;
+    default: return 0.0f;
+    }
+}
+
+#define COMPARE(op, a, b)                                                                                           \
+    ((op) == BIN_EQ ? (a) == (b)                                                                                    \
+     : (op) == BIN_NE ? (a) != (b)                                                                                  \
+     : (op) == BIN_GT ? (a) > (b)                                                                                   \
+     : (op) == BIN_LT ? (a) < (b)                                                                                   \
+     : (op) == BIN_GE ? (a) >= (b)                                                                                  \
+                      : (a) <= (b))
+
+void cpu_binary(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b)
+{
+    const int64_t *strides[3] = {out->strides, a->strides, b->strides};
+    StridedLoop L;
+    strided_loop_init(&L, out->shape, 3, strides);
+    int64_t total = L.outer * L.inner;
+    bool compare = op >= BIN_EQ;
+#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
+    for (int64_t o = 0; o < L.outer; o++) {
+        int64_t off[3];
+        strided_offsets(&L, o, off);
+        int64_t so = L.inner_stride[0], sa = L.inner_stride[1], sb = L.inner_stride[2];
+        if (compare) {
+            uint8_t *po = tensor_u8(out) + off[0];
+            if (a->dtype == DT_I64) {
+                const int64_t *pa = tensor_i64(a) + off[1], *pb = tensor_i64(b) + off[2];
+                for (int64_t i = 0; i < L.inner; i++) po[i * so] = (uint8_t)COMPARE(op, pa[i * sa], pb[i * sb]);
+            } else {
+                const float *pa = tensor_f32(a) + off[1], *pb = tensor_f32(b) + off[2];
+                for (int64_t i = 0; i < L.inner; i++) po[i * so] = (uint8_t)COMPARE(op, pa[i * sa], pb[i * sb]);
+            }
+            continue;
+        }
+        float *po = tensor_f32(out) + off[0];
+        const float *pa = tensor_f32(a) + off[1], *pb = tensor_f32(b) + off[2];
+        if (so == 1 && sa == 1 && sb == 1) {
+            switch (op) { /* separate loops so the compiler vectorises each */
+            case BIN_ADD: for (int64_t i = 0; i < L.inner; i++) po[i] = pa[i] + pb[i]; break;
+            case BIN_SUB: for (int64_t i = 0; i < L.inner; i++) po[i] = pa[i] - pb[i]; break;
+            case BIN_MUL: for (int64_t i = 0; i < L.inner; i++) po[i] = pa[i] * pb[i]; break;
+            case BIN_DIV: for (int64_t i = 0; i < L.inner; i++) po[i] = pa[i] / pb[i]; break;
+            default: break;
+            }
+        } else {
+            for (int64_t i = 0; i < L.inner; i++) po[i * so] = binary_f(op, pa[i * sa], pb[i * sb]);
+        }
+    }
+}
+
+void cpu_unary(UnaryOp op, Tensor *out, const Tensor *a, double alpha, double beta)
+{
+    const int64_t *strides[2] = {out->strides, a->strides};
+    StridedLoop L;
+    strided_loop_init(&L, out->shape, 2, strides);
+    int64_t total = L.outer * L.inner;
+    float fa = (float)alpha, fb = (float)beta;
+#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN / 4)
+    for (int64_t o = 0; o < L.outer; o++) {
+        int64_t off[2];
+        strided_offsets(&L, o, off);
+        float *po = tensor_f32(out) + off[0];
+        const float *pa = tensor_f32(a) + off[1];
+        int64_t so = L.inner_stride[0], sa = L.inner_stride[1];
+        if (so == 1 && sa == 1) {
+            for (int64_t i = 0; i < L.inner; i++) po[i] = unary_f(op, pa[i], fa, fb);
+        } else {
+            for (int64_t i = 0; i < L.inner; i++) po[i * so] = unary_f(op, pa[i * sa], fa, fb);
+        }
+    }
+}
+
+void cpu_unary_backward(UnaryOp op, Tensor *grad_in, const Tensor *g, const Tensor *x, const Tensor *y, double alpha,
+                        double beta)
+{
+    const int64_t *strides[4] = {grad_in->strides, g->strides, x->strides, y->strides};
+    StridedLoop L;
+    strided_loop_init(&L, grad_in->shape, 4, strides);
+    int64_t total = L.outer * L.inner;
+    float fa = (float)alpha, fb = (float)beta;
+#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN / 4)
+    for (int64_t o = 0; o < L.outer; o++) {
+        int64_t off[4];
+        strided_offsets(&L, o, off);
+        float *pgi = tensor_f32(grad_in) + off[0];
+        const float *pg = tensor_f32(g) + off[1], *px = tensor_f32(x) + off[2], *py = tensor_f32(y) + off[3];
+        int64_t s0 = L.inner_stride[0], s1 = L.inner_stride[1], s2 = L.inner_stride[2], s3 = L.inner_stride[3];
+        for (int64_t i = 0; i < L.inner; i++) pgi[i * s0] = unary_grad_f(op, pg[i * s1], px[i * s2], py[i * s3], fa, fb);
+    }
+}
+
+void cpu_where(Tensor *out, const Tensor *cond, const Tensor *a, const Tensor *b)
+{
+    const int64_t *strides[4] = {out->strides, cond->strides, a->strides, b->strides};
+    StridedLoop L;
+    strided_loop_init(&L, out->shape, 4, strides);
+    int64_t total = L.outer * L.inner;
+#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
+    for (int64_t o = 0; o < L.outer; o++) {
+        int64_t off[4];
+        strided_offsets(&L, o, off);
+        float *po = tensor_f32(out) + off[0];
+        const uint8_t *pc = tensor_u8(cond) + off[1];
+        const float *pa = tensor_f32(a) + off[2], *pb = tensor_f32(b) + off[3];
+        for (int64_t i = 0; i < L.inner; i++)
+            po[i * L.inner_stride[0]] = pc[i * L.inner_stride[1]] ? pa[i * L.inner_stride[2]] : pb[i * L.inner_stride[3]];
+    }
+}
+
+void cpu_axpy(Tensor *dst, const Tensor *src, double alpha)
+{
+    const int64_t *strides[2] = {dst->strides, src->strides};
+    StridedLoop L;
+    strided_loop_init(&L, dst->shape, 2, strides);
+    int64_t total = L.outer * L.inner;
+    float fa = (float)alpha;
+#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
+    for (int64_t o = 0; o < L.outer; o++) {
+        int64_t off[2];
+        strided_offsets(&L, o, off);
+        float *pd = tensor_f32(dst) + off[0];
+        const float *ps = tensor_f32(src) + off[1];
+        int64_t sd = L.inner_stride[0], ss = L.inner_stride[1];
+        if (sd == 1 && ss == 1) {
+            for (int64_t i = 0; i < L.inner; i++) pd[i] += fa * ps[i];
+        } else {
+            for (int64_t i = 0; i < L.inner; i++) pd[i * sd] += fa * ps[i * ss];
+        }
+    }
+}

@@ -1,0 +1,36 @@
+/* The engine's user-error slot (thread-local) and the invariant-failure abort. */
+#include "engine/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static _Thread_local char error_message[1024];
+static _Thread_local bool error_set;
+
+void *engine_error(const char *fmt, ...)
+{
+    if (error_set) return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error_message, sizeof error_message, fmt, ap);
+    va_end(ap);
+    error_set = true;
+    return NULL;
+}
+
+const char *engine_last_error(void) { return error_set ? error_message : ""; }
+bool engine_has_error(void) { return error_set; }
+
+void engine_clear_error(void)
+{
+    error_set = false;
+    error_message[0] = '\0';
+}
+
+void engine_panic(const char *file, int line, const char *what)
+{
+    fprintf(stderr, "%s:%d: internal error: %s\n", file, line, what);
+    fflush(stderr);
+    abort();
+}

@@ -1,0 +1,220 @@
+/* Elementwise ops with broadcasting, and their backward functions. */
+#include <math.h>
+
+#include "engine/cpu/elementwise.h"
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+#ifdef ENGINE_HAVE_CUDA
+#include "engine/cuda/elementwise.h"
+#endif
+
+/* A view of t broadcast to shape (stride 0 on broadcast dims), outside autograd. */
+static Tensor *broadcast_view(Tensor *t, Shape shape)
+{
+    int64_t strides[MAX_DIMS] = {0};
+    for (int i = 0; i < shape.ndim; i++) {
+        int j = t->shape.ndim - shape.ndim + i;
+        strides[i] = (j < 0 || t->shape.d[j] == 1) ? 0 : t->strides[j];
+    }
+    return tensor_make_view(t->storage, t->offset, t->dtype, shape, strides);
+}
+
+static const char *binary_name(BinaryOp op)
+{
+    static const char *names[] = {"add", "sub", "mul", "div", "eq", "ne", "gt", "lt", "ge", "le"};
+    return names[op];
+}
+
+/* Broadcasts a and b, checks dtypes and devices, allocates and runs the kernel. */
+static Tensor *binary_forward(BinaryOp op, Tensor *a, Tensor *b)
+{
+    if (!a || !b) return NULL;
+    const char *name = binary_name(op);
+    CHECK_SAME_DEVICE(name, a, b);
+    ENGINE_CHECK(a->dtype == b->dtype, "%s: expected both operands to have the same dtype, got %s and %s", name,
+                 dtype_name(a->dtype), dtype_name(b->dtype));
+    bool compare = op >= BIN_EQ;
+    ENGINE_CHECK(a->dtype == DT_F32 || (compare && a->dtype == DT_I64),
+                 "%s: not implemented for dtype %s", name, dtype_name(a->dtype));
+    Shape shape;
+    ENGINE_CHECK(shape_broadcast(a->shape, b->shape, &shape),
+                 "%s: the size of tensor a %s must match the size of tensor b %s at a non-singleton dimension", name,
+                 shape_str(a->shape), shape_str(b->shape));
+    Tensor *out = tensor_empty(shape, compare ? DT_U8 : DT_F32, tensor_device(a));
+    Tensor *va = out ? broadcast_view(a, shape) : NULL;
+    Tensor *vb = out ? broadcast_view(b, shape) : NULL;
+    if (!va || !vb) return NULL;
+    KERNEL(out, binary)(op, out, va, vb);
+    return out;
+}
+
+static int add_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    if (n->needs_grad[0] && !(gin[0] = t_sum_to_shape(g, n->inputs[0]->shape))) return -1;
+    if (n->needs_grad[1] && !(gin[1] = t_sum_to_shape(g, n->inputs[1]->shape))) return -1;
+    return 0;
+}
+
+static int sub_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    if (n->needs_grad[0] && !(gin[0] = t_sum_to_shape(g, n->inputs[0]->shape))) return -1;
+    if (n->needs_grad[1] && !(gin[1] = t_sum_to_shape(t_neg(g), n->inputs[1]->shape))) return -1;
+    return 0;
+}
+
+static int mul_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    Tensor *a = n->saved[0], *b = n->saved[1];
+    if (n->needs_grad[0] && !(gin[0] = t_sum_to_shape(t_mul(g, b), a->shape))) return -1;
+    if (n->needs_grad[1] && !(gin[1] = t_sum_to_shape(t_mul(g, a), b->shape))) return -1;
+    return 0;
+}
+
+static int div_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    Tensor *a = n->saved[0], *b = n->saved[1];
+    Tensor *g_over_b = t_div(g, b);
+    if (n->needs_grad[0] && !(gin[0] = t_sum_to_shape(g_over_b, a->shape))) return -1;
+    /* d(a/b)/db = -a / b^2 = -(g/b) * (a/b) */
+    if (n->needs_grad[1] && !(gin[1] = t_sum_to_shape(t_neg(t_mul(g_over_b, t_div(a, b))), b->shape))) return -1;
+    return 0;
+}
+
+static Tensor *binary_op(BinaryOp op, Tensor *a, Tensor *b, const char *node_name, BackwardFn backward)
+{
+    Tensor *out = binary_forward(op, a, b);
+    Node *n = autograd_record(node_name, backward, out, 2, (Tensor *[]){a, b});
+    if (n) {
+        n->saved[0] = a;
+        n->saved[1] = b;
+    }
+    return out;
+}
+
+Tensor *t_add(Tensor *a, Tensor *b) { return binary_op(BIN_ADD, a, b, "AddBackward0", add_backward); }
+Tensor *t_sub(Tensor *a, Tensor *b) { return binary_op(BIN_SUB, a, b, "SubBackward0", sub_backward); }
+Tensor *t_mul(Tensor *a, Tensor *b) { return binary_op(BIN_MUL, a, b, "MulBackward0", mul_backward); }
+Tensor *t_div(Tensor *a, Tensor *b) { return binary_op(BIN_DIV, a, b, "DivBackward0", div_backward); }
+Tensor *t_eq(Tensor *a, Tensor *b) { return binary_forward(BIN_EQ, a, b); }
+Tensor *t_ne(Tensor *a, Tensor *b) { return binary_forward(BIN_NE, a, b); }
+Tensor *t_gt(Tensor *a, Tensor *b) { return binary_forward(BIN_GT, a, b); }
+Tensor *t_lt(Tensor *a, Tensor *b) { return binary_forward(BIN_LT, a, b); }
+Tensor *t_ge(Tensor *a, Tensor *b) { return binary_forward(BIN_GE, a, b); }
+Tensor *t_le(Tensor *a, Tensor *b) { return binary_forward(BIN_LE, a, b); }
+
+/* ---- unary ---- */
+
+static int unary_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    Tensor *x = n->inputs[0];
+    Tensor *gi = tensor_empty(x->shape, DT_F32, tensor_device(x));
+    if (!gi) return -1;
+    /* the output is saved for ops whose derivative is cheapest through it */
+    Tensor *y = n->saved[0] ? n->saved[0] : x;
+    KERNEL(gi, unary_backward)((UnaryOp)n->ints[0], gi, g, x, y, n->scalars[0], n->scalars[1]);
+    gin[0] = gi;
+    return 0;
+}
+
+static Tensor *unary_op(UnaryOp op, Tensor *a, double alpha, double beta, const char *node_name)
+{
+    if (!a) return NULL;
+    ENGINE_CHECK(a->dtype == DT_F32, "%s: not implemented for dtype %s", node_name, dtype_name(a->dtype));
+    Tensor *out = tensor_empty(a->shape, DT_F32, tensor_device(a));
+    if (!out) return NULL;
+    KERNEL(out, unary)(op, out, a, alpha, beta);
+    Node *n = autograd_record(node_name, unary_backward, out, 1, &a);
+    if (n) {
+        n->ints[0] = op;
+        n->scalars[0] = alpha;
+        n->scalars[1] = beta;
+        if (op == UN_EXP || op == UN_SQRT || op == UN_RELU || op == UN_SIGMOID || op == UN_TANH) n->saved[0] = out;
+    }
+    return out;
+}
+
+Tensor *t_add_scalar(Tensor *a, double s) { return unary_op(UN_ADD_SCALAR, a, s, 0, "AddBackward1"); }
+Tensor *t_mul_scalar(Tensor *a, double s) { return unary_op(UN_MUL_SCALAR, a, s, 0, "MulBackward1"); }
+Tensor *t_neg(Tensor *a) { return unary_op(UN_NEG, a, 0, 0, "NegBackward0"); }
+Tensor *t_pow_scalar(Tensor *a, double e) { return unary_op(UN_POW, a, e, 0, "PowBackward0"); }
+Tensor *t_exp(Tensor *a) { return unary_op(UN_EXP, a, 0, 0, "ExpBackward0"); }
+Tensor *t_log(Tensor *a) { return unary_op(UN_LOG, a, 0, 0, "LogBackward0"); }
+Tensor *t_sqrt(Tensor *a) { return unary_op(UN_SQRT, a, 0, 0, "SqrtBackward0"); }
+Tensor *t_abs(Tensor *a) { return unary_op(UN_ABS, a, 0, 0, "AbsBackward0"); }
+Tensor *t_clamp(Tensor *a, double min, double max)
+{
+    return unary_op(UN_CLAMP, a, min, max, "ClampBackward1");
+}
+Tensor *t_relu(Tensor *a) { return unary_op(UN_RELU, a, 0, 0, "ReluBackward0"); }
+Tensor *t_leaky_relu(Tensor *a, double slope) { return unary_op(UN_LEAKY_RELU, a, slope, 0, "LeakyReluBackward0"); }
+Tensor *t_sigmoid(Tensor *a) { return unary_op(UN_SIGMOID, a, 0, 0, "SigmoidBackward0"); }
+Tensor *t_tanh(Tensor *a) { return unary_op(UN_TANH, a, 0, 0, "TanhBackward0"); }
+Tensor *t_gelu(Tensor *a, bool approximate) { return unary_op(UN_GELU, a, approximate ? 1 : 0, 0, "GeluBackward0"); }
+
+/* ---- where / masked_fill ---- */
+
+static int where_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    Tensor *cond = n->saved[0];
+    Tensor *zero = tensor_zeros(SCALAR_SHAPE, DT_F32, tensor_device(g));
+    if (n->needs_grad[1] && !(gin[1] = t_sum_to_shape(t_where(cond, g, zero), n->inputs[1]->shape))) return -1;
+    if (n->needs_grad[2] && !(gin[2] = t_sum_to_shape(t_where(cond, zero, g), n->inputs[2]->shape))) return -1;
+    return 0;
+}
+
+Tensor *t_where(Tensor *cond, Tensor *a, Tensor *b)
+{
+    if (!cond || !a || !b) return NULL;
+    CHECK_DTYPE("where", cond, DT_U8, "condition");
+    CHECK_DTYPE("where", a, DT_F32, "input");
+    CHECK_DTYPE("where", b, DT_F32, "other");
+    CHECK_SAME_DEVICE("where", cond, a);
+    CHECK_SAME_DEVICE("where", a, b);
+    Shape s1, shape;
+    ENGINE_CHECK(shape_broadcast(cond->shape, a->shape, &s1) && shape_broadcast(s1, b->shape, &shape),
+                 "where: shapes %s, %s and %s do not broadcast", shape_str(cond->shape), shape_str(a->shape),
+                 shape_str(b->shape));
+    Tensor *out = tensor_empty(shape, DT_F32, tensor_device(a));
+    if (!out) return NULL;
+    KERNEL(out, where)(out, broadcast_view(cond, shape), broadcast_view(a, shape), broadcast_view(b, shape));
+    Node *n = autograd_record("WhereBackward0", where_backward, out, 3, (Tensor *[]){cond, a, b});
+    if (n) n->saved[0] = cond;
+    return out;
+}
+
+Tensor *t_masked_fill(Tensor *a, Tensor *mask, double value)
+{
+    if (!a || !mask) return NULL;
+    Shape shape;
+    ENGINE_CHECK(shape_broadcast(a->shape, mask->shape, &shape) && shape_equal(shape, a->shape),
+                 "masked_fill: mask of shape %s cannot be broadcast to input of shape %s", shape_str(mask->shape),
+                 shape_str(a->shape));
+    return t_where(mask, tensor_full(SCALAR_SHAPE, value, DT_F32, tensor_device(a)), a);
+}
+
+/* ---- in place ---- */
+
+int t_add_(Tensor *dst, Tensor *src, double alpha)
+{
+    if (!dst || !src) return -1;
+    ENGINE_CHECK_INT(dst->dtype == DT_F32 && src->dtype == DT_F32, "add_: expected float32 tensors");
+    ENGINE_CHECK_INT(device_equal(tensor_device(dst), tensor_device(src)), "add_: tensors on %s and %s",
+                     device_name(tensor_device(dst)), device_name(tensor_device(src)));
+    Shape shape;
+    ENGINE_CHECK_INT(shape_broadcast(dst->shape, src->shape, &shape) && shape_equal(shape, dst->shape),
+                     "add_: source of shape %s cannot be broadcast to %s", shape_str(src->shape),
+                     shape_str(dst->shape));
+    Tensor *v = tensor_persist(broadcast_view(src, shape));
+    if (!v) return -1;
+    KERNEL(dst, axpy)(dst, v, alpha);
+    tensor_free(v);
+    return 0;
+}
+
+int t_mul_scalar_(Tensor *dst, double s)
+{
+    if (!dst) return -1;
+    ENGINE_CHECK_INT(dst->dtype == DT_F32, "mul_: expected a float32 tensor");
+    KERNEL(dst, unary)(UN_MUL_SCALAR, dst, dst, s, 0);
+    return 0;
+}

@@ -1,0 +1,363 @@
+/* View ops: new tensor headers over the same storage, as in PyTorch, with
+ * their backward functions. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/ops.h"
+
+/* A view of t with the given shape/strides/offset, recorded for autograd. */
+static Tensor *make_view(Tensor *t, Shape shape, const int64_t *strides, int64_t offset)
+{
+    return tensor_make_view(t->storage, offset, t->dtype, shape, strides);
+}
+
+/* Resolves one -1 in shape against numel; NULL-style error on mismatch. */
+static bool infer_shape(Shape *shape, int64_t numel, const char *op)
+{
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < shape->ndim; i++) {
+        if (shape->d[i] == -1) {
+            if (infer >= 0) {
+                engine_error("%s: only one dimension can be inferred", op);
+                return false;
+            }
+            infer = i;
+        } else if (shape->d[i] < 0) {
+            engine_error("%s: invalid shape dimension %lld", op, (long long)shape->d[i]);
+            return false;
+        } else {
+            known *= shape->d[i];
+        }
+    }
+    if (infer >= 0) {
+        if (known == 0 || numel % known != 0) {
+            engine_error("%s: shape '%s' is invalid for input of size %lld", op, shape_str(*shape), (long long)numel);
+            return false;
+        }
+        shape->d[infer] = numel / known;
+    } else if (known != numel) {
+        engine_error("%s: shape '%s' is invalid for input of size %lld", op, shape_str(*shape), (long long)numel);
+        return false;
+    }
+    return true;
+}
+
+/* Strides for viewing (shape, strides) as new_shape without a copy, following
+ * PyTorch's computeStride: each group of old dims that is contiguous within
+ * itself may be split or merged. Returns false where a copy is needed. */
+static bool view_strides(Shape old, const int64_t *old_strides, Shape new_shape, int64_t *out)
+{
+    int64_t numel = shape_numel(old);
+    if (numel <= 1) { /* any strides address a single element */
+        shape_contiguous_strides(new_shape, out);
+        return true;
+    }
+    int view_d = new_shape.ndim - 1;
+    int64_t chunk_base_stride = old.ndim ? old_strides[old.ndim - 1] : 1;
+    int64_t tensor_numel_acc = 1, view_numel_acc = 1;
+    for (int tensor_d = old.ndim - 1; tensor_d >= 0; tensor_d--) {
+        tensor_numel_acc *= old.d[tensor_d];
+        if (tensor_d == 0 ||
+            (old.d[tensor_d - 1] != 1 && old_strides[tensor_d - 1] != tensor_numel_acc * chunk_base_stride)) {
+            while (view_d >= 0 && (view_numel_acc < tensor_numel_acc || new_shape.d[view_d] == 1)) {
+                out[view_d] = view_numel_acc * chunk_base_stride;
+                view_numel_acc *= new_shape.d[view_d];
+                view_d--;
+            }
+            if (view_numel_acc != tensor_numel_acc) return false;
+            if (tensor_d > 0) {
+                chunk_base_stride = old_strides[tensor_d - 1];
+                tensor_numel_acc = 1;
+                view_numel_acc = 1;
+            }
+        }
+    }
+    return view_d == -1;
+}
+
+static int reshape_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    gin[0] = t_reshape(g, n->inputs[0]->shape);
+    return gin[0] ? 0 : -1;
+}
+
+Tensor *t_view(Tensor *t, Shape shape)
+{
+    if (!t) return NULL;
+    ENGINE_CHECK(shape.ndim <= MAX_DIMS, "view: at most %d dims", MAX_DIMS);
+    if (!infer_shape(&shape, tensor_numel(t), "view")) return NULL;
+    int64_t strides[MAX_DIMS] = {0};
+    ENGINE_CHECK(view_strides(t->shape, t->strides, shape, strides),
+                 "view: view size %s is not compatible with input tensor's size %s and stride (at least one dimension "
+                 "spans across two contiguous subspaces). Use reshape instead.",
+                 shape_str(shape), shape_str(t->shape));
+    Tensor *out = make_view(t, shape, strides, t->offset);
+    autograd_record("ViewBackward0", reshape_backward, out, 1, &t);
+    return out;
+}
+
+Tensor *t_reshape(Tensor *t, Shape shape)
+{
+    if (!t) return NULL;
+    if (!infer_shape(&shape, tensor_numel(t), "reshape")) return NULL;
+    int64_t strides[MAX_DIMS] = {0};
+    if (view_strides(t->shape, t->strides, shape, strides)) return t_view(t, shape);
+    return t_view(t_contiguous(t), shape);
+}
+
+Tensor *t_flatten(Tensor *t, int start_dim, int end_dim)
+{
+    if (!t) return NULL;
+    if (t->shape.ndim == 0) return t_reshape(t, SHAPE(1));
+    int s = shape_wrap_dim(start_dim, t->shape.ndim, "flatten");
+    int e = shape_wrap_dim(end_dim, t->shape.ndim, "flatten");
+    if (s < 0 || e < 0) return NULL;
+    ENGINE_CHECK(s <= e, "flatten: start_dim (%d) cannot come after end_dim (%d)", start_dim, end_dim);
+    Shape out = {.ndim = 0};
+    for (int i = 0; i < t->shape.ndim; i++) {
+        if (i <= s || i > e) out.d[out.ndim++] = t->shape.d[i];
+        else out.d[out.ndim - 1] *= t->shape.d[i];
+    }
+    return t_reshape(t, out);
+}
+
+static int permute_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    int inverse[MAX_DIMS];
+    for (int i = 0; i < g->shape.ndim; i++) inverse[n->ints[i]] = i;
+    gin[0] = t_permute(g, inverse);
+    return gin[0] ? 0 : -1;
+}
+
+Tensor *t_permute(Tensor *t, const int *dims)
+{
+    if (!t) return NULL;
+    int nd = t->shape.ndim;
+    bool seen[MAX_DIMS] = {false};
+    Shape shape = {.ndim = nd};
+    int64_t strides[MAX_DIMS] = {0};
+    int wrapped[MAX_DIMS];
+    for (int i = 0; i < nd; i++) {
+        int d = shape_wrap_dim(dims[i], nd, "permute");
+        if (d < 0) return NULL;
+        ENGINE_CHECK(!seen[d], "permute: repeated dim %d in permutation", dims[i]);
+        seen[d] = true;
+        wrapped[i] = d;
+        shape.d[i] = t->shape.d[d];
+        strides[i] = t->strides[d];
+    }
+    Tensor *out = make_view(t, shape, strides, t->offset);
+    Node *n = autograd_record("PermuteBackward0", permute_backward, out, 1, &t);
+    if (n)
+        for (int i = 0; i < nd; i++) n->ints[i] = wrapped[i];
+    return out;
+}
+
+Tensor *t_transpose(Tensor *t, int dim0, int dim1)
+{
+    if (!t) return NULL;
+    int nd = t->shape.ndim;
+    if (nd == 0) return t_view(t, SCALAR_SHAPE);
+    int a = shape_wrap_dim(dim0, nd, "transpose"), b = shape_wrap_dim(dim1, nd, "transpose");
+    if (a < 0 || b < 0) return NULL;
+    int perm[MAX_DIMS];
+    for (int i = 0; i < nd; i++) perm[i] = i;
+    perm[a] = b;
+    perm[b] = a;
+    return t_permute(t, perm);
+}
+
+Tensor *t_squeeze(Tensor *t, int dim)
+{
+    if (!t) return NULL;
+    int d = shape_wrap_dim(dim, t->shape.ndim, "squeeze");
+    if (d < 0) return NULL;
+    if (t->shape.ndim == 0 || t->shape.d[d] != 1) return t_view(t, t->shape);
+    Shape s = {.ndim = 0};
+    for (int i = 0; i < t->shape.ndim; i++)
+        if (i != d) s.d[s.ndim++] = t->shape.d[i];
+    return t_view(t, s);
+}
+
+Tensor *t_squeeze_all(Tensor *t)
+{
+    if (!t) return NULL;
+    Shape s = {.ndim = 0};
+    for (int i = 0; i < t->shape.ndim; i++)
+        if (t->shape.d[i] != 1) s.d[s.ndim++] = t->shape.d[i];
+    return t_view(t, s);
+}
+
+Tensor *t_unsqueeze(Tensor *t, int dim)
+{
+    if (!t) return NULL;
+    ENGINE_CHECK(t->shape.ndim < MAX_DIMS, "unsqueeze: tensors have at most %d dims", MAX_DIMS);
+    int d = shape_wrap_dim(dim, t->shape.ndim + 1, "unsqueeze");
+    if (d < 0) return NULL;
+    Shape s = {.ndim = t->shape.ndim + 1};
+    for (int i = 0, j = 0; i < s.ndim; i++) s.d[i] = i == d ? 1 : t->shape.d[j++];
+    return t_view(t, s);
+}
+
+static int expand_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    gin[0] = t_sum_to_shape(g, n->inputs[0]->shape);
+    return gin[0] ? 0 : -1;
+}
+
+Tensor *t_expand(Tensor *t, Shape shape)
+{
+    if (!t) return NULL;
+    ENGINE_CHECK(shape.ndim >= t->shape.ndim,
+                 "expand: the number of sizes provided (%d) must be greater or equal to the number of dimensions in "
+                 "the tensor (%d)",
+                 shape.ndim, t->shape.ndim);
+    int64_t strides[MAX_DIMS] = {0};
+    for (int i = 0; i < shape.ndim; i++) {
+        int j = t->shape.ndim - shape.ndim + i;
+        if (j < 0) {
+            ENGINE_CHECK(shape.d[i] >= 0, "expand: -1 is not allowed in a leading, non-existing dimension");
+            strides[i] = 0;
+            continue;
+        }
+        if (shape.d[i] == -1) shape.d[i] = t->shape.d[j];
+        if (t->shape.d[j] == shape.d[i]) {
+            strides[i] = t->strides[j];
+        } else {
+            ENGINE_CHECK(t->shape.d[j] == 1,
+                         "expand: the expanded size of the tensor (%lld) must match the existing size (%lld) at "
+                         "non-singleton dimension %d; target sizes %s, tensor sizes %s",
+                         (long long)shape.d[i], (long long)t->shape.d[j], i, shape_str(shape), shape_str(t->shape));
+            strides[i] = 0;
+        }
+    }
+    Tensor *out = make_view(t, shape, strides, t->offset);
+    autograd_record("ExpandBackward0", expand_backward, out, 1, &t);
+    return out;
+}
+
+/* Backward of every strided sub-view: scatter g into zeros of the input's
+ * shape through the same view. ints: dim, start, step; shape: view shape. */
+static int slice_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    Tensor *in = n->inputs[0];
+    Tensor *z = tensor_zeros(in->shape, in->dtype, tensor_device(in));
+    if (!z) return -1;
+    int dim = (int)n->ints[0];
+    int64_t start = n->ints[1], step = n->ints[2];
+    int64_t strides[MAX_DIMS] = {0};
+    memcpy(strides, z->strides, sizeof strides);
+    Tensor *part;
+    if (n->ints[3]) { /* select: the dim is gone */
+        Shape s = {.ndim = 0};
+        int64_t st[MAX_DIMS];
+        for (int i = 0; i < in->shape.ndim; i++)
+            if (i != dim) {
+                st[s.ndim] = z->strides[i];
+                s.d[s.ndim++] = in->shape.d[i];
+            }
+        part = tensor_make_view(z->storage, start * z->strides[dim], z->dtype, s, st);
+    } else {
+        Shape s = in->shape;
+        s.d[dim] = g->shape.d[dim];
+        strides[dim] *= step;
+        part = tensor_make_view(z->storage, start * z->strides[dim], z->dtype, s, strides);
+    }
+    if (!part || tensor_copy_(part, g) != 0) return -1;
+    gin[0] = z;
+    return 0;
+}
+
+Tensor *t_slice(Tensor *t, int dim, int64_t start, int64_t end, int64_t step)
+{
+    if (!t) return NULL;
+    ENGINE_CHECK(t->shape.ndim > 0, "slice: cannot be applied to a 0-dim tensor");
+    int d = shape_wrap_dim(dim, t->shape.ndim, "slice");
+    if (d < 0) return NULL;
+    ENGINE_CHECK(step > 0, "slice: step must be positive, got %lld", (long long)step);
+    int64_t size = t->shape.d[d];
+    if (start < 0) start += size;
+    if (end < 0) end += size;
+    if (start < 0) start = 0;
+    if (start > size) start = size;
+    if (end > size) end = size;
+    if (end < start) end = start;
+    Shape s = t->shape;
+    s.d[d] = (end - start + step - 1) / step;
+    int64_t strides[MAX_DIMS] = {0};
+    memcpy(strides, t->strides, sizeof strides);
+    strides[d] *= step;
+    Tensor *out = make_view(t, s, strides, t->offset + start * t->strides[d]);
+    Node *n = autograd_record("SliceBackward0", slice_backward, out, 1, &t);
+    if (n) {
+        n->ints[0] = d;
+        n->ints[1] = start;
+        n->ints[2] = step;
+        n->ints[3] = 0;
+    }
+    return out;
+}
+
+Tensor *t_narrow(Tensor *t, int dim, int64_t start, int64_t length)
+{
+    if (!t) return NULL;
+    ENGINE_CHECK(t->shape.ndim > 0, "narrow: cannot be applied to a 0-dim tensor");
+    int d = shape_wrap_dim(dim, t->shape.ndim, "narrow");
+    if (d < 0) return NULL;
+    int64_t size = t->shape.d[d];
+    if (start < 0) start += size;
+    ENGINE_CHECK(start >= 0 && length >= 0 && start + length <= size,
+                 "narrow: start (%lld) + length (%lld) exceeds dimension size (%lld) of dim %d", (long long)start,
+                 (long long)length, (long long)size, d);
+    return t_slice(t, d, start, start + length, 1);
+}
+
+Tensor *t_select(Tensor *t, int dim, int64_t index)
+{
+    if (!t) return NULL;
+    ENGINE_CHECK(t->shape.ndim > 0, "select: cannot be applied to a 0-dim tensor");
+    int d = shape_wrap_dim(dim, t->shape.ndim, "select");
+    if (d < 0) return NULL;
+    int64_t size = t->shape.d[d];
+    ENGINE_CHECK(index >= -size && index < size, "select: index %lld out of range for tensor of size %s at dim %d",
+                 (long long)index, shape_str(t->shape), d);
+    if (index < 0) index += size;
+    Shape s = {.ndim = 0};
+    int64_t strides[MAX_DIMS] = {0};
+    for (int i = 0; i < t->shape.ndim; i++)
+        if (i != d) {
+            strides[s.ndim] = t->strides[i];
+            s.d[s.ndim++] = t->shape.d[i];
+        }
+    Tensor *out = make_view(t, s, strides, t->offset + index * t->strides[d]);
+    Node *n = autograd_record("SelectBackward0", slice_backward, out, 1, &t);
+    if (n) {
+        n->ints[0] = d;
+        n->ints[1] = index;
+        n->ints[2] = 1;
+        n->ints[3] = 1;
+    }
+    return out;
+}
+
+int t_chunk(Tensor *t, int chunks, int dim, Tensor **out)
+{
+    if (!t) return -1;
+    ENGINE_CHECK_INT(chunks > 0, "chunk: chunk expects `chunks` to be greater than 0, got: %d", chunks);
+    ENGINE_CHECK_INT(t->shape.ndim > 0, "chunk: cannot be applied to a 0-dim tensor");
+    int d = shape_wrap_dim(dim, t->shape.ndim, "chunk");
+    if (d < 0) return -1;
+    int64_t size = t->shape.d[d];
+    int64_t step = (size + chunks - 1) / chunks;
+    if (step == 0) step = 1;
+    int n = 0;
+    for (int64_t start = 0; start < size || (size == 0 && n == 0); start += step) {
+        int64_t len = start + step <= size ? step : size - start;
+        out[n] = t_narrow(t, d, start, len);
+        if (!out[n]) return -1;
+        n++;
+        if (size == 0) break;
+    }
+    return n;
+}

@@ -1,0 +1,342 @@
+/* safetensors reader (validating) and atomic writer. */
+#include "engine/serialize/safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Header larger than this is rejected as malformed (the reference
+ * implementation uses the same bound). */
+#define MAX_HEADER_BYTES (100u * 1024u * 1024u)
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+void safetensors_free(Safetensors *st)
+{
+    if (!st) return;
+    for (int i = 0; i < st->n_tensors; i++) {
+        free(st->names[i]);
+        if (st->tensors[i]) tensor_free(st->tensors[i]);
+    }
+    for (int i = 0; i < st->n_meta; i++) {
+        free(st->meta_keys[i]);
+        free(st->meta_values[i]);
+    }
+    free(st->names);
+    free(st->tensors);
+    free(st->meta_keys);
+    free(st->meta_values);
+    free(st);
+}
+
+Tensor *safetensors_get(const Safetensors *st, const char *name)
+{
+    for (int i = 0; i < st->n_tensors; i++)
+        if (strcmp(st->names[i], name) == 0) return st->tensors[i];
+    return NULL;
+}
+
+const char *safetensors_meta(const Safetensors *st, const char *key)
+{
+    for (int i = 0; i < st->n_meta; i++)
+        if (strcmp(st->meta_keys[i], key) == 0) return st->meta_values[i];
+    return NULL;
+}
+
+typedef struct {
+    uint64_t begin, end;
+    int index;
+} Span;
+
+static int span_cmp(const void *a, const void *b)
+{
+    const Span *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : 0;
+}
+
+static bool read_u64_le(const unsigned char *p, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    *out = v;
+    return true;
+}
+
+static int parse_metadata(Safetensors *st, const cJSON *meta, const char *label)
+{
+    ENGINE_CHECK_INT(cJSON_IsObject(meta), "%s: __metadata__ must be a JSON object of strings", label);
+    int n = cJSON_GetArraySize(meta);
+    st->meta_keys = calloc((size_t)n + 1, sizeof(char *));
+    st->meta_values = calloc((size_t)n + 1, sizeof(char *));
+    ENGINE_CHECK_INT(st->meta_keys && st->meta_values, "%s: out of memory", label);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, meta)
+    {
+        ENGINE_CHECK_INT(cJSON_IsString(item), "%s: __metadata__.%s must be a string", label, item->string);
+        st->meta_keys[st->n_meta] = dup_str(item->string);
+        st->meta_values[st->n_meta] = dup_str(item->valuestring);
+        st->n_meta++;
+    }
+    return 0;
+}
+
+/* Validates one header entry and creates its tensor from data. */
+static int parse_entry(Safetensors *st, const cJSON *entry, const unsigned char *data, uint64_t data_size,
+                       const char *label, Span *span)
+{
+    const char *name = entry->string;
+    ENGINE_CHECK_INT(cJSON_IsObject(entry), "%s: tensor '%s': header entry must be an object", label, name);
+    const cJSON *jd = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(entry, "shape");
+    const cJSON *jo = cJSON_GetObjectItemCaseSensitive(entry, "data_offsets");
+    ENGINE_CHECK_INT(cJSON_IsString(jd), "%s: tensor '%s': missing string 'dtype'", label, name);
+    DType dt;
+    ENGINE_CHECK_INT(dtype_from_safetensors_name(jd->valuestring, &dt),
+                     "%s: tensor '%s': unsupported dtype '%s' (supported: F32, I64, U8)", label, name, jd->valuestring);
+    ENGINE_CHECK_INT(cJSON_IsArray(js), "%s: tensor '%s': missing array 'shape'", label, name);
+    Shape shape = {.ndim = cJSON_GetArraySize(js)};
+    ENGINE_CHECK_INT(shape.ndim <= MAX_DIMS, "%s: tensor '%s': %d dims, at most %d supported", label, name, shape.ndim,
+                     MAX_DIMS);
+    int k = 0;
+    const cJSON *dim;
+    cJSON_ArrayForEach(dim, js)
+    {
+        ENGINE_CHECK_INT(cJSON_IsNumber(dim) && dim->valuedouble >= 0 && dim->valuedouble == (double)(int64_t)dim->valuedouble,
+                         "%s: tensor '%s': shape entries must be non-negative integers", label, name);
+        shape.d[k++] = (int64_t)dim->valuedouble;
+    }
+    ENGINE_CHECK_INT(cJSON_IsArray(jo) && cJSON_GetArraySize(jo) == 2,
+                     "%s: tensor '%s': 'data_offsets' must be [begin, end]", label, name);
+    const cJSON *jb = cJSON_GetArrayItem(jo, 0), *je = cJSON_GetArrayItem(jo, 1);
+    ENGINE_CHECK_INT(cJSON_IsNumber(jb) && cJSON_IsNumber(je) && jb->valuedouble >= 0 && je->valuedouble >= 0,
+                     "%s: tensor '%s': data_offsets must be non-negative integers", label, name);
+    uint64_t begin = (uint64_t)jb->valuedouble, end = (uint64_t)je->valuedouble;
+    ENGINE_CHECK_INT(begin <= end, "%s: tensor '%s': data_offsets [%llu, %llu] are reversed", label, name,
+                     (unsigned long long)begin, (unsigned long long)end);
+    ENGINE_CHECK_INT(end <= data_size,
+                     "%s: tensor '%s': data_offsets [%llu, %llu] run past the %llu bytes of data (truncated file?)",
+                     label, name, (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_size);
+    uint64_t expected = (uint64_t)shape_numel(shape) * dtype_size(dt);
+    ENGINE_CHECK_INT(end - begin == expected,
+                     "%s: tensor '%s': %s %s needs %llu bytes but data_offsets give %llu", label, name,
+                     jd->valuestring, shape_str(shape), (unsigned long long)expected,
+                     (unsigned long long)(end - begin));
+    Tensor *t = tensor_from_data(data + begin, shape, dt, CPU);
+    if (!t) return -1;
+    st->names[st->n_tensors] = dup_str(name);
+    st->tensors[st->n_tensors] = tensor_persist(t);
+    span->begin = begin;
+    span->end = end;
+    span->index = st->n_tensors;
+    st->n_tensors++;
+    return 0;
+}
+
+Safetensors *safetensors_parse(const unsigned char *bytes, size_t size, const char *label)
+{
+    ENGINE_CHECK(size >= 8, "%s: not a safetensors file (%zu bytes, shorter than the 8-byte header length)", label,
+                 size);
+    uint64_t header_len;
+    read_u64_le(bytes, &header_len);
+    ENGINE_CHECK(header_len <= MAX_HEADER_BYTES,
+                 "%s: not a safetensors file (header length %llu is implausible)", label,
+                 (unsigned long long)header_len);
+    ENGINE_CHECK(header_len <= size - 8, "%s: header length %llu runs past the end of the %zu-byte file (truncated?)",
+                 label, (unsigned long long)header_len, size);
+    cJSON *header = cJSON_ParseWithLength((const char *)bytes + 8, (size_t)header_len);
+    ENGINE_CHECK(header != NULL, "%s: header is not valid JSON", label);
+    Safetensors *st = calloc(1, sizeof *st);
+    int n_entries = cJSON_GetArraySize(header);
+    Span *spans = calloc((size_t)n_entries + 1, sizeof *spans);
+    if (!st || !spans) {
+        cJSON_Delete(header);
+        free(spans);
+        free(st);
+        return engine_error("%s: out of memory", label);
+    }
+    st->names = calloc((size_t)n_entries + 1, sizeof(char *));
+    st->tensors = calloc((size_t)n_entries + 1, sizeof(Tensor *));
+    const unsigned char *data = bytes + 8 + header_len;
+    uint64_t data_size = size - 8 - header_len;
+    int rc = (st->names && st->tensors) ? 0 : -1;
+    if (rc) engine_error("%s: out of memory", label);
+    if (rc == 0 && !cJSON_IsObject(header)) rc = -1, engine_error("%s: header must be a JSON object", label);
+    const cJSON *entry;
+    if (rc == 0) {
+        cJSON_ArrayForEach(entry, header)
+        {
+            if (strcmp(entry->string, "__metadata__") == 0) rc = parse_metadata(st, entry, label);
+            else rc = parse_entry(st, entry, data, data_size, label, &spans[st->n_tensors]);
+            if (rc) break;
+        }
+    }
+    if (rc == 0) {
+        /* the data must be covered exactly: no overlaps, no holes */
+        qsort(spans, (size_t)st->n_tensors, sizeof *spans, span_cmp);
+        uint64_t pos = 0;
+        for (int i = 0; i < st->n_tensors && rc == 0; i++) {
+            if (spans[i].begin != pos) {
+                rc = -1;
+                engine_error("%s: tensor '%s': data_offsets [%llu, %llu] %s", label, st->names[spans[i].index],
+                             (unsigned long long)spans[i].begin, (unsigned long long)spans[i].end,
+                             spans[i].begin < pos ? "overlap another tensor" : "leave a hole in the data");
+            }
+            pos = spans[i].end;
+        }
+        if (rc == 0 && pos != data_size) {
+            rc = -1;
+            engine_error("%s: %llu bytes of data after the last tensor", label,
+                         (unsigned long long)(data_size - pos));
+        }
+    }
+    cJSON_Delete(header);
+    free(spans);
+    if (rc) {
+        safetensors_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+Safetensors *safetensors_load(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ENGINE_CHECK(f != NULL, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char *buf = NULL;
+    size_t size = 0, cap = 0;
+    for (;;) {
+        if (size == cap) {
+            cap = cap ? cap * 2 : 1 << 16;
+            unsigned char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return engine_error("%s: out of memory reading the file", path);
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + size, 1, cap - size, f);
+        size += got;
+        if (got == 0) break;
+    }
+    bool read_error = ferror(f);
+    fclose(f);
+    if (read_error) {
+        free(buf);
+        return engine_error("%s: read error: %s", path, strerror(errno));
+    }
+    Safetensors *st = safetensors_parse(buf, size, path);
+    free(buf);
+    return st;
+}
+
+/* ---- writing ---- */
+
+static int write_all(int fd, const void *p, size_t n, const char *path)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            engine_error("%s: write failed: %s", path, strerror(errno));
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int safetensors_save(const char *path, int n, const char *const *names, Tensor *const *tensors, int n_meta,
+                     const char *const *meta_keys, const char *const *meta_values)
+{
+    cJSON *header = cJSON_CreateObject();
+    ENGINE_CHECK_INT(header != NULL, "%s: out of memory", path);
+    if (n_meta > 0) {
+        cJSON *meta = cJSON_AddObjectToObject(header, "__metadata__");
+        for (int i = 0; i < n_meta; i++) cJSON_AddStringToObject(meta, meta_keys[i], meta_values[i]);
+    }
+    uint64_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        if (!tensors[i]) {
+            cJSON_Delete(header);
+            return -1;
+        }
+        if (cJSON_GetObjectItemCaseSensitive(header, names[i])) {
+            cJSON_Delete(header);
+            engine_error("%s: duplicate tensor name '%s'", path, names[i]);
+            return -1;
+        }
+        const Tensor *t = tensors[i];
+        cJSON *e = cJSON_AddObjectToObject(header, names[i]);
+        cJSON_AddStringToObject(e, "dtype", dtype_safetensors_name(t->dtype));
+        cJSON *shape = cJSON_AddArrayToObject(e, "shape");
+        for (int d = 0; d < t->shape.ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape.d[d]));
+        uint64_t nbytes = (uint64_t)tensor_numel(t) * dtype_size(t->dtype);
+        cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(offset + nbytes)));
+        offset += nbytes;
+    }
+    char *json = cJSON_PrintUnformatted(header);
+    cJSON_Delete(header);
+    ENGINE_CHECK_INT(json != NULL, "%s: out of memory", path);
+    size_t json_len = strlen(json);
+    size_t padded = (json_len + 7) & ~(size_t)7; /* data starts 8-byte aligned */
+
+    size_t tmp_len = strlen(path) + 16;
+    char *tmp = malloc(tmp_len);
+    ENGINE_ASSERT(tmp != NULL);
+    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        engine_error("%s: cannot create a temporary file next to it: %s", path, strerror(errno));
+        free(json);
+        free(tmp);
+        return -1;
+    }
+    unsigned char len_le[8];
+    for (int i = 0; i < 8; i++) len_le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    int rc = write_all(fd, len_le, 8, path);
+    if (rc == 0) rc = write_all(fd, json, json_len, path);
+    for (size_t i = json_len; rc == 0 && i < padded; i++) rc = write_all(fd, " ", 1, path);
+    free(json);
+    for (int i = 0; i < n && rc == 0; i++) {
+        size_t nbytes = (size_t)tensor_numel(tensors[i]) * dtype_size(tensors[i]->dtype);
+        void *buf = malloc(nbytes ? nbytes : 1);
+        if (!buf) {
+            engine_error("%s: out of memory", path);
+            rc = -1;
+            break;
+        }
+        rc = tensor_copy_to_buffer(tensors[i], buf);
+        if (rc == 0) rc = write_all(fd, buf, nbytes, path);
+        free(buf);
+    }
+    if (rc == 0 && fsync(fd) != 0) {
+        engine_error("%s: fsync failed: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (close(fd) != 0 && rc == 0) {
+        engine_error("%s: close failed: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        engine_error("%s: cannot rename the temporary file into place: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0) unlink(tmp);
+    free(tmp);
+    return rc;
+}
