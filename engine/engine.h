@@ -9,6 +9,7 @@
 #include "engine/random.h"
 #include "engine/scope.h"
 #include "engine/serialize/safetensors.h"
+#include "engine/state_dict.h"
 #include "engine/tensor.h"
 
 #endif
