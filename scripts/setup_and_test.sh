@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to a tested build: installs what
+# is missing, builds with warnings as errors, runs the whole test suite, then
+# runs it again under AddressSanitizer/LeakSanitizer + UBSan.
+# Usage: scripts/setup_and_test.sh [--no-sanitize]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+"$(dirname "$0")/install_deps.sh"
+
+jobs=$(nproc)
+cmake -S . -B build -DWERROR=ON -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j"$jobs")
+
+if [ "${1:-}" != "--no-sanitize" ]; then
+    cmake -S . -B build-sanitize -DWERROR=ON -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+    cmake --build build-sanitize -j"$jobs"
+    (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        ctest --output-on-failure -j"$jobs")
+fi
