@@ -207,6 +207,10 @@ int tensor_backward_ex(Tensor *root, Tensor *grad, bool retain_graph)
                 Tensor *in = n->inputs[i];
                 if (!shape_equal(gin[i]->shape, in->shape))
                     engine_panic(__FILE__, __LINE__, n->name); /* a backward function returned a wrong shape */
+                /* cut from the graph after this node recorded it (tensor_persist,
+                 * scope_keep): nothing would consume the gradient, and holding it
+                 * would leave a pointer into a scope that is about to end */
+                if (!in->grad_fn && !in->requires_grad) continue;
                 in->grad_acc = accumulate(in->grad_acc, gin[i]);
                 if (!in->grad_acc) rc = -1;
             }

@@ -34,6 +34,9 @@ _Noreturn void engine_panic(const char *file, int line, const char *what);
         if (!(cond)) engine_panic(__FILE__, __LINE__, #cond); \
     } while (0)
 
+/* Marks a branch that cannot be reached unless an invariant is broken. */
+#define ENGINE_UNREACHABLE(what) engine_panic(__FILE__, __LINE__, what)
+
 /* Returns NULL (with the message recorded) from the calling function when
  * cond is false. */
 #define ENGINE_CHECK(cond, ...)               \

@@ -156,7 +156,7 @@ Tensor *tensor_arange(double start, double end, double step, DType dtype, Device
         case DT_F32: tensor_f32(host)[i] = (float)v; break;
         case DT_I64: tensor_i64(host)[i] = (int64_t)v; break;
         case DT_U8: tensor_u8(host)[i] = (uint8_t)v; break;
-        default: ENGINE_ASSERT(0);
+        default: ENGINE_UNREACHABLE("bad dtype");
         }
     }
     if (device.type == DEVICE_CPU) return host;
@@ -182,6 +182,7 @@ int64_t tensor_size(const Tensor *t, int dim)
 
 bool tensor_is_contiguous(const Tensor *t)
 {
+    if (tensor_numel(t) == 0) return true; /* as in PyTorch: nothing to address */
     int64_t expected = 1;
     for (int i = t->shape.ndim - 1; i >= 0; i--) {
         if (t->shape.d[i] != 1 && t->strides[i] != expected) return false;
@@ -265,7 +266,7 @@ double tensor_item(const Tensor *t)
     case DT_F32: return v.f;
     case DT_I64: return (double)v.i;
     case DT_U8: return v.u;
-    default: ENGINE_ASSERT(0);
+    default: ENGINE_UNREACHABLE("bad dtype");
     }
 }
 

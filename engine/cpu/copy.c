@@ -25,7 +25,7 @@ static double load_as_double(const void *base, DType dt, int64_t i)
     case DT_F32: return ((const float *)base)[i];
     case DT_I64: return (double)((const int64_t *)base)[i];
     case DT_U8: return ((const uint8_t *)base)[i];
-    default: ENGINE_ASSERT(0 && "bad dtype");
+    default: ENGINE_UNREACHABLE("bad dtype");
     }
 }
 
@@ -35,7 +35,7 @@ static void store_double(void *base, DType dt, int64_t i, double v)
     case DT_F32: ((float *)base)[i] = (float)v; break;
     case DT_I64: ((int64_t *)base)[i] = (int64_t)v; break;
     case DT_U8: ((uint8_t *)base)[i] = (uint8_t)v; break;
-    default: ENGINE_ASSERT(0 && "bad dtype");
+    default: ENGINE_UNREACHABLE("bad dtype");
     }
 }
 

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +59,38 @@ typedef struct {
     int index;
 } Span;
 
+/* By (begin, end): an empty tensor sorts before a non-empty one at the same
+ * offset, so both cover the data without a false "overlap". */
 static int span_cmp(const void *a, const void *b)
 {
     const Span *x = a, *y = b;
-    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : 0;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end ? 1 : 0;
+}
+
+/* A JSON number that is a non-negative integer small enough to be exact in a
+ * double (checked before any cast, which would be undefined out of range). */
+static bool json_uint(const cJSON *j, uint64_t *out)
+{
+    if (!cJSON_IsNumber(j) || !(j->valuedouble >= 0 && j->valuedouble <= 9007199254740992.0)) return false;
+    *out = (uint64_t)j->valuedouble;
+    return (double)*out == j->valuedouble;
+}
+
+/* Bytes of a shape's data, or false when the element count would not fit in
+ * int64 (a zero dim does not make huge other dims valid). */
+static bool shape_bytes(Shape shape, size_t elem_size, uint64_t *out)
+{
+    uint64_t nonzero = elem_size;
+    bool empty = false;
+    for (int i = 0; i < shape.ndim; i++) {
+        uint64_t d = (uint64_t)shape.d[i];
+        if (d == 0) empty = true;
+        else if (nonzero > (uint64_t)INT64_MAX / d) return false;
+        else nonzero *= d;
+    }
+    *out = empty ? 0 : nonzero;
+    return true;
 }
 
 static bool read_u64_le(const unsigned char *p, uint64_t *out)
@@ -75,6 +104,7 @@ static bool read_u64_le(const unsigned char *p, uint64_t *out)
 static int parse_metadata(Safetensors *st, const cJSON *meta, const char *label)
 {
     ENGINE_CHECK_INT(cJSON_IsObject(meta), "%s: __metadata__ must be a JSON object of strings", label);
+    ENGINE_CHECK_INT(st->meta_keys == NULL, "%s: duplicate __metadata__ in the header", label);
     int n = cJSON_GetArraySize(meta);
     st->meta_keys = calloc((size_t)n + 1, sizeof(char *));
     st->meta_values = calloc((size_t)n + 1, sizeof(char *));
@@ -95,6 +125,7 @@ static int parse_entry(Safetensors *st, const cJSON *entry, const unsigned char 
                        const char *label, Span *span)
 {
     const char *name = entry->string;
+    ENGINE_CHECK_INT(safetensors_get(st, name) == NULL, "%s: tensor '%s': duplicate name in the header", label, name);
     ENGINE_CHECK_INT(cJSON_IsObject(entry), "%s: tensor '%s': header entry must be an object", label, name);
     const cJSON *jd = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
     const cJSON *js = cJSON_GetObjectItemCaseSensitive(entry, "shape");
@@ -111,22 +142,25 @@ static int parse_entry(Safetensors *st, const cJSON *entry, const unsigned char 
     const cJSON *dim;
     cJSON_ArrayForEach(dim, js)
     {
-        ENGINE_CHECK_INT(cJSON_IsNumber(dim) && dim->valuedouble >= 0 && dim->valuedouble == (double)(int64_t)dim->valuedouble,
-                         "%s: tensor '%s': shape entries must be non-negative integers", label, name);
-        shape.d[k++] = (int64_t)dim->valuedouble;
+        uint64_t size;
+        ENGINE_CHECK_INT(json_uint(dim, &size), "%s: tensor '%s': shape entries must be non-negative integers", label,
+                         name);
+        shape.d[k++] = (int64_t)size;
     }
+    uint64_t expected;
+    ENGINE_CHECK_INT(shape_bytes(shape, dtype_size(dt), &expected), "%s: tensor '%s': shape %s is too large", label,
+                     name, shape_str(shape));
     ENGINE_CHECK_INT(cJSON_IsArray(jo) && cJSON_GetArraySize(jo) == 2,
                      "%s: tensor '%s': 'data_offsets' must be [begin, end]", label, name);
     const cJSON *jb = cJSON_GetArrayItem(jo, 0), *je = cJSON_GetArrayItem(jo, 1);
-    ENGINE_CHECK_INT(cJSON_IsNumber(jb) && cJSON_IsNumber(je) && jb->valuedouble >= 0 && je->valuedouble >= 0,
+    uint64_t begin, end;
+    ENGINE_CHECK_INT(json_uint(jb, &begin) && json_uint(je, &end),
                      "%s: tensor '%s': data_offsets must be non-negative integers", label, name);
-    uint64_t begin = (uint64_t)jb->valuedouble, end = (uint64_t)je->valuedouble;
     ENGINE_CHECK_INT(begin <= end, "%s: tensor '%s': data_offsets [%llu, %llu] are reversed", label, name,
                      (unsigned long long)begin, (unsigned long long)end);
     ENGINE_CHECK_INT(end <= data_size,
                      "%s: tensor '%s': data_offsets [%llu, %llu] run past the %llu bytes of data (truncated file?)",
                      label, name, (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_size);
-    uint64_t expected = (uint64_t)shape_numel(shape) * dtype_size(dt);
     ENGINE_CHECK_INT(end - begin == expected,
                      "%s: tensor '%s': %s %s needs %llu bytes but data_offsets give %llu", label, name,
                      jd->valuestring, shape_str(shape), (unsigned long long)expected,
@@ -153,8 +187,16 @@ Safetensors *safetensors_parse(const unsigned char *bytes, size_t size, const ch
                  (unsigned long long)header_len);
     ENGINE_CHECK(header_len <= size - 8, "%s: header length %llu runs past the end of the %zu-byte file (truncated?)",
                  label, (unsigned long long)header_len, size);
-    cJSON *header = cJSON_ParseWithLength((const char *)bytes + 8, (size_t)header_len);
+    const char *json_end = NULL;
+    cJSON *header = cJSON_ParseWithLengthOpts((const char *)bytes + 8, (size_t)header_len, &json_end, false);
     ENGINE_CHECK(header != NULL, "%s: header is not valid JSON", label);
+    /* only whitespace (the padding) may follow the JSON value */
+    for (const char *p = json_end; p < (const char *)bytes + 8 + header_len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            cJSON_Delete(header);
+            return engine_error("%s: header is not valid JSON (text after the closing brace)", label);
+        }
+    }
     Safetensors *st = calloc(1, sizeof *st);
     int n_entries = cJSON_GetArraySize(header);
     Span *spans = calloc((size_t)n_entries + 1, sizeof *spans);
@@ -258,6 +300,31 @@ static int write_all(int fd, const void *p, size_t n, const char *path)
     return 0;
 }
 
+/* Creates "<path>.tmp.<pid>.<n>" for writing. Unlike mkstemp (mode 0600) the
+ * file gets 0666 less the umask, so the renamed result has the permissions
+ * any other newly written file would have. Returns the fd (and the malloc'ed
+ * name in *tmp_out), or -1 with errno set. */
+static int open_temp_file(const char *path, char **tmp_out)
+{
+    static atomic_uint counter;
+    size_t len = strlen(path) + 48;
+    char *tmp = malloc(len);
+    ENGINE_ASSERT(tmp != NULL);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(tmp, len, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1u));
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            *tmp_out = tmp;
+            return fd;
+        }
+        if (errno != EEXIST) break;
+    }
+    int err = errno;
+    free(tmp);
+    errno = err;
+    return -1;
+}
+
 int safetensors_save(const char *path, int n, const char *const *names, Tensor *const *tensors, int n_meta,
                      const char *const *meta_keys, const char *const *meta_values)
 {
@@ -271,6 +338,11 @@ int safetensors_save(const char *path, int n, const char *const *names, Tensor *
     for (int i = 0; i < n; i++) {
         if (!tensors[i]) {
             cJSON_Delete(header);
+            return -1;
+        }
+        if (strcmp(names[i], "__metadata__") == 0) {
+            cJSON_Delete(header);
+            engine_error("%s: '__metadata__' is reserved and cannot name a tensor", path);
             return -1;
         }
         if (cJSON_GetObjectItemCaseSensitive(header, names[i])) {
@@ -295,15 +367,11 @@ int safetensors_save(const char *path, int n, const char *const *names, Tensor *
     size_t json_len = strlen(json);
     size_t padded = (json_len + 7) & ~(size_t)7; /* data starts 8-byte aligned */
 
-    size_t tmp_len = strlen(path) + 16;
-    char *tmp = malloc(tmp_len);
-    ENGINE_ASSERT(tmp != NULL);
-    snprintf(tmp, tmp_len, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
+    char *tmp = NULL;
+    int fd = open_temp_file(path, &tmp);
     if (fd < 0) {
         engine_error("%s: cannot create a temporary file next to it: %s", path, strerror(errno));
         free(json);
-        free(tmp);
         return -1;
     }
     unsigned char len_le[8];
