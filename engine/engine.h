@@ -5,6 +5,7 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/nn/nn.h"
 #include "engine/ops.h"
 #include "engine/random.h"
 #include "engine/scope.h"

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static _Thread_local char error_message[1024];
+static _Thread_local char error_message[4096];
 static _Thread_local bool error_set;
 
 void *engine_error(const char *fmt, ...)
