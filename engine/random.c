@@ -57,7 +57,9 @@ static void draw_f32(Generator *g, float *dst, int64_t n, DrawKind kind, double 
 #pragma omp parallel for if (n > 65536)
     for (int64_t i = 0; i < n; i++) {
         if (kind == DRAW_UNIFORM) {
-            dst[i] = (float)(a + (b - a) * philox_uniform(word_at(seed, first, i)));
+            float v = (float)(a + (b - a) * philox_uniform(word_at(seed, first, i)));
+            /* rounding to float can land on high itself: keep the range half-open */
+            dst[i] = v < (float)b ? v : nextafterf((float)b, (float)a);
         } else if (kind == DRAW_BERNOULLI) {
             dst[i] = philox_uniform(word_at(seed, first, i)) < a ? 1.0f : 0.0f;
         } else {
@@ -126,7 +128,9 @@ Tensor *tensor_randint(int64_t low, int64_t high, Shape shape, Generator *g, Dev
     int64_t n = tensor_numel(host);
     uint64_t seed = g->seed, first = generator_reserve(g, 2 * (uint64_t)n);
     int64_t *p = tensor_i64(host);
-    for (int64_t i = 0; i < n; i++) p[i] = low + (int64_t)draw_below(seed, first, i, (uint64_t)(high - low));
+    /* in unsigned arithmetic: the range may exceed INT64_MAX */
+    uint64_t range = (uint64_t)high - (uint64_t)low;
+    for (int64_t i = 0; i < n; i++) p[i] = (int64_t)((uint64_t)low + draw_below(seed, first, i, range));
     return device.type == DEVICE_CPU ? host : tensor_to(host, device);
 }
 
