@@ -34,7 +34,7 @@ static void store_double(void *base, DType dt, int64_t i, double v)
     switch (dt) {
     case DT_F32: ((float *)base)[i] = (float)v; break;
     case DT_I64: ((int64_t *)base)[i] = (int64_t)v; break;
-    case DT_U8: ((uint8_t *)base)[i] = (uint8_t)v; break;
+    case DT_U8: ((uint8_t *)base)[i] = (uint8_t)(int64_t)v; break; /* wraps modulo 256, as torch does */
     default: ENGINE_UNREACHABLE("bad dtype");
     }
 }
