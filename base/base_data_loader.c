@@ -1,0 +1,265 @@
+/* BaseDataLoader (see base_data_loader.h). Workers fill a ring of batch
+ * slots in order; the consumer takes slot b % n_slots for batch b. */
+#include "base/base_data_loader.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/ops.h"
+#include "engine/scope.h"
+
+enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY, SLOT_IN_USE };
+
+typedef struct {
+    Tensor *x, *y; /* persistent, batch_size rows */
+    int64_t batch;
+    int rows;
+    int state;
+} Slot;
+
+struct DataLoader {
+    Dataset *ds;
+    bool owns_dataset;
+    int64_t *indices; /* the samples this loader serves */
+    int64_t n;
+    int64_t *valid_indices; /* held out by the split */
+    int64_t n_valid;
+    DataLoaderOptions opts;
+    Generator gen;
+
+    int64_t *order; /* this epoch's order */
+    int64_t n_batches;
+
+    Slot *slots;
+    int n_slots;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t next_fill, next_take;
+    int in_use;
+    bool stop;
+};
+
+static void fill_slot(DataLoader *dl, Slot *s, int64_t b)
+{
+    int64_t start = b * dl->opts.batch_size;
+    int64_t rows = dl->n_batches - 1 == b ? dl->n - start : dl->opts.batch_size;
+    if (rows > dl->opts.batch_size) rows = dl->opts.batch_size;
+    dl->ds->collate(dl->ds, dl->order + start, (int)rows, tensor_f32(s->x), tensor_i64(s->y));
+    s->rows = (int)rows;
+}
+
+static void *worker_main(void *arg)
+{
+    DataLoader *dl = arg;
+    pthread_mutex_lock(&dl->mu);
+    while (!dl->stop) {
+        int64_t b = dl->next_fill;
+        Slot *s = b < dl->n_batches ? &dl->slots[b % dl->n_slots] : NULL;
+        if (s && b < dl->next_take + dl->n_slots && s->state == SLOT_EMPTY) {
+            dl->next_fill++;
+            s->state = SLOT_FILLING;
+            s->batch = b;
+            pthread_mutex_unlock(&dl->mu);
+            fill_slot(dl, s, b);
+            pthread_mutex_lock(&dl->mu);
+            s->state = SLOT_READY;
+            pthread_cond_broadcast(&dl->cv);
+        } else {
+            pthread_cond_wait(&dl->cv, &dl->mu);
+        }
+    }
+    pthread_mutex_unlock(&dl->mu);
+    return NULL;
+}
+
+/* A loader over the given sample indices (copied). */
+static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, DataLoaderOptions opts)
+{
+    DataLoader *dl = calloc(1, sizeof *dl);
+    ENGINE_ASSERT(dl != NULL);
+    dl->ds = ds;
+    dl->n = n;
+    dl->opts = opts;
+    dl->indices = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    dl->order = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    ENGINE_ASSERT(dl->indices && dl->order);
+    memcpy(dl->indices, indices, sizeof(int64_t) * (size_t)n);
+    memcpy(dl->order, indices, sizeof(int64_t) * (size_t)n);
+    generator_seed(&dl->gen, opts.seed);
+    dl->n_batches = opts.drop_last ? n / opts.batch_size : (n + opts.batch_size - 1) / opts.batch_size;
+    dl->n_slots = opts.num_workers > 0 ? 2 * opts.num_workers : 1;
+    dl->slots = calloc((size_t)dl->n_slots, sizeof(Slot));
+    ENGINE_ASSERT(dl->slots != NULL);
+    Shape xs = {.ndim = ds->sample_shape.ndim + 1};
+    xs.d[0] = opts.batch_size;
+    for (int i = 0; i < ds->sample_shape.ndim; i++) xs.d[i + 1] = ds->sample_shape.d[i];
+    for (int i = 0; i < dl->n_slots; i++) {
+        dl->slots[i].x = tensor_persist(tensor_empty(xs, DT_F32, CPU));
+        dl->slots[i].y = tensor_persist(tensor_empty(SHAPE(opts.batch_size), DT_I64, CPU));
+        ENGINE_ASSERT(dl->slots[i].x && dl->slots[i].y);
+    }
+    dl->in_use = -1;
+    dl->next_fill = dl->next_take = dl->n_batches; /* nothing to do before the first epoch */
+    pthread_mutex_init(&dl->mu, NULL);
+    pthread_cond_init(&dl->cv, NULL);
+    if (opts.num_workers > 0) {
+        dl->threads = calloc((size_t)opts.num_workers, sizeof(pthread_t));
+        ENGINE_ASSERT(dl->threads != NULL);
+        for (int i = 0; i < opts.num_workers; i++)
+            ENGINE_ASSERT(pthread_create(&dl->threads[i], NULL, worker_main, dl) == 0);
+    }
+    return dl;
+}
+
+DataLoader *base_data_loader_new(Dataset *ds, DataLoaderOptions opts)
+{
+    ENGINE_CHECK(ds != NULL, "data loader: no dataset");
+    ENGINE_CHECK(opts.batch_size > 0, "batch_size must be a positive integer, got %lld", (long long)opts.batch_size);
+    ENGINE_CHECK(opts.num_workers >= 0 && opts.num_workers <= 64, "num_workers must be in [0, 64], got %d",
+                 opts.num_workers);
+    double split = opts.validation_split;
+    int64_t n_all = ds->length, n_valid = 0;
+    if (split >= 1 && split == floor(split)) {
+        n_valid = (int64_t)split;
+        ENGINE_CHECK(n_valid < n_all,
+                     "validation_split: the validation set size (%lld) is configured to be larger than the entire "
+                     "dataset (%lld samples)",
+                     (long long)n_valid, (long long)n_all);
+    } else {
+        ENGINE_CHECK(split >= 0 && split < 1,
+                     "validation_split must be a fraction in [0, 1) or a sample count, got %g", split);
+        n_valid = (int64_t)((double)n_all * split);
+    }
+    int64_t *all = calloc((size_t)(n_all ? n_all : 1), sizeof(int64_t));
+    ENGINE_ASSERT(all != NULL);
+    if (n_valid > 0) {
+        /* the split has its own fixed seed, as the reference's np.random.seed(0) */
+        Generator split_gen;
+        generator_seed(&split_gen, 0);
+        scope_begin();
+        Tensor *perm = tensor_randperm(n_all, &split_gen);
+        memcpy(all, tensor_i64(perm), sizeof(int64_t) * (size_t)n_all);
+        scope_end();
+    } else {
+        for (int64_t i = 0; i < n_all; i++) all[i] = i;
+    }
+    int64_t n_train = n_all - n_valid;
+    if (opts.drop_last && n_train > 0 && n_train < opts.batch_size) {
+        free(all);
+        return engine_error("data loader: drop_last leaves no batch: %lld samples, batch_size %lld",
+                            (long long)n_train, (long long)opts.batch_size);
+    }
+    DataLoader *dl = loader_over(ds, all + n_valid, n_train, opts);
+    dl->owns_dataset = true;
+    if (n_valid > 0) {
+        dl->opts.shuffle = true; /* SubsetRandomSampler in the reference */
+        dl->valid_indices = malloc(sizeof(int64_t) * (size_t)n_valid);
+        ENGINE_ASSERT(dl->valid_indices != NULL);
+        memcpy(dl->valid_indices, all, sizeof(int64_t) * (size_t)n_valid);
+        dl->n_valid = n_valid;
+    }
+    free(all);
+    return dl;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+DataLoader *data_loader_split_validation(DataLoader *dl)
+{
+    if (!dl->valid_indices) return NULL;
+    qsort(dl->valid_indices, (size_t)dl->n_valid, sizeof(int64_t), cmp_i64);
+    DataLoaderOptions o = dl->opts;
+    o.shuffle = false;
+    o.drop_last = false;
+    return loader_over(dl->ds, dl->valid_indices, dl->n_valid, o);
+}
+
+void data_loader_free(DataLoader *dl)
+{
+    if (!dl) return;
+    if (dl->threads) {
+        pthread_mutex_lock(&dl->mu);
+        dl->stop = true;
+        pthread_cond_broadcast(&dl->cv);
+        pthread_mutex_unlock(&dl->mu);
+        for (int i = 0; i < dl->opts.num_workers; i++) pthread_join(dl->threads[i], NULL);
+        free(dl->threads);
+    }
+    pthread_mutex_destroy(&dl->mu);
+    pthread_cond_destroy(&dl->cv);
+    for (int i = 0; i < dl->n_slots; i++) {
+        tensor_free(dl->slots[i].x);
+        tensor_free(dl->slots[i].y);
+    }
+    free(dl->slots);
+    free(dl->indices);
+    free(dl->order);
+    free(dl->valid_indices);
+    if (dl->owns_dataset) dataset_free(dl->ds);
+    free(dl);
+}
+
+int64_t data_loader_num_samples(const DataLoader *dl) { return dl->n; }
+int64_t data_loader_num_batches(const DataLoader *dl) { return dl->n_batches; }
+int64_t data_loader_batch_size(const DataLoader *dl) { return dl->opts.batch_size; }
+const Dataset *data_loader_dataset(const DataLoader *dl) { return dl->ds; }
+Generator *data_loader_generator(DataLoader *dl) { return &dl->gen; }
+
+void data_loader_begin_epoch(DataLoader *dl)
+{
+    pthread_mutex_lock(&dl->mu);
+    bool busy = true;
+    while (busy) { /* a batch being filled still reads the old order */
+        busy = false;
+        for (int i = 0; i < dl->n_slots; i++)
+            if (dl->slots[i].state == SLOT_FILLING) busy = true;
+        if (busy) pthread_cond_wait(&dl->cv, &dl->mu);
+    }
+    if (dl->opts.shuffle) {
+        scope_begin();
+        Tensor *perm = tensor_randperm(dl->n, &dl->gen);
+        for (int64_t i = 0; i < dl->n; i++) dl->order[i] = dl->indices[tensor_i64(perm)[i]];
+        scope_end();
+    }
+    for (int i = 0; i < dl->n_slots; i++) dl->slots[i].state = SLOT_EMPTY;
+    dl->in_use = -1;
+    dl->next_fill = dl->next_take = 0;
+    pthread_cond_broadcast(&dl->cv);
+    pthread_mutex_unlock(&dl->mu);
+}
+
+bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y)
+{
+    pthread_mutex_lock(&dl->mu);
+    if (dl->in_use >= 0) {
+        dl->slots[dl->in_use].state = SLOT_EMPTY;
+        dl->in_use = -1;
+        pthread_cond_broadcast(&dl->cv);
+    }
+    if (dl->next_take >= dl->n_batches) {
+        pthread_mutex_unlock(&dl->mu);
+        return false;
+    }
+    int64_t b = dl->next_take++;
+    int k = (int)(b % dl->n_slots);
+    Slot *s = &dl->slots[k];
+    if (!dl->threads) {
+        fill_slot(dl, s, b);
+    } else {
+        while (!(s->state == SLOT_READY && s->batch == b)) pthread_cond_wait(&dl->cv, &dl->mu);
+    }
+    s->state = SLOT_IN_USE;
+    dl->in_use = k;
+    pthread_mutex_unlock(&dl->mu);
+    bool full = s->rows == dl->opts.batch_size;
+    *x = full ? tensor_detach(s->x) : t_narrow(s->x, 0, 0, s->rows);
+    *y = full ? tensor_detach(s->y) : t_narrow(s->y, 0, 0, s->rows);
+    return true;
+}

@@ -1,0 +1,50 @@
+/* BaseDataLoader: batches from a Dataset, with pytorch-template's options:
+ * batch_size, shuffle, validation_split (a fraction, or a count of samples,
+ * held out with a split seeded independently of training), num_workers
+ * (threads that assemble the next batches while the current one trains),
+ * drop_last, and split_validation() for the held-out loader. */
+#ifndef BASE_BASE_DATA_LOADER_H
+#define BASE_BASE_DATA_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "data_loader/datasets.h"
+#include "engine/random.h"
+
+typedef struct {
+    int64_t batch_size;
+    bool shuffle;
+    double validation_split; /* 0: none; in (0, 1): a fraction; an integer >= 1: a count */
+    int num_workers;         /* 0: batches are assembled on the calling thread */
+    bool drop_last;
+    uint64_t seed;           /* shuffling order */
+} DataLoaderOptions;
+
+typedef struct DataLoader DataLoader;
+
+/* Takes ownership of ds. NULL with an error naming the bad option. */
+DataLoader *base_data_loader_new(Dataset *ds, DataLoaderOptions opts);
+/* The loader over the held-out samples (sequential order), or NULL when
+ * validation_split is 0. The returned loader shares the dataset; free it
+ * before the training loader. */
+DataLoader *data_loader_split_validation(DataLoader *dl);
+void data_loader_free(DataLoader *dl);
+
+int64_t data_loader_num_samples(const DataLoader *dl);
+int64_t data_loader_num_batches(const DataLoader *dl);
+int64_t data_loader_batch_size(const DataLoader *dl);
+const Dataset *data_loader_dataset(const DataLoader *dl);
+
+/* Starts an epoch: draws the sample order (when shuffling) and lets the
+ * workers start assembling. */
+void data_loader_begin_epoch(DataLoader *dl);
+/* The next batch: x f32 [B, ...sample_shape], y i64 [B], valid until the
+ * next call (they live in the loader's buffers; the headers belong to the
+ * current scope). false at the end of the epoch. */
+bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y);
+
+/* The shuffling generator, for checkpoints (resume continues the order). */
+Generator *data_loader_generator(DataLoader *dl);
+
+#endif

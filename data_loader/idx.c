@@ -1,0 +1,73 @@
+/* IDX reader (see idx.h). gzip files go through zlib's gzread, which also
+ * reads uncompressed files transparently. */
+#include "data_loader/idx.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* Reads exactly n bytes; false on a short read. */
+static bool read_exact(gzFile f, void *buf, size_t n)
+{
+    char *p = buf;
+    while (n > 0) {
+        unsigned chunk = n > (1u << 30) ? (1u << 30) : (unsigned)n;
+        int got = gzread(f, p, chunk);
+        if (got <= 0) return false;
+        p += got;
+        n -= (size_t)got;
+    }
+    return true;
+}
+
+Tensor *idx_load_u8(const char *path, int expected_ndim)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f) return engine_error("%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
+    unsigned char magic[4];
+    Tensor *t = NULL;
+    if (!read_exact(f, magic, 4)) {
+        engine_error("%s: truncated IDX file (no 4-byte magic number)", path);
+        goto done;
+    }
+    if (magic[0] != 0 || magic[1] != 0 || magic[2] != 0x08 || magic[3] == 0 || magic[3] > MAX_DIMS) {
+        engine_error("%s: not an IDX file of unsigned bytes (magic %02x %02x %02x %02x, expected 00 00 08 <ndim>)",
+                     path, magic[0], magic[1], magic[2], magic[3]);
+        goto done;
+    }
+    int ndim = magic[3];
+    if (expected_ndim > 0 && ndim != expected_ndim) {
+        engine_error("%s: expected an IDX file with %d dims, this one has %d", path, expected_ndim, ndim);
+        goto done;
+    }
+    Shape shape = {.ndim = ndim};
+    for (int i = 0; i < ndim; i++) {
+        unsigned char b[4];
+        if (!read_exact(f, b, 4)) {
+            engine_error("%s: truncated IDX header", path);
+            goto done;
+        }
+        shape.d[i] = ((int64_t)b[0] << 24) | ((int64_t)b[1] << 16) | ((int64_t)b[2] << 8) | b[3];
+    }
+    t = tensor_empty(shape, DT_U8, CPU);
+    if (!t) goto done;
+    tensor_persist(t);
+    if (!read_exact(f, tensor_data(t), (size_t)shape_numel(shape))) {
+        engine_error("%s: truncated IDX file: shape %s needs %lld bytes of data", path, shape_str(shape),
+                     (long long)shape_numel(shape));
+        tensor_free(t);
+        t = NULL;
+        goto done;
+    }
+    unsigned char extra;
+    if (gzread(f, &extra, 1) > 0) {
+        engine_error("%s: trailing data after the %lld bytes the IDX header announces", path,
+                     (long long)shape_numel(shape));
+        tensor_free(t);
+        t = NULL;
+    }
+done:
+    gzclose(f);
+    return t;
+}

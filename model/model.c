@@ -1,0 +1,193 @@
+/* The model zoo and its registry (see model.h). A model is a Module whose
+ * children are its layers (registered under PyTorch's attribute names) and
+ * whose forward composes them, as a PyTorch nn.Module's does. */
+#include "model/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine/ops.h"
+#include "utils/registry.h"
+
+static Tensor *child(Module *m, const char *name, Tensor *x) { return module_forward(module_get_child(m, name), x); }
+
+/* ---- MnistModel (pytorch-template) ---- */
+
+static Tensor *mnist_model_forward(Module *m, Tensor *x)
+{
+    PoolParams pool2 = pool_params(2, 0, 0);
+    x = t_relu(f_max_pool2d(child(m, "conv1", x), pool2));
+    x = t_relu(f_max_pool2d(child(m, "conv2_drop", child(m, "conv2", x)), pool2));
+    x = t_view(x, SHAPE(-1, 320));
+    x = t_relu(child(m, "fc1", x));
+    x = f_dropout(x, 0.5, m->training, NULL);
+    x = child(m, "fc2", x);
+    return f_log_softmax(x, 1);
+}
+
+/* Registers children in order; on any failure frees m and returns NULL
+ * (the registration calls free what they were given on failure). */
+static Module *with_children(Module *m, int n, const char *const *names, Module *const *children)
+{
+    for (int i = 0; i < n; i++) {
+        if (!module_register_module(m, names[i], children[i])) {
+            for (int j = i + 1; j < n; j++) module_free(children[j]);
+            module_free(m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
+Module *mnist_model(int64_t num_classes)
+{
+    ConvParams cp = conv_params_default();
+    Module *m = module_new("MnistModel");
+    m->forward = mnist_model_forward;
+    const char *names[] = {"conv1", "conv2", "conv2_drop", "fc1", "fc2"};
+    Module *children[] = {nn_conv2d(1, 10, 5, 5, cp, true), nn_conv2d(10, 20, 5, 5, cp, true), nn_dropout2d(0.5),
+                          nn_linear(320, 50, true), nn_linear(50, num_classes, true)};
+    return with_children(m, 5, names, children);
+}
+
+/* ---- the PyTorch examples' MNIST net ---- */
+
+static Tensor *mnist_net_forward(Module *m, Tensor *x)
+{
+    x = t_relu(child(m, "conv1", x));
+    x = t_relu(child(m, "conv2", x));
+    x = f_max_pool2d(x, pool_params(2, 0, 0));
+    x = child(m, "dropout1", x);
+    x = t_flatten(x, 1, -1);
+    x = t_relu(child(m, "fc1", x));
+    x = child(m, "dropout2", x);
+    x = child(m, "fc2", x);
+    return f_log_softmax(x, 1);
+}
+
+Module *mnist_net(int64_t num_classes)
+{
+    ConvParams cp = conv_params_default();
+    Module *m = module_new("Net");
+    m->forward = mnist_net_forward;
+    const char *names[] = {"conv1", "conv2", "dropout1", "dropout2", "fc1", "fc2"};
+    Module *children[] = {nn_conv2d(1, 32, 3, 3, cp, true), nn_conv2d(32, 64, 3, 3, cp, true), nn_dropout(0.25),
+                          nn_dropout(0.5),   nn_linear(9216, 128, true), nn_linear(128, num_classes, true)};
+    return with_children(m, 6, names, children);
+}
+
+/* ---- LeNet-5 ---- */
+
+static Tensor *lenet5_forward(Module *m, Tensor *x)
+{
+    PoolParams pool2 = pool_params(2, 0, 0);
+    x = f_max_pool2d(t_relu(child(m, "conv1", x)), pool2);
+    x = f_max_pool2d(t_relu(child(m, "conv2", x)), pool2);
+    x = t_flatten(x, 1, -1);
+    x = t_relu(child(m, "fc1", x));
+    x = t_relu(child(m, "fc2", x));
+    return f_log_softmax(child(m, "fc3", x), 1);
+}
+
+Module *lenet5(int64_t num_classes)
+{
+    ConvParams pad2 = conv_params_default();
+    pad2.padding[0] = pad2.padding[1] = 2;
+    Module *m = module_new("LeNet5");
+    m->forward = lenet5_forward;
+    const char *names[] = {"conv1", "conv2", "fc1", "fc2", "fc3"};
+    Module *children[] = {nn_conv2d(1, 6, 5, 5, pad2, true), nn_conv2d(6, 16, 5, 5, conv_params_default(), true),
+                          nn_linear(400, 120, true), nn_linear(120, 84, true), nn_linear(84, num_classes, true)};
+    return with_children(m, 5, names, children);
+}
+
+/* ---- MLP ---- */
+
+static Tensor *mlp_forward(Module *m, Tensor *x)
+{
+    return f_log_softmax(child(m, "layers", t_flatten(x, 1, -1)), 1);
+}
+
+Module *mnist_mlp(const int64_t *hidden, int n_hidden, int64_t num_classes)
+{
+    Module *layers[2 * 16 + 1];
+    ENGINE_CHECK(n_hidden >= 0 && n_hidden <= 16, "MLP: between 0 and 16 hidden layers, got %d", n_hidden);
+    int n = 0;
+    int64_t in = 28 * 28;
+    for (int i = 0; i < n_hidden; i++) {
+        ENGINE_CHECK(hidden[i] > 0, "MLP: hidden sizes must be positive, got %lld", (long long)hidden[i]);
+        layers[n++] = nn_linear(in, hidden[i], true);
+        layers[n++] = nn_relu();
+        in = hidden[i];
+    }
+    layers[n++] = nn_linear(in, num_classes, true);
+    Module *m = module_new("MLP");
+    m->forward = mlp_forward;
+    const char *names[] = {"layers"};
+    Module *seq = nn_sequential(n, layers);
+    return with_children(m, 1, names, (Module *[]){seq});
+}
+
+/* ---- registry: builders from config "arch.args" ---- */
+
+typedef Module *(*ArchBuilder)(const Config *cfg);
+
+static int num_classes_arg(const Config *cfg, int64_t *out)
+{
+    if (config_int_or(cfg, "arch.args.num_classes", 10, out) != 0) return -1;
+    ENGINE_CHECK_INT(*out > 0, "%s: arch.args.num_classes: must be positive, got %lld", cfg->label, (long long)*out);
+    return 0;
+}
+
+static Module *build_mnist_model(const Config *cfg)
+{
+    int64_t k;
+    return num_classes_arg(cfg, &k) ? NULL : mnist_model(k);
+}
+
+static Module *build_mnist_net(const Config *cfg)
+{
+    int64_t k;
+    return num_classes_arg(cfg, &k) ? NULL : mnist_net(k);
+}
+
+static Module *build_lenet5(const Config *cfg)
+{
+    int64_t k;
+    return num_classes_arg(cfg, &k) ? NULL : lenet5(k);
+}
+
+static Module *build_mlp(const Config *cfg)
+{
+    int64_t k, hidden[16] = {512, 256};
+    int n = 2;
+    if (num_classes_arg(cfg, &k)) return NULL;
+    const cJSON *h = config_find(cfg, "arch.args.hidden");
+    if (h) {
+        ENGINE_CHECK(cJSON_IsArray(h) && cJSON_GetArraySize(h) <= 16,
+                     "%s: arch.args.hidden: expected an array of at most 16 layer sizes, got %s", cfg->label,
+                     config_describe(h));
+        n = cJSON_GetArraySize(h);
+        for (int i = 0; i < n; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "arch.args.hidden.%d", i);
+            if (config_int(cfg, key, &hidden[i]) != 0) return NULL;
+        }
+    }
+    return mnist_mlp(hidden, n, k);
+}
+
+static const RegistryEntry archs[] = {
+    {"MnistModel", (void (*)(void))build_mnist_model},
+    {"MnistNet", (void (*)(void))build_mnist_net},
+    {"LeNet5", (void (*)(void))build_lenet5},
+    {"MLP", (void (*)(void))build_mlp},
+};
+
+Module *model_from_config(const Config *cfg)
+{
+    const char *type;
+    if (config_string(cfg, "arch.type", &type) != 0) return NULL;
+    ArchBuilder b = (ArchBuilder)registry_find(archs, sizeof archs / sizeof archs[0], type, cfg->label, "arch.type");
+    return b ? b(cfg) : NULL;
+}

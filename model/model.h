@@ -1,0 +1,28 @@
+/* Models selectable by name in config.json ("arch": {"type": "MnistModel",
+ * "args": {...}}), like pytorch-template's model/model.py. Each builds an
+ * engine Module whose parameter names match the PyTorch model of the same
+ * architecture, so checkpoints load on either side. Add yours to the table
+ * in model.c. */
+#ifndef MODEL_MODEL_H
+#define MODEL_MODEL_H
+
+#include "engine/nn/nn.h"
+#include "utils/config.h"
+
+/* pytorch-template's MnistModel: conv1 1->10 k5, conv2 10->20 k5, Dropout2d,
+ * fc1 320->50, fc2 50->num_classes, log_softmax. */
+Module *mnist_model(int64_t num_classes);
+/* The PyTorch examples' MNIST net: conv 1->32 k3, conv 32->64 k3, max-pool,
+ * dropout 0.25, fc 9216->128, dropout 0.5, fc 128->num_classes, log_softmax. */
+Module *mnist_net(int64_t num_classes);
+/* LeNet-5 for 28x28 inputs: conv 1->6 k5 pad 2, pool, conv 6->16 k5, pool,
+ * fc 400->120->84->num_classes (ReLU, max-pool), log_softmax. */
+Module *lenet5(int64_t num_classes);
+/* An MLP on flattened 28x28 inputs: hidden sizes given, ReLU, log_softmax. */
+Module *mnist_mlp(const int64_t *hidden, int n_hidden, int64_t num_classes);
+
+/* Builds config's "arch" (type + args). NULL with an error naming the key or
+ * listing the known architectures. */
+Module *model_from_config(const Config *cfg);
+
+#endif

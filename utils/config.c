@@ -1,0 +1,273 @@
+/* Config access by key path, with errors that name the file and the key. */
+#include "utils/config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/error.h"
+#include "utils/fs.h"
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+Config *config_parse(const char *json, const char *label)
+{
+    cJSON *root = cJSON_ParseWithOpts(json, NULL, true);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        int line = 1;
+        for (const char *p = json; at && p < at && *p; p++)
+            if (*p == '\n') line++;
+        return engine_error("%s: invalid JSON near line %d", label, line);
+    }
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return engine_error("%s: expected a JSON object at the top level", label);
+    }
+    Config *c = malloc(sizeof *c);
+    ENGINE_ASSERT(c != NULL);
+    c->root = root;
+    c->label = dup_str(label);
+    return c;
+}
+
+Config *config_load(const char *path)
+{
+    char *text = fs_read_text(path);
+    if (!text) return NULL;
+    Config *c = config_parse(text, path);
+    free(text);
+    return c;
+}
+
+void config_free(Config *c)
+{
+    if (!c) return;
+    cJSON_Delete(c->root);
+    free(c->label);
+    free(c);
+}
+
+/* Walks one dotted path; parent_out gets the last container reached. */
+cJSON *config_find(const Config *c, const char *key_path)
+{
+    cJSON *node = c->root;
+    char key[256];
+    const char *p = key_path;
+    while (node && *p) {
+        size_t n = strcspn(p, ".");
+        if (n >= sizeof key) return NULL;
+        memcpy(key, p, n);
+        key[n] = '\0';
+        if (cJSON_IsArray(node)) {
+            char *end;
+            long i = strtol(key, &end, 10);
+            node = (*end == '\0' && i >= 0) ? cJSON_GetArrayItem(node, (int)i) : NULL;
+        } else if (cJSON_IsObject(node)) {
+            node = cJSON_GetObjectItemCaseSensitive(node, key);
+        } else {
+            return NULL;
+        }
+        p += n;
+        if (*p == '.') p++;
+    }
+    return node;
+}
+
+bool config_has(const Config *c, const char *key_path) { return config_find(c, key_path) != NULL; }
+
+const char *config_describe(const cJSON *node)
+{
+    static _Thread_local char buf[96];
+    if (!node) return "nothing";
+    char *s = cJSON_PrintUnformatted(node);
+    if (!s) return "?";
+    if (strlen(s) > 80) strcpy(s + 77, "...");
+    snprintf(buf, sizeof buf, "%s", s);
+    free(s);
+    return buf;
+}
+
+static const cJSON *require(const Config *c, const char *key_path)
+{
+    const cJSON *n = config_find(c, key_path);
+    if (!n) engine_error("%s: %s: missing key", c->label, key_path);
+    return n;
+}
+
+static int type_error(const Config *c, const char *key_path, const char *expected, const cJSON *n)
+{
+    engine_error("%s: %s: expected %s, got %s", c->label, key_path, expected, config_describe(n));
+    return -1;
+}
+
+static int read_number(const Config *c, const char *key_path, const cJSON *n, double *out)
+{
+    if (!cJSON_IsNumber(n)) return type_error(c, key_path, "a number", n);
+    *out = n->valuedouble;
+    return 0;
+}
+
+static int read_int(const Config *c, const char *key_path, const cJSON *n, int64_t *out)
+{
+    if (!cJSON_IsNumber(n) || n->valuedouble != floor(n->valuedouble) || fabs(n->valuedouble) > 9e15)
+        return type_error(c, key_path, "an integer", n);
+    *out = (int64_t)n->valuedouble;
+    return 0;
+}
+
+static int read_bool(const Config *c, const char *key_path, const cJSON *n, bool *out)
+{
+    if (!cJSON_IsBool(n)) return type_error(c, key_path, "true or false", n);
+    *out = cJSON_IsTrue(n);
+    return 0;
+}
+
+static int read_string(const Config *c, const char *key_path, const cJSON *n, const char **out)
+{
+    if (!cJSON_IsString(n)) return type_error(c, key_path, "a string", n);
+    *out = n->valuestring;
+    return 0;
+}
+
+int config_number(const Config *c, const char *k, double *out)
+{
+    const cJSON *n = require(c, k);
+    return n ? read_number(c, k, n, out) : -1;
+}
+int config_int(const Config *c, const char *k, int64_t *out)
+{
+    const cJSON *n = require(c, k);
+    return n ? read_int(c, k, n, out) : -1;
+}
+int config_bool(const Config *c, const char *k, bool *out)
+{
+    const cJSON *n = require(c, k);
+    return n ? read_bool(c, k, n, out) : -1;
+}
+int config_string(const Config *c, const char *k, const char **out)
+{
+    const cJSON *n = require(c, k);
+    return n ? read_string(c, k, n, out) : -1;
+}
+int config_number_or(const Config *c, const char *k, double def, double *out)
+{
+    const cJSON *n = config_find(c, k);
+    if (!n) return (*out = def), 0;
+    return read_number(c, k, n, out);
+}
+int config_int_or(const Config *c, const char *k, int64_t def, int64_t *out)
+{
+    const cJSON *n = config_find(c, k);
+    if (!n) return (*out = def), 0;
+    return read_int(c, k, n, out);
+}
+int config_bool_or(const Config *c, const char *k, bool def, bool *out)
+{
+    const cJSON *n = config_find(c, k);
+    if (!n) return (*out = def), 0;
+    return read_bool(c, k, n, out);
+}
+int config_string_or(const Config *c, const char *k, const char *def, const char **out)
+{
+    const cJSON *n = config_find(c, k);
+    if (!n) return (*out = def), 0;
+    return read_string(c, k, n, out);
+}
+
+/* The value text typed like the node it replaces. */
+static cJSON *typed_value(const Config *c, const char *key_path, const cJSON *old, const char *value)
+{
+    if (!old) {
+        cJSON *j = cJSON_Parse(value);
+        return j ? j : cJSON_CreateString(value);
+    }
+    if (cJSON_IsNumber(old)) {
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (*value == '\0' || *end != '\0' || errno)
+            return engine_error("%s: %s: expected a number for --set, got \"%s\"", c->label, key_path, value);
+        return cJSON_CreateNumber(v);
+    }
+    if (cJSON_IsBool(old)) {
+        if (strcmp(value, "true") == 0) return cJSON_CreateTrue();
+        if (strcmp(value, "false") == 0) return cJSON_CreateFalse();
+        return engine_error("%s: %s: expected true or false for --set, got \"%s\"", c->label, key_path, value);
+    }
+    if (cJSON_IsString(old)) return cJSON_CreateString(value);
+    cJSON *j = cJSON_Parse(value);
+    if (!j) return engine_error("%s: %s: expected JSON for --set, got \"%s\"", c->label, key_path, value);
+    return j;
+}
+
+int config_set(Config *c, const char *key_path, const char *value)
+{
+    const char *dot = strrchr(key_path, '.');
+    char parent_path[256];
+    const char *leaf = key_path;
+    cJSON *parent = c->root;
+    if (dot) {
+        size_t n = (size_t)(dot - key_path);
+        ENGINE_CHECK_INT(n < sizeof parent_path, "--set %s: key path too long", key_path);
+        memcpy(parent_path, key_path, n);
+        parent_path[n] = '\0';
+        parent = config_find(c, parent_path);
+        ENGINE_CHECK_INT(parent && (cJSON_IsObject(parent) || cJSON_IsArray(parent)),
+                         "%s: --set %s: no object at %s", c->label, key_path, parent_path);
+        leaf = dot + 1;
+    }
+    ENGINE_CHECK_INT(*leaf, "--set %s: empty key", key_path);
+    cJSON *old = config_find(c, key_path);
+    cJSON *v = typed_value(c, key_path, old, value);
+    if (!v) return -1;
+    if (cJSON_IsArray(parent)) {
+        char *end;
+        long i = strtol(leaf, &end, 10);
+        if (*end != '\0' || i < 0 || i >= cJSON_GetArraySize(parent)) {
+            cJSON_Delete(v);
+            engine_error("%s: --set %s: no element %s in that array", c->label, key_path, leaf);
+            return -1;
+        }
+        cJSON_ReplaceItemInArray(parent, (int)i, v);
+    } else if (old) {
+        cJSON_ReplaceItemInObjectCaseSensitive(parent, leaf, v);
+    } else {
+        cJSON_AddItemToObject(parent, leaf, v);
+    }
+    return 0;
+}
+
+int config_update(Config *c, const Config *other)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, other->root)
+    {
+        cJSON *copy = cJSON_Duplicate(item, true);
+        ENGINE_CHECK_INT(copy != NULL, "out of memory");
+        if (cJSON_GetObjectItemCaseSensitive(c->root, item->string))
+            cJSON_ReplaceItemInObjectCaseSensitive(c->root, item->string, copy);
+        else
+            cJSON_AddItemToObject(c->root, item->string, copy);
+    }
+    return 0;
+}
+
+char *config_to_string(const Config *c) { return cJSON_Print(c->root); }
+
+int config_save(const Config *c, const char *path)
+{
+    char *text = config_to_string(c);
+    ENGINE_CHECK_INT(text != NULL, "%s: out of memory", path);
+    int rc = fs_write_atomic(path, text, strlen(text));
+    free(text);
+    return rc;
+}

@@ -1,0 +1,54 @@
+/* The run configuration (config.json): every value is read through one
+ * accessor that knows the key path, so errors read
+ *   config.json: optimizer.args.lr: expected a number, got "fast"
+ * Key paths are dotted ("trainer.epochs"); array elements are numbered
+ * ("metrics.0"). */
+#ifndef UTILS_CONFIG_H
+#define UTILS_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+typedef struct {
+    cJSON *root;
+    char *label; /* the file name errors start with */
+} Config;
+
+/* NULL with an error naming the file (and the line for invalid JSON). */
+Config *config_load(const char *path);
+Config *config_parse(const char *json, const char *label);
+void config_free(Config *c);
+
+/* The node at key_path, or NULL when absent (no error). */
+cJSON *config_find(const Config *c, const char *key_path);
+bool config_has(const Config *c, const char *key_path);
+
+/* Required values: -1 with an error when missing or of the wrong type. */
+int config_number(const Config *c, const char *key_path, double *out);
+int config_int(const Config *c, const char *key_path, int64_t *out);
+int config_bool(const Config *c, const char *key_path, bool *out);
+int config_string(const Config *c, const char *key_path, const char **out);
+/* Optional values: the default when missing, -1 on a wrong type. */
+int config_number_or(const Config *c, const char *key_path, double def, double *out);
+int config_int_or(const Config *c, const char *key_path, int64_t def, int64_t *out);
+int config_bool_or(const Config *c, const char *key_path, bool def, bool *out);
+int config_string_or(const Config *c, const char *key_path, const char *def, const char **out);
+
+/* --set key.path=value: the value is typed from the JSON it replaces
+ * (number, bool, string, or JSON for objects/arrays/null); a key that does
+ * not exist yet is parsed as JSON when it parses, else taken as a string.
+ * -1 with an error naming the key when the value does not fit. */
+int config_set(Config *c, const char *key_path, const char *value);
+/* Replaces top-level keys of c with those of other (fine-tuning: -c new.json -r ckpt). */
+int config_update(Config *c, const Config *other);
+
+/* Pretty JSON (caller frees). */
+char *config_to_string(const Config *c);
+/* Writes atomically (temporary file + rename). */
+int config_save(const Config *c, const char *path);
+/* A printable form of a node for messages: "fast" (quoted) or 12 or {...}. */
+const char *config_describe(const cJSON *node);
+
+#endif
