@@ -7,6 +7,7 @@
 #include "engine/error.h"
 #include "engine/nn/nn.h"
 #include "engine/ops.h"
+#include "engine/optim/optim.h"
 #include "engine/random.h"
 #include "engine/scope.h"
 #include "engine/serialize/safetensors.h"

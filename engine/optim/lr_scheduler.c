@@ -1,0 +1,168 @@
+/* What every LR scheduler shares: construction (base lrs from the groups'
+ * initial_lr), the epoch step that writes get_lr()'s values into the
+ * groups, and the common part of the state dict. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/optim/lr_scheduler_impl.h"
+#include "engine/optim/optim_json.h"
+
+static double *alloc_group_array(int n)
+{
+    double *a = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+    ENGINE_ASSERT(a != NULL);
+    return a;
+}
+
+LRScheduler *sched_alloc(const SchedulerVTable *vt, Optimizer *opt, int n_arrays)
+{
+    ENGINE_ASSERT(n_arrays <= SCHED_MAX_GROUP_ARRAYS);
+    LRScheduler *s = calloc(1, sizeof *s);
+    ENGINE_ASSERT(s != NULL);
+    s->vt = vt;
+    s->opt = opt;
+    s->n_groups = opt->n_groups;
+    s->last_epoch = -1;
+    s->base_lrs = alloc_group_array(s->n_groups);
+    s->last_lrs = alloc_group_array(s->n_groups);
+    for (int k = 0; k < n_arrays; k++) s->group_arrays[k] = alloc_group_array(s->n_groups);
+    for (int g = 0; g < s->n_groups; g++) {
+        ParamGroup *group = &opt->groups[g];
+        s->last_lrs[g] = group->lr;
+        if (vt->uses_metric) continue;
+        if (isnan(group->initial_lr)) group->initial_lr = group->lr; /* PyTorch's setdefault('initial_lr', lr) */
+        s->base_lrs[g] = group->initial_lr;
+    }
+    return s;
+}
+
+void scheduler_free(LRScheduler *s)
+{
+    if (!s) return;
+    free(s->base_lrs);
+    free(s->last_lrs);
+    for (int k = 0; k < SCHED_MAX_GROUP_ARRAYS; k++) free(s->group_arrays[k]);
+    if (s->vt->destroy) s->vt->destroy(s);
+    free(s);
+}
+
+const char *scheduler_name(const LRScheduler *s) { return s->vt->name; }
+bool scheduler_needs_metric(const LRScheduler *s) { return s->vt->uses_metric; }
+const double *scheduler_get_last_lr(const LRScheduler *s) { return s->last_lrs; }
+int scheduler_n_groups(const LRScheduler *s) { return s->n_groups; }
+
+static int check_groups(const LRScheduler *s)
+{
+    ENGINE_CHECK_INT(s->opt->n_groups == s->n_groups,
+                     "%s: the optimizer has %d parameter groups but the scheduler was made for %d", s->vt->name,
+                     s->opt->n_groups, s->n_groups);
+    return 0;
+}
+
+/* PyTorch's _LRScheduler.step() without an epoch argument. */
+static int epoch_step(LRScheduler *s)
+{
+    if (check_groups(s) != 0) return -1;
+    double *lrs = alloc_group_array(s->n_groups);
+    s->step_count++;
+    s->last_epoch++;
+    int rc = s->vt->get_lr(s, lrs);
+    if (rc == 0) {
+        for (int g = 0; g < s->n_groups; g++) s->opt->groups[g].lr = s->last_lrs[g] = lrs[g];
+    } else {
+        s->step_count--;
+        s->last_epoch--;
+    }
+    free(lrs);
+    return rc;
+}
+
+LRScheduler *sched_initial_step(LRScheduler *s)
+{
+    s->step_count = 0;
+    if (epoch_step(s) != 0) {
+        scheduler_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int scheduler_step(LRScheduler *s)
+{
+    ENGINE_CHECK_INT(!s->vt->uses_metric, "%s: step needs the monitored metric (use scheduler_step_metric)",
+                     s->vt->name);
+    return epoch_step(s);
+}
+
+int scheduler_step_metric(LRScheduler *s, double metric)
+{
+    ENGINE_CHECK_INT(s->vt->uses_metric, "%s: step takes no metric (use scheduler_step)", s->vt->name);
+    if (check_groups(s) != 0) return -1;
+    return s->vt->step_metric(s, metric);
+}
+
+/* ---- state dict ---- */
+
+char *scheduler_state_dict(const LRScheduler *s)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "type", s->vt->name);
+    optim_json_add_int64(root, "last_epoch", s->last_epoch);
+    optim_json_add_doubles(root, "_last_lr", s->last_lrs, s->n_groups);
+    if (!s->vt->uses_metric) {
+        optim_json_add_int64(root, "_step_count", s->step_count);
+        optim_json_add_doubles(root, "base_lrs", s->base_lrs, s->n_groups);
+    }
+    s->vt->save(s, root);
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return json;
+}
+
+double *sched_read_group_array(const LRScheduler *s, const cJSON *obj, const char *key, const char *what)
+{
+    double *a = alloc_group_array(s->n_groups);
+    if (optim_json_get_doubles(obj, key, a, s->n_groups, what) != 0) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+int scheduler_load_state_dict(LRScheduler *s, const char *json)
+{
+    char what[64];
+    snprintf(what, sizeof what, "%s.load_state_dict", s->vt->name);
+    cJSON *root = optim_json_parse_object(json, what);
+    if (!root) return -1;
+    int rc = -1;
+    int64_t last_epoch = 0, step_count = 0;
+    double *last_lrs = NULL, *base_lrs = NULL;
+    const char *type = optim_json_get_string(root, "type", what);
+    if (!type) goto done;
+    if (strcmp(type, s->vt->name) != 0) {
+        engine_error("%s: the state dict is of scheduler type %s, but this scheduler is %s", what, type, s->vt->name);
+        goto done;
+    }
+    if (optim_json_get_int64(root, "last_epoch", &last_epoch, what) != 0) goto done;
+    if (!(last_lrs = sched_read_group_array(s, root, "_last_lr", what))) goto done;
+    if (!s->vt->uses_metric) {
+        if (optim_json_get_int64(root, "_step_count", &step_count, what) != 0) goto done;
+        if (!(base_lrs = sched_read_group_array(s, root, "base_lrs", what))) goto done;
+    }
+    if (s->vt->load(s, root, what) != 0) goto done; /* commits the kind's fields when valid */
+    s->last_epoch = last_epoch;
+    memcpy(s->last_lrs, last_lrs, sizeof(double) * (size_t)s->n_groups);
+    if (!s->vt->uses_metric) {
+        s->step_count = step_count;
+        memcpy(s->base_lrs, base_lrs, sizeof(double) * (size_t)s->n_groups);
+    }
+    rc = 0;
+done:
+    free(last_lrs);
+    free(base_lrs);
+    cJSON_Delete(root);
+    return rc;
+}
