@@ -75,6 +75,8 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static DataLoader *base_data_loader_checked(Dataset *ds, DataLoaderOptions opts);
+
 /* A loader over the given sample indices (copied). */
 static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, DataLoaderOptions opts)
 {
@@ -114,9 +116,19 @@ static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, D
     return dl;
 }
 
+/* Frees ds and records the error: a failed constructor owns nothing. */
+static DataLoader *fail_freeing(Dataset *ds) { dataset_free(ds); return NULL; }
+
 DataLoader *base_data_loader_new(Dataset *ds, DataLoaderOptions opts)
 {
     ENGINE_CHECK(ds != NULL, "data loader: no dataset");
+    DataLoader *checked = base_data_loader_checked(ds, opts);
+    if (!checked) return fail_freeing(ds);
+    return checked;
+}
+
+static DataLoader *base_data_loader_checked(Dataset *ds, DataLoaderOptions opts)
+{
     ENGINE_CHECK(opts.batch_size > 0, "batch_size must be a positive integer, got %lld", (long long)opts.batch_size);
     ENGINE_CHECK(opts.num_workers >= 0 && opts.num_workers <= 64, "num_workers must be in [0, 64], got %d",
                  opts.num_workers);

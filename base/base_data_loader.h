@@ -23,7 +23,8 @@ typedef struct {
 
 typedef struct DataLoader DataLoader;
 
-/* Takes ownership of ds. NULL with an error naming the bad option. */
+/* Takes ownership of ds (freed on failure too). NULL with an error naming
+ * the bad option. */
 DataLoader *base_data_loader_new(Dataset *ds, DataLoaderOptions opts);
 /* The loader over the held-out samples (sequential order), or NULL when
  * validation_split is 0. The returned loader shares the dataset; free it

@@ -349,15 +349,18 @@ int t_chunk(Tensor *t, int chunks, int dim, Tensor **out)
     int d = shape_wrap_dim(dim, t->shape.ndim, "chunk");
     if (d < 0) return -1;
     int64_t size = t->shape.d[d];
+    if (size == 0) { /* as PyTorch: `chunks` empty chunks */
+        for (int i = 0; i < chunks; i++)
+            if (!(out[i] = t_narrow(t, d, 0, 0))) return -1;
+        return chunks;
+    }
     int64_t step = (size + chunks - 1) / chunks;
-    if (step == 0) step = 1;
     int n = 0;
-    for (int64_t start = 0; start < size || (size == 0 && n == 0); start += step) {
+    for (int64_t start = 0; start < size; start += step) {
         int64_t len = start + step <= size ? step : size - start;
         out[n] = t_narrow(t, d, start, len);
         if (!out[n]) return -1;
         n++;
-        if (size == 0) break;
     }
     return n;
 }

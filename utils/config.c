@@ -183,6 +183,52 @@ int config_string_or(const Config *c, const char *k, const char *def, const char
     return read_string(c, k, n, out);
 }
 
+int config_check_keys(const Config *c, const char *key_path, const char *const *allowed, const char *what)
+{
+    const cJSON *obj = config_find(c, key_path);
+    if (!obj) return 0;
+    if (!cJSON_IsObject(obj)) return type_error(c, key_path, "an object", obj);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj)
+    {
+        bool ok = false;
+        for (int i = 0; allowed[i]; i++)
+            if (strcmp(allowed[i], item->string) == 0) ok = true;
+        if (!ok) {
+            char known[512] = "";
+            size_t pos = 0;
+            for (int i = 0; allowed[i] && pos < sizeof known; i++)
+                pos += (size_t)snprintf(known + pos, sizeof known - pos, "%s%s", i ? ", " : "", allowed[i]);
+            engine_error("%s: %s.%s: unknown key for %s (accepted: %s)", c->label, key_path, item->string, what,
+                         known);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int config_number_array(const Config *c, const char *key_path, double *out, int max, int *n)
+{
+    const cJSON *arr = require(c, key_path);
+    if (!arr) return -1;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > max) {
+        char what[64];
+        snprintf(what, sizeof what, "an array of at most %d numbers", max);
+        return type_error(c, key_path, what, arr);
+    }
+    int i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, arr)
+    {
+        char key[300];
+        snprintf(key, sizeof key, "%s.%d", key_path, i);
+        if (read_number(c, key, item, &out[i]) != 0) return -1;
+        i++;
+    }
+    *n = i;
+    return 0;
+}
+
 /* The value text typed like the node it replaces. */
 static cJSON *typed_value(const Config *c, const char *key_path, const cJSON *old, const char *value)
 {

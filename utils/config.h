@@ -36,6 +36,13 @@ int config_int_or(const Config *c, const char *key_path, int64_t def, int64_t *o
 int config_bool_or(const Config *c, const char *key_path, bool def, bool *out);
 int config_string_or(const Config *c, const char *key_path, const char *def, const char **out);
 
+/* Checks that the object at key_path (if present) has only keys from
+ * allowed (NULL-terminated); -1 with an error listing them otherwise. what
+ * names the thing the keys configure ("arguments of Adam"). */
+int config_check_keys(const Config *c, const char *key_path, const char *const *allowed, const char *what);
+/* A number array of at most max entries: -1 with an error otherwise. */
+int config_number_array(const Config *c, const char *key_path, double *out, int max, int *n);
+
 /* --set key.path=value: the value is typed from the JSON it replaces
  * (number, bool, string, or JSON for objects/arrays/null); a key that does
  * not exist yet is parsed as JSON when it parses, else taken as a string.

@@ -1,0 +1,57 @@
+/* BaseTrainer, as in pytorch-template: owns the epoch loop, the monitor
+ * ("min val_loss", "max val_accuracy" or "off"), early stopping (0 turns it
+ * off), checkpointing every save_period epochs plus model_best, and resume.
+ * A concrete trainer supplies train_epoch (see trainer/trainer.h). */
+#ifndef BASE_BASE_TRAINER_H
+#define BASE_BASE_TRAINER_H
+
+#include "base/base_data_loader.h"
+#include "engine/nn/nn.h"
+#include "engine/optim/optim.h"
+#include "logger/logger.h"
+#include "model/loss.h"
+#include "model/metric.h"
+#include "utils/metric_tracker.h"
+#include "utils/parse_config.h"
+
+#define TRAINER_MAX_METRICS 8
+
+typedef enum { MONITOR_OFF, MONITOR_MIN, MONITOR_MAX } MonitorMode;
+
+typedef struct BaseTrainer BaseTrainer;
+
+/* Fills log with the epoch's results ("loss", metrics, "val_..."). 0 or -1. */
+typedef int (*TrainEpochFn)(BaseTrainer *bt, int64_t epoch, LogDict *log);
+
+struct BaseTrainer {
+    TrainEpochFn train_epoch;
+    ConfigParser *cp;
+    Logger logger;
+    Module *model;
+    LossFn criterion;
+    int n_metrics;
+    const char *metric_names[TRAINER_MAX_METRICS];
+    MetricFn metric_fns[TRAINER_MAX_METRICS];
+    Optimizer *optimizer;
+    LRScheduler *lr_scheduler; /* may be NULL */
+    Generator *loader_rng;     /* the training loader's shuffling generator, checkpointed */
+
+    int64_t epochs, save_period, early_stop; /* early_stop <= 0: never */
+    MonitorMode mnt_mode;
+    char mnt_metric[48];
+    double mnt_best;
+    int64_t not_improved_count;
+    int64_t start_epoch;
+};
+
+/* Reads the trainer settings from cp's config and, when cp resumes, restores
+ * the checkpoint (weights, optimizer, scheduler, counters, RNG states).
+ * 0 or -1 with an error. */
+int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn criterion, int n_metrics,
+                      const char *const *metric_names, const MetricFn *metric_fns, Optimizer *optimizer,
+                      LRScheduler *lr_scheduler, Generator *loader_rng, TrainEpochFn train_epoch);
+
+/* The full training loop. 0, or -1 with an error. */
+int base_trainer_train(BaseTrainer *bt);
+
+#endif

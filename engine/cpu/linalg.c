@@ -1,0 +1,124 @@
+/* CPU matrix products: every product is one or more cblas_sgemm calls on the
+ * operands' own memory (transposed views become transposition flags, not
+ * copies); batches of small products run in parallel over the batch. */
+#include "engine/cpu/linalg.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <omp.h>
+#include <string.h>
+
+#include "engine/cpu/strided.h"
+
+/* The thread-count controls are OpenBLAS extensions: weak, so another BLAS
+ * links too (its threads are then left alone). */
+#pragma weak openblas_get_num_threads
+#pragma weak openblas_set_num_threads
+
+int cpu_blas_serial_begin(void)
+{
+    if (!openblas_get_num_threads || !openblas_set_num_threads) return 0;
+    int previous = openblas_get_num_threads();
+    if (previous > 1) openblas_set_num_threads(1);
+    return previous;
+}
+
+void cpu_blas_serial_end(int previous)
+{
+    if (previous > 1 && openblas_set_num_threads) openblas_set_num_threads(previous);
+}
+
+bool cpu_matrix_blas_ok(const Tensor *t)
+{
+    int nd = t->shape.ndim;
+    MatrixLayout l;
+    return nd >= 2 && blas_matrix_layout(t->shape.d[nd - 2], t->shape.d[nd - 1], t->strides[nd - 2],
+                                         t->strides[nd - 1], &l);
+}
+
+void cpu_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+               const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) { /* an empty sum: BLAS implementations disagree on this corner */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+        return;
+    }
+    ENGINE_ASSERT(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX &&
+                  ldc <= INT_MAX);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m,
+                (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+/* Element offset of batch entry idx (row-major over the first nbatch dims). */
+static int64_t batch_offset(const Tensor *t, int nbatch, int64_t idx)
+{
+    int64_t off = 0;
+    for (int d = nbatch - 1; d >= 0; d--) {
+        off += (idx % t->shape.d[d]) * t->strides[d];
+        idx /= t->shape.d[d];
+    }
+    return off;
+}
+
+/* When b is the same matrix for every batch entry and a's batch and row dims
+ * form one evenly strided run of rows with unit column stride, the whole
+ * batch is a single (batch*M) x K matrix: one large sgemm instead of many
+ * small ones. Returns its leading dimension, or 0 when it does not fold. */
+static int64_t folded_rows_ld(const Tensor *a, const Tensor *b, int nbatch)
+{
+    int nd = a->shape.ndim;
+    for (int d = 0; d < nbatch; d++)
+        if (b->shape.d[d] > 1 && b->strides[d] != 0) return 0;
+    int64_t k = a->shape.d[nd - 1];
+    if (k > 1 && a->strides[nd - 1] != 1) return 0;
+    /* walk the row dims (batch dims and M) from the innermost outwards */
+    int64_t ld = k > 1 ? k : 1, next = 0;
+    bool first = true;
+    for (int d = nd - 2; d >= 0; d--) {
+        if (a->shape.d[d] == 1) continue;
+        if (first) ld = a->strides[d];
+        else if (a->strides[d] != next) return 0;
+        first = false;
+        next = a->strides[d] * a->shape.d[d];
+    }
+    return ld >= (k > 1 ? k : 1) ? ld : 0;
+}
+
+void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
+{
+    int nd = out->shape.ndim, nbatch = nd - 2;
+    int64_t m = out->shape.d[nd - 2], n = out->shape.d[nd - 1], k = a->shape.d[nd - 1];
+    if (tensor_numel(out) == 0) return;
+    MatrixLayout la, lb;
+    ENGINE_ASSERT(blas_matrix_layout(m, k, a->strides[nd - 2], a->strides[nd - 1], &la));
+    ENGINE_ASSERT(blas_matrix_layout(k, n, b->strides[nd - 2], b->strides[nd - 1], &lb));
+    ENGINE_ASSERT(tensor_is_contiguous(out));
+    float beta = accumulate ? 1.0f : 0.0f;
+    const float *pa = tensor_f32(a), *pb = tensor_f32(b);
+    float *po = tensor_f32(out);
+    int64_t batch = 1;
+    for (int d = 0; d < nbatch; d++) batch *= out->shape.d[d];
+
+    if (batch == 1) {
+        cpu_sgemm(la.transposed, lb.transposed, m, n, k, 1.0f, pa, la.ld, pb, lb.ld, beta, po, n);
+        return;
+    }
+    int64_t rows_ld = folded_rows_ld(a, b, nbatch);
+    if (rows_ld) {
+        cpu_sgemm(false, lb.transposed, batch * m, n, k, 1.0f, pa, rows_ld, pb, lb.ld, beta, po, n);
+        return;
+    }
+    /* Many products: split the batch across threads with BLAS kept serial
+     * inside, unless there are too few entries to keep the threads busy
+     * (then BLAS threads each product itself). */
+    int threads = omp_get_max_threads();
+    bool parallel = batch >= 2 * threads && batch * m * n * k > CPU_PARALLEL_GRAIN;
+    int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
+#pragma omp parallel for if (parallel) schedule(static)
+    for (int64_t i = 0; i < batch; i++)
+        cpu_sgemm(la.transposed, lb.transposed, m, n, k, 1.0f, pa + batch_offset(a, nbatch, i), la.ld,
+                  pb + batch_offset(b, nbatch, i), lb.ld, beta, po + i * m * n, n);
+    if (parallel) cpu_blas_serial_end(blas_threads);
+}

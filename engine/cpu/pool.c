@@ -1,0 +1,198 @@
+/* CPU 2-D pooling: max (with argmax indices), average and adaptive average.
+ * Windows and divisors follow PyTorch's CPU kernels exactly, so results match
+ * to rounding. Average and adaptive average share one kernel over
+ * precomputed per-axis windows; backward passes own a whole plane per
+ * thread, so overlapping windows never race. */
+#include "engine/cpu/pool.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cpu/strided.h"
+
+/* Windows along one axis: output position o reads [start[o], end[o]) and
+ * contributes count[o] to the divisor (the padded extent when padding is
+ * counted, else the clamped one). */
+typedef struct {
+    int64_t n;
+    int64_t *start, *end, *count;
+} AxisWindows;
+
+static AxisWindows axis_alloc(int64_t n)
+{
+    AxisWindows a = {n, malloc(sizeof(int64_t) * (size_t)(3 * n + 1)), NULL, NULL};
+    ENGINE_ASSERT(a.start != NULL);
+    a.end = a.start + n;
+    a.count = a.end + n;
+    return a;
+}
+
+/* avg_pool2d: windows of k from o * stride - pad, cut at the padded border. */
+static AxisWindows axis_avg(int64_t n_out, int64_t in, int k, int stride, int pad, bool count_include_pad)
+{
+    AxisWindows a = axis_alloc(n_out);
+    for (int64_t o = 0; o < n_out; o++) {
+        int64_t s = o * stride - pad;
+        int64_t e = s + k < in + pad ? s + k : in + pad;
+        int64_t padded = e - s;
+        s = s > 0 ? s : 0;
+        e = e < in ? e : in;
+        a.start[o] = s;
+        a.end[o] = e > s ? e : s;
+        a.count[o] = count_include_pad ? padded : a.end[o] - s;
+    }
+    return a;
+}
+
+/* adaptive_avg_pool2d: [floor(o * in / n_out), ceil((o + 1) * in / n_out)),
+ * written without overflow-prone products as PyTorch does. */
+static AxisWindows axis_adaptive(int64_t n_out, int64_t in)
+{
+    AxisWindows a = axis_alloc(n_out);
+    for (int64_t o = 0; o < n_out; o++) {
+        a.start[o] = (o / n_out) * in + ((o % n_out) * in) / n_out;
+        a.end[o] = 1 + ((o + 1) * in - 1) / n_out;
+        a.count[o] = a.end[o] - a.start[o];
+    }
+    return a;
+}
+
+static void axis_free(AxisWindows *a) { free(a->start); }
+
+static void window_average(Tensor *out, const Tensor *x, const AxisWindows *ah, const AxisWindows *aw)
+{
+    int64_t planes = x->shape.d[0] * x->shape.d[1], h = x->shape.d[2], w = x->shape.d[3];
+    int64_t oh = ah->n, ow = aw->n;
+    const float *px = tensor_f32(x);
+    float *po = tensor_f32(out);
+#pragma omp parallel for if (planes * h * w > CPU_PARALLEL_GRAIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = px + pl * h * w;
+        float *op = po + pl * oh * ow;
+        for (int64_t i = 0; i < oh; i++)
+            for (int64_t j = 0; j < ow; j++) {
+                int64_t divisor = ah->count[i] * aw->count[j];
+                if (ah->end[i] <= ah->start[i] || aw->end[j] <= aw->start[j] || divisor == 0) {
+                    op[i * ow + j] = 0.0f;
+                    continue;
+                }
+                float sum = 0.0f; /* float, in PyTorch's order */
+                for (int64_t r = ah->start[i]; r < ah->end[i]; r++)
+                    for (int64_t c = aw->start[j]; c < aw->end[j]; c++) sum += xp[r * w + c];
+                op[i * ow + j] = sum / (float)divisor;
+            }
+    }
+}
+
+static void window_average_backward(Tensor *gx, const Tensor *g, const AxisWindows *ah, const AxisWindows *aw)
+{
+    int64_t planes = gx->shape.d[0] * gx->shape.d[1], h = gx->shape.d[2], w = gx->shape.d[3];
+    int64_t oh = ah->n, ow = aw->n;
+    const float *pg = tensor_f32(g);
+    float *pgx = tensor_f32(gx);
+#pragma omp parallel for if (planes * h * w > CPU_PARALLEL_GRAIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        float *xp = pgx + pl * h * w;
+        const float *gp = pg + pl * oh * ow;
+        memset(xp, 0, sizeof(float) * (size_t)(h * w));
+        for (int64_t i = 0; i < oh; i++)
+            for (int64_t j = 0; j < ow; j++) {
+                int64_t divisor = ah->count[i] * aw->count[j];
+                if (divisor == 0) continue;
+                float delta = gp[i * ow + j] / (float)divisor;
+                for (int64_t r = ah->start[i]; r < ah->end[i]; r++)
+                    for (int64_t c = aw->start[j]; c < aw->end[j]; c++) xp[r * w + c] += delta;
+            }
+    }
+}
+
+void cpu_avg_pool2d(Tensor *out, const Tensor *x, PoolParams p)
+{
+    AxisWindows ah = axis_avg(out->shape.d[2], x->shape.d[2], p.kernel[0], p.stride[0], p.padding[0],
+                              p.count_include_pad);
+    AxisWindows aw = axis_avg(out->shape.d[3], x->shape.d[3], p.kernel[1], p.stride[1], p.padding[1],
+                              p.count_include_pad);
+    window_average(out, x, &ah, &aw);
+    axis_free(&ah);
+    axis_free(&aw);
+}
+
+void cpu_avg_pool2d_backward(Tensor *gx, const Tensor *g, PoolParams p)
+{
+    AxisWindows ah = axis_avg(g->shape.d[2], gx->shape.d[2], p.kernel[0], p.stride[0], p.padding[0],
+                              p.count_include_pad);
+    AxisWindows aw = axis_avg(g->shape.d[3], gx->shape.d[3], p.kernel[1], p.stride[1], p.padding[1],
+                              p.count_include_pad);
+    window_average_backward(gx, g, &ah, &aw);
+    axis_free(&ah);
+    axis_free(&aw);
+}
+
+void cpu_adaptive_avg_pool2d(Tensor *out, const Tensor *x)
+{
+    AxisWindows ah = axis_adaptive(out->shape.d[2], x->shape.d[2]);
+    AxisWindows aw = axis_adaptive(out->shape.d[3], x->shape.d[3]);
+    window_average(out, x, &ah, &aw);
+    axis_free(&ah);
+    axis_free(&aw);
+}
+
+void cpu_adaptive_avg_pool2d_backward(Tensor *gx, const Tensor *g)
+{
+    AxisWindows ah = axis_adaptive(g->shape.d[2], gx->shape.d[2]);
+    AxisWindows aw = axis_adaptive(g->shape.d[3], gx->shape.d[3]);
+    window_average_backward(gx, g, &ah, &aw);
+    axis_free(&ah);
+    axis_free(&aw);
+}
+
+void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p)
+{
+    int64_t planes = x->shape.d[0] * x->shape.d[1], h = x->shape.d[2], w = x->shape.d[3];
+    int64_t oh = out->shape.d[2], ow = out->shape.d[3];
+    const float *px = tensor_f32(x);
+    float *po = tensor_f32(out);
+    int64_t *pi = tensor_i64(indices);
+#pragma omp parallel for if (planes * h * w > CPU_PARALLEL_GRAIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = px + pl * h * w;
+        for (int64_t i = 0; i < oh; i++) {
+            int64_t r0 = i * p.stride[0] - p.padding[0];
+            int64_t r1 = r0 + p.kernel[0] < h ? r0 + p.kernel[0] : h;
+            r0 = r0 > 0 ? r0 : 0;
+            for (int64_t j = 0; j < ow; j++) {
+                int64_t c0 = j * p.stride[1] - p.padding[1];
+                int64_t c1 = c0 + p.kernel[1] < w ? c0 + p.kernel[1] : w;
+                c0 = c0 > 0 ? c0 : 0;
+                int64_t best = r0 * w + c0;
+                float best_val = -INFINITY;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t c = c0; c < c1; c++) {
+                        float v = xp[r * w + c];
+                        if (v > best_val || isnan(v)) {
+                            best_val = v;
+                            best = r * w + c;
+                        }
+                    }
+                po[pl * oh * ow + i * ow + j] = best_val;
+                pi[pl * oh * ow + i * ow + j] = best;
+            }
+        }
+    }
+}
+
+void cpu_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices)
+{
+    int64_t planes = gx->shape.d[0] * gx->shape.d[1], hw = gx->shape.d[2] * gx->shape.d[3];
+    int64_t ohw = g->shape.d[2] * g->shape.d[3];
+    const float *pg = tensor_f32(g);
+    const int64_t *pi = tensor_i64(indices);
+    float *pgx = tensor_f32(gx);
+#pragma omp parallel for if (planes * hw > CPU_PARALLEL_GRAIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        float *xp = pgx + pl * hw;
+        memset(xp, 0, sizeof(float) * (size_t)hw);
+        for (int64_t k = 0; k < ohw; k++) xp[pi[pl * ohw + k]] += pg[pl * ohw + k];
+    }
+}

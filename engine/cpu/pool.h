@@ -1,0 +1,20 @@
+/* CPU 2-D pooling kernels over contiguous f32 [N, C, H, W] tensors, one
+ * (sample, channel) plane per parallel task. Output sizes come from the
+ * output tensors; strides in PoolParams are already resolved (not 0). */
+#ifndef ENGINE_CPU_POOL_H
+#define ENGINE_CPU_POOL_H
+
+#include "engine/ops.h"
+
+/* out = max over each window; indices (i64, out's shape) = h * W + w of the
+ * maximum within its plane, as PyTorch records it. NaN wins. */
+void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p);
+/* gx = 0, then g scattered (added) to the recorded indices. */
+void cpu_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices);
+void cpu_avg_pool2d(Tensor *out, const Tensor *x, PoolParams p);
+void cpu_avg_pool2d_backward(Tensor *gx, const Tensor *g, PoolParams p);
+/* Windows [floor(i * H / oh), ceil((i + 1) * H / oh)) as in PyTorch. */
+void cpu_adaptive_avg_pool2d(Tensor *out, const Tensor *x);
+void cpu_adaptive_avg_pool2d_backward(Tensor *gx, const Tensor *g);
+
+#endif

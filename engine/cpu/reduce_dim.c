@@ -1,0 +1,229 @@
+/* CPU kernels of max/min along one dim with indices (torch.max(t, dim),
+ * argmax) and of their backward, which puts gradients back at the indices.
+ * The input is contiguous and seen as [outer, D, inner]. */
+#include "engine/cpu/reduce.h"
+
+#include <stdlib.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "engine/cpu/strided.h"
+
+#define ROW_TILE 2048 /* outputs per task when rows of them are compared at once */
+#define MAX_CHUNKS 32
+
+/* v (at a later index) replaces best when larger, or NaN where best is not:
+ * the first occurrence wins ties and NaN counts as the largest value. */
+static inline bool takes_over(float v, float best) { return (v > best) | ((v != v) & (best == best)); }
+
+/* Sizes before, of and after dim (a 0-dim tensor counts as [1]). */
+static void split_at_dim(const Tensor *t, int dim, int64_t *outer, int64_t *size, int64_t *inner)
+{
+    *outer = *size = *inner = 1;
+    for (int d = 0; d < t->shape.ndim; d++) {
+        if (d < dim) *outer *= t->shape.d[d];
+        else if (d == dim) *size = t->shape.d[d];
+        else *inner *= t->shape.d[d];
+    }
+}
+
+static int64_t scan_scalar(const float *q, int64_t i0, int64_t i1, float sign, float *best_out)
+{
+    float best = sign * q[i0];
+    int64_t bi = i0;
+    for (int64_t i = i0 + 1; i < i1; i++) {
+        float v = sign * q[i];
+        bool up = takes_over(v, best);
+        best = up ? v : best;
+        bi = up ? i : bi;
+    }
+    *best_out = best;
+    return bi;
+}
+
+/* The index of the winner among q[i0..i1) (stride 1), its value in *best_out. */
+static int64_t scan_row(const float *q, int64_t i0, int64_t i1, float sign, float *best_out)
+{
+#if defined(__SSE2__)
+    if (i1 - i0 >= 16 && i1 <= INT32_MAX) {
+        /* eight lanes keep their own first winner (value and int32 index),
+         * starting from the row's first eight elements */
+        __m128 sg = _mm_set1_ps(sign);
+        __m128 b0 = _mm_mul_ps(sg, _mm_loadu_ps(q + i0)), b1 = _mm_mul_ps(sg, _mm_loadu_ps(q + i0 + 4));
+        __m128i x0 = _mm_add_epi32(_mm_set1_epi32((int32_t)i0), _mm_setr_epi32(0, 1, 2, 3));
+        __m128i x1 = _mm_add_epi32(x0, _mm_set1_epi32(4)), step = _mm_set1_epi32(8);
+        __m128i i_0 = x0, i_1 = x1;
+        __m128 unordered = _mm_or_ps(_mm_cmpunord_ps(b0, b0), _mm_cmpunord_ps(b1, b1));
+        int64_t i = i0 + 8;
+        for (; i + 8 <= i1; i += 8) {
+            i_0 = _mm_add_epi32(i_0, step);
+            i_1 = _mm_add_epi32(i_1, step);
+            __m128 v0 = _mm_mul_ps(sg, _mm_loadu_ps(q + i)), v1 = _mm_mul_ps(sg, _mm_loadu_ps(q + i + 4));
+            __m128 g0 = _mm_cmpgt_ps(v0, b0), g1 = _mm_cmpgt_ps(v1, b1);
+            b0 = _mm_or_ps(_mm_and_ps(g0, v0), _mm_andnot_ps(g0, b0));
+            b1 = _mm_or_ps(_mm_and_ps(g1, v1), _mm_andnot_ps(g1, b1));
+            x0 = _mm_or_si128(_mm_and_si128(_mm_castps_si128(g0), i_0), _mm_andnot_si128(_mm_castps_si128(g0), x0));
+            x1 = _mm_or_si128(_mm_and_si128(_mm_castps_si128(g1), i_1), _mm_andnot_si128(_mm_castps_si128(g1), x1));
+            unordered = _mm_or_ps(unordered, _mm_cmpunord_ps(v0, v1));
+        }
+        /* a NaN is rare: then the plain scan finds the first one */
+        if (_mm_movemask_ps(unordered) != 0) return scan_scalar(q, i0, i1, sign, best_out);
+        float bv[8];
+        int32_t bx[8];
+        _mm_storeu_ps(bv, b0);
+        _mm_storeu_ps(bv + 4, b1);
+        _mm_storeu_si128((__m128i *)bx, x0);
+        _mm_storeu_si128((__m128i *)(bx + 4), x1);
+        float best = bv[0];
+        int64_t bi = bx[0];
+        for (int k = 1; k < 8; k++)
+            if (bv[k] > best || (bv[k] == best && bx[k] < bi)) {
+                best = bv[k];
+                bi = bx[k];
+            }
+        for (; i < i1; i++) {
+            float v = sign * q[i];
+            if (takes_over(v, best)) {
+                best = v;
+                bi = i;
+            }
+        }
+        *best_out = best;
+        return bi;
+    }
+#endif
+    return scan_scalar(q, i0, i1, sign, best_out);
+}
+
+/* Four short rows of D at q, q + D, q + 2 D, q + 3 D: their comparisons
+ * overlap instead of waiting on each other. */
+static void scan4(const float *q, int64_t D, float sign, float *pv, int64_t *pi)
+{
+    float best[4];
+    int64_t bi[4] = {0, 0, 0, 0};
+    for (int u = 0; u < 4; u++) best[u] = sign * q[u * D];
+    for (int64_t i = 1; i < D; i++)
+        for (int u = 0; u < 4; u++) {
+            float v = sign * q[u * D + i];
+            bool up = takes_over(v, best[u]);
+            best[u] = up ? v : best[u];
+            bi[u] = up ? i : bi[u];
+        }
+    for (int u = 0; u < 4; u++) {
+        if (pv) pv[u] = sign * best[u];
+        pi[u] = bi[u];
+    }
+}
+
+/* Long rows, few of them: each is cut into chunks whose winners are
+ * compared in order, so the first occurrence still wins. */
+static void max_along_rows_chunked(float *pv, int64_t *pi, const float *p, int64_t outer, int64_t D, float sign,
+                                   int64_t chunks)
+{
+    float *part_v = malloc(sizeof(float) * (size_t)(outer * chunks));
+    int64_t *part_i = malloc(sizeof(int64_t) * (size_t)(outer * chunks));
+    ENGINE_ASSERT(part_v && part_i);
+#pragma omp parallel for
+    for (int64_t t = 0; t < outer * chunks; t++) {
+        int64_t o = t / chunks, c = t % chunks;
+        part_i[t] = scan_row(p + o * D, D * c / chunks, D * (c + 1) / chunks, sign, &part_v[t]);
+    }
+    for (int64_t o = 0; o < outer; o++) {
+        float best = part_v[o * chunks];
+        int64_t bi = part_i[o * chunks];
+        for (int64_t c = 1; c < chunks; c++)
+            if (takes_over(part_v[o * chunks + c], best)) {
+                best = part_v[o * chunks + c];
+                bi = part_i[o * chunks + c];
+            }
+        if (pv) pv[o] = sign * best;
+        pi[o] = bi;
+    }
+    free(part_v);
+    free(part_i);
+}
+
+/* inner == 1: one contiguous row of D per output. */
+static void max_along_rows(float *pv, int64_t *pi, const float *p, int64_t outer, int64_t D, float sign)
+{
+    if (outer < MAX_CHUNKS && outer * D > 2 * CPU_PARALLEL_GRAIN) {
+        int64_t chunks = outer * D / CPU_PARALLEL_GRAIN;
+        max_along_rows_chunked(pv, pi, p, outer, D, sign, chunks > MAX_CHUNKS ? MAX_CHUNKS : chunks);
+        return;
+    }
+    int64_t n_quads = (outer + 3) / 4;
+#pragma omp parallel for if (outer * D > CPU_PARALLEL_GRAIN && n_quads > 1)
+    for (int64_t b = 0; b < n_quads; b++) {
+        int64_t o = 4 * b;
+        if (o + 4 <= outer && D < 16) {
+            scan4(p + o * D, D, sign, pv ? pv + o : NULL, pi + o);
+            continue;
+        }
+        for (; o < 4 * b + 4 && o < outer; o++) {
+            float best;
+            pi[o] = scan_row(p + o * D, 0, D, sign, &best);
+            if (pv) pv[o] = sign * best;
+        }
+    }
+}
+
+/* inner > 1: rows of inner contiguous outputs, compared row after row. */
+static void max_across_rows(float *pv, int64_t *pi, const float *p, int64_t outer, int64_t D, int64_t inner,
+                            float sign)
+{
+    int64_t tiles = (inner + ROW_TILE - 1) / ROW_TILE;
+#pragma omp parallel for if (outer * D * inner > CPU_PARALLEL_GRAIN && outer * tiles > 1)
+    for (int64_t t = 0; t < outer * tiles; t++) {
+        int64_t o = t / tiles, k0 = (t % tiles) * ROW_TILE;
+        int64_t kn = inner - k0 < ROW_TILE ? inner - k0 : ROW_TILE;
+        const float *q = p + o * D * inner + k0;
+        float best[ROW_TILE];
+        int64_t bi[ROW_TILE];
+        for (int64_t k = 0; k < kn; k++) {
+            best[k] = sign * q[k];
+            bi[k] = 0;
+        }
+        for (int64_t i = 1; i < D; i++) {
+            const float *row = q + i * inner;
+            for (int64_t k = 0; k < kn; k++) {
+                float v = sign * row[k];
+                bool up = takes_over(v, best[k]);
+                best[k] = up ? v : best[k];
+                bi[k] = up ? i : bi[k];
+            }
+        }
+        int64_t j0 = o * inner + k0;
+        for (int64_t k = 0; k < kn; k++) {
+            if (pv) pv[j0 + k] = sign * best[k];
+            pi[j0 + k] = bi[k];
+        }
+    }
+}
+
+void cpu_max_dim(Tensor *values, Tensor *indices, const Tensor *in, int dim, bool is_max)
+{
+    int64_t outer, D, inner;
+    split_at_dim(in, dim, &outer, &D, &inner);
+    ENGINE_ASSERT(D > 0);
+    float *pv = values ? tensor_f32(values) : NULL;
+    float sign = is_max ? 1.0f : -1.0f;
+    if (inner == 1) max_along_rows(pv, tensor_i64(indices), tensor_f32(in), outer, D, sign);
+    else max_across_rows(pv, tensor_i64(indices), tensor_f32(in), outer, D, inner, sign);
+}
+
+void cpu_put_along_dim(Tensor *dst, const Tensor *src, const Tensor *indices, int dim)
+{
+    int64_t outer, D, inner;
+    split_at_dim(dst, dim, &outer, &D, &inner);
+    float *pd = tensor_f32(dst);
+    const float *ps = tensor_f32(src);
+    const int64_t *pi = tensor_i64(indices);
+#pragma omp parallel for if (outer * inner > CPU_PARALLEL_GRAIN)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < inner; k++) {
+            int64_t i = pi[o * inner + k];
+            ENGINE_ASSERT(i >= 0 && i < D);
+            pd[(o * D + i) * inner + k] = ps[o * inner + k];
+        }
+}

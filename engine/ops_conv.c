@@ -1,0 +1,223 @@
+/* conv2d and conv_transpose2d with their backward functions. Each is the
+ * other's adjoint, so three kernels (convolution, its transpose and the
+ * weight gradient) serve both ops in both directions. */
+#include "engine/cpu/conv.h"
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+#ifdef ENGINE_HAVE_CUDA
+#include "engine/cuda/conv.h"
+#endif
+
+ConvParams conv_params_default(void)
+{
+    return (ConvParams){.stride = {1, 1}, .padding = {0, 0}, .dilation = {1, 1}, .groups = 1, .output_padding = {0, 0}};
+}
+
+/* ---- parameters kept on a node (output_padding is implied by the shapes) ---- */
+
+static void save_params(Node *n, ConvParams p)
+{
+    int64_t v[7] = {p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1], p.groups};
+    for (int i = 0; i < 7; i++) n->ints[i] = v[i];
+}
+
+static ConvParams load_params(const Node *n)
+{
+    ConvParams p = conv_params_default();
+    for (int i = 0; i < 2; i++) {
+        p.stride[i] = (int)n->ints[i];
+        p.padding[i] = (int)n->ints[2 + i];
+        p.dilation[i] = (int)n->ints[4 + i];
+    }
+    p.groups = (int)n->ints[6];
+    return p;
+}
+
+/* ---- the three kernels on freshly allocated outputs, outside autograd ---- */
+
+static Tensor *conv_raw(Tensor *x, Tensor *w, Tensor *bias, ConvParams p, Shape y_shape)
+{
+    Tensor *y = tensor_empty(y_shape, DT_F32, tensor_device(x));
+    if (y) KERNEL(y, conv2d)(y, x, w, bias, p);
+    return y;
+}
+
+static Tensor *conv_transpose_raw(Tensor *y, Tensor *w, Tensor *bias, ConvParams p, Shape x_shape)
+{
+    Tensor *x = tensor_empty(x_shape, DT_F32, tensor_device(y));
+    if (x) KERNEL(x, conv2d_transpose)(x, y, w, bias, p);
+    return x;
+}
+
+static Tensor *weight_grad_raw(Tensor *x, Tensor *gy, ConvParams p, Shape w_shape)
+{
+    Tensor *gw = tensor_empty(w_shape, DT_F32, tensor_device(x));
+    if (gw) KERNEL(gw, conv2d_weight_grad)(gw, x, gy, p);
+    return gw;
+}
+
+/* ---- checks ---- */
+
+/* Arguments shared by both ops; the message names op. Returns false with an
+ * error recorded. */
+static bool check_args(const char *op, Tensor *x, Tensor *w, Tensor *bias, ConvParams p, bool transposed)
+{
+    const char *bad = NULL;
+    for (int i = 0; i < 2 && !bad; i++) {
+        if (p.stride[i] <= 0) bad = "non-positive stride is not supported";
+        else if (p.padding[i] < 0) bad = "negative padding is not supported";
+        else if (p.dilation[i] <= 0) bad = "dilation should be greater than zero";
+        else if (transposed && p.output_padding[i] < 0) bad = "negative output_padding is not supported";
+    }
+    if (!bad && p.groups <= 0) bad = "non-positive groups is not supported";
+    if (bad) return engine_error("%s: %s", op, bad), false;
+    Tensor *ts[3] = {x, w, bias};
+    const char *what[3] = {"input", "weight", "bias"};
+    for (int i = 0; i < 3; i++) {
+        if (!ts[i]) continue;
+        if (ts[i]->dtype != DT_F32)
+            return engine_error("%s: expected %s to be float32, got %s", op, what[i], dtype_name(ts[i]->dtype)), false;
+        if (!device_equal(tensor_device(ts[i]), tensor_device(x)))
+            return engine_error("%s: expected all tensors to be on the same device, but found %s and %s", op,
+                                device_name(tensor_device(x)), device_name(tensor_device(ts[i]))),
+                   false;
+    }
+    if (w->shape.ndim != 4)
+        return engine_error("%s: expected a 4-D weight, got weight of size %s", op, shape_str(w->shape)), false;
+    if (x->shape.ndim != 4)
+        return engine_error("%s: expected 4-D input [N, C, H, W] for 4-D weight %s, but got %d-D input of size %s "
+                            "instead",
+                            op, shape_str(w->shape), x->shape.ndim, shape_str(x->shape)),
+               false;
+    /* conv2d weight [O, C/g, kh, kw], conv_transpose2d weight [C, O/g, kh, kw]:
+     * dim 0 splits into the groups either way */
+    if (w->shape.d[0] % p.groups != 0)
+        return engine_error("%s: Given groups=%d, expected weight to be divisible by %d at dimension 0, but got "
+                            "weight of size %s instead",
+                            op, p.groups, p.groups, shape_str(w->shape)),
+               false;
+    int64_t expected_c = transposed ? w->shape.d[0] : w->shape.d[1] * p.groups;
+    if (x->shape.d[1] != expected_c)
+        return engine_error("%s: Given groups=%d, weight of size %s, expected input%s to have %lld channels, but got "
+                            "%lld channels instead",
+                            op, p.groups, shape_str(w->shape), shape_str(x->shape), (long long)expected_c,
+                            (long long)x->shape.d[1]),
+               false;
+    int64_t out_channels = transposed ? w->shape.d[1] * p.groups : w->shape.d[0];
+    if (bias && (bias->shape.ndim != 1 || bias->shape.d[0] != out_channels))
+        return engine_error("%s: Given weight of size %s, expected bias to be 1-dimensional with %lld elements, but "
+                            "got bias of size %s instead",
+                            op, shape_str(w->shape), (long long)out_channels, shape_str(bias->shape)),
+               false;
+    if (transposed)
+        for (int i = 0; i < 2; i++)
+            if (p.output_padding[i] >= p.stride[i] && p.output_padding[i] >= p.dilation[i])
+                return engine_error("%s: output padding must be smaller than either stride or dilation, but got "
+                                    "output_padding (%d, %d), stride (%d, %d), dilation (%d, %d)",
+                                    op, p.output_padding[0], p.output_padding[1], p.stride[0], p.stride[1],
+                                    p.dilation[0], p.dilation[1]),
+                       false;
+    return true;
+}
+
+/* The output shape, or false with an error naming the input size, kernel
+ * and padding when it would be empty. */
+static bool output_shape(const char *op, Tensor *x, Tensor *w, ConvParams p, bool transposed, Shape *out)
+{
+    int64_t size[2];
+    for (int i = 0; i < 2; i++) {
+        int64_t in = x->shape.d[2 + i], k = w->shape.d[2 + i];
+        int64_t span = (int64_t)p.dilation[i] * (k - 1) + 1; /* the dilated kernel */
+        if (transposed) size[i] = (in - 1) * p.stride[i] - 2 * p.padding[i] + span + p.output_padding[i];
+        else size[i] = in + 2 * p.padding[i] >= span ? (in + 2 * p.padding[i] - span) / p.stride[i] + 1 : 0;
+    }
+    if (size[0] <= 0 || size[1] <= 0)
+        return engine_error("%s: calculated output size (%lld x %lld) is too small: input %s, kernel size (%lld x "
+                            "%lld), padding (%d, %d), stride (%d, %d), dilation (%d, %d)",
+                            op, (long long)size[0], (long long)size[1], shape_str(x->shape),
+                            (long long)w->shape.d[2], (long long)w->shape.d[3], p.padding[0], p.padding[1],
+                            p.stride[0], p.stride[1], p.dilation[0], p.dilation[1]),
+               false;
+    int64_t channels = transposed ? w->shape.d[1] * p.groups : w->shape.d[0];
+    *out = SHAPE(x->shape.d[0], channels, size[0], size[1]);
+    return true;
+}
+
+/* Contiguous copies for the kernels, made outside autograd (the op records
+ * its own node on the originals). */
+static Tensor *contiguous_nograd(Tensor *t)
+{
+    if (!t) return NULL;
+    bool mode = no_grad_begin();
+    Tensor *c = t_contiguous(t);
+    grad_mode_restore(mode);
+    return c;
+}
+
+static const int bias_dims[3] = {0, 2, 3};
+
+/* ---- conv2d ---- */
+
+static int conv2d_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    ConvParams p = load_params(n);
+    Tensor *x = n->saved[0], *w = n->saved[1];
+    Tensor *gc = t_contiguous(g);
+    if (!gc) return -1;
+    if (n->needs_grad[0] && !(gin[0] = conv_transpose_raw(gc, w, NULL, p, x->shape))) return -1;
+    if (n->needs_grad[1] && !(gin[1] = weight_grad_raw(x, gc, p, w->shape))) return -1;
+    if (n->needs_grad[2] && !(gin[2] = t_sum(gc, bias_dims, 3, false))) return -1;
+    return 0;
+}
+
+Tensor *f_conv2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
+{
+    if (!x || !weight) return NULL;
+    Shape y_shape;
+    if (!check_args("conv2d", x, weight, bias, p, false) || !output_shape("conv2d", x, weight, p, false, &y_shape))
+        return NULL;
+    Tensor *xc = contiguous_nograd(x), *wc = contiguous_nograd(weight), *bc = contiguous_nograd(bias);
+    if (!xc || !wc || (bias && !bc)) return NULL;
+    Tensor *y = conv_raw(xc, wc, bc, p, y_shape);
+    Node *n = autograd_record("ConvolutionBackward0", conv2d_backward, y, 3, (Tensor *[]){x, weight, bias});
+    if (n) {
+        n->saved[0] = xc;
+        n->saved[1] = wc;
+        save_params(n, p);
+    }
+    return y;
+}
+
+/* ---- conv_transpose2d ---- */
+
+static int conv_transpose2d_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    ConvParams p = load_params(n);
+    Tensor *x = n->saved[0], *w = n->saved[1];
+    Tensor *gc = t_contiguous(g);
+    if (!gc) return -1;
+    /* the output gradient plays the convolution's input, x its output */
+    if (n->needs_grad[0] && !(gin[0] = conv_raw(gc, w, NULL, p, x->shape))) return -1;
+    if (n->needs_grad[1] && !(gin[1] = weight_grad_raw(gc, x, p, w->shape))) return -1;
+    if (n->needs_grad[2] && !(gin[2] = t_sum(gc, bias_dims, 3, false))) return -1;
+    return 0;
+}
+
+Tensor *f_conv_transpose2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
+{
+    if (!x || !weight) return NULL;
+    Shape y_shape;
+    if (!check_args("conv_transpose2d", x, weight, bias, p, true) ||
+        !output_shape("conv_transpose2d", x, weight, p, true, &y_shape))
+        return NULL;
+    Tensor *xc = contiguous_nograd(x), *wc = contiguous_nograd(weight), *bc = contiguous_nograd(bias);
+    if (!xc || !wc || (bias && !bc)) return NULL;
+    Tensor *y = conv_transpose_raw(xc, wc, bc, p, y_shape);
+    Node *n = autograd_record("ConvolutionBackward0", conv_transpose2d_backward, y, 3, (Tensor *[]){x, weight, bias});
+    if (n) {
+        n->saved[0] = xc;
+        n->saved[1] = wc;
+        save_params(n, p);
+    }
+    return y;
+}

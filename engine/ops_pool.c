@@ -1,0 +1,188 @@
+/* 2-D pooling ops (max, average, adaptive average) with their backward
+ * functions; output sizes and argument checks follow PyTorch's. */
+#include "engine/cpu/pool.h"
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+#ifdef ENGINE_HAVE_CUDA
+#include "engine/cuda/pool.h"
+#endif
+
+PoolParams pool_params(int kernel, int stride, int padding)
+{
+    int s = stride ? stride : kernel;
+    return (PoolParams){.kernel = {kernel, kernel}, .stride = {s, s}, .padding = {padding, padding},
+                        .ceil_mode = false, .count_include_pad = true};
+}
+
+/* PyTorch's pooling_output_shape: with ceil_mode the last window must
+ * start inside the input or its left padding. */
+static int64_t pool_output_size(int64_t in, int k, int stride, int pad, bool ceil_mode)
+{
+    int64_t num = in + 2 * (int64_t)pad - (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+    int64_t out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1; /* floor division */
+    if (ceil_mode && (out - 1) * stride >= in + pad) out--;
+    return out;
+}
+
+static bool check_input(const char *op, Tensor *x)
+{
+    if (x->dtype != DT_F32) return engine_error("%s: expected a float32 input, got %s", op, dtype_name(x->dtype)), false;
+    if (x->shape.ndim != 4)
+        return engine_error("%s: expected a 4-D input [N, C, H, W], but got input of size %s", op,
+                            shape_str(x->shape)),
+               false;
+    return true;
+}
+
+/* Resolves stride 0 to the kernel, checks the parameters and computes the
+ * output shape; false with an error naming the sizes otherwise. */
+static bool pool_setup(const char *op, Tensor *x, PoolParams *p, Shape *out)
+{
+    if (!check_input(op, x)) return false;
+    for (int i = 0; i < 2; i++) {
+        if (p->stride[i] == 0) p->stride[i] = p->kernel[i];
+        if (p->kernel[i] <= 0)
+            return engine_error("%s: kernel size should be greater than zero, but got (%d, %d)", op, p->kernel[0],
+                                p->kernel[1]),
+                   false;
+        if (p->stride[i] < 0)
+            return engine_error("%s: stride should be greater than zero, but got (%d, %d)", op, p->stride[0],
+                                p->stride[1]),
+                   false;
+        if (p->padding[i] < 0 || p->padding[i] > p->kernel[i] / 2)
+            return engine_error("%s: pad should be at most half of kernel size, but got pad (%d, %d) and kernel size "
+                                "(%d, %d)",
+                                op, p->padding[0], p->padding[1], p->kernel[0], p->kernel[1]),
+                   false;
+    }
+    int64_t oh = pool_output_size(x->shape.d[2], p->kernel[0], p->stride[0], p->padding[0], p->ceil_mode);
+    int64_t ow = pool_output_size(x->shape.d[3], p->kernel[1], p->stride[1], p->padding[1], p->ceil_mode);
+    if (oh <= 0 || ow <= 0)
+        return engine_error("%s: given input of size %s, calculated output size (%lld x %lld) is too small "
+                            "(kernel size (%d, %d), stride (%d, %d), padding (%d, %d))",
+                            op, shape_str(x->shape), (long long)oh, (long long)ow, p->kernel[0], p->kernel[1],
+                            p->stride[0], p->stride[1], p->padding[0], p->padding[1]),
+               false;
+    *out = SHAPE(x->shape.d[0], x->shape.d[1], oh, ow);
+    return true;
+}
+
+static Tensor *contiguous_nograd(Tensor *t)
+{
+    bool mode = no_grad_begin();
+    Tensor *c = t_contiguous(t);
+    grad_mode_restore(mode);
+    return c;
+}
+
+static void save_pool_params(Node *n, PoolParams p)
+{
+    int64_t v[8] = {p.kernel[0], p.kernel[1], p.stride[0], p.stride[1],
+                    p.padding[0], p.padding[1], p.ceil_mode, p.count_include_pad};
+    for (int i = 0; i < 8; i++) n->ints[i] = v[i];
+}
+
+static PoolParams load_pool_params(const Node *n)
+{
+    PoolParams p;
+    for (int i = 0; i < 2; i++) {
+        p.kernel[i] = (int)n->ints[i];
+        p.stride[i] = (int)n->ints[2 + i];
+        p.padding[i] = (int)n->ints[4 + i];
+    }
+    p.ceil_mode = n->ints[6] != 0;
+    p.count_include_pad = n->ints[7] != 0;
+    return p;
+}
+
+/* ---- max ---- */
+
+static int max_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    Tensor *gc = t_contiguous(g);
+    Tensor *gx = gc ? tensor_empty(n->shape, DT_F32, tensor_device(g)) : NULL;
+    if (!gx) return -1;
+    KERNEL(gx, max_pool2d_backward)(gx, gc, n->saved[0]);
+    gin[0] = gx;
+    return 0;
+}
+
+Tensor *f_max_pool2d(Tensor *x, PoolParams p)
+{
+    if (!x) return NULL;
+    Shape out_shape;
+    if (!pool_setup("max_pool2d", x, &p, &out_shape)) return NULL;
+    Tensor *xc = contiguous_nograd(x);
+    Tensor *out = tensor_empty(out_shape, DT_F32, tensor_device(x));
+    Tensor *indices = tensor_empty(out_shape, DT_I64, tensor_device(x));
+    if (!xc || !out || !indices) return NULL;
+    KERNEL(out, max_pool2d)(out, indices, xc, p);
+    Node *n = autograd_record("MaxPool2DWithIndicesBackward0", max_pool2d_backward, out, 1, &x);
+    if (n) {
+        n->saved[0] = indices;
+        n->shape = x->shape;
+    }
+    return out;
+}
+
+/* ---- average ---- */
+
+static int avg_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    Tensor *gc = t_contiguous(g);
+    Tensor *gx = gc ? tensor_empty(n->shape, DT_F32, tensor_device(g)) : NULL;
+    if (!gx) return -1;
+    KERNEL(gx, avg_pool2d_backward)(gx, gc, load_pool_params(n));
+    gin[0] = gx;
+    return 0;
+}
+
+Tensor *f_avg_pool2d(Tensor *x, PoolParams p)
+{
+    if (!x) return NULL;
+    Shape out_shape;
+    if (!pool_setup("avg_pool2d", x, &p, &out_shape)) return NULL;
+    Tensor *xc = contiguous_nograd(x);
+    Tensor *out = tensor_empty(out_shape, DT_F32, tensor_device(x));
+    if (!xc || !out) return NULL;
+    KERNEL(out, avg_pool2d)(out, xc, p);
+    Node *n = autograd_record("AvgPool2DBackward0", avg_pool2d_backward, out, 1, &x);
+    if (n) {
+        save_pool_params(n, p);
+        n->shape = x->shape;
+    }
+    return out;
+}
+
+/* ---- adaptive average ---- */
+
+static int adaptive_avg_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    Tensor *gc = t_contiguous(g);
+    Tensor *gx = gc ? tensor_empty(n->shape, DT_F32, tensor_device(g)) : NULL;
+    if (!gx) return -1;
+    KERNEL(gx, adaptive_avg_pool2d_backward)(gx, gc);
+    gin[0] = gx;
+    return 0;
+}
+
+Tensor *f_adaptive_avg_pool2d(Tensor *x, int64_t out_h, int64_t out_w)
+{
+    if (!x) return NULL;
+    if (!check_input("adaptive_avg_pool2d", x)) return NULL;
+    ENGINE_CHECK(out_h >= 0 && out_w >= 0,
+                 "adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but received (%lld, "
+                 "%lld)",
+                 (long long)out_h, (long long)out_w);
+    ENGINE_CHECK(x->shape.d[2] > 0 && x->shape.d[3] > 0,
+                 "adaptive_avg_pool2d: expected input to have non-zero size for non-batch dimensions, but input has "
+                 "size %s",
+                 shape_str(x->shape));
+    Tensor *xc = contiguous_nograd(x);
+    Tensor *out = tensor_empty(SHAPE(x->shape.d[0], x->shape.d[1], out_h, out_w), DT_F32, tensor_device(x));
+    if (!xc || !out) return NULL;
+    KERNEL(out, adaptive_avg_pool2d)(out, xc);
+    Node *n = autograd_record("AdaptiveAvgPool2DBackward0", adaptive_avg_pool2d_backward, out, 1, &x);
+    if (n) n->shape = x->shape;
+    return out;
+}

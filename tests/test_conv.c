@@ -1,0 +1,233 @@
+/* conv2d and conv_transpose2d: forward and backward (input, weight, bias)
+ * against PyTorch over strides, padding, dilation, groups, non-square and
+ * 1x1 kernels, output_padding, non-contiguous operands and batch sizes 1 and
+ * more; finite differences; error messages. */
+#include <math.h>
+
+#include "tests/support/check.h"
+#include "tests/support/oracle.h"
+
+static Generator gen;
+
+typedef struct {
+    int64_t n, c, h, w; /* input */
+    int64_t o;          /* output channels */
+    int64_t kh, kw;
+    int stride[2], padding[2], dilation[2], groups, output_padding[2];
+    bool bias, contig_x, contig_w;
+} ConvCase;
+
+static ConvParams params_of(const ConvCase *c)
+{
+    ConvParams p = conv_params_default();
+    for (int i = 0; i < 2; i++) {
+        p.stride[i] = c->stride[i];
+        p.padding[i] = c->padding[i];
+        p.dilation[i] = c->dilation[i];
+        p.output_padding[i] = c->output_padding[i];
+    }
+    p.groups = c->groups;
+    return p;
+}
+
+static Shape weight_shape(const ConvCase *c, bool transposed)
+{
+    return transposed ? SHAPE(c->c, c->o / c->groups, c->kh, c->kw) : SHAPE(c->o, c->c / c->groups, c->kh, c->kw);
+}
+
+static const char *args_json(const ConvCase *c, char *buf, size_t size)
+{
+    snprintf(buf, size,
+             "{\"stride\": [%d, %d], \"padding\": [%d, %d], \"dilation\": [%d, %d], \"groups\": %d, "
+             "\"output_padding\": [%d, %d]}",
+             c->stride[0], c->stride[1], c->padding[0], c->padding[1], c->dilation[0], c->dilation[1], c->groups,
+             c->output_padding[0], c->output_padding[1]);
+    return buf;
+}
+
+static const char *describe(const ConvCase *c, bool transposed, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s x[%lld,%lld,%lld,%lld]%s k%lldx%lld s%d,%d p%d,%d d%d,%d g%d%s%s%s",
+             transposed ? "convT" : "conv", (long long)c->n, (long long)c->c, (long long)c->h, (long long)c->w,
+             c->contig_x ? "" : "T", (long long)c->kh, (long long)c->kw, c->stride[0], c->stride[1], c->padding[0],
+             c->padding[1], c->dilation[0], c->dilation[1], c->groups,
+             transposed && (c->output_padding[0] || c->output_padding[1]) ? " op" : "", c->bias ? " +b" : "",
+             c->contig_w ? "" : " wT");
+    return buf;
+}
+
+typedef struct {
+    int id;
+    Tensor *out, *x, *w, *b;
+    char label[128];
+} Result;
+
+/* conv2d and conv_transpose2d cases in one oracle run each. */
+static void run_against_torch(const ConvCase *cases, int n_cases, bool transposed, double tol)
+{
+    scope_begin();
+    Oracle *o = oracle_new(transposed ? "conv_transpose2d" : "conv2d");
+    Result res[16];
+    assert_true(n_cases <= 16);
+    for (int i = 0; i < n_cases; i++) {
+        const ConvCase *c = &cases[i];
+        Tensor *x = c->contig_x ? rand_leaf(SHAPE(c->n, c->c, c->h, c->w), &gen)
+                                : noncontig_leaf(SHAPE(c->n, c->c, c->h, c->w), &gen);
+        Shape ws = weight_shape(c, transposed);
+        Tensor *w = c->contig_w ? rand_leaf(ws, &gen) : noncontig_leaf(ws, &gen);
+        Tensor *b = c->bias ? rand_leaf(SHAPE(c->o), &gen) : NULL;
+        Tensor *y = transposed ? f_conv_transpose2d(x, w, b, params_of(c)) : f_conv2d(x, w, b, params_of(c));
+        REQUIRE_OK(y);
+        assert_string_equal(y->grad_fn->name, "ConvolutionBackward0");
+        Tensor *gout = tensor_randn(y->shape, &gen, CPU);
+        assert_int_equal(tensor_backward(y, gout), 0);
+        char args[256];
+        res[i] = (Result){.out = y, .x = x, .w = w, .b = b};
+        res[i].id = oracle_add(o, transposed ? "conv_transpose2d" : "conv2d", args_json(c, args, sizeof args), 3,
+                               (Tensor *[]){x, w, b}, gout);
+        describe(c, transposed, res[i].label, sizeof res[i].label);
+    }
+    ORACLE_RUN_OR_SKIP(o);
+    for (int i = 0; i < n_cases; i++) {
+        expect_close(res[i].out, oracle_output(o, res[i].id, 0), tol, res[i].label);
+        expect_close(res[i].x->grad, oracle_grad(o, res[i].id, 0), tol, "  grad input");
+        expect_close(res[i].w->grad, oracle_grad(o, res[i].id, 1), tol, "  grad weight");
+        if (res[i].b) expect_close(res[i].b->grad, oracle_grad(o, res[i].id, 2), tol, "  grad bias");
+    }
+    oracle_free(o);
+    scope_end();
+}
+
+#define ONE {1, 1}
+#define ZERO {0, 0}
+
+static const ConvCase conv_cases[] = {
+    /* n  c   h   w   o  kh kw stride  padding dilation g op    bias  cx     cw */
+    {2, 3, 7, 7, 4, 3, 3, ONE, ZERO, ONE, 1, ZERO, true, true, true},
+    {1, 2, 8, 9, 3, 3, 2, {2, 2}, ONE, ONE, 1, ZERO, true, false, true},
+    {3, 4, 10, 10, 6, 3, 3, ONE, {2, 2}, {2, 2}, 2, ZERO, false, true, true},
+    {2, 6, 9, 7, 4, 2, 3, {2, 1}, {1, 2}, {1, 2}, 2, ZERO, true, false, false},
+    {2, 5, 4, 6, 3, 1, 1, ONE, ZERO, ONE, 1, ZERO, true, true, true},      /* pointwise: no im2col */
+    {2, 4, 7, 6, 8, 1, 1, {2, 2}, ZERO, ONE, 1, ZERO, true, false, true},  /* 1x1 but strided */
+    {2, 4, 6, 6, 8, 3, 3, ONE, ONE, ONE, 4, ZERO, true, true, true},       /* depthwise */
+    {4, 10, 12, 12, 20, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true},  /* MnistModel conv2 */
+    {16, 1, 28, 28, 10, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true},  /* MnistModel conv1 */
+    {2, 3, 5, 5, 2, 5, 5, ONE, {2, 2}, ONE, 1, ZERO, true, true, true},    /* kernel the size of the input */
+    {1, 3, 11, 9, 4, 4, 3, {3, 2}, {2, 1}, ONE, 1, ZERO, true, false, true},
+};
+
+static const ConvCase transpose_cases[] = {
+    {2, 3, 5, 5, 4, 3, 3, {2, 2}, ONE, ONE, 1, ONE, true, true, true},
+    {1, 4, 4, 6, 6, 2, 3, {2, 1}, {0, 1}, {1, 2}, 2, {1, 0}, false, false, true},
+    {2, 2, 5, 4, 3, 3, 3, ONE, ONE, {2, 2}, 1, ONE, true, true, true}, /* output_padding < dilation */
+    {2, 4, 3, 5, 6, 1, 1, ONE, ZERO, ONE, 2, ZERO, true, false, true},  /* pointwise, grouped */
+    {3, 4, 6, 6, 2, 4, 4, {2, 2}, {1, 1}, ONE, 2, ZERO, true, true, false},
+};
+
+/* f32 sums over up to C*kh*kw = 250 products in a different order than
+ * PyTorch's (oneDNN) kernels: measured differences are below 1e-6 relative
+ * to the output's scale, so the brief's 1e-5 holds. */
+#define CONV_TOL 1e-5
+
+static void test_conv2d_against_torch(void **state)
+{
+    run_against_torch(conv_cases, (int)(sizeof conv_cases / sizeof conv_cases[0]), false, CONV_TOL);
+}
+
+static void test_conv_transpose2d_against_torch(void **state)
+{
+    run_against_torch(transpose_cases, (int)(sizeof transpose_cases / sizeof transpose_cases[0]), true, CONV_TOL);
+}
+
+/* ---- finite differences ---- */
+
+typedef struct {
+    ConvParams p;
+    bool transposed;
+} FdCtx;
+
+static Tensor *fd_conv(Tensor **in, void *ctx)
+{
+    const FdCtx *c = ctx;
+    return c->transposed ? f_conv_transpose2d(in[0], in[1], in[2], c->p) : f_conv2d(in[0], in[1], in[2], c->p);
+}
+
+static void test_finite_differences(void **state)
+{
+    static const ConvCase cases[] = {
+        {2, 4, 6, 5, 4, 3, 2, {2, 1}, {1, 2}, {1, 2}, 2, ZERO, true, false, true},
+        {1, 2, 5, 5, 3, 3, 3, ONE, ZERO, ONE, 1, ZERO, true, true, true},
+    };
+    for (int t = 0; t < 2; t++)
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            scope_begin();
+            ConvCase c = cases[k];
+            if (t) c.output_padding[0] = 1; /* stride 2 or dilation 2 allows it */
+            if (t && k == 1) c.stride[0] = 2;
+            FdCtx ctx = {params_of(&c), t == 1};
+            Tensor *x = c.contig_x ? rand_leaf(SHAPE(c.n, c.c, c.h, c.w), &gen)
+                                   : noncontig_leaf(SHAPE(c.n, c.c, c.h, c.w), &gen);
+            Tensor *in[3] = {x, rand_leaf(weight_shape(&c, t == 1), &gen), rand_leaf(SHAPE(c.o), &gen)};
+            char label[128];
+            snprintf(label, sizeof label, "fd %s", describe(&c, t == 1, (char[128]){0}, 128));
+            assert_true(fd_gradcheck(fd_conv, &ctx, in, 3, 1e-3, 48, label) < 1e-2);
+            scope_end();
+        }
+}
+
+/* ---- errors ---- */
+
+static void expect_error(Tensor *result, const char *a, const char *b)
+{
+    assert_null(result);
+    print_message("  error: %s\n", engine_last_error());
+    assert_non_null(strstr(engine_last_error(), a));
+    if (b) assert_non_null(strstr(engine_last_error(), b));
+    engine_clear_error();
+}
+
+static void test_errors_name_the_shapes(void **state)
+{
+    scope_begin();
+    engine_clear_error();
+    ConvParams p = conv_params_default();
+    Tensor *x = tensor_zeros(SHAPE(2, 3, 8, 8), DT_F32, CPU);
+    Tensor *w = tensor_zeros(SHAPE(4, 3, 3, 3), DT_F32, CPU);
+    expect_error(f_conv2d(tensor_zeros(SHAPE(3, 8, 8), DT_F32, CPU), w, NULL, p), "4-D", "[3, 8, 8]");
+    expect_error(f_conv2d(x, tensor_zeros(SHAPE(4, 2, 3, 3), DT_F32, CPU), NULL, p), "[4, 2, 3, 3]", "[2, 3, 8, 8]");
+    ConvParams g2 = p;
+    g2.groups = 2;
+    expect_error(f_conv2d(tensor_zeros(SHAPE(1, 2, 8, 8), DT_F32, CPU), tensor_zeros(SHAPE(5, 1, 3, 3), DT_F32, CPU),
+                          NULL, g2),
+                 "divisible by 2", "[5, 1, 3, 3]");
+    expect_error(f_conv2d(tensor_zeros(SHAPE(1, 1, 4, 4), DT_F32, CPU), tensor_zeros(SHAPE(1, 1, 5, 5), DT_F32, CPU),
+                          NULL, p),
+                 "[1, 1, 4, 4]", "kernel size (5 x 5)");
+    expect_error(f_conv2d(x, w, tensor_zeros(SHAPE(3), DT_F32, CPU), p), "bias", "[3]");
+    ConvParams bad = p;
+    bad.stride[1] = 0;
+    expect_error(f_conv2d(x, w, NULL, bad), "stride", NULL);
+    ConvParams op = p;
+    op.stride[0] = op.stride[1] = 2;
+    op.output_padding[0] = 2;
+    expect_error(f_conv_transpose2d(x, tensor_zeros(SHAPE(3, 4, 3, 3), DT_F32, CPU), NULL, op), "output padding",
+                 NULL);
+    expect_error(f_conv_transpose2d(x, tensor_zeros(SHAPE(4, 4, 3, 3), DT_F32, CPU), NULL, p), "[4, 4, 3, 3]",
+                 "[2, 3, 8, 8]");
+    expect_error(f_conv2d(x, tensor_zeros(SHAPE(4, 3, 3, 3), DT_I64, CPU), NULL, p), "int64", NULL);
+    assert_null(f_conv2d(NULL, w, NULL, p));
+    assert_false(engine_has_error());
+    scope_end();
+}
+
+int main(void)
+{
+    generator_seed(&gen, 11);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv2d_against_torch),
+        cmocka_unit_test(test_conv_transpose2d_against_torch),
+        cmocka_unit_test(test_finite_differences),
+        cmocka_unit_test(test_errors_name_the_shapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

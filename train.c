@@ -1,0 +1,113 @@
+/* ./train -c config.json: trains the model config.json describes, as
+ * pytorch-template's train.py does. See README.md for every option. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/base_model.h"
+#include "data_loader/data_loaders.h"
+#include "engine/engine.h"
+#include "model/loss.h"
+#include "model/metric.h"
+#include "model/model.h"
+#include "trainer/trainer.h"
+#include "utils/optim_config.h"
+#include "utils/parse_config.h"
+#include "utils/prepare_device.h"
+
+static const CustomArg custom_args[] = {
+    {"--lr", "--learning_rate", "optimizer.args.lr", "learning rate"},
+    {"--bs", "--batch_size", "data_loader.args.batch_size", "batch size"},
+};
+
+/* The metric names and functions config's "metrics" lists. */
+static int read_metrics(const Config *cfg, int *n, const char **names, MetricFn *fns)
+{
+    const cJSON *arr = config_find(cfg, "metrics");
+    *n = 0;
+    if (!arr) return 0;
+    ENGINE_CHECK_INT(cJSON_IsArray(arr) && cJSON_GetArraySize(arr) <= TRAINER_MAX_METRICS,
+                     "%s: metrics: expected a list of at most %d metric names, got %s", cfg->label,
+                     TRAINER_MAX_METRICS, config_describe(arr));
+    for (int i = 0; i < cJSON_GetArraySize(arr); i++) {
+        char key[32];
+        snprintf(key, sizeof key, "metrics.%d", i);
+        if (config_string(cfg, key, &names[i])) return -1;
+        if (!(fns[i] = metric_lookup(names[i], cfg->label))) return -1;
+        (*n)++;
+    }
+    return 0;
+}
+
+static int run(ConfigParser *cp)
+{
+    const Config *cfg = cp->config;
+    int64_t verbosity, seed, n_gpu, len_epoch;
+    if (config_int_or(cfg, "trainer.verbosity", 2, &verbosity) || config_int_or(cfg, "seed", 123, &seed) ||
+        config_int_or(cfg, "n_gpu", 0, &n_gpu) || config_int_or(cfg, "trainer.len_epoch", 0, &len_epoch))
+        return -1;
+    char log_config[] = "logger/logger_config.json";
+    if (setup_logging(cp->log_dir, log_config)) return -1;
+    Logger lg;
+    if (get_logger(&lg, "train", (int)verbosity)) return -1;
+    manual_seed((uint64_t)seed);
+
+    int rc = -1;
+    DataLoader *data_loader = NULL, *valid_data_loader = NULL;
+    Module *model = NULL;
+    Optimizer *optimizer = NULL;
+    LRScheduler *scheduler = NULL;
+    Tensor **params = NULL;
+    const char *loss_name, *metric_names[TRAINER_MAX_METRICS];
+    MetricFn metric_fns[TRAINER_MAX_METRICS];
+    int n_metrics;
+    LossFn criterion;
+
+    if (!(data_loader = data_loader_from_config(cfg, true))) goto done;
+    valid_data_loader = data_loader_split_validation(data_loader);
+    if (!(model = model_from_config(cfg))) goto done;
+    base_model_log_summary(model, &lg);
+    Device device = prepare_device(n_gpu, &lg);
+    if (module_to(model, device)) goto done;
+    if (config_string(cfg, "loss", &loss_name) || !(criterion = loss_lookup(loss_name, cfg->label))) goto done;
+    if (read_metrics(cfg, &n_metrics, metric_names, metric_fns)) goto done;
+    int n_params = 0;
+    params = module_parameters(model, &n_params);
+    /* only trainable parameters go to the optimizer (frozen ones are filtered, as the reference does) */
+    int n_trainable = 0;
+    for (int i = 0; i < n_params; i++)
+        if (params[i]->requires_grad) params[n_trainable++] = params[i];
+    if (!(optimizer = optimizer_from_config(cfg, params, n_trainable))) goto done;
+    int64_t epochs;
+    bool no_scheduler;
+    if (config_int(cfg, "trainer.epochs", &epochs)) goto done;
+    int64_t steps = len_epoch > 0 ? len_epoch : data_loader_num_batches(data_loader);
+    scheduler = scheduler_from_config(cfg, optimizer, epochs, steps, &no_scheduler);
+    if (!scheduler && !no_scheduler) goto done;
+
+    Trainer trainer;
+    if (trainer_init(&trainer, cp, model, criterion, n_metrics, metric_names, metric_fns, optimizer, device,
+                     data_loader, valid_data_loader, scheduler, len_epoch))
+        goto done;
+    rc = base_trainer_train(&trainer.base);
+done:
+    scheduler_free(scheduler);
+    optimizer_free(optimizer);
+    free(params);
+    module_free(model);
+    data_loader_free(valid_data_loader);
+    data_loader_free(data_loader);
+    shutdown_logging();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    bool exit_now;
+    ConfigParser *cp = config_parser_from_args(argc, argv, "PyTorch Template", custom_args,
+                                               (int)(sizeof custom_args / sizeof custom_args[0]), true, &exit_now);
+    if (exit_now) return 0;
+    int rc = cp ? run(cp) : -1;
+    if (rc != 0) fprintf(stderr, "error: %s\n", engine_has_error() ? engine_last_error() : "training failed");
+    config_parser_free(cp);
+    return rc == 0 ? 0 : 1;
+}

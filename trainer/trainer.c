@@ -1,0 +1,136 @@
+/* Trainer (see trainer.h). Each step runs inside its own scope, so the
+ * step's tensors and graph are freed when it ends. */
+#include "trainer/trainer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/scope.h"
+
+/* Adds the batch's loss and metrics to a tracker (weighted by samples). */
+static int track_batch(Trainer *t, MetricTracker *tracker, Tensor *output, Tensor *target, double loss)
+{
+    int64_t n = target->shape.d[0];
+    tracker_update(tracker, "loss", loss, n);
+    for (int i = 0; i < t->base.n_metrics; i++) {
+        double correct = t->base.metric_fns[i](output, target);
+        if (correct < 0) return -1;
+        tracker_update(tracker, t->base.metric_names[i], correct / (double)n, n);
+    }
+    return 0;
+}
+
+/* Next training batch; in iteration-based training the loader restarts
+ * when exhausted (the reference's inf_loop). */
+static bool next_batch(Trainer *t, Tensor **x, Tensor **y)
+{
+    if (!t->epoch_open) {
+        data_loader_begin_epoch(t->data_loader);
+        t->epoch_open = true;
+    }
+    if (data_loader_next(t->data_loader, x, y)) return true;
+    if (!t->iteration_based) return false;
+    data_loader_begin_epoch(t->data_loader);
+    return data_loader_next(t->data_loader, x, y);
+}
+
+static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
+{
+    module_train(t->base.model, false);
+    tracker_reset(&t->valid_metrics);
+    bool mode = no_grad_begin();
+    data_loader_begin_epoch(t->valid_data_loader);
+    int rc = 0;
+    Tensor *x, *y;
+    while (rc == 0) {
+        scope_begin();
+        if (!data_loader_next(t->valid_data_loader, &x, &y)) {
+            scope_end();
+            break;
+        }
+        x = tensor_to(x, t->device);
+        y = tensor_to(y, t->device);
+        Tensor *output = module_forward(t->base.model, x);
+        Tensor *loss = t->base.criterion(output, y);
+        double value = tensor_item(loss);
+        if (!loss || isnan(value) || track_batch(t, &t->valid_metrics, output, y, value)) rc = -1;
+        scope_end();
+    }
+    grad_mode_restore(mode);
+    if (rc == 0) log_dict_add_tracker(log, &t->valid_metrics, "val_");
+    return rc;
+}
+
+static int step_scheduler_per_epoch(Trainer *t, const LogDict *log)
+{
+    LRScheduler *s = t->base.lr_scheduler;
+    if (!s || t->scheduler_per_batch) return 0;
+    if (!scheduler_needs_metric(s)) return scheduler_step(s);
+    /* ReduceLROnPlateau steps on the monitored metric (the reference passes nothing) */
+    const char *key = t->base.mnt_mode != MONITOR_OFF ? t->base.mnt_metric : "val_loss";
+    double value;
+    if (!log_dict_get(log, key, &value) && !log_dict_get(log, "loss", &value)) return 0;
+    return scheduler_step_metric(s, value);
+}
+
+static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
+{
+    Trainer *t = (Trainer *)bt;
+    module_train(bt->model, true);
+    tracker_reset(&t->train_metrics);
+    if (!t->iteration_based) t->epoch_open = false;
+    int64_t batch_size = data_loader_batch_size(t->data_loader);
+    int64_t total = t->iteration_based ? t->len_epoch * batch_size : data_loader_num_samples(t->data_loader);
+    int rc = 0;
+    for (int64_t batch_idx = 0; batch_idx < t->len_epoch && rc == 0; batch_idx++) {
+        scope_begin();
+        Tensor *x, *y;
+        if (!next_batch(t, &x, &y)) {
+            scope_end();
+            break;
+        }
+        x = tensor_to(x, t->device);
+        y = tensor_to(y, t->device);
+        optimizer_zero_grad(bt->optimizer, true);
+        Tensor *output = module_forward(bt->model, x);
+        Tensor *loss = bt->criterion(output, y);
+        if (!loss || tensor_backward(loss, NULL) || optimizer_step(bt->optimizer)) rc = -1;
+        double value = rc == 0 ? tensor_item(loss) : NAN;
+        if (rc == 0 && track_batch(t, &t->train_metrics, output, y, value)) rc = -1;
+        if (rc == 0 && batch_idx % t->log_step == 0) {
+            int64_t current = batch_idx * batch_size;
+            log_debug(&bt->logger, "Train Epoch: %lld [%lld/%lld (%.0f%%)] Loss: %.6f", (long long)epoch,
+                      (long long)current, (long long)total, 100.0 * (double)current / (double)total, value);
+        }
+        if (rc == 0 && t->scheduler_per_batch && scheduler_step(bt->lr_scheduler)) rc = -1;
+        scope_end();
+    }
+    if (rc) return -1;
+    log_dict_add_tracker(log, &t->train_metrics, "");
+    if (t->valid_data_loader && valid_epoch(t, epoch, log)) return -1;
+    return step_scheduler_per_epoch(t, log);
+}
+
+int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, int n_metrics,
+                 const char *const *metric_names, const MetricFn *metric_fns, Optimizer *optimizer, Device device,
+                 DataLoader *data_loader, DataLoader *valid_data_loader, LRScheduler *lr_scheduler, int64_t len_epoch)
+{
+    memset(t, 0, sizeof *t);
+    if (base_trainer_init(&t->base, cp, model, criterion, n_metrics, metric_names, metric_fns, optimizer,
+                          lr_scheduler, data_loader_generator(data_loader), train_epoch))
+        return -1;
+    t->device = device;
+    t->data_loader = data_loader;
+    t->valid_data_loader = valid_data_loader;
+    t->iteration_based = len_epoch > 0;
+    t->len_epoch = len_epoch > 0 ? len_epoch : data_loader_num_batches(data_loader);
+    t->log_step = (int64_t)sqrt((double)data_loader_batch_size(data_loader));
+    if (t->log_step < 1) t->log_step = 1;
+    t->scheduler_per_batch = lr_scheduler && strcmp(scheduler_name(lr_scheduler), "OneCycleLR") == 0;
+    t->tracker_keys[0] = "loss";
+    for (int i = 0; i < n_metrics; i++) t->tracker_keys[i + 1] = metric_names[i];
+    tracker_init(&t->train_metrics, n_metrics + 1, t->tracker_keys);
+    tracker_init(&t->valid_metrics, n_metrics + 1, t->tracker_keys);
+    return 0;
+}

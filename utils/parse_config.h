@@ -1,0 +1,38 @@
+/* ConfigParser, as in pytorch-template's parse_config.py: the command line
+ * (-c, -r, -d, custom options such as --lr and --bs, --set key.path=value),
+ * the effective config (a resumed checkpoint's config, updated by -c for
+ * fine-tuning, then by the options), and the run folders
+ * saved/models/<name>/<run_id>/ and saved/log/<name>/<run_id>/ with a copy
+ * of the effective config. */
+#ifndef UTILS_PARSE_CONFIG_H
+#define UTILS_PARSE_CONFIG_H
+
+#include <stdbool.h>
+
+#include "utils/checkpoint.h"
+#include "utils/config.h"
+
+/* A command-line option that sets a config key (train.c's CustomArgs). */
+typedef struct {
+    const char *flag;     /* "--lr" */
+    const char *alias;    /* "--learning_rate", or NULL */
+    const char *target;   /* "optimizer.args.lr" */
+    const char *help;
+} CustomArg;
+
+typedef struct {
+    Config *config;
+    Checkpoint *resume; /* loaded when -r was given */
+    bool fine_tune;     /* -c together with -r */
+    char run_id[64];
+    char save_dir[4096]; /* empty when no run folders were made */
+    char log_dir[4096];
+} ConfigParser;
+
+/* Parses argv. Returns NULL with an error for bad input; sets *exit_now
+ * (and prints usage) for -h. make_run_dirs: create the run folders (train). */
+ConfigParser *config_parser_from_args(int argc, char **argv, const char *description, const CustomArg *custom,
+                                      int n_custom, bool make_run_dirs, bool *exit_now);
+void config_parser_free(ConfigParser *cp);
+
+#endif

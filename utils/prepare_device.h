@@ -1,0 +1,14 @@
+/* prepare_device, as in pytorch-template's utils: n_gpu from the config;
+ * asking for a GPU where there is none, or for more than there are, is a
+ * warning and the run goes on with what is there. */
+#ifndef UTILS_PREPARE_DEVICE_H
+#define UTILS_PREPARE_DEVICE_H
+
+#include <stdint.h>
+
+#include "engine/dtype.h"
+#include "logger/logger.h"
+
+Device prepare_device(int64_t n_gpu_use, const Logger *lg);
+
+#endif
