@@ -3,7 +3,8 @@
  * of one large sgemm (2048^3) as this machine's BLAS ceiling.
  * bench/bench_conv.py runs this and the same layers in PyTorch and prints
  * ratios. Output lines: "<layer> fwd_ms <x> fwdbwd_ms <y> fwd_gflops <a>
- * fwdbwd_gflops <b>" and "sgemm_2048 ms <x> gflops <y>".
+ * fwdbwd_gflops <b> fwd_min_ms <c> fwdbwd_min_ms <d>" (medians, then minima)
+ * and "sgemm_2048 ms <x> gflops <y>".
  * Usage: bench_conv [iterations] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Sorts v; the median. */
 static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof(double), cmp_double);
@@ -77,8 +79,10 @@ static int time_layer(const Layer *l, int iters)
         double f = median(fwd, iters), fb = median(both, iters);
         /* backward: the weight gradient, plus the input gradient when needed */
         double bwd_flops = flops * (l->input_grad ? 2 : 1);
-        printf("%s fwd_ms %.3f fwdbwd_ms %.3f fwd_gflops %.2f fwdbwd_gflops %.2f\n", l->name, f, fb, flops / f / 1e6,
-               (flops + bwd_flops) / fb / 1e6);
+        /* the minima too: on a machine shared with other jobs they show what
+         * the code does when it is not preempted */
+        printf("%s fwd_ms %.3f fwdbwd_ms %.3f fwd_gflops %.2f fwdbwd_gflops %.2f fwd_min_ms %.3f fwdbwd_min_ms %.3f\n",
+               l->name, f, fb, flops / f / 1e6, (flops + bwd_flops) / fb / 1e6, fwd[0], both[0]);
     } else {
         fprintf(stderr, "%s: %s\n", l->name, engine_last_error());
     }

@@ -47,26 +47,38 @@ static inline uint32_t word_at(uint64_t seed, uint64_t first_block, int64_t i)
 
 typedef enum { DRAW_UNIFORM, DRAW_NORMAL, DRAW_BERNOULLI } DrawKind;
 
-/* Fills dst (n floats, host) from the generator. Normals use Box-Muller on
- * pairs of words, so element i uses words 2i and 2i+1. */
+/* One element from its random word(s); w2 is only used by normals. */
+static inline float draw_one(DrawKind kind, uint32_t w, uint32_t w2, double a, double b)
+{
+    if (kind == DRAW_UNIFORM) {
+        float v = (float)(a + (b - a) * philox_uniform(w));
+        /* rounding to float can land on high itself: keep the range half-open */
+        return v < (float)b ? v : nextafterf((float)b, (float)a);
+    }
+    if (kind == DRAW_BERNOULLI) return philox_uniform(w) < a ? 1.0f : 0.0f;
+    /* Box-Muller; u1 in (0, 1] keeps the log finite */
+    double u1 = 1.0 - philox_uniform(w), u2 = philox_uniform(w2);
+    return (float)(a + b * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}
+
+/* Fills dst (n floats, host) from the generator. Element i uses word i
+ * (normals: words 2i and 2i+1), so one Philox block serves 4 elements (2
+ * normals) and the result does not depend on how the loop is split. */
 static void draw_f32(Generator *g, float *dst, int64_t n, DrawKind kind, double a, double b)
 {
     if (!g) g = &default_generator;
-    uint64_t words = kind == DRAW_NORMAL ? 2 * (uint64_t)n : (uint64_t)n;
+    int per_block = kind == DRAW_NORMAL ? 2 : 4;
+    uint64_t words = (uint64_t)n * (kind == DRAW_NORMAL ? 2 : 1);
     uint64_t seed = g->seed, first = generator_reserve(g, words);
+    int64_t n_blocks = (n + per_block - 1) / per_block;
 #pragma omp parallel for if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        if (kind == DRAW_UNIFORM) {
-            float v = (float)(a + (b - a) * philox_uniform(word_at(seed, first, i)));
-            /* rounding to float can land on high itself: keep the range half-open */
-            dst[i] = v < (float)b ? v : nextafterf((float)b, (float)a);
-        } else if (kind == DRAW_BERNOULLI) {
-            dst[i] = philox_uniform(word_at(seed, first, i)) < a ? 1.0f : 0.0f;
-        } else {
-            /* u1 in (0, 1] keeps the log finite */
-            double u1 = 1.0 - philox_uniform(word_at(seed, first, 2 * i));
-            double u2 = philox_uniform(word_at(seed, first, 2 * i + 1));
-            dst[i] = (float)(a + b * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+    for (int64_t blk = 0; blk < n_blocks; blk++) {
+        PhiloxBlock w = philox4x32_10(seed, first + (uint64_t)blk, 0);
+        for (int k = 0; k < per_block; k++) {
+            int64_t i = blk * per_block + k;
+            if (i >= n) break;
+            dst[i] = kind == DRAW_NORMAL ? draw_one(kind, w.v[2 * k], w.v[2 * k + 1], a, b)
+                                         : draw_one(kind, w.v[k], 0, a, b);
         }
     }
 }

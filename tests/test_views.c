@@ -26,6 +26,9 @@ typedef enum {
     V_CHUNK,
     V_CONTIGUOUS,
     V_CLONE,
+    V_CHAIN1, /* x.t()[1:6:2].select(1, -1) */
+    V_CHAIN2, /* x.unsqueeze(0).expand(2, -1, -1).permute(2, 0, 1).reshape(-1, 4): a copy */
+    V_CHAIN3, /* x.expand(3, 4).view(3, 2, 2): view splits a broadcast dim */
 } ViewKind;
 
 /* One op applied to one input; a[] holds the op's integer arguments in the
@@ -84,6 +87,10 @@ static const ViewCase view_cases[] = {
     {V_CONTIGUOUS, "contiguous", NULL, SHAPE(3, 5), true, {0}, {0}, false},
     {V_CLONE, "clone", NULL, SHAPE(3, 5), false, {0}, {0}, false},
     {V_CLONE, "clone", NULL, SHAPE(3, 5), true, {0}, {0}, false},
+    {V_CHAIN1, "chain1", NULL, SHAPE(4, 6), false, {0}, {0}, true},
+    {V_CHAIN1, "chain1", NULL, SHAPE(4, 6), true, {0}, {0}, true},
+    {V_CHAIN2, "chain2", NULL, SHAPE(4, 6), false, {0}, {0}, false},
+    {V_CHAIN3, "chain3", NULL, SHAPE(3, 1), false, {0}, {0}, true},
 };
 #define N_VIEW_CASES (int)(sizeof view_cases / sizeof view_cases[0])
 
@@ -113,6 +120,9 @@ static Tensor *apply_view(const ViewCase *c, Tensor *x)
     }
     case V_CONTIGUOUS: return t_contiguous(x);
     case V_CLONE: return t_clone(x);
+    case V_CHAIN1: return t_select(t_slice(t_transpose(x, 0, 1), 0, 1, 6, 2), 1, -1);
+    case V_CHAIN2: return t_reshape(t_permute(t_expand(t_unsqueeze(x, 0), SHAPE(2, -1, -1)), (int[]){2, 0, 1}), SHAPE(-1, 4));
+    case V_CHAIN3: return t_view(t_expand(x, SHAPE(3, 4)), SHAPE(3, 2, 2));
     }
     return NULL;
 }

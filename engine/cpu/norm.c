@@ -1,6 +1,7 @@
 /* CPU batch norm and layer norm. Each quantity is one pass over the data:
- * statistics and gradient sums accumulate in double; the elementwise passes
- * fold per-channel (per-row) constants into one multiply-add.
+ * statistics and gradient sums run in float within short blocks (so they
+ * vectorise) and in double across blocks; the elementwise passes fold
+ * per-channel (per-row) constants into one multiply-add.
  *
  * Batch norm walks x as [N, C, L] in one of two ways: with long runs
  * (L >= SHORT_RUN, e.g. images) each (n, c) run of L values shares its

@@ -2,7 +2,7 @@
  * Every tensor is contiguous. Batch norm sees x as [N, C, L] (L the product
  * of the dims after the channel dim) with per-channel tensors of shape [C];
  * layer norm sees x as [rows, cols] with per-row statistics of shape [rows]
- * and weight/bias of cols elements. Sums accumulate in double. */
+ * and weight/bias of cols elements. Sums are float within short blocks and double across them. */
 #ifndef ENGINE_CPU_NORM_H
 #define ENGINE_CPU_NORM_H
 

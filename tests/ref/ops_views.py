@@ -26,5 +26,8 @@ OPS = {
     "clone": lambda x, a: x[0].clone(),
     "cat": lambda x, a: torch.cat(x, a["dim"]),
     "stack": lambda x, a: torch.stack(x, a["dim"]),
+    "chain1": lambda x, a: x[0].t()[1:6:2].select(1, -1),
+    "chain2": lambda x, a: x[0].unsqueeze(0).expand(2, -1, -1).permute(2, 0, 1).reshape(-1, 4),
+    "chain3": lambda x, a: x[0].expand(3, 4).view(3, 2, 2),
     "to_dtype": lambda x, a: x[0].to(getattr(torch, a["dtype"])),
 }
