@@ -35,7 +35,7 @@ static int loader_options(const Config *cfg, const char *args_path, DataLoaderOp
 DataLoader *mnist_data_loader(const Config *cfg, const char *args_path, bool training)
 {
     static const char *const keys[] = {"data_dir", "batch_size", "shuffle", "validation_split", "num_workers",
-                                       "drop_last", "training", NULL};
+                                       "drop_last", "training", "limit", NULL};
     char k[128];
     snprintf(k, sizeof k, "%s.data_dir", args_path);
     const char *data_dir;
@@ -48,8 +48,14 @@ DataLoader *mnist_data_loader(const Config *cfg, const char *args_path, bool tra
         o.validation_split = 0;
         o.drop_last = false;
     }
+    int64_t limit;
+    snprintf(k, sizeof k, "%s.limit", args_path);
+    if (config_int_or(cfg, k, 0, &limit)) return NULL;
+    ENGINE_CHECK(limit >= 0, "%s: %s: limit must be 0 (all samples) or a sample count, got %lld", cfg->label, k,
+                 (long long)limit);
     Dataset *ds = mnist_dataset(data_dir, training, 0.1307f, 0.3081f);
     if (!ds) return NULL;
+    if (limit > 0 && limit < ds->length) ds->length = limit; /* the first `limit` samples: quick runs and tests */
     DataLoader *dl = base_data_loader_new(ds, o);
     if (!dl) {
         char msg[4096];

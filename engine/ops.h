@@ -127,7 +127,7 @@ Tensor *f_max_pool2d(Tensor *x, PoolParams p);
 Tensor *f_avg_pool2d(Tensor *x, PoolParams p);
 Tensor *f_adaptive_avg_pool2d(Tensor *x, int64_t out_h, int64_t out_w);
 
-/* ---------------- normalisation, activation, regularisation (ops_norm.c, ops_nn.c) ---------------- */
+/* ---------------- normalisation, softmax, dropout (ops_norm.c, ops_softmax.c, ops_dropout.c) ---------------- */
 /* running_mean/var may be NULL; in training they are updated in place with
  * momentum (unbiased variance), as PyTorch does. weight/bias may be NULL. */
 Tensor *f_batch_norm(Tensor *x, Tensor *running_mean, Tensor *running_var, Tensor *weight, Tensor *bias,

@@ -156,7 +156,6 @@ static void im2col_map(float *x, float *cols, const ConvGeom *g, bool to_cols)
 /* Whether to split the batch across threads (BLAS serial inside). */
 static bool split_batch(const ConvGeom *g)
 {
-    if (getenv("CONV_SPLIT") && atoi(getenv("CONV_SPLIT")) == 0) return false;
     return g->n > 1 && omp_get_max_threads() > 1 && g->n * g->o * g->rows * g->l > CPU_PARALLEL_GRAIN;
 }
 
