@@ -24,10 +24,18 @@ static int evaluate(ConfigParser *cp)
     if (get_logger(&lg, "test", 2)) return -1;
     ENGINE_CHECK_INT(cp->resume != NULL, "./test needs a checkpoint: -r saved/models/best.ckpt, for example");
     /* the test set, in order, with a larger batch: evaluation needs no gradients */
+    const char *loader_type;
+    const cJSON *loader_args = config_find(cfg, "data_loader.args");
+    if (config_string(cfg, "data_loader.type", &loader_type)) return -1;
+    ENGINE_CHECK_INT(cJSON_IsObject(loader_args), "%s: data_loader.args: expected an object, got %s", cfg->label,
+                     config_describe(loader_args));
     Config *test_cfg = config_parse("{}", cfg->label);
     config_update(test_cfg, cfg);
-    if (config_set(test_cfg, "data_loader.args.batch_size", "512") || config_set(test_cfg, "data_loader.args.validation_split", "0"))
+    if (config_set(test_cfg, "data_loader.args.batch_size", "512") ||
+        config_set(test_cfg, "data_loader.args.validation_split", "0")) {
+        config_free(test_cfg);
         return -1;
+    }
     int rc = -1;
     DataLoader *loader = data_loader_from_config(test_cfg, false);
     Module *model = loader ? model_from_config(cfg) : NULL;

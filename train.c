@@ -45,6 +45,8 @@ static int run(ConfigParser *cp)
     if (config_int_or(cfg, "trainer.verbosity", 2, &verbosity) || config_int_or(cfg, "seed", 123, &seed) ||
         config_int_or(cfg, "n_gpu", 0, &n_gpu) || config_int_or(cfg, "trainer.len_epoch", 0, &len_epoch))
         return -1;
+    ENGINE_CHECK_INT(verbosity >= 0 && verbosity <= 2, "%s: trainer.verbosity: expected 0, 1 or 2, got %lld",
+                     cfg->label, (long long)verbosity);
     char log_config[] = "logger/logger_config.json";
     if (setup_logging(cp->log_dir, log_config)) return -1;
     Logger lg;

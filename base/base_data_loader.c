@@ -28,6 +28,7 @@ struct DataLoader {
     int64_t n_valid;
     DataLoaderOptions opts;
     Generator gen;
+    uint64_t epoch_rng[2]; /* gen before this epoch's order was drawn */
 
     int64_t *order; /* this epoch's order */
     int64_t n_batches;
@@ -91,6 +92,7 @@ static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, D
     memcpy(dl->indices, indices, sizeof(int64_t) * (size_t)n);
     memcpy(dl->order, indices, sizeof(int64_t) * (size_t)n);
     generator_seed(&dl->gen, opts.seed);
+    generator_get_state(&dl->gen, dl->epoch_rng);
     dl->n_batches = opts.drop_last ? n / opts.batch_size : (n + opts.batch_size - 1) / opts.batch_size;
     dl->n_slots = opts.num_workers > 0 ? 2 * opts.num_workers : 1;
     dl->slots = calloc((size_t)dl->n_slots, sizeof(Slot));
@@ -222,9 +224,10 @@ int64_t data_loader_num_samples(const DataLoader *dl) { return dl->n; }
 int64_t data_loader_num_batches(const DataLoader *dl) { return dl->n_batches; }
 int64_t data_loader_batch_size(const DataLoader *dl) { return dl->opts.batch_size; }
 const Dataset *data_loader_dataset(const DataLoader *dl) { return dl->ds; }
-Generator *data_loader_generator(DataLoader *dl) { return &dl->gen; }
 
-void data_loader_begin_epoch(DataLoader *dl)
+/* Starts an epoch at batch `first` (0, or where a checkpoint left off),
+ * drawing a new order when asked to and shuffling. */
+static void start_epoch(DataLoader *dl, int64_t first, bool draw_order)
 {
     pthread_mutex_lock(&dl->mu);
     bool busy = true;
@@ -234,7 +237,8 @@ void data_loader_begin_epoch(DataLoader *dl)
             if (dl->slots[i].state == SLOT_FILLING) busy = true;
         if (busy) pthread_cond_wait(&dl->cv, &dl->mu);
     }
-    if (dl->opts.shuffle) {
+    generator_get_state(&dl->gen, dl->epoch_rng);
+    if (draw_order && dl->opts.shuffle) {
         scope_begin();
         Tensor *perm = tensor_randperm(dl->n, &dl->gen);
         for (int64_t i = 0; i < dl->n; i++) dl->order[i] = dl->indices[tensor_i64(perm)[i]];
@@ -242,9 +246,28 @@ void data_loader_begin_epoch(DataLoader *dl)
     }
     for (int i = 0; i < dl->n_slots; i++) dl->slots[i].state = SLOT_EMPTY;
     dl->in_use = -1;
-    dl->next_fill = dl->next_take = 0;
+    dl->next_fill = dl->next_take = first;
     pthread_cond_broadcast(&dl->cv);
     pthread_mutex_unlock(&dl->mu);
+}
+
+void data_loader_begin_epoch(DataLoader *dl) { start_epoch(dl, 0, true); }
+
+void data_loader_get_position(DataLoader *dl, DataLoaderPosition *pos)
+{
+    pthread_mutex_lock(&dl->mu);
+    generator_get_state(&dl->gen, pos->rng);
+    memcpy(pos->epoch_rng, dl->epoch_rng, sizeof pos->epoch_rng);
+    pos->taken = dl->next_take;
+    pthread_mutex_unlock(&dl->mu);
+}
+
+void data_loader_set_position(DataLoader *dl, const DataLoaderPosition *pos)
+{
+    bool inside = pos->taken >= 0 && pos->taken < dl->n_batches;
+    if (inside) generator_set_state(&dl->gen, pos->epoch_rng); /* to draw that epoch's order again */
+    start_epoch(dl, inside ? pos->taken : dl->n_batches, inside);
+    generator_set_state(&dl->gen, pos->rng);
 }
 
 bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y)

@@ -45,7 +45,18 @@ void data_loader_begin_epoch(DataLoader *dl);
  * current scope). false at the end of the epoch. */
 bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y);
 
-/* The shuffling generator, for checkpoints (resume continues the order). */
-Generator *data_loader_generator(DataLoader *dl);
+/* Where the loader stands, for checkpoints. Iteration-based training ends
+ * its epochs in the middle of the loader's, so a resume must draw the same
+ * order again and go on from the same batch. */
+typedef struct {
+    uint64_t rng[2];       /* the shuffling generator now */
+    uint64_t epoch_rng[2]; /* the same, before this epoch's order was drawn */
+    int64_t taken;         /* batches of this epoch handed out; n_batches (or more) once it is over */
+} DataLoaderPosition;
+
+void data_loader_get_position(DataLoader *dl, DataLoaderPosition *pos);
+/* Continues from pos: inside an epoch, the same order from the next batch;
+ * after one, the next epoch draws what it would have drawn. */
+void data_loader_set_position(DataLoader *dl, const DataLoaderPosition *pos);
 
 #endif

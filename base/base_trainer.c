@@ -60,14 +60,14 @@ static int resume_checkpoint(BaseTrainer *bt)
     if (bt->lr_scheduler && ck->scheduler_json && scheduler_load_state_dict(bt->lr_scheduler, ck->scheduler_json))
         return -1;
     generator_set_state(generator_default(), ck->rng_default);
-    if (bt->loader_rng && ck->has_rng_loader) generator_set_state(bt->loader_rng, ck->rng_loader);
+    if (bt->data_loader && ck->has_loader) data_loader_set_position(bt->data_loader, &ck->loader);
     log_info(&bt->logger, "Checkpoint loaded. Resume training from epoch %lld", (long long)bt->start_epoch);
     return 0;
 }
 
 int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn criterion, int n_metrics,
                       const char *const *metric_names, const MetricFn *metric_fns, Optimizer *optimizer,
-                      LRScheduler *lr_scheduler, Generator *loader_rng, TrainEpochFn train_epoch)
+                      LRScheduler *lr_scheduler, DataLoader *data_loader, TrainEpochFn train_epoch)
 {
     memset(bt, 0, sizeof *bt);
     const Config *cfg = cp->config;
@@ -86,7 +86,7 @@ int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn c
     }
     bt->optimizer = optimizer;
     bt->lr_scheduler = lr_scheduler;
-    bt->loader_rng = loader_rng;
+    bt->data_loader = data_loader;
     bt->start_epoch = 1;
     if (config_int(cfg, "trainer.epochs", &bt->epochs) || config_int_or(cfg, "trainer.save_period", 1, &bt->save_period) ||
         config_int_or(cfg, "trainer.early_stop", 0, &bt->early_stop) || parse_monitor(bt, cfg))
@@ -117,6 +117,8 @@ static void link_best(BaseTrainer *bt)
 
 static int save_checkpoint(BaseTrainer *bt, int64_t epoch, bool save_best)
 {
+    DataLoaderPosition loader;
+    if (bt->data_loader) data_loader_get_position(bt->data_loader, &loader);
     CheckpointContent c = {
         .model = bt->model,
         .optimizer = bt->optimizer,
@@ -125,7 +127,7 @@ static int save_checkpoint(BaseTrainer *bt, int64_t epoch, bool save_best)
         .monitor_best = bt->mnt_best,
         .not_improved_count = bt->not_improved_count,
         .rng_default = generator_default(),
-        .rng_loader = bt->loader_rng,
+        .loader = bt->data_loader ? &loader : NULL,
         .config = bt->cp->config,
     };
     char path[4200];

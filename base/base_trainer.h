@@ -34,7 +34,7 @@ struct BaseTrainer {
     MetricFn metric_fns[TRAINER_MAX_METRICS];
     Optimizer *optimizer;
     LRScheduler *lr_scheduler; /* may be NULL */
-    Generator *loader_rng;     /* the training loader's shuffling generator, checkpointed */
+    DataLoader *data_loader;   /* the training loader: its position (order, batch) is checkpointed */
 
     int64_t epochs, save_period, early_stop; /* early_stop <= 0: never */
     MonitorMode mnt_mode;
@@ -45,11 +45,12 @@ struct BaseTrainer {
 };
 
 /* Reads the trainer settings from cp's config and, when cp resumes, restores
- * the checkpoint (weights, optimizer, scheduler, counters, RNG states).
+ * the checkpoint (weights, optimizer, scheduler, counters, RNG states,
+ * data_loader's position).
  * 0 or -1 with an error. */
 int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn criterion, int n_metrics,
                       const char *const *metric_names, const MetricFn *metric_fns, Optimizer *optimizer,
-                      LRScheduler *lr_scheduler, Generator *loader_rng, TrainEpochFn train_epoch);
+                      LRScheduler *lr_scheduler, DataLoader *data_loader, TrainEpochFn train_epoch);
 
 /* The full training loop. 0, or -1 with an error. */
 int base_trainer_train(BaseTrainer *bt);

@@ -55,7 +55,9 @@ DataLoader *mnist_data_loader(const Config *cfg, const char *args_path, bool tra
                  (long long)limit);
     Dataset *ds = mnist_dataset(data_dir, training, 0.1307f, 0.3081f);
     if (!ds) return NULL;
-    if (limit > 0 && limit < ds->length) ds->length = limit; /* the first `limit` samples: quick runs and tests */
+    /* the first `limit` training samples, for quick runs; the test set stays whole, so ./test always
+     * reports on all of it whatever the training run used */
+    if (training && limit > 0 && limit < ds->length) ds->length = limit;
     DataLoader *dl = base_data_loader_new(ds, o);
     if (!dl) {
         char msg[4096];

@@ -9,7 +9,8 @@
 
 /* MNIST with ToTensor + Normalize((0.1307,), (0.3081,)); args: data_dir,
  * batch_size, shuffle, validation_split, num_workers, drop_last, and limit
- * (use only the first N samples; 0 = all). */
+ * (use only the first N training samples; 0 = all; the test set is always
+ * whole). */
 DataLoader *mnist_data_loader(const Config *cfg, const char *args_path, bool training);
 
 /* Builds the loader config's "data_loader" names. training selects the

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 /* Reads exactly n bytes; false on a short read. */
@@ -19,6 +20,36 @@ static bool read_exact(gzFile f, void *buf, size_t n)
         n -= (size_t)got;
     }
     return true;
+}
+
+/* Checks the data size the header announces against what the file can hold,
+ * before anything is allocated: a damaged header must not ask for terabytes
+ * (or overflow the element count). A raw file must hold the data exactly;
+ * deflate expands at most about 1032:1, so a gzip file announcing more is
+ * truncated or damaged. */
+static int check_announced_size(gzFile f, const char *path, Shape shape, int64_t header_bytes)
+{
+    uint64_t numel = 1;
+    for (int i = 0; i < shape.ndim; i++) {
+        uint64_t d = (uint64_t)shape.d[i];
+        ENGINE_CHECK_INT(d == 0 || numel <= (uint64_t)INT64_MAX / d, "%s: damaged IDX header: shape %s is too large",
+                         path, shape_str(shape));
+        numel *= d;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) return 0; /* the reads report what is wrong */
+    int64_t file_size = (int64_t)st.st_size;
+    if (gzdirect(f)) {
+        ENGINE_CHECK_INT(numel <= (uint64_t)(file_size - header_bytes),
+                         "%s: truncated IDX file: shape %s needs %llu bytes of data, the file has %lld after its header",
+                         path, shape_str(shape), (unsigned long long)numel, (long long)(file_size - header_bytes));
+    } else {
+        ENGINE_CHECK_INT(numel / 1032 <= (uint64_t)file_size,
+                         "%s: truncated or damaged IDX file: shape %s needs %llu bytes of data, more than a %lld-byte "
+                         "gzip file can hold",
+                         path, shape_str(shape), (unsigned long long)numel, (long long)file_size);
+    }
+    return 0;
 }
 
 Tensor *idx_load_u8(const char *path, int expected_ndim)
@@ -50,6 +81,7 @@ Tensor *idx_load_u8(const char *path, int expected_ndim)
         }
         shape.d[i] = ((int64_t)b[0] << 24) | ((int64_t)b[1] << 16) | ((int64_t)b[2] << 8) | b[3];
     }
+    if (check_announced_size(f, path, shape, 4 + 4 * (int64_t)ndim)) goto done;
     t = tensor_empty(shape, DT_U8, CPU);
     if (!t) goto done;
     tensor_persist(t);

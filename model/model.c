@@ -132,36 +132,42 @@ Module *mnist_mlp(const int64_t *hidden, int n_hidden, int64_t num_classes)
 
 typedef Module *(*ArchBuilder)(const Config *cfg);
 
-static int num_classes_arg(const Config *cfg, int64_t *out)
+/* Checks arch.args has only the keys the arch takes (a typo is an error, as
+ * an unknown keyword argument is in Python), then reads num_classes. */
+static int num_classes_arg(const Config *cfg, const char *const *keys, const char *arch, int64_t *out)
 {
-    if (config_int_or(cfg, "arch.args.num_classes", 10, out) != 0) return -1;
+    if (config_check_keys(cfg, "arch.args", keys, arch) || config_int_or(cfg, "arch.args.num_classes", 10, out) != 0)
+        return -1;
     ENGINE_CHECK_INT(*out > 0, "%s: arch.args.num_classes: must be positive, got %lld", cfg->label, (long long)*out);
     return 0;
 }
 
+static const char *const num_classes_only[] = {"num_classes", NULL};
+
 static Module *build_mnist_model(const Config *cfg)
 {
     int64_t k;
-    return num_classes_arg(cfg, &k) ? NULL : mnist_model(k);
+    return num_classes_arg(cfg, num_classes_only, "MnistModel", &k) ? NULL : mnist_model(k);
 }
 
 static Module *build_mnist_net(const Config *cfg)
 {
     int64_t k;
-    return num_classes_arg(cfg, &k) ? NULL : mnist_net(k);
+    return num_classes_arg(cfg, num_classes_only, "MnistNet", &k) ? NULL : mnist_net(k);
 }
 
 static Module *build_lenet5(const Config *cfg)
 {
     int64_t k;
-    return num_classes_arg(cfg, &k) ? NULL : lenet5(k);
+    return num_classes_arg(cfg, num_classes_only, "LeNet5", &k) ? NULL : lenet5(k);
 }
 
 static Module *build_mlp(const Config *cfg)
 {
     int64_t k, hidden[16] = {512, 256};
     int n = 2;
-    if (num_classes_arg(cfg, &k)) return NULL;
+    static const char *const keys[] = {"num_classes", "hidden", NULL};
+    if (num_classes_arg(cfg, keys, "MLP", &k)) return NULL;
     const cJSON *h = config_find(cfg, "arch.args.hidden");
     if (h) {
         ENGINE_CHECK(cJSON_IsArray(h) && cJSON_GetArraySize(h) <= 16,
@@ -172,6 +178,8 @@ static Module *build_mlp(const Config *cfg)
             char key[64];
             snprintf(key, sizeof key, "arch.args.hidden.%d", i);
             if (config_int(cfg, key, &hidden[i]) != 0) return NULL;
+            ENGINE_CHECK(hidden[i] > 0, "%s: %s: layer sizes must be positive, got %lld", cfg->label, key,
+                         (long long)hidden[i]);
         }
     }
     return mnist_mlp(hidden, n, k);

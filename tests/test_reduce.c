@@ -141,8 +141,8 @@ static const DimCase dim_cases[] = {
     {SHAPE(5, 6), false, 0, true},       {SHAPE(5, 6), true, -1, true},
     {SHAPE(5, 6), true, 0, false},       {SHAPE(2, 3, 4, 5), false, 1, true},
     {SHAPE(2, 3, 4, 5), true, -2, false}, {SHAPE(2, 3, 4, 5), false, -1, false},
-    {SHAPE(3, 40000), false, 1, false},  /* long rows: chunked scan */
-    {SHAPE(40000, 3), false, 0, true},   /* row path */
+    {SHAPE(2, 300000), false, 1, false}, /* long rows: chunked scan */
+    {SHAPE(200000, 3), false, 0, true}, /* rows compared at once, chunked */
 };
 #define N_DIM_CASES (int)(sizeof dim_cases / sizeof dim_cases[0])
 
@@ -211,7 +211,7 @@ static void test_max_min_dim_against_torch(void **state)
 static void test_ties_and_nan_against_torch(void **state)
 {
     scope_begin();
-    const float tied[] = {1, 3, 3, 0, 2, 2, 2, 2, -1, 5, -1, 5};
+    const float tied[] = {1, 3, 3, 0, 2, 2, 2, 2, -1, 5, -1, 5, 0, -2, 7, 7};
     const float nans[] = {1, NAN, 2, NAN, 0, NAN, -1, 4, 4};
     Oracle *o = oracle_new("ties");
     Tensor *outs[16], *ins[16];
@@ -234,15 +234,15 @@ static void test_ties_and_nan_against_torch(void **state)
         labels[n++] = label_;                                                                             \
     } while (0)
     for (int is_max = 0; is_max < 2; is_max++) {
-        Tensor *x = tensor_set_requires_grad(tensor_from_data(tied, SHAPE(3, 4), DT_F32, CPU), true);
+        Tensor *x = tensor_set_requires_grad(tensor_from_data(tied, SHAPE(4, 4), DT_F32, CPU), true);
         Tensor *y = is_max ? t_amax(x, (int[]){1}, 1, false) : t_amin(x, (int[]){-1}, 1, true);
         ADD_CASE(is_max ? "amax ties dim 1" : "amin ties dim -1 keepdim", y, x, is_max ? "amax" : "amin",
                  is_max ? "{\"dims\": [1], \"keepdim\": false}" : "{\"dims\": [-1], \"keepdim\": true}", true, 0);
-        Tensor *xa = tensor_set_requires_grad(tensor_from_data(tied, SHAPE(3, 4), DT_F32, CPU), true);
+        Tensor *xa = tensor_set_requires_grad(tensor_from_data(tied, SHAPE(4, 4), DT_F32, CPU), true);
         Tensor *ya = is_max ? t_amax(xa, NULL, 0, false) : t_amin(xa, NULL, 0, false);
         ADD_CASE(is_max ? "amax ties all dims" : "amin ties all dims", ya, xa, is_max ? "amax" : "amin",
                  "{\"keepdim\": false}", true, 0);
-        Tensor *xm = tensor_set_requires_grad(tensor_from_data(tied, SHAPE(3, 4), DT_F32, CPU), true);
+        Tensor *xm = tensor_set_requires_grad(tensor_from_data(tied, SHAPE(4, 4), DT_F32, CPU), true);
         Tensor *idx;
         Tensor *ym = is_max ? t_max_dim(xm, 1, false, &idx) : t_min_dim(xm, 1, false, &idx);
         ADD_CASE(is_max ? "max ties dim 1" : "min ties dim 1", ym, xm, is_max ? "max_dim" : "min_dim",
@@ -268,9 +268,10 @@ static void test_ties_and_nan_against_torch(void **state)
     scope_end();
 }
 
-/* NaN reaching every vectorised loop: narrow rows, wide rows, contiguous
- * runs, and the argmax scans; compared with PyTorch. */
-static void test_nan_in_fast_paths(void **state)
+/* NaN and ties reaching every vectorised loop: narrow rows, wide rows,
+ * contiguous runs, the argmax scans; compared with PyTorch. Ties come from
+ * rounding: values in {-3, ..., 3} repeat many times in every row. */
+static void test_nan_and_ties_in_fast_paths(void **state)
 {
     static const struct {
         Shape shape;
@@ -281,31 +282,42 @@ static void test_nan_in_fast_paths(void **state)
         {SHAPE(100, 70), {37 * 70 + 5, 99 * 70}, 0}, /* wide rows */
         {SHAPE(3, 40), {60, 119}, 1},    /* contiguous runs */
         {SHAPE(2, 3000), {2999, 4000}, 1},
+        {SHAPE(9, 5), {7, 13}, 1},        /* short rows, four at a time */
+        {SHAPE(2, 300000), {299999, 400000}, 1}, /* chunked long rows */
+        {SHAPE(200000, 3), {450001, 599999}, 0}, /* chunked rows compared at once */
     };
+    enum { N_CASES = sizeof cases / sizeof cases[0], MAX_RUNS = N_CASES * 2 * 4 };
     scope_begin();
-    Oracle *o = oracle_new("nan");
-    Tensor *outs[32];
-    int ids[32], n = 0;
-    char labels[32][64];
-    for (int c = 0; c < 4; c++) {
-        Tensor *x = tensor_randn(cases[c].shape, &gen, CPU);
-        for (int k = 0; k < 2; k++) tensor_f32(x)[cases[c].nan_at[k]] = NAN;
-        char args[96], argsd[96];
-        snprintf(args, sizeof args, "{\"dims\": [%d], \"keepdim\": false}", cases[c].dim);
-        snprintf(argsd, sizeof argsd, "{\"dim\": %d, \"keepdim\": false}", cases[c].dim);
-        const char *ops[] = {"amax", "amin", "argmax", "argmin"};
-        for (int k = 0; k < 4; k++) {
-            const int *d = &cases[c].dim;
-            outs[n] = k == 0 ? t_amax(x, d, 1, false)
-                    : k == 1 ? t_amin(x, d, 1, false)
-                    : k == 2 ? t_argmax(x, *d, false)
-                             : t_argmin(x, *d, false);
-            REQUIRE_OK(outs[n]);
-            ids[n] = oracle_add(o, ops[k], k < 2 ? args : argsd, 1, &x, NULL);
-            snprintf(labels[n], sizeof labels[n], "%s NaN %s dim %d", ops[k], shape_str(cases[c].shape), *d);
-            n++;
+    Oracle *o = oracle_new("nan_ties");
+    Tensor *outs[MAX_RUNS];
+    int ids[MAX_RUNS], n = 0;
+    char labels[MAX_RUNS][64];
+    for (int c = 0; c < N_CASES; c++)
+        for (int ties = 0; ties < 2; ties++) {
+            Tensor *x = tensor_randn(cases[c].shape, &gen, CPU);
+            for (int64_t i = 0; i < tensor_numel(x); i++) {
+                float *v = &tensor_f32(x)[i];
+                if (ties) *v = fminf(fmaxf(roundf(*v * 2), -3), 3);
+            }
+            if (!ties)
+                for (int k = 0; k < 2; k++) tensor_f32(x)[cases[c].nan_at[k]] = NAN;
+            char args[96], argsd[96];
+            snprintf(args, sizeof args, "{\"dims\": [%d], \"keepdim\": false}", cases[c].dim);
+            snprintf(argsd, sizeof argsd, "{\"dim\": %d, \"keepdim\": false}", cases[c].dim);
+            const char *ops[] = {"amax", "amin", "argmax", "argmin"};
+            for (int k = 0; k < 4; k++) {
+                const int *d = &cases[c].dim;
+                outs[n] = k == 0 ? t_amax(x, d, 1, false)
+                        : k == 1 ? t_amin(x, d, 1, false)
+                        : k == 2 ? t_argmax(x, *d, false)
+                                 : t_argmin(x, *d, false);
+                REQUIRE_OK(outs[n]);
+                ids[n] = oracle_add(o, ops[k], k < 2 ? args : argsd, 1, &x, NULL);
+                snprintf(labels[n], sizeof labels[n], "%s %s %s dim %d", ops[k], ties ? "ties" : "NaN",
+                         shape_str(cases[c].shape), *d);
+                n++;
+            }
         }
-    }
     ORACLE_RUN_OR_SKIP(o);
     for (int i = 0; i < n; i++) {
         if (outs[i]->dtype == DT_I64) expect_equal(outs[i], oracle_output(o, ids[i], 0), labels[i]);
@@ -469,7 +481,7 @@ int main(void)
         cmocka_unit_test(test_reductions_against_torch),
         cmocka_unit_test(test_max_min_dim_against_torch),
         cmocka_unit_test(test_ties_and_nan_against_torch),
-        cmocka_unit_test(test_nan_in_fast_paths),
+        cmocka_unit_test(test_nan_and_ties_in_fast_paths),
         cmocka_unit_test(test_reductions_finite_differences),
         cmocka_unit_test(test_max_dim_finite_differences),
         cmocka_unit_test(test_scalar_and_empty_inputs),

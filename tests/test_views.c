@@ -121,7 +121,10 @@ static Tensor *apply_view(const ViewCase *c, Tensor *x)
     case V_CONTIGUOUS: return t_contiguous(x);
     case V_CLONE: return t_clone(x);
     case V_CHAIN1: return t_select(t_slice(t_transpose(x, 0, 1), 0, 1, 6, 2), 1, -1);
-    case V_CHAIN2: return t_reshape(t_permute(t_expand(t_unsqueeze(x, 0), SHAPE(2, -1, -1)), (int[]){2, 0, 1}), SHAPE(-1, 4));
+    case V_CHAIN2: {
+        Tensor *e = t_expand(t_unsqueeze(x, 0), SHAPE(2, -1, -1));
+        return t_reshape(t_permute(e, (int[]){2, 0, 1}), SHAPE(-1, 4));
+    }
     case V_CHAIN3: return t_view(t_expand(x, SHAPE(3, 4)), SHAPE(3, 2, 2));
     }
     return NULL;

@@ -21,18 +21,23 @@ static int track_batch(Trainer *t, MetricTracker *tracker, Tensor *output, Tenso
     return 0;
 }
 
-/* Next training batch; in iteration-based training the loader restarts
- * when exhausted (the reference's inf_loop). */
+/* Next training batch; in iteration-based training the loader's epochs run
+ * across ours and it restarts when exhausted (the reference's inf_loop). */
 static bool next_batch(Trainer *t, Tensor **x, Tensor **y)
 {
-    if (!t->epoch_open) {
-        data_loader_begin_epoch(t->data_loader);
-        t->epoch_open = true;
-    }
     if (data_loader_next(t->data_loader, x, y)) return true;
     if (!t->iteration_based) return false;
     data_loader_begin_epoch(t->data_loader);
     return data_loader_next(t->data_loader, x, y);
+}
+
+/* A NaN loss means training diverged: stop with a message (the checkpoints
+ * of earlier epochs stay as they are) rather than go on with NaN weights. */
+static int diverged(const Trainer *t, int64_t epoch, const char *which)
+{
+    engine_error("%s: epoch %lld: the %s loss is nan: training diverged (a smaller optimizer.args.lr may help)",
+                 t->base.cp->config->label, (long long)epoch, which);
+    return -1;
 }
 
 static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
@@ -54,7 +59,8 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
         Tensor *output = module_forward(t->base.model, x);
         Tensor *loss = t->base.criterion(output, y);
         double value = tensor_item(loss);
-        if (!loss || isnan(value) || track_batch(t, &t->valid_metrics, output, y, value)) rc = -1;
+        if (!loss || track_batch(t, &t->valid_metrics, output, y, value)) rc = -1;
+        else if (isnan(value)) rc = diverged(t, epoch, "validation");
         scope_end();
     }
     grad_mode_restore(mode);
@@ -79,7 +85,7 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
     Trainer *t = (Trainer *)bt;
     module_train(bt->model, true);
     tracker_reset(&t->train_metrics);
-    if (!t->iteration_based) t->epoch_open = false;
+    if (!t->iteration_based) data_loader_begin_epoch(t->data_loader);
     int64_t batch_size = data_loader_batch_size(t->data_loader);
     int64_t total = t->iteration_based ? t->len_epoch * batch_size : data_loader_num_samples(t->data_loader);
     int rc = 0;
@@ -97,6 +103,7 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
         Tensor *loss = bt->criterion(output, y);
         if (!loss || tensor_backward(loss, NULL) || optimizer_step(bt->optimizer)) rc = -1;
         double value = rc == 0 ? tensor_item(loss) : NAN;
+        if (rc == 0 && isnan(value)) rc = diverged(t, epoch, "training");
         if (rc == 0 && track_batch(t, &t->train_metrics, output, y, value)) rc = -1;
         if (rc == 0 && batch_idx % t->log_step == 0) {
             int64_t current = batch_idx * batch_size;
@@ -118,7 +125,7 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
 {
     memset(t, 0, sizeof *t);
     if (base_trainer_init(&t->base, cp, model, criterion, n_metrics, metric_names, metric_fns, optimizer,
-                          lr_scheduler, data_loader_generator(data_loader), train_epoch))
+                          lr_scheduler, data_loader, train_epoch))
         return -1;
     t->device = device;
     t->data_loader = data_loader;

@@ -15,7 +15,6 @@ typedef struct {
     DataLoader *valid_data_loader; /* may be NULL */
     int64_t len_epoch;             /* batches per epoch */
     bool iteration_based;
-    bool epoch_open; /* iteration-based: the loader's epoch continues across ours */
     int64_t log_step;
     bool scheduler_per_batch;
     const char *tracker_keys[TRAINER_MAX_METRICS + 1];

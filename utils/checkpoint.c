@@ -9,13 +9,20 @@
 
 #define OPT_PREFIX "optimizer."
 
-static char *rng_json(const Generator *g)
+static char *rng_json(const uint64_t s[2])
 {
-    uint64_t s[2];
-    generator_get_state(g, s);
     char *buf = malloc(64);
     ENGINE_ASSERT(buf != NULL);
     snprintf(buf, 64, "[%" PRIu64 ", %" PRIu64 "]", s[0], s[1]);
+    return buf;
+}
+
+/* The loader's epoch: its generator state before the order was drawn and the batches taken. */
+static char *loader_epoch_json(const DataLoaderPosition *p)
+{
+    char *buf = malloc(96);
+    ENGINE_ASSERT(buf != NULL);
+    snprintf(buf, 96, "[%" PRIu64 ", %" PRIu64 ", %" PRId64 "]", p->epoch_rng[0], p->epoch_rng[1], p->taken);
     return buf;
 }
 
@@ -25,7 +32,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
     state_dict_init(&model_sd);
     state_dict_init(&opt_sd);
     state_dict_init(&all);
-    char *opt_json = NULL, *sched_json = NULL, *config_json = NULL, *rng_d = NULL, *rng_l = NULL;
+    char *opt_json = NULL, *sched_json = NULL, *config_json = NULL, *rng_d = NULL, *rng_l = NULL, *loader_e = NULL;
     int rc = module_state_dict(c->model, &model_sd);
     if (rc == 0 && c->optimizer) rc = optimizer_state_dict(c->optimizer, &opt_sd, &opt_json);
     for (int i = 0; rc == 0 && i < model_sd.n; i++) rc = state_dict_add(&all, model_sd.names[i], model_sd.tensors[i]);
@@ -38,8 +45,13 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
     if (rc == 0 && c->scheduler && !sched_json) rc = -1;
     if (rc == 0) {
         config_json = config_to_string(c->config);
-        rng_d = c->rng_default ? rng_json(c->rng_default) : NULL;
-        rng_l = c->rng_loader ? rng_json(c->rng_loader) : NULL;
+        uint64_t state[2];
+        if (c->rng_default) {
+            generator_get_state(c->rng_default, state);
+            rng_d = rng_json(state);
+        }
+        rng_l = c->loader ? rng_json(c->loader->rng) : NULL;
+        loader_e = c->loader ? loader_epoch_json(c->loader) : NULL;
         char epoch[32], best[64], counter[32];
         snprintf(epoch, sizeof epoch, "%" PRId64, c->epoch);
         snprintf(best, sizeof best, "%.17g", c->monitor_best);
@@ -50,6 +62,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
             {"not_improved_count", counter}, {"config", config_json},
             {"optimizer", opt_json},       {"lr_scheduler", sched_json},
             {"rng_default", rng_d},        {"rng_loader", rng_l},
+            {"loader_epoch", loader_e},
         };
         const char *keys[16], *values[16];
         int n = 0;
@@ -65,6 +78,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
     free(config_json);
     free(rng_d);
     free(rng_l);
+    free(loader_e);
     state_dict_free(&model_sd);
     state_dict_free(&opt_sd);
     state_dict_free(&all);
@@ -118,13 +132,38 @@ Checkpoint *checkpoint_load(const char *path)
     ck->monitor_best = best ? strtod(best, NULL) : NAN;
     ck->not_improved_count = counter ? strtoll(counter, NULL, 10) : 0;
     bool rng_ok = parse_rng(safetensors_meta(st, "rng_default"), ck->rng_default);
-    ck->has_rng_loader = parse_rng(safetensors_meta(st, "rng_loader"), ck->rng_loader);
+    ck->has_loader = parse_rng(safetensors_meta(st, "rng_loader"), ck->loader.rng);
+    ck->loader.taken = INT64_MAX; /* without loader_epoch: resume at an epoch's end */
+    const char *loader_epoch = safetensors_meta(st, "loader_epoch");
+    unsigned long long e0, e1;
+    long long taken;
+    if (loader_epoch && sscanf(loader_epoch, "[%llu, %llu, %lld]", &e0, &e1, &taken) == 3) {
+        ck->loader.epoch_rng[0] = e0;
+        ck->loader.epoch_rng[1] = e1;
+        ck->loader.taken = taken;
+    }
     if (!ck->config || ck->epoch < 0 || !rng_ok) {
         if (ck->config) engine_error("%s: checkpoint metadata is damaged (epoch or RNG state)", path);
         checkpoint_free(ck);
         return NULL;
     }
     return ck;
+}
+
+/* Joins the lines of PyTorch's multi-line load_state_dict message, so the
+ * error stays one line on the terminal and in logs. */
+static void one_line(char *s)
+{
+    char *out = s;
+    for (const char *p = s; *p; p++) {
+        if (*p == '\n' || *p == '\t' || *p == '\r') {
+            if (out > s && out[-1] != ' ') *out++ = ' ';
+        } else {
+            *out++ = *p;
+        }
+    }
+    while (out > s && out[-1] == ' ') out--;
+    *out = '\0';
 }
 
 int checkpoint_restore_model(const Checkpoint *ck, Module *model)
@@ -140,6 +179,7 @@ int checkpoint_restore_model(const Checkpoint *ck, Module *model)
         char msg[4096];
         snprintf(msg, sizeof msg, "%s", engine_last_error());
         engine_clear_error();
+        one_line(msg);
         engine_error("%s: the checkpoint's weights (arch %s) do not fit the model (%s): %s", ck->path, ck->arch,
                      model->type_name, msg);
     }

@@ -2,7 +2,8 @@
  * PyTorch's state_dict names ("conv1.weight"), the optimizer's state tensors
  * under "optimizer.state.<i>.<name>", and in the metadata: the arch, epoch,
  * monitor_best, the early-stop counter, optimizer and LR-scheduler state,
- * the RNG states and the run's config. ./test and resume need nothing else.
+ * the RNG states, the training loader's position and the run's config.
+ * ./test and resume need nothing else.
  * Written atomically: a crash leaves the old file or the new one.
  *
  * In PyTorch: w = safetensors.torch.load_file(path);
@@ -10,6 +11,7 @@
 #ifndef UTILS_CHECKPOINT_H
 #define UTILS_CHECKPOINT_H
 
+#include "base/base_data_loader.h"
 #include "engine/nn/nn.h"
 #include "engine/optim/optim.h"
 #include "engine/random.h"
@@ -25,7 +27,8 @@ typedef struct {
     int64_t epoch;
     double monitor_best;
     int64_t not_improved_count;
-    const Generator *rng_default, *rng_loader; /* may be NULL */
+    const Generator *rng_default;     /* may be NULL */
+    const DataLoaderPosition *loader; /* the training loader's; may be NULL */
     const Config *config;
 } CheckpointContent;
 
@@ -39,8 +42,9 @@ typedef struct {
     int64_t epoch;
     double monitor_best;
     int64_t not_improved_count;
-    uint64_t rng_default[2], rng_loader[2];
-    bool has_rng_loader;
+    uint64_t rng_default[2];
+    DataLoaderPosition loader;
+    bool has_loader;
     const char *optimizer_json; /* NULL when absent */
     const char *scheduler_json;
 } Checkpoint;

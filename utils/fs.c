@@ -27,11 +27,12 @@ char *fs_read_text(const char *path)
         buf = nb;
     }
     bool failed = ferror(f);
+    int read_errno = errno; /* fclose may change it */
     fclose(f);
     if (!buf) return engine_error("%s: out of memory", path);
     if (failed) {
         free(buf);
-        return engine_error("%s: read error", path);
+        return engine_error("%s: read error: %s", path, strerror(read_errno));
     }
     buf[n] = '\0';
     return buf;

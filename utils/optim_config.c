@@ -1,6 +1,7 @@
 /* Registries of optimizers and LR schedulers built from config (see optim_config.h). */
 #include "utils/optim_config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "utils/registry.h"
@@ -100,13 +101,27 @@ static const RegistryEntry optimizers[] = {
     {"Adagrad", (void (*)(void))build_adagrad}, {"Adadelta", (void (*)(void))build_adadelta},
 };
 
+/* Errors from the optimizer and scheduler constructors themselves ("Adam:
+ * Invalid learning rate: -1") get the config file and the args path. */
+static void *in_config_context(void *built, const Config *cfg, const char *args_path)
+{
+    if (built || !engine_has_error()) return built;
+    const char *msg = engine_last_error();
+    size_t n = strlen(cfg->label);
+    if (strncmp(msg, cfg->label, n) == 0 && msg[n] == ':') return NULL; /* names the file already */
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", msg);
+    engine_clear_error();
+    return engine_error("%s: %s: %s", cfg->label, args_path, copy);
+}
+
 Optimizer *optimizer_from_config(const Config *cfg, Tensor **params, int n)
 {
     const char *type;
     if (config_string(cfg, "optimizer.type", &type) != 0) return NULL;
     OptimBuilder b = (OptimBuilder)registry_find(optimizers, sizeof optimizers / sizeof optimizers[0], type,
                                                  cfg->label, "optimizer.type");
-    return b ? b(cfg, params, n) : NULL;
+    return b ? in_config_context(b(cfg, params, n), cfg, "optimizer.args") : NULL;
 }
 
 /* ---- schedulers ---- */
@@ -236,5 +251,5 @@ LRScheduler *scheduler_from_config(const Config *cfg, Optimizer *opt, int64_t ep
     if (config_string(cfg, "lr_scheduler.type", &type) != 0) return NULL;
     SchedBuilder b = (SchedBuilder)registry_find(schedulers, sizeof schedulers / sizeof schedulers[0], type,
                                                  cfg->label, "lr_scheduler.type");
-    return b ? b(cfg, opt, epochs, steps_per_epoch) : NULL;
+    return b ? in_config_context(b(cfg, opt, epochs, steps_per_epoch), cfg, "lr_scheduler.args") : NULL;
 }

@@ -1,6 +1,7 @@
-/* CPU 2-D convolution kernels: im2col / col2im plus one sgemm per sample and
- * group. Three kernels cover conv2d and conv_transpose2d in both directions,
- * because a transposed convolution is the adjoint of a convolution.
+/* CPU 2-D convolution kernels: an unfold of the input (im2col over the
+ * kernel columns) and its fold, plus sgemms per sample and group. Three
+ * kernels cover conv2d and conv_transpose2d in both directions, because a
+ * transposed convolution is the adjoint of a convolution.
  *
  * Naming is from the convolution's point of view: x [N, C, H, W] is its
  * input side, y [N, O, OH, OW] its output side, w [O, C/groups, kh, kw].
@@ -16,7 +17,7 @@ void cpu_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias,
 /* x = conv^T(y, w) (+ bias [C] when not NULL): conv2d's input gradient and
  * conv_transpose2d's forward. */
 void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p);
-/* gw = sum over the batch of gy (x) im2col(x): conv2d's weight gradient and,
+/* gw = sum over the batch of gy (x) unfold(x): conv2d's weight gradient and,
  * with the roles of x and gy swapped, conv_transpose2d's. */
 void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p);
 

@@ -86,6 +86,46 @@ static int64_t folded_rows_ld(const Tensor *a, const Tensor *b, int nbatch)
     return ld >= (k > 1 ? k : 1) ? ld : 0;
 }
 
+/* Products smaller than this (m * n * k) run on one thread, as OpenBLAS
+ * itself decides. */
+#define GEMM_PARALLEL_MIN (64 * 64 * 64)
+
+/* Start of block t of nt over [0, total), on multiples of 16 rows or
+ * columns (the BLAS kernels' register blocking). */
+static int64_t block_start(int64_t total, int t, int nt)
+{
+    if (t >= nt) return total;
+    int64_t p = total * t / nt;
+    return p - p % 16;
+}
+
+/* One product on the OpenMP threads: each computes a block of C's rows (or
+ * columns, when C is wide) with single-threaded BLAS. BLAS's own thread
+ * pool would otherwise wake next to OpenMP's still-spinning threads and
+ * oversubscribe the cores between elementwise ops and products. */
+static void sgemm_on_threads(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                             const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    int threads = omp_get_max_threads();
+    bool split_rows = m >= n;
+    int64_t total = split_rows ? m : n;
+    if (threads < 2 || omp_in_parallel() || m * n * k < GEMM_PARALLEL_MIN || total < 32) {
+        cpu_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    int blas_threads = cpu_blas_serial_begin();
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t lo = block_start(total, t, nt), hi = block_start(total, t + 1, nt);
+        if (hi > lo && split_rows) /* rows of op(A) and C */
+            cpu_sgemm(ta, tb, hi - lo, n, k, 1.0f, a + (ta ? lo : lo * lda), lda, b, ldb, beta, c + lo * ldc, ldc);
+        else if (hi > lo) /* columns of op(B) and C */
+            cpu_sgemm(ta, tb, m, hi - lo, k, 1.0f, a, lda, b + (tb ? lo * ldb : lo), ldb, beta, c + lo, ldc);
+    }
+    cpu_blas_serial_end(blas_threads);
+}
+
 void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
 {
     int nd = out->shape.ndim, nbatch = nd - 2;
@@ -102,23 +142,28 @@ void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
     for (int d = 0; d < nbatch; d++) batch *= out->shape.d[d];
 
     if (batch == 1) {
-        cpu_sgemm(la.transposed, lb.transposed, m, n, k, 1.0f, pa, la.ld, pb, lb.ld, beta, po, n);
+        sgemm_on_threads(la.transposed, lb.transposed, m, n, k, pa, la.ld, pb, lb.ld, beta, po, n);
         return;
     }
     int64_t rows_ld = folded_rows_ld(a, b, nbatch);
     if (rows_ld) {
-        cpu_sgemm(false, lb.transposed, batch * m, n, k, 1.0f, pa, rows_ld, pb, lb.ld, beta, po, n);
+        sgemm_on_threads(false, lb.transposed, batch * m, n, k, pa, rows_ld, pb, lb.ld, beta, po, n);
         return;
     }
-    /* Many products: split the batch across threads with BLAS kept serial
-     * inside, unless there are too few entries to keep the threads busy
-     * (then BLAS threads each product itself). */
+    /* Many products: split the batch across threads, unless there are too
+     * few entries to keep the threads busy (then each product is split). */
     int threads = omp_get_max_threads();
     bool parallel = batch >= 2 * threads && batch * m * n * k > CPU_PARALLEL_GRAIN;
-    int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
-#pragma omp parallel for if (parallel) schedule(static)
+    if (!parallel) {
+        for (int64_t i = 0; i < batch; i++)
+            sgemm_on_threads(la.transposed, lb.transposed, m, n, k, pa + batch_offset(a, nbatch, i), la.ld,
+                             pb + batch_offset(b, nbatch, i), lb.ld, beta, po + i * m * n, n);
+        return;
+    }
+    int blas_threads = cpu_blas_serial_begin();
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < batch; i++)
         cpu_sgemm(la.transposed, lb.transposed, m, n, k, 1.0f, pa + batch_offset(a, nbatch, i), la.ld,
                   pb + batch_offset(b, nbatch, i), lb.ld, beta, po + i * m * n, n);
-    if (parallel) cpu_blas_serial_end(blas_threads);
+    cpu_blas_serial_end(blas_threads);
 }

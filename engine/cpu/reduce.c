@@ -2,49 +2,27 @@
  *
  * The input's dims are first coalesced into groups of kept and of reduced
  * dims; then one of two loops runs:
- *  - rows: when the innermost kept dims are contiguous (dim 0 of an [N, C]
- *    tensor, as bias gradients reduce), whole rows of the input are added
- *    into a row of outputs, reading memory in order instead of striding once
- *    per output element;
- *  - per output: otherwise every output walks its reduced sub-block, with a
+ *  - rows (reduce_rows.c): when the innermost kept dims are contiguous, as
+ *    for dim 0 of an [N, C] tensor;
+ *  - per output (here): every output walks its reduced sub-block, with a
  *    vectorised run where the innermost reduced dim is contiguous (the last
  *    dim of a contiguous tensor); short runs go four outputs at a time so the
  *    additions of different outputs overlap.
  * Sums add floats in short blocks (vectorised) and the block totals in
- * double, which keeps them within 1e-7 of an exact sum. When there are too
- * few outputs to occupy the threads, each reduction is cut into chunks whose
+ * double, which keeps them within 1e-7 of an exact sum; var and std take
+ * two passes (mean, then squared deviations). When there are too few
+ * outputs to occupy the threads, each reduction is cut into chunks whose
  * partial results are combined afterwards; the number of chunks depends on
  * the shape only, so results do not depend on the machine.
  */
 #include "engine/cpu/reduce.h"
 
-#include <math.h>
 #include <stdlib.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
-#include "engine/cpu/strided.h"
-
-typedef enum {
-    RED_SUM,   /* sum of x */
-    RED_SQDEV, /* sum of (x - shift)^2, shift per output */
-    RED_MAX,   /* max of sign * x (sign -1 makes it a min: negation is exact and keeps NaN) */
-} ReduceKind;
-
-/* One reduction pass. Output j is sign * acc for RED_MAX, otherwise
- * acc * scale (1 / the divisor: a division per output would cost more than
- * a short run), square-rooted when take_sqrt; it is written as f32 to out
- * or, for internal passes, as double to out_f64. */
-typedef struct {
-    ReduceKind kind;
-    float sign;
-    const double *shift;
-    double scale;
-    bool take_sqrt;
-    float *out;
-    double *out_f64;
-} ReduceJob;
+#include "engine/cpu/reduce_impl.h"
 
 /* The input's dims with size-1 dims dropped and neighbours of one kind that
  * step through memory as one dim merged, outermost first. */
@@ -57,12 +35,6 @@ typedef struct {
 #define LANES 16     /* independent float accumulators of a contiguous run */
 #define BLOCK 1024   /* elements a run sums in float before moving to double */
 #define SHORT_RUN 32 /* runs shorter than this go four outputs at a time */
-#define ROW_TILE 16384 /* outputs per row-path task: whole rows up to this width, so reads stream */
-#define ROW_FLUSH 64  /* rows the row path sums in float before moving to double */
-#define NARROW 64          /* rows narrower than this are reduced several side by side */
-#define NARROW_WIDTH 256
-#define MAX_CHUNKS 32
-#define CHUNK_WORK (8 * CPU_PARALLEL_GRAIN)
 
 static void group_dims(const Tensor *in, const bool *reduce, DimGroups *g)
 {
@@ -93,56 +65,6 @@ static Shape pick_groups(const DimGroups *g, bool reduced, int end, int64_t *str
             s.d[s.ndim++] = g->size[i];
         }
     return s;
-}
-
-/* Walks the row-major indices of a strided shape, keeping the element offset. */
-typedef struct {
-    int ndim;
-    const int64_t *size, *stride;
-    int64_t idx[MAX_DIMS];
-    int64_t off;
-} IndexIter;
-
-static void iter_start(IndexIter *it, const Shape *s, const int64_t *strides, int64_t j)
-{
-    it->ndim = s->ndim;
-    it->size = s->d;
-    it->stride = strides;
-    it->off = 0;
-    for (int d = s->ndim - 1; d >= 0; d--) {
-        it->idx[d] = j % s->d[d];
-        it->off += it->idx[d] * strides[d];
-        j /= s->d[d];
-    }
-}
-
-static inline void iter_next(IndexIter *it)
-{
-    for (int d = it->ndim - 1; d >= 0; d--) {
-        it->off += it->stride[d];
-        if (++it->idx[d] < it->size[d]) return;
-        it->off -= it->size[d] * it->stride[d];
-        it->idx[d] = 0;
-    }
-}
-
-/* v replaces m when larger or NaN: NaN propagates, as in PyTorch. */
-static inline float pick_max_f(float m, float v) { return ((v > m) | (v != v)) ? v : m; }
-static inline double pick_max_d(double m, double v) { return ((v > m) | (v != v)) ? v : m; }
-
-static inline double acc_identity(const ReduceJob *job) { return job->kind == RED_MAX ? -INFINITY : 0.0; }
-
-static inline double acc_combine(const ReduceJob *job, double a, double b)
-{
-    return job->kind == RED_MAX ? pick_max_d(a, b) : a + b;
-}
-
-static void store(const ReduceJob *job, int64_t j, double acc)
-{
-    double v = job->kind == RED_MAX ? job->sign * acc : acc * job->scale;
-    if (job->take_sqrt) v = sqrt(v);
-    if (job->out_f64) job->out_f64[j] = v;
-    else job->out[j] = (float)v;
 }
 
 /* ---- runs: n elements from p with stride s ---- */
@@ -256,25 +178,12 @@ static void run4(const ReduceJob *job, const float *p, int64_t ks, int64_t n, in
     for (int u = 0; u < 4; u++) acc[u] = a[u];
 }
 
-/* How many pieces each of n_tasks reductions of R elements is cut into:
- * pieces of at least CHUNK_WORK elements in all, as each costs a pass over
- * its outputs. */
-static int64_t reduce_chunks(int64_t n_tasks, int64_t R, int64_t work)
-{
-    if (n_tasks >= MAX_CHUNKS || work < 2 * CHUNK_WORK) return 1;
-    int64_t c = work / CHUNK_WORK;
-    if (c > MAX_CHUNKS) c = MAX_CHUNKS;
-    if (c > R) c = R;
-    return c;
-}
-
-/* Combines the partial results partial[c * n + j] of every chunk c and stores them. */
-static void combine_chunks(const ReduceJob *job, const double *partial, int64_t chunks, int64_t n)
+void cpu_reduce_combine_chunks(const ReduceJob *job, const double *partial, int64_t chunks, int64_t n)
 {
     for (int64_t j = 0; j < n; j++) {
         double acc = acc_identity(job);
         for (int64_t c = 0; c < chunks; c++) acc = acc_combine(job, acc, partial[c * n + j]);
-        store(job, j, acc);
+        reduce_store(job, j, acc);
     }
 }
 
@@ -314,12 +223,13 @@ static void reduce_outputs(const ReduceJob *job, const float *base, const Shape 
             double acc[4];
             run4(job, base + it.off, kept_strides[last], L->inner, L->inner_stride[0], j, acc);
             for (int u = 0; u < 4; u++, j++) {
-                store(job, j, acc[u]);
+                reduce_store(job, j, acc[u]);
                 iter_next(&it);
             }
         } else {
             const float *p = base + it.off;
-            store(job, j, L->outer == 1 ? run(job, p, R, L->inner_stride[0], j) : reduce_range(job, p, L, 0, R, j));
+            double acc = L->outer == 1 ? run(job, p, R, L->inner_stride[0], j) : reduce_range(job, p, L, 0, R, j);
+            reduce_store(job, j, acc);
             iter_next(&it);
             j++;
         }
@@ -345,7 +255,7 @@ static void reduce_per_output(const ReduceJob *job, const float *base, Shape kep
             iter_start(&it, &kept, kept_strides, j);
             partial[c * n_out + j] = reduce_range(job, base + it.off, &L, R * c / chunks, R * (c + 1) / chunks, j);
         }
-        combine_chunks(job, partial, chunks, n_out);
+        cpu_reduce_combine_chunks(job, partial, chunks, n_out);
         free(partial);
         return;
     }
@@ -356,214 +266,6 @@ static void reduce_per_output(const ReduceJob *job, const float *base, Shape kep
     for (int64_t b = 0; b < n_blocks; b++) {
         int64_t j0 = b * per_block, j1 = j0 + per_block < n_out ? j0 + per_block : n_out;
         reduce_outputs(job, base, &kept, kept_strides, &L, j0, j1);
-    }
-}
-
-/* ---- row path ---- */
-
-/* Steps through the reduced index space of L one element at a time. */
-typedef struct {
-    const StridedLoop *L;
-    int64_t o, i, off;
-} RowCursor;
-
-static void cursor_start(RowCursor *c, const StridedLoop *L, int64_t r)
-{
-    c->L = L;
-    c->o = r / L->inner;
-    c->i = r % L->inner;
-    c->off = 0;
-    if (c->o < L->outer) strided_offsets(L, c->o, &c->off);
-}
-
-static inline int64_t cursor_offset(const RowCursor *c) { return c->off + c->i * c->L->inner_stride[0]; }
-
-static inline void cursor_next(RowCursor *c)
-{
-    if (++c->i < c->L->inner) return;
-    c->i = 0;
-    if (++c->o < c->L->outer) strided_offsets(c->L, c->o, &c->off);
-}
-
-/* acc[0..kn) = sums (of squared deviations from mean, when given) of rows
- * [r0, r1); part and m are scratch of kn floats. */
-static void rows_sum(const float *p, const StridedLoop *L, int64_t r0, int64_t r1, int64_t kn, const double *mean,
-                     float *part, float *m, double *acc)
-{
-    for (int64_t k = 0; k < kn; k++) {
-        acc[k] = 0.0;
-        part[k] = 0.0f;
-    }
-    if (mean) /* see run_sum on the float mean */
-        for (int64_t k = 0; k < kn; k++) m[k] = (float)mean[k];
-    int64_t rs = L->inner_stride[0];
-    RowCursor c;
-    cursor_start(&c, L, r0);
-    for (int64_t r = r0; r < r1;) {
-        int64_t stop = r1 - r > ROW_FLUSH ? r + ROW_FLUSH : r1;
-        while (r < stop) {
-            const float *q = p + cursor_offset(&c);
-            if (!mean && stop - r >= 4 && c.i + 4 <= L->inner) {
-                /* four evenly spaced rows per pass over part[] */
-                for (int64_t k = 0; k < kn; k++) part[k] += (q[k] + q[k + rs]) + (q[k + 2 * rs] + q[k + 3 * rs]);
-                for (int u = 0; u < 4; u++, r++) cursor_next(&c);
-                continue;
-            }
-            if (mean) {
-                for (int64_t k = 0; k < kn; k++) {
-                    float d = q[k] - m[k];
-                    part[k] += d * d;
-                }
-            } else {
-                for (int64_t k = 0; k < kn; k++) part[k] += q[k];
-            }
-            r++;
-            cursor_next(&c);
-        }
-        for (int64_t k = 0; k < kn; k++) {
-            acc[k] += part[k];
-            part[k] = 0.0f;
-        }
-    }
-}
-
-/* acc[0..kn) = sign * the max (min when sign < 0) of rows [r0, r1); m is
- * scratch of kn floats. The comparisons compile to maxps/minps, which skip
- * NaN, so NaN is looked for on the side and, when present, located by a
- * second pass. */
-static void rows_max(const float *p, const StridedLoop *L, int64_t r0, int64_t r1, int64_t kn, float sign, float *m,
-                     double *acc)
-{
-    bool is_min = sign < 0;
-    for (int64_t k = 0; k < kn; k++) m[k] = is_min ? INFINITY : -INFINITY;
-    int32_t any_nan = 0;
-    RowCursor c;
-    cursor_start(&c, L, r0);
-    for (int64_t r = r0; r < r1; r++, cursor_next(&c)) {
-        const float *q = p + cursor_offset(&c);
-        if (is_min) {
-            for (int64_t k = 0; k < kn; k++) {
-                float v = q[k];
-                m[k] = v < m[k] ? v : m[k];
-                any_nan |= v != v;
-            }
-        } else {
-            for (int64_t k = 0; k < kn; k++) {
-                float v = q[k];
-                m[k] = v > m[k] ? v : m[k];
-                any_nan |= v != v;
-            }
-        }
-    }
-    for (int64_t k = 0; k < kn; k++) acc[k] = sign * m[k];
-    if (!any_nan) return;
-    cursor_start(&c, L, r0);
-    for (int64_t r = r0; r < r1; r++, cursor_next(&c)) {
-        const float *q = p + cursor_offset(&c);
-        for (int64_t k = 0; k < kn; k++)
-            if (q[k] != q[k]) acc[k] = NAN;
-    }
-}
-
-/* The rows_* work for n contiguous rows of K < NARROW outputs at q: U rows
- * side by side form one run of U * K elements, long enough to vectorise,
- * whose U partial results per output are folded at the end. */
-static void rows_narrow(const ReduceJob *job, const float *q, int64_t n, int64_t K, const double *mean, double *acc)
-{
-    int64_t U = NARROW_WIDTH / K, w = U * K, r = 0;
-    float part[NARROW_WIDTH], m[NARROW_WIDTH];
-    double wide[NARROW_WIDTH];
-    bool is_max = job->kind == RED_MAX, is_min = job->sign < 0;
-    for (int64_t k = 0; k < w; k++) {
-        wide[k] = is_max ? (is_min ? INFINITY : -INFINITY) : 0.0;
-        m[k] = mean ? (float)mean[k % K] : 0.0f; /* see run_sum on the float mean */
-    }
-    int32_t any_nan = 0;
-    while (n - r >= U) {
-        /* max continues from the running result, sums restart each block */
-        for (int64_t k = 0; k < w; k++) part[k] = is_max ? (float)wide[k] : 0.0f;
-        for (int steps = 0; steps < ROW_FLUSH && n - r >= U; steps++, r += U) {
-            const float *row = q + r * K;
-            if (is_max && is_min) {
-                for (int64_t k = 0; k < w; k++) {
-                    part[k] = row[k] < part[k] ? row[k] : part[k];
-                    any_nan |= row[k] != row[k];
-                }
-            } else if (is_max) {
-                for (int64_t k = 0; k < w; k++) {
-                    part[k] = row[k] > part[k] ? row[k] : part[k];
-                    any_nan |= row[k] != row[k];
-                }
-            } else if (mean) {
-                for (int64_t k = 0; k < w; k++) {
-                    float d = row[k] - m[k];
-                    part[k] += d * d;
-                }
-            } else {
-                for (int64_t k = 0; k < w; k++) part[k] += row[k];
-            }
-        }
-        for (int64_t k = 0; k < w; k++) wide[k] = is_max ? part[k] : wide[k] + part[k];
-    }
-    for (int64_t k = 0; k < K; k++) {
-        double a = wide[k];
-        for (int64_t u = 1; u < U; u++) a = is_max ? (is_min ? fmin(a, wide[u * K + k]) : fmax(a, wide[u * K + k]))
-                                                   : a + wide[u * K + k];
-        for (int64_t i = r; i < n; i++) {
-            double x = q[i * K + k];
-            if (is_max) {
-                a = is_min ? fmin(a, x) : fmax(a, x);
-                any_nan |= x != x;
-            } else {
-                a += mean ? (x - mean[k]) * (x - mean[k]) : x;
-            }
-        }
-        acc[k] = is_max ? job->sign * a : a;
-    }
-    if (!any_nan) return;
-    for (int64_t i = 0; i < n; i++) /* rare: locate the NaN */
-        for (int64_t k = 0; k < K; k++)
-            if (q[i * K + k] != q[i * K + k]) acc[k] = NAN;
-}
-
-/* Outputs form rows of K contiguous elements, one row per index of outer. */
-static void reduce_rows(const ReduceJob *job, const float *base, Shape outer, const int64_t *outer_strides, int64_t K,
-                        Shape red, const int64_t *red_strides)
-{
-    const int64_t *rs[1] = {red_strides};
-    StridedLoop L;
-    strided_loop_init(&L, red, 1, rs);
-    int64_t rows = shape_numel(outer), R = shape_numel(red), n_out = rows * K;
-    int64_t tiles = (K + ROW_TILE - 1) / ROW_TILE;
-    int64_t chunks = reduce_chunks(rows * tiles, R, n_out * R);
-    double *partial = chunks > 1 ? malloc(sizeof(double) * (size_t)(chunks * n_out)) : NULL;
-    ENGINE_ASSERT(chunks == 1 || partial);
-    int64_t n_tasks = rows * tiles * chunks;
-#pragma omp parallel for if (n_out * R > CPU_PARALLEL_GRAIN && n_tasks > 1)
-    for (int64_t t = 0; t < n_tasks; t++) {
-        int64_t c = t % chunks, tile = t / chunks;
-        int64_t o = tile / tiles, k0 = (tile % tiles) * ROW_TILE;
-        int64_t kn = K - k0 < ROW_TILE ? K - k0 : ROW_TILE;
-        int64_t j0 = o * K + k0, r0 = R * c / chunks, r1 = R * (c + 1) / chunks;
-        IndexIter it;
-        iter_start(&it, &outer, outer_strides, o);
-        const float *p = base + it.off + k0;
-        double *acc = malloc((sizeof(double) + 2 * sizeof(float)) * (size_t)kn);
-        ENGINE_ASSERT(acc != NULL);
-        float *scratch = (float *)(acc + kn);
-        const double *mean = job->kind == RED_SQDEV ? job->shift + j0 : NULL;
-        if (L.outer == 1 && L.inner_stride[0] == K && K < NARROW) rows_narrow(job, p + r0 * K, r1 - r0, K, mean, acc);
-        else if (job->kind == RED_MAX) rows_max(p, &L, r0, r1, kn, job->sign, scratch, acc);
-        else rows_sum(p, &L, r0, r1, kn, mean, scratch, scratch + kn, acc);
-        for (int64_t k = 0; k < kn; k++) {
-            if (partial) partial[c * n_out + j0 + k] = acc[k];
-            else store(job, j0 + k, acc[k]);
-        }
-        free(acc);
-    }
-    if (partial) {
-        combine_chunks(job, partial, chunks, n_out);
-        free(partial);
     }
 }
 
@@ -578,7 +280,7 @@ static void run_reduce(const ReduceJob *job, const Tensor *in, const bool *reduc
     int64_t n_out = shape_numel(kept), R = shape_numel(red);
     if (n_out == 0) return;
     if (R == 0) { /* empty reductions: sum 0, mean and var NaN */
-        for (int64_t j = 0; j < n_out; j++) store(job, j, acc_identity(job));
+        for (int64_t j = 0; j < n_out; j++) reduce_store(job, j, acc_identity(job));
         return;
     }
     const float *base = tensor_f32(in);
@@ -586,7 +288,7 @@ static void run_reduce(const ReduceJob *job, const Tensor *in, const bool *reduc
     if (rows_inner && red.ndim > 0) {
         int64_t outer_strides[MAX_DIMS];
         Shape outer = pick_groups(&g, false, g.n - 1, outer_strides);
-        reduce_rows(job, base, outer, outer_strides, g.size[g.n - 1], red, red_strides);
+        cpu_reduce_rows(job, base, outer, outer_strides, g.size[g.n - 1], red, red_strides);
     } else {
         reduce_per_output(job, base, kept, kept_strides, red, red_strides);
     }

@@ -1,4 +1,5 @@
-/* CPU reduction kernels.
+/* CPU reduction kernels (reduce.c and reduce_rows.c; reduce_dim.c for the
+ * single-dim ones).
  *
  * The all-or-some-dims kernels take out contiguous in the keepdim shape (1 on
  * every reduced dim) and a mask of the reduced dims; in may have any strides.

@@ -8,10 +8,9 @@
 #include <emmintrin.h>
 #endif
 
-#include "engine/cpu/strided.h"
+#include "engine/cpu/reduce_impl.h"
 
 #define ROW_TILE 2048 /* outputs per task when rows of them are compared at once */
-#define MAX_CHUNKS 32
 
 /* v (at a later index) replaces best when larger, or NaN where best is not:
  * the first occurrence wins ties and NaN counts as the largest value. */
@@ -96,28 +95,62 @@ static int64_t scan_row(const float *q, int64_t i0, int64_t i1, float sign, floa
     return scan_scalar(q, i0, i1, sign, best_out);
 }
 
-/* Four short rows of D at q, q + D, q + 2 D, q + 3 D: their comparisons
- * overlap instead of waiting on each other. */
+/* Four short rows of D at q, q + D, q + 2 D, q + 3 D, one per SIMD lane:
+ * their comparisons run side by side instead of one after the other. */
 static void scan4(const float *q, int64_t D, float sign, float *pv, int64_t *pi)
 {
     float best[4];
-    int64_t bi[4] = {0, 0, 0, 0};
+    int32_t bi[4] = {0, 0, 0, 0};
+#if defined(__SSE2__)
+    __m128 sg = _mm_set1_ps(sign);
+    __m128 b = _mm_mul_ps(sg, _mm_setr_ps(q[0], q[D], q[2 * D], q[3 * D]));
+    __m128i x = _mm_setzero_si128();
+    for (int32_t i = 1; i < (int32_t)D; i++) {
+        __m128 v = _mm_mul_ps(sg, _mm_setr_ps(q[i], q[D + i], q[2 * D + i], q[3 * D + i]));
+        /* takes_over: v > b, or v NaN where b is not */
+        __m128 up = _mm_or_ps(_mm_cmpgt_ps(v, b), _mm_and_ps(_mm_cmpunord_ps(v, v), _mm_cmpord_ps(b, b)));
+        b = _mm_or_ps(_mm_and_ps(up, v), _mm_andnot_ps(up, b));
+        __m128i upi = _mm_castps_si128(up);
+        x = _mm_or_si128(_mm_and_si128(upi, _mm_set1_epi32(i)), _mm_andnot_si128(upi, x));
+    }
+    _mm_storeu_ps(best, b);
+    _mm_storeu_si128((__m128i *)bi, x);
+#else
     for (int u = 0; u < 4; u++) best[u] = sign * q[u * D];
-    for (int64_t i = 1; i < D; i++)
+    for (int32_t i = 1; i < (int32_t)D; i++)
         for (int u = 0; u < 4; u++) {
             float v = sign * q[u * D + i];
             bool up = takes_over(v, best[u]);
             best[u] = up ? v : best[u];
             bi[u] = up ? i : bi[u];
         }
+#endif
     for (int u = 0; u < 4; u++) {
         if (pv) pv[u] = sign * best[u];
         pi[u] = bi[u];
     }
 }
 
-/* Long rows, few of them: each is cut into chunks whose winners are
- * compared in order, so the first occurrence still wins. */
+/* Outputs j < n from the winners of their chunks, part_v[c * n + j] (in the
+ * scans' sign) and part_i, compared in chunk order so that the first
+ * occurrence still wins. */
+static void combine_winners(const float *part_v, const int64_t *part_i, int64_t chunks, int64_t n, float sign,
+                            float *pv, int64_t *pi)
+{
+    for (int64_t j = 0; j < n; j++) {
+        float best = part_v[j];
+        int64_t bi = part_i[j];
+        for (int64_t c = 1; c < chunks; c++)
+            if (takes_over(part_v[c * n + j], best)) {
+                best = part_v[c * n + j];
+                bi = part_i[c * n + j];
+            }
+        if (pv) pv[j] = sign * best;
+        pi[j] = bi;
+    }
+}
+
+/* Long rows, few of them: each is cut into chunks scanned in parallel. */
 static void max_along_rows_chunked(float *pv, int64_t *pi, const float *p, int64_t outer, int64_t D, float sign,
                                    int64_t chunks)
 {
@@ -127,19 +160,9 @@ static void max_along_rows_chunked(float *pv, int64_t *pi, const float *p, int64
 #pragma omp parallel for
     for (int64_t t = 0; t < outer * chunks; t++) {
         int64_t o = t / chunks, c = t % chunks;
-        part_i[t] = scan_row(p + o * D, D * c / chunks, D * (c + 1) / chunks, sign, &part_v[t]);
+        part_i[c * outer + o] = scan_row(p + o * D, D * c / chunks, D * (c + 1) / chunks, sign, &part_v[c * outer + o]);
     }
-    for (int64_t o = 0; o < outer; o++) {
-        float best = part_v[o * chunks];
-        int64_t bi = part_i[o * chunks];
-        for (int64_t c = 1; c < chunks; c++)
-            if (takes_over(part_v[o * chunks + c], best)) {
-                best = part_v[o * chunks + c];
-                bi = part_i[o * chunks + c];
-            }
-        if (pv) pv[o] = sign * best;
-        pi[o] = bi;
-    }
+    combine_winners(part_v, part_i, chunks, outer, sign, pv, pi);
     free(part_v);
     free(part_i);
 }
@@ -147,9 +170,9 @@ static void max_along_rows_chunked(float *pv, int64_t *pi, const float *p, int64
 /* inner == 1: one contiguous row of D per output. */
 static void max_along_rows(float *pv, int64_t *pi, const float *p, int64_t outer, int64_t D, float sign)
 {
-    if (outer < MAX_CHUNKS && outer * D > 2 * CPU_PARALLEL_GRAIN) {
-        int64_t chunks = outer * D / CPU_PARALLEL_GRAIN;
-        max_along_rows_chunked(pv, pi, p, outer, D, sign, chunks > MAX_CHUNKS ? MAX_CHUNKS : chunks);
+    int64_t chunks = reduce_chunks(outer, D, outer * D);
+    if (chunks > 1) {
+        max_along_rows_chunked(pv, pi, p, outer, D, sign, chunks);
         return;
     }
     int64_t n_quads = (outer + 3) / 4;
@@ -168,37 +191,63 @@ static void max_along_rows(float *pv, int64_t *pi, const float *p, int64_t outer
     }
 }
 
-/* inner > 1: rows of inner contiguous outputs, compared row after row. */
+/* The winners among rows [i0, i1) of kn contiguous columns at q (rows
+ * inner apart): values into best, indices (from i0) into bi. int32 indices
+ * keep the comparisons and the selects one width, so they vectorise. */
+static void scan_rows(const float *q, int64_t inner, int64_t i0, int64_t i1, int64_t kn, float sign, float *best,
+                      int32_t *bi)
+{
+    for (int64_t k = 0; k < kn; k++) {
+        best[k] = sign * q[i0 * inner + k];
+        bi[k] = 0;
+    }
+    for (int32_t i = 1; i < (int32_t)(i1 - i0); i++) {
+        const float *row = q + (i0 + i) * inner;
+        for (int64_t k = 0; k < kn; k++) {
+            float v = sign * row[k], b = best[k];
+            int32_t up = (v > b) | ((v != v) & (b == b)); /* takes_over */
+            best[k] = up ? v : b;
+            bi[k] = up ? i : bi[k];
+        }
+    }
+}
+
+/* inner > 1: rows of inner contiguous outputs, compared row after row. Tasks
+ * are (outer index, column tile, chunk of rows); chunk winners are then
+ * compared in order, so the first occurrence still wins. */
 static void max_across_rows(float *pv, int64_t *pi, const float *p, int64_t outer, int64_t D, int64_t inner,
                             float sign)
 {
-    int64_t tiles = (inner + ROW_TILE - 1) / ROW_TILE;
-#pragma omp parallel for if (outer * D * inner > CPU_PARALLEL_GRAIN && outer * tiles > 1)
-    for (int64_t t = 0; t < outer * tiles; t++) {
-        int64_t o = t / tiles, k0 = (t % tiles) * ROW_TILE;
+    int64_t tiles = (inner + ROW_TILE - 1) / ROW_TILE, n_out = outer * inner;
+    int64_t chunks = reduce_chunks(outer * tiles, D, outer * D * inner);
+    if (chunks < (D + INT32_MAX - 1) / INT32_MAX) chunks = (D + INT32_MAX - 1) / INT32_MAX; /* int32 indices */
+    float *part_v = chunks > 1 ? malloc(sizeof(float) * (size_t)(chunks * n_out)) : NULL;
+    int64_t *part_i = chunks > 1 ? malloc(sizeof(int64_t) * (size_t)(chunks * n_out)) : NULL;
+    ENGINE_ASSERT(chunks == 1 || (part_v && part_i));
+    int64_t n_tasks = outer * tiles * chunks;
+#pragma omp parallel for if (outer * D * inner > CPU_PARALLEL_GRAIN && n_tasks > 1)
+    for (int64_t t = 0; t < n_tasks; t++) {
+        int64_t c = t % chunks, tile = t / chunks;
+        int64_t o = tile / tiles, k0 = (tile % tiles) * ROW_TILE;
         int64_t kn = inner - k0 < ROW_TILE ? inner - k0 : ROW_TILE;
-        const float *q = p + o * D * inner + k0;
+        int64_t i0 = D * c / chunks, i1 = D * (c + 1) / chunks, j0 = o * inner + k0;
         float best[ROW_TILE];
-        int64_t bi[ROW_TILE];
+        int32_t bi[ROW_TILE];
+        scan_rows(p + o * D * inner + k0, inner, i0, i1, kn, sign, best, bi);
         for (int64_t k = 0; k < kn; k++) {
-            best[k] = sign * q[k];
-            bi[k] = 0;
-        }
-        for (int64_t i = 1; i < D; i++) {
-            const float *row = q + i * inner;
-            for (int64_t k = 0; k < kn; k++) {
-                float v = sign * row[k];
-                bool up = takes_over(v, best[k]);
-                best[k] = up ? v : best[k];
-                bi[k] = up ? i : bi[k];
+            if (part_v) {
+                part_v[c * n_out + j0 + k] = best[k];
+                part_i[c * n_out + j0 + k] = i0 + bi[k];
+            } else {
+                if (pv) pv[j0 + k] = sign * best[k];
+                pi[j0 + k] = bi[k];
             }
         }
-        int64_t j0 = o * inner + k0;
-        for (int64_t k = 0; k < kn; k++) {
-            if (pv) pv[j0 + k] = sign * best[k];
-            pi[j0 + k] = bi[k];
-        }
     }
+    if (chunks == 1) return;
+    combine_winners(part_v, part_i, chunks, n_out, sign, pv, pi);
+    free(part_v);
+    free(part_i);
 }
 
 void cpu_max_dim(Tensor *values, Tensor *indices, const Tensor *in, int dim, bool is_max)
