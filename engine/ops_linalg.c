@@ -154,8 +154,8 @@ Tensor *t_matmul(Tensor *a, Tensor *b)
     if (!a || !b) return NULL;
     if (!check_operands(a, b, "matmul")) return NULL;
     int na = a->shape.ndim, nb = b->shape.ndim;
-    ENGINE_CHECK(na >= 1 && nb >= 1, "matmul: both arguments to matmul need to be at least 1D, but they are %dD and %dD",
-                 na, nb);
+    ENGINE_CHECK(na >= 1 && nb >= 1,
+                 "matmul: both arguments to matmul need to be at least 1D, but they are %dD and %dD", na, nb);
     int64_t ka = a->shape.d[na - 1], kb = b->shape.d[nb == 1 ? 0 : nb - 2];
     ENGINE_CHECK(ka == kb, "matmul: mat1 and mat2 shapes cannot be multiplied (%s and %s)", shape_str(a->shape),
                  shape_str(b->shape));

@@ -26,7 +26,8 @@ static int64_t pool_output_size(int64_t in, int k, int stride, int pad, bool cei
 
 static bool check_input(const char *op, Tensor *x)
 {
-    if (x->dtype != DT_F32) return engine_error("%s: expected a float32 input, got %s", op, dtype_name(x->dtype)), false;
+    if (x->dtype != DT_F32)
+        return engine_error("%s: expected a float32 input, got %s", op, dtype_name(x->dtype)), false;
     if (x->shape.ndim != 4)
         return engine_error("%s: expected a 4-D input [N, C, H, W], but got input of size %s", op,
                             shape_str(x->shape)),

@@ -68,6 +68,9 @@ static void test_matmul_against_torch(void **state)
         {SHAPE(64, 16, 16), SHAPE(64, 16, 16), true, false},
         {SHAPE(1, 4), SHAPE(4, 1), false, false},
         {SHAPE(3, 0), SHAPE(0, 2), true, true}, /* empty sum: zeros */
+        /* large enough to be split across threads: by columns, by rows */
+        {SHAPE(8, 96), SHAPE(96, 512), true, false},
+        {SHAPE(96, 64), SHAPE(64, 48), false, true},
     };
     enum { N = sizeof shapes / sizeof shapes[0] };
     scope_begin();

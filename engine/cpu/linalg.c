@@ -1,6 +1,8 @@
 /* CPU matrix products: every product is one or more cblas_sgemm calls on the
  * operands' own memory (transposed views become transposition flags, not
- * copies); batches of small products run in parallel over the batch. */
+ * copies). Threads are OpenMP's only: batches of small products run in
+ * parallel over the batch, single large ones in row or column blocks, and
+ * BLAS itself stays single-threaded inside. */
 #include "engine/cpu/linalg.h"
 
 #include <cblas.h>
@@ -99,18 +101,14 @@ static int64_t block_start(int64_t total, int t, int nt)
     return p - p % 16;
 }
 
-/* One product on the OpenMP threads: each computes a block of C's rows (or
- * columns, when C is wide) with single-threaded BLAS. BLAS's own thread
- * pool would otherwise wake next to OpenMP's still-spinning threads and
- * oversubscribe the cores between elementwise ops and products. */
-static void sgemm_on_threads(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                             const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     int threads = omp_get_max_threads();
     bool split_rows = m >= n;
     int64_t total = split_rows ? m : n;
     if (threads < 2 || omp_in_parallel() || m * n * k < GEMM_PARALLEL_MIN || total < 32) {
-        cpu_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+        cpu_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     int blas_threads = cpu_blas_serial_begin();
@@ -119,9 +117,11 @@ static void sgemm_on_threads(bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t lo = block_start(total, t, nt), hi = block_start(total, t + 1, nt);
         if (hi > lo && split_rows) /* rows of op(A) and C */
-            cpu_sgemm(ta, tb, hi - lo, n, k, 1.0f, a + (ta ? lo : lo * lda), lda, b, ldb, beta, c + lo * ldc, ldc);
+            cpu_sgemm(trans_a, trans_b, hi - lo, n, k, alpha, a + (trans_a ? lo : lo * lda), lda, b, ldb, beta,
+                      c + lo * ldc, ldc);
         else if (hi > lo) /* columns of op(B) and C */
-            cpu_sgemm(ta, tb, m, hi - lo, k, 1.0f, a, lda, b + (tb ? lo * ldb : lo), ldb, beta, c + lo, ldc);
+            cpu_sgemm(trans_a, trans_b, m, hi - lo, k, alpha, a, lda, b + (trans_b ? lo * ldb : lo), ldb, beta,
+                      c + lo, ldc);
     }
     cpu_blas_serial_end(blas_threads);
 }
@@ -142,12 +142,12 @@ void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
     for (int d = 0; d < nbatch; d++) batch *= out->shape.d[d];
 
     if (batch == 1) {
-        sgemm_on_threads(la.transposed, lb.transposed, m, n, k, pa, la.ld, pb, lb.ld, beta, po, n);
+        cpu_sgemm_parallel(la.transposed, lb.transposed, m, n, k, 1.0f, pa, la.ld, pb, lb.ld, beta, po, n);
         return;
     }
     int64_t rows_ld = folded_rows_ld(a, b, nbatch);
     if (rows_ld) {
-        sgemm_on_threads(false, lb.transposed, batch * m, n, k, pa, rows_ld, pb, lb.ld, beta, po, n);
+        cpu_sgemm_parallel(false, lb.transposed, batch * m, n, k, 1.0f, pa, rows_ld, pb, lb.ld, beta, po, n);
         return;
     }
     /* Many products: split the batch across threads, unless there are too
@@ -156,8 +156,8 @@ void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
     bool parallel = batch >= 2 * threads && batch * m * n * k > CPU_PARALLEL_GRAIN;
     if (!parallel) {
         for (int64_t i = 0; i < batch; i++)
-            sgemm_on_threads(la.transposed, lb.transposed, m, n, k, pa + batch_offset(a, nbatch, i), la.ld,
-                             pb + batch_offset(b, nbatch, i), lb.ld, beta, po + i * m * n, n);
+            cpu_sgemm_parallel(la.transposed, lb.transposed, m, n, k, 1.0f, pa + batch_offset(a, nbatch, i), la.ld,
+                               pb + batch_offset(b, nbatch, i), lb.ld, beta, po + i * m * n, n);
         return;
     }
     int blas_threads = cpu_blas_serial_begin();

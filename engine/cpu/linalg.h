@@ -44,6 +44,15 @@ bool cpu_matrix_blas_ok(const Tensor *t);
 void cpu_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
+/* cpu_sgemm on the OpenMP threads: each computes a block of C's rows (or
+ * columns, when C is wide) with single-threaded BLAS. One thread pool for
+ * everything: BLAS's own pool would wake next to OpenMP's still-spinning
+ * threads (between elementwise ops and products) and oversubscribe the
+ * cores. Small products, and calls from inside a parallel region, run as
+ * one cpu_sgemm. */
+void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 /* out [batch..., M, N] (contiguous) = a [batch..., M, K] @ b [batch..., K, N]
  * (+ out's current values when accumulate). a and b have out's ndim, batch
  * dims already broadcast (stride 0 where broadcast), and BLAS-compatible

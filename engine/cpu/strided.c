@@ -1,13 +1,15 @@
 /* Coalescing of strided loops (see strided.h). */
 #include "engine/cpu/strided.h"
 
+#include <string.h>
+
 #include "engine/error.h"
 
 void strided_loop_init(StridedLoop *loop, Shape shape, int nops, const int64_t *const *strides)
 {
     ENGINE_ASSERT(nops >= 1 && nops <= STRIDED_MAX_OPS);
-    int64_t size[MAX_DIMS];
-    int64_t st[STRIDED_MAX_OPS][MAX_DIMS];
+    int64_t size[MAX_DIMS] = {0};
+    int64_t st[STRIDED_MAX_OPS][MAX_DIMS] = {{0}};
     int nd = 0;
     /* drop size-1 dims, then merge dim d into the previous one when every
      * operand steps through them as one */
@@ -42,6 +44,6 @@ void strided_loop_init(StridedLoop *loop, Shape shape, int nops, const int64_t *
     for (int d = 0; d < nd - 1; d++) {
         loop->outer_size[d] = size[d];
         loop->outer *= size[d];
-        for (int k = 0; k < nops; k++) loop->outer_stride[k][d] = st[k][d];
     }
+    for (int k = 0; k < nops; k++) memcpy(loop->outer_stride[k], st[k], sizeof(int64_t) * (size_t)(nd - 1));
 }

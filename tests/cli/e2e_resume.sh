@@ -45,7 +45,7 @@ resume_case() {
 }
 
 start=$SECONDS
-resume_case epochs --set data_loader.args.limit=3000
+resume_case epochs --set data_loader.args.limit=2000
 # 1800 training images: 15 loader batches, so epoch 2 ends inside the loader's second epoch
 resume_case iterations --set data_loader.args.limit=2000 --set trainer.len_epoch=10
 echo "        (resume cases: $((SECONDS - start)) s)"
