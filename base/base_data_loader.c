@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,18 +98,28 @@ static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, D
     dl->n_slots = opts.num_workers > 0 ? 2 * opts.num_workers : 1;
     dl->slots = calloc((size_t)dl->n_slots, sizeof(Slot));
     ENGINE_ASSERT(dl->slots != NULL);
-    Shape xs = {.ndim = ds->sample_shape.ndim + 1};
-    xs.d[0] = opts.batch_size;
-    for (int i = 0; i < ds->sample_shape.ndim; i++) xs.d[i + 1] = ds->sample_shape.d[i];
-    for (int i = 0; i < dl->n_slots; i++) {
-        dl->slots[i].x = tensor_persist(tensor_empty(xs, DT_F32, CPU));
-        dl->slots[i].y = tensor_persist(tensor_empty(SHAPE(opts.batch_size), DT_I64, CPU));
-        ENGINE_ASSERT(dl->slots[i].x && dl->slots[i].y);
-    }
     dl->in_use = -1;
     dl->next_fill = dl->next_take = dl->n_batches; /* nothing to do before the first epoch */
     pthread_mutex_init(&dl->mu, NULL);
     pthread_cond_init(&dl->cv, NULL);
+    /* a batch never holds more than the n samples, however large batch_size is */
+    int64_t slot_rows = opts.batch_size < n ? opts.batch_size : (n > 0 ? n : 1);
+    Shape xs = {.ndim = ds->sample_shape.ndim + 1};
+    xs.d[0] = slot_rows;
+    for (int i = 0; i < ds->sample_shape.ndim; i++) xs.d[i + 1] = ds->sample_shape.d[i];
+    for (int i = 0; i < dl->n_slots; i++) {
+        dl->slots[i].x = tensor_persist(tensor_empty(xs, DT_F32, CPU));
+        dl->slots[i].y = tensor_persist(tensor_empty(SHAPE(slot_rows), DT_I64, CPU));
+        if (!dl->slots[i].x || !dl->slots[i].y) { /* a batch_size too large for memory is bad input */
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", engine_last_error());
+            engine_clear_error();
+            engine_error("batch buffers for batch_size %lld, num_workers %d: %s", (long long)opts.batch_size,
+                         opts.num_workers, msg);
+            data_loader_free(dl);
+            return NULL;
+        }
+    }
     if (opts.num_workers > 0) {
         dl->threads = calloc((size_t)opts.num_workers, sizeof(pthread_t));
         ENGINE_ASSERT(dl->threads != NULL);
@@ -167,6 +178,10 @@ static DataLoader *base_data_loader_checked(Dataset *ds, DataLoaderOptions opts)
                             (long long)n_train, (long long)opts.batch_size);
     }
     DataLoader *dl = loader_over(ds, all + n_valid, n_train, opts);
+    if (!dl) {
+        free(all);
+        return NULL;
+    }
     dl->owns_dataset = true;
     if (n_valid > 0) {
         dl->opts.shuffle = true; /* SubsetRandomSampler in the reference */
@@ -192,7 +207,9 @@ DataLoader *data_loader_split_validation(DataLoader *dl)
     DataLoaderOptions o = dl->opts;
     o.shuffle = false;
     o.drop_last = false;
-    return loader_over(dl->ds, dl->valid_indices, dl->n_valid, o);
+    DataLoader *valid = loader_over(dl->ds, dl->valid_indices, dl->n_valid, o);
+    ENGINE_ASSERT(valid != NULL); /* its buffers are no larger than the training loader's */
+    return valid;
 }
 
 void data_loader_free(DataLoader *dl)

@@ -66,6 +66,7 @@ Dataset *mnist_dataset(const char *data_dir, bool training, float mean, float st
     const char *problem = NULL;
     if (images->shape.d[1] != 28 || images->shape.d[2] != 28) problem = "images are not 28x28";
     else if (labels->shape.d[0] != images->shape.d[0]) problem = "image and label counts differ";
+    else if (images->shape.d[0] == 0) problem = "the files hold no samples";
     for (int64_t i = 0; !problem && i < labels->shape.d[0]; i++)
         if (tensor_u8(labels)[i] > 9) problem = "a label is outside 0..9";
     if (problem) {
