@@ -52,7 +52,7 @@ static DimSplit split_dim(Shape s, int dim)
 static inline float exp_vec(float x)
 {
     const float lo = -87.33654f, hi = 88.37626f, round_magic = 12582912.0f; /* 1.5 * 2^23 */
-    float xc = x < lo ? lo : x;
+    float xc = x >= lo ? x : lo; /* NaN takes lo here: the integer conversion below needs a finite value */
     xc = xc > hi ? hi : xc;
     float n = (xc * 1.44269504088896341f + round_magic) - round_magic; /* round(x / ln 2) */
     float r = xc - n * 0.693359375f;
@@ -70,7 +70,7 @@ static inline float exp_vec(float x)
     } scale;
     scale.i = ((int32_t)n + 127) << 23;
     float e = p * scale.f;
-    return x < lo ? 0.0f : e;
+    return x < lo ? 0.0f : x != x ? x : e;
 }
 
 /* Float partial sums vectorise; flushing them to double every SUM_BLOCK

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # (the variables are for the scripts that source this)
 # Shared setup of the end-to-end tests (sourced by tests/cli/e2e_*.sh): the
 # arguments TRAIN TEST SOURCE_DIR, the MNIST check, a temporary working
 # folder removed at exit, and small helpers for runs, logs and checkpoints.

@@ -7,6 +7,7 @@
 #    epoch, across the loader's epochs;
 #  - ReduceLROnPlateau as lr_scheduler steps on the monitored metric.
 # usage: e2e_options.sh TRAIN TEST SOURCE_DIR
+# shellcheck source=e2e_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 
 STOP_LINE="Validation performance didn't improve for 1 epochs. Training stops."

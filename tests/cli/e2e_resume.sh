@@ -8,6 +8,7 @@
 #  - `./train -c other.json -r ckpt` starts at epoch 1 with other.json's
 #    optimizer, epochs and name, from the checkpoint's weights.
 # usage: e2e_resume.sh TRAIN TEST SOURCE_DIR
+# shellcheck source=e2e_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 
 # resume_case LABEL ARGS...: 4 epochs straight vs 2 + resume to 4.

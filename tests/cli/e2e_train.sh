@@ -5,6 +5,7 @@
 # statuses, accuracy floors, the run folders (checkpoints, config copy, log)
 # and that best.ckpt follows the newest run.
 # usage: e2e_train.sh TRAIN TEST SOURCE_DIR
+# shellcheck source=e2e_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 
 # Well below what this run reaches (val_accuracy 0.943 after epoch 3, test

@@ -6,6 +6,7 @@
 # already exists is refused with a message.
 # usage: new_project.sh TRAIN TEST SOURCE_DIR (TRAIN and TEST are not used:
 # the copy builds its own)
+# shellcheck source=e2e_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 
 P=$T/MyProject
@@ -28,10 +29,10 @@ builds=$(cd "$P" && ls -d build* 2>/dev/null)
 [ -x "$P/new_project.sh" ] && pass "new_project.sh stays executable" || fail "new_project.sh lost its x bit"
 
 # a folder that exists is refused, and left as it was
-before=$(ls -A "$P" | wc -l)
+before=$(find "$P" -mindepth 1 -maxdepth 1 | wc -l)
 rc=0
 out=$("$SRC/new_project.sh" "$P" 2>&1) || rc=$?
-after=$(ls -A "$P" | wc -l)
+after=$(find "$P" -mindepth 1 -maxdepth 1 | wc -l)
 [ "$rc" -ne 0 ] && grep -q "already exists" <<<"$out" && [ "$before" = "$after" ] &&
   pass "new_project.sh into an existing folder fails: $out" ||
   fail "new_project.sh into an existing folder: exit $rc, '$out', entries $before -> $after"
@@ -62,7 +63,7 @@ fi
 [ -L saved/models/best.ckpt ] && [ -s saved/models/best.ckpt ] && [ -s "$(ls -d saved/log/Mnist_LeNet/*/)info.log" ] &&
   pass "the copy's runs go to its saved/" || fail "the copy's saved/ holds: $(find saved 2>/dev/null | head -20)"
 rc=0
-./test -r saved/models/best.ckpt >"$T/copy-test.log" 2>&1 || rc=$?
+"$P/test" -r saved/models/best.ckpt >"$T/copy-test.log" 2>&1 || rc=$?
 [ "$rc" -eq 0 ] && grep -q "^{'loss': " "$T/copy-test.log" && grep -q "(10000 test images)" "$T/copy-test.log" &&
   pass "the copy's ./test: $(grep "^{'loss': " "$T/copy-test.log")" || {
   fail "the copy's ./test exited with $rc:"

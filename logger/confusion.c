@@ -1,0 +1,100 @@
+/* Confusion matrices (see confusion.h). */
+#include "logger/confusion.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/error.h"
+#include "logger/plot.h"
+#include "utils/fs.h"
+
+int confusion_init(ConfusionMatrix *cm, int n_classes)
+{
+    memset(cm, 0, sizeof *cm);
+    ENGINE_CHECK_INT(n_classes >= 1 && n_classes <= 4096, "confusion matrix: bad class count %d", n_classes);
+    cm->n = n_classes;
+    cm->counts = calloc((size_t)n_classes * (size_t)n_classes, sizeof(int64_t));
+    ENGINE_ASSERT(cm->counts != NULL);
+    return 0;
+}
+
+int confusion_update(ConfusionMatrix *cm, Tensor *output, Tensor *target)
+{
+    ENGINE_CHECK_INT(output && target, "confusion matrix: no output or target");
+    ENGINE_CHECK_INT(tensor_dim(output) == 2 && output->shape.d[1] == cm->n && output->dtype == DT_F32 &&
+                         tensor_dim(target) == 1 && target->shape.d[0] == output->shape.d[0] &&
+                         target->dtype == DT_I64,
+                     "confusion matrix: expected output [B, %d] and target [B] of class indices, got %s and %s", cm->n,
+                     shape_str(output->shape), shape_str(target->shape));
+    int64_t b = output->shape.d[0], n = cm->n;
+    float *scores = malloc(sizeof(float) * (size_t)(b * n + 1));
+    int64_t *labels = malloc(sizeof(int64_t) * (size_t)(b + 1));
+    ENGINE_ASSERT(scores && labels);
+    int rc = tensor_copy_to_buffer(output, scores) || tensor_copy_to_buffer(target, labels) ? -1 : 0;
+    for (int64_t i = 0; rc == 0 && i < b; i++) {
+        if (labels[i] < 0 || labels[i] >= n) {
+            engine_error("confusion matrix: target %lld is not a class index in [0, %lld)", (long long)labels[i],
+                         (long long)n);
+            rc = -1;
+            break;
+        }
+        int64_t best = 0;
+        for (int64_t k = 1; k < n; k++)
+            if (scores[i * n + k] > scores[i * n + best]) best = k;
+        cm->counts[labels[i] * n + best]++;
+    }
+    free(scores);
+    free(labels);
+    return rc;
+}
+
+static int save_csv(const ConfusionMatrix *cm, const char *path)
+{
+    size_t cap = 64 + (size_t)cm->n * (size_t)cm->n * 21 + (size_t)cm->n * 16, len = 0;
+    char *text = malloc(cap);
+    ENGINE_ASSERT(text != NULL);
+    len += (size_t)snprintf(text + len, cap - len, "true/predicted");
+    for (int j = 0; j < cm->n; j++) len += (size_t)snprintf(text + len, cap - len, ",%d", j);
+    len += (size_t)snprintf(text + len, cap - len, "\n");
+    for (int i = 0; i < cm->n; i++) {
+        len += (size_t)snprintf(text + len, cap - len, "%d", i);
+        for (int j = 0; j < cm->n; j++)
+            len += (size_t)snprintf(text + len, cap - len, ",%lld", (long long)cm->counts[i * cm->n + j]);
+        len += (size_t)snprintf(text + len, cap - len, "\n");
+    }
+    int rc = fs_write_atomic(path, text, len);
+    free(text);
+    return rc;
+}
+
+int confusion_save(const ConfusionMatrix *cm, const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/confusion.csv", dir);
+    if (save_csv(cm, path)) return -1;
+    /* cells of about 60 pixels (fewer for many classes), plus room for labels */
+    int cell = cm->n <= 12 ? 60 : cm->n <= 40 ? 24 : 8;
+    int size = cm->n * cell + 140;
+    Canvas c;
+    if (canvas_init(&c, size + 20, size + 20, RGB(255, 255, 255))) return -1;
+    int64_t total = 0, correct = 0;
+    for (int i = 0; i < cm->n; i++)
+        for (int j = 0; j < cm->n; j++) {
+            total += cm->counts[i * cm->n + j];
+            if (i == j) correct += cm->counts[i * cm->n + j];
+        }
+    char title[96];
+    snprintf(title, sizeof title, "confusion matrix (%lld/%lld right)", (long long)correct, (long long)total);
+    plot_heatmap(&c, 0, 0, c.width, c.height, title, cm->counts, cm->n);
+    snprintf(path, sizeof path, "%s/confusion.png", dir);
+    int rc = canvas_save_png(&c, path);
+    canvas_free(&c);
+    return rc;
+}
+
+void confusion_free(ConfusionMatrix *cm)
+{
+    free(cm->counts);
+    memset(cm, 0, sizeof *cm);
+}
