@@ -91,6 +91,7 @@ static int run(ConfigParser *cp)
                      data_loader, valid_data_loader, scheduler, len_epoch))
         goto done;
     rc = base_trainer_train(&trainer.base);
+    base_trainer_free(&trainer.base);
 done:
     scheduler_free(scheduler);
     optimizer_free(optimizer);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "logger/curves.h"
 #include "utils/checkpoint.h"
 
 static int parse_monitor(BaseTrainer *bt, const Config *cfg)
@@ -95,7 +96,16 @@ int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn c
                      (long long)bt->epochs);
     ENGINE_CHECK_INT(bt->save_period >= 1, "%s: trainer.save_period: must be at least 1, got %lld", cfg->label,
                      (long long)bt->save_period);
-    if (cp->resume) return resume_checkpoint(bt);
+    if (cp->resume && resume_checkpoint(bt)) return -1;
+    /* the reference makes its TensorboardWriter here; metrics.csv comes with it */
+    bool tensorboard;
+    if (config_bool_or(cfg, "trainer.tensorboard", false, &tensorboard) ||
+        tensorboard_writer_init(&bt->writer, cp->log_dir, tensorboard))
+        return -1;
+    if (cp->log_dir[0] && metrics_log_open(&bt->metrics_csv, cp->log_dir)) {
+        writer_close(&bt->writer);
+        return -1;
+    }
     return 0;
 }
 
@@ -145,6 +155,19 @@ static int save_checkpoint(BaseTrainer *bt, int64_t epoch, bool save_best)
     return 0;
 }
 
+/* The epoch's row of metrics.csv, curves.png redrawn, and the events
+ * flushed. A failure here is a warning: it must not end the training. */
+static void write_epoch_files(BaseTrainer *bt, const LogDict *log)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/curves.png", bt->cp->log_dir);
+    if ((bt->metrics_csv.f && (metrics_log_append(&bt->metrics_csv, log) || draw_curves(&bt->metrics_csv, path))) ||
+        writer_flush(&bt->writer)) {
+        log_warning(&bt->logger, "Warning: %s", engine_last_error());
+        engine_clear_error();
+    }
+}
+
 int base_trainer_train(BaseTrainer *bt)
 {
     for (int64_t epoch = bt->start_epoch; epoch <= bt->epochs; epoch++) {
@@ -155,6 +178,7 @@ int base_trainer_train(BaseTrainer *bt)
             if (strcmp(log.keys[i], "epoch") == 0) log_info(&bt->logger, "    %-15s: %lld", log.keys[i], (long long)epoch);
             else log_info(&bt->logger, "    %-15s: %.6g", log.keys[i], log.values[i]);
         }
+        write_epoch_files(bt, &log);
         bool best = false, stop = false;
         if (bt->mnt_mode != MONITOR_OFF) {
             double value;
@@ -184,4 +208,10 @@ int base_trainer_train(BaseTrainer *bt)
         }
     }
     return 0;
+}
+
+void base_trainer_free(BaseTrainer *bt)
+{
+    writer_close(&bt->writer);
+    metrics_log_close(&bt->metrics_csv);
 }

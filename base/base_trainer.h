@@ -1,14 +1,18 @@
 /* BaseTrainer, as in pytorch-template: owns the epoch loop, the monitor
  * ("min val_loss", "max val_accuracy" or "off"), early stopping (0 turns it
  * off), checkpointing every save_period epochs plus model_best, and resume.
- * A concrete trainer supplies train_epoch (see trainer/trainer.h). */
+ * A concrete trainer supplies train_epoch (see trainer/trainer.h). It also
+ * owns what shows the run: the TensorBoard writer (logger/visualization.h),
+ * and metrics.csv and curves.png in the run's log folder, written every epoch. */
 #ifndef BASE_BASE_TRAINER_H
 #define BASE_BASE_TRAINER_H
 
 #include "base/base_data_loader.h"
 #include "engine/nn/nn.h"
 #include "engine/optim/optim.h"
+#include "logger/csv_log.h"
 #include "logger/logger.h"
+#include "logger/visualization.h"
 #include "model/loss.h"
 #include "model/metric.h"
 #include "utils/metric_tracker.h"
@@ -42,6 +46,9 @@ struct BaseTrainer {
     double mnt_best;
     int64_t not_improved_count;
     int64_t start_epoch;
+
+    TensorboardWriter writer; /* a no-op writer when "tensorboard" is false */
+    MetricsLog metrics_csv;   /* not open when the run has no log folder */
 };
 
 /* Reads the trainer settings from cp's config and, when cp resumes, restores
@@ -54,5 +61,7 @@ int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn c
 
 /* The full training loop. 0, or -1 with an error. */
 int base_trainer_train(BaseTrainer *bt);
+/* Closes the event file and metrics.csv. */
+void base_trainer_free(BaseTrainer *bt);
 
 #endif

@@ -8,7 +8,7 @@
 # Usage: bench/run_template.sh PYTORCH_TEMPLATE_DIR [epochs] [threads]
 #   PYTORCH_TEMPLATE_DIR: a checkout of victoresque/pytorch-template (or a
 #   bare git repository of it); it is copied, never modified. It needs
-#   python3-torchvision and python3-pandas (apt-get install).
+#   python3-torchvision, python3-pandas and python3-tqdm (apt-get install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ref=${1:?usage: bench/run_template.sh PYTORCH_TEMPLATE_DIR [epochs] [threads]}
@@ -52,7 +52,7 @@ theirs_best=$(ls "$work"/theirs/models/Mnist_LeNet/*/model_best.pth)
 (cd "$work/ref" && "$python" test.py -r "$theirs_best" >"$work/theirs_test.log" 2>&1)
 
 field() { awk -v k="$2" '$1 == "WALL" && k == "wall" {print $2} $3 == "RSS_KB" && k == "rss" {print $4}' "$1"; }
-vals() { grep -E "^ *(INFO.*- )?val_accuracy *:" "$1" | awk '{print $NF}' | tr '\n' ' '; }
+vals() { grep -E "^ *(INFO.*- )?val_accuracy *:" "$1" | awk '{printf "%.4f ", $NF}'; }
 testacc() { grep -oE "'accuracy': [0-9.]+" "$1" | awk '{print $2}'; }
 ow=$(field "$work/ours.log" wall) tw=$(field "$work/theirs.log" wall)
 orss=$(field "$work/ours.log" rss) trss=$(field "$work/theirs.log" rss)

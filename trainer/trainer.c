@@ -1,5 +1,7 @@
 /* Trainer (see trainer.h). Each step runs inside its own scope, so the
- * step's tensors and graph are freed when it ends. */
+ * step's tensors and graph are freed when it ends. What the reference sends
+ * to TensorBoard goes to bt->writer the same way: per-step scalars under
+ * set_step, the input grid, and parameter histograms after validation. */
 #include "trainer/trainer.h"
 
 #include <math.h>
@@ -7,18 +9,51 @@
 #include <string.h>
 
 #include "engine/scope.h"
+#include "logger/image_grid.h"
+#include "logger/progress.h"
 
-/* Adds the batch's loss and metrics to a tracker (weighted by samples). */
+/* Adds the batch's loss and metrics to a tracker (weighted by samples) and,
+ * as the reference's MetricTracker does, to the writer at the current step. */
 static int track_batch(Trainer *t, MetricTracker *tracker, Tensor *output, Tensor *target, double loss)
 {
     int64_t n = target->shape.d[0];
     tracker_update(tracker, "loss", loss, n);
+    if (writer_add_scalar(&t->base.writer, "loss", loss)) return -1;
     for (int i = 0; i < t->base.n_metrics; i++) {
         double correct = t->base.metric_fns[i](output, target);
         if (correct < 0) return -1;
         tracker_update(tracker, t->base.metric_names[i], correct / (double)n, n);
+        if (writer_add_scalar(&t->base.writer, t->base.metric_names[i], correct / (double)n)) return -1;
     }
     return 0;
+}
+
+/* The batch as an image grid (make_grid(nrow=8, normalize=True)) for the
+ * writer and, in training, for input_grid.png in the log folder. Once per
+ * epoch (the reference adds one every log_step batches); inputs that are
+ * not images [N, 1 or 3, H, W] are skipped. */
+static int add_input_grid(Trainer *t, Tensor *x, bool save_png)
+{
+    BaseTrainer *bt = &t->base;
+    if (tensor_dim(x) != 4 || (x->shape.d[1] != 1 && x->shape.d[1] != 3)) return 0;
+    Tensor *grid = make_grid(x, 8, 2, true);
+    if (writer_add_image(&bt->writer, "input", grid)) return -1;
+    if (!save_png || !bt->cp->log_dir[0]) return 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/input_grid.png", bt->cp->log_dir);
+    return save_image(grid, path);
+}
+
+/* A histogram of every parameter, as the reference logs after validation. */
+static int add_parameter_histograms(BaseTrainer *bt)
+{
+    StateDict params;
+    if (module_named_parameters(bt->model, &params)) return -1;
+    int rc = 0;
+    for (int i = 0; i < params.n && rc == 0; i++)
+        rc = writer_add_histogram(&bt->writer, params.names[i], params.tensors[i], HISTOGRAM_AUTO);
+    state_dict_free(&params);
+    return rc;
 }
 
 /* Next training batch; in iteration-based training the loader's epochs run
@@ -47,8 +82,9 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
     bool mode = no_grad_begin();
     data_loader_begin_epoch(t->valid_data_loader);
     int rc = 0;
+    int64_t n_batches = data_loader_num_batches(t->valid_data_loader);
     Tensor *x, *y;
-    while (rc == 0) {
+    for (int64_t batch_idx = 0; rc == 0; batch_idx++) {
         scope_begin();
         if (!data_loader_next(t->valid_data_loader, &x, &y)) {
             scope_end();
@@ -59,8 +95,10 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
         Tensor *output = module_forward(t->base.model, x);
         Tensor *loss = t->base.criterion(output, y);
         double value = tensor_item(loss);
-        if (!loss || track_batch(t, &t->valid_metrics, output, y, value)) rc = -1;
+        if (writer_set_step(&t->base.writer, (epoch - 1) * n_batches + batch_idx, "valid")) rc = -1;
+        else if (!loss || track_batch(t, &t->valid_metrics, output, y, value)) rc = -1;
         else if (isnan(value)) rc = diverged(t, epoch, "validation");
+        if (rc == 0 && batch_idx == 0 && add_input_grid(t, x, false)) rc = -1;
         scope_end();
     }
     grad_mode_restore(mode);
@@ -89,6 +127,10 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
     int64_t batch_size = data_loader_batch_size(t->data_loader);
     int64_t total = t->iteration_based ? t->len_epoch * batch_size : data_loader_num_samples(t->data_loader);
     int rc = 0;
+    char label[64], note[64];
+    snprintf(label, sizeof label, "Train epoch %lld", (long long)epoch);
+    Progress bar; /* on a terminal only: the log_step lines below serve elsewhere */
+    progress_begin(&bar, label, t->len_epoch, 0);
     for (int64_t batch_idx = 0; batch_idx < t->len_epoch && rc == 0; batch_idx++) {
         scope_begin();
         Tensor *x, *y;
@@ -104,18 +146,27 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
         if (!loss || tensor_backward(loss, NULL) || optimizer_step(bt->optimizer)) rc = -1;
         double value = rc == 0 ? tensor_item(loss) : NAN;
         if (rc == 0 && isnan(value)) rc = diverged(t, epoch, "training");
+        if (rc == 0 && (writer_set_step(&bt->writer, (epoch - 1) * t->len_epoch + batch_idx, "train") ||
+                        writer_add_scalar(&bt->writer, "lr", optimizer_get(bt->optimizer, 0, "lr"))))
+            rc = -1;
         if (rc == 0 && track_batch(t, &t->train_metrics, output, y, value)) rc = -1;
         if (rc == 0 && batch_idx % t->log_step == 0) {
             int64_t current = batch_idx * batch_size;
+            progress_clear(&bar);
             log_debug(&bt->logger, "Train Epoch: %lld [%lld/%lld (%.0f%%)] Loss: %.6f", (long long)epoch,
                       (long long)current, (long long)total, 100.0 * (double)current / (double)total, value);
+            if (batch_idx == 0 && add_input_grid(t, x, true)) rc = -1;
         }
+        snprintf(note, sizeof note, "loss %.4f", value);
+        progress_update(&bar, batch_idx + 1, note);
         if (rc == 0 && t->scheduler_per_batch && scheduler_step(bt->lr_scheduler)) rc = -1;
         scope_end();
     }
+    progress_end(&bar);
     if (rc) return -1;
     log_dict_add_tracker(log, &t->train_metrics, "");
     if (t->valid_data_loader && valid_epoch(t, epoch, log)) return -1;
+    if (add_parameter_histograms(bt)) return -1;
     return step_scheduler_per_epoch(t, log);
 }
 
