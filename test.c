@@ -1,23 +1,59 @@
 /* ./test -r saved/models/best.ckpt: evaluates a checkpoint on the MNIST test
  * set (all 10,000 images) with nothing but the checkpoint (its config is
  * inside), printing the loss and every configured metric, as
- * pytorch-template's test.py does. */
+ * pytorch-template's test.py does. With --confusion [DIR] it also writes
+ * the confusion matrix as confusion.csv and confusion.png (a heat map with
+ * the counts) into DIR, by default the folder the checkpoint is in (after
+ * following links, so saved/models/best.ckpt means its run's folder). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "data_loader/data_loaders.h"
 #include "engine/engine.h"
+#include "logger/confusion.h"
+#include "logger/progress.h"
 #include "model/loss.h"
 #include "model/metric.h"
 #include "model/model.h"
 #include "utils/checkpoint.h"
+#include "utils/fs.h"
 #include "utils/parse_config.h"
 #include "utils/prepare_device.h"
 
 #define MAX_METRICS 8
 
-static int evaluate(ConfigParser *cp)
+/* Adds a batch to the confusion matrix, made at the first batch with as many
+ * classes as the output has columns. */
+static int add_to_confusion(ConfusionMatrix *cm, Tensor *output, Tensor *target)
+{
+    ENGINE_CHECK_INT(tensor_dim(output) == 2, "--confusion: expected the model's output [batch, classes], got %s",
+                     shape_str(output->shape));
+    if (!cm->counts && confusion_init(cm, (int)output->shape.d[1])) return -1;
+    return confusion_update(cm, output, target);
+}
+
+/* confusion.csv and confusion.png into dir, or ("") the checkpoint's folder. */
+static int save_confusion(const ConfusionMatrix *cm, const char *dir, const char *checkpoint, const Logger *lg)
+{
+    char folder[4096];
+    if (dir[0]) {
+        snprintf(folder, sizeof folder, "%s", dir);
+    } else {
+        char *real = realpath(checkpoint, NULL);
+        ENGINE_CHECK_INT(real != NULL, "%s: cannot resolve the checkpoint's folder", checkpoint);
+        char *slash = strrchr(real, '/');
+        snprintf(folder, sizeof folder, "%.*s", slash ? (int)(slash - real) : 1, slash ? real : ".");
+        free(real);
+    }
+    if (fs_mkdirs(folder) || confusion_save(cm, folder)) return -1;
+    log_info(lg, "Confusion matrix: %s/confusion.csv and confusion.png", folder);
+    return 0;
+}
+
+/* confusion_dir: NULL without --confusion. */
+static int evaluate(ConfigParser *cp, const char *confusion_dir)
 {
     const Config *cfg = cp->config;
     Logger lg;
@@ -61,7 +97,9 @@ static int evaluate(ConfigParser *cp)
 
     double total_loss = 0, correct[MAX_METRICS] = {0};
     int64_t n_samples = 0, n_batches = data_loader_num_batches(loader), b = 0;
-    bool tty = isatty(fileno(stderr));
+    ConfusionMatrix cm = {0};
+    Progress bar;
+    progress_begin(&bar, "Test", n_batches, 4);
     bool mode = no_grad_begin();
     data_loader_begin_epoch(loader);
     rc = 0;
@@ -84,13 +122,13 @@ static int evaluate(ConfigParser *cp)
             if (c < 0) rc = -1;
             correct[i] += c;
         }
+        if (rc == 0 && confusion_dir && add_to_confusion(&cm, output, y)) rc = -1;
         n_samples += n;
         scope_end();
         if (rc) break;
-        if (tty) fprintf(stderr, "\r%3.0f%% %lld/%lld", 100.0 * (double)(b + 1) / (double)n_batches,
-                         (long long)(b + 1), (long long)n_batches);
+        progress_update(&bar, b + 1, NULL);
     }
-    if (tty) fprintf(stderr, "\n");
+    progress_end(&bar);
     grad_mode_restore(mode);
     if (rc == 0) {
         char line[1024];
@@ -100,7 +138,9 @@ static int evaluate(ConfigParser *cp)
         snprintf(line + pos, sizeof line - (size_t)pos, "}");
         log_info(&lg, "%s", line);
         log_info(&lg, "(%lld test images)", (long long)n_samples);
+        if (confusion_dir && cm.counts && save_confusion(&cm, confusion_dir, cp->resume->path, &lg)) rc = -1;
     }
+    confusion_free(&cm);
 done:
     module_free(model);
     data_loader_free(loader);
@@ -108,12 +148,36 @@ done:
     return rc;
 }
 
+/* Takes ./test's own option, --confusion [DIR] (or --confusion=DIR), out of
+ * argv before the shared parser reads the rest; *dir stays NULL without it. */
+static void take_confusion_option(int *argc, char **argv, const char **dir)
+{
+    int kept = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (strncmp(argv[i], "--confusion=", 12) == 0) {
+            *dir = argv[i] + 12;
+        } else if (strcmp(argv[i], "--confusion") == 0) {
+            *dir = "";
+            if (i + 1 < *argc && argv[i + 1][0] != '-') *dir = argv[++i];
+        } else {
+            argv[kept++] = argv[i];
+        }
+    }
+    *argc = kept;
+}
+
 int main(int argc, char **argv)
 {
     bool exit_now;
+    const char *confusion_dir = NULL;
+    take_confusion_option(&argc, argv, &confusion_dir);
     ConfigParser *cp = config_parser_from_args(argc, argv, "PyTorch Template", NULL, 0, false, &exit_now);
-    if (exit_now) return 0;
-    int rc = cp ? evaluate(cp) : -1;
+    if (exit_now) {
+        printf("  --confusion [DIR]     also write confusion.csv and confusion.png (a heat map) into DIR\n"
+               "                        (default: the checkpoint's folder)\n");
+        return 0;
+    }
+    int rc = cp ? evaluate(cp, confusion_dir) : -1;
     if (rc != 0) fprintf(stderr, "error: %s\n", engine_has_error() ? engine_last_error() : "evaluation failed");
     config_parser_free(cp);
     return rc == 0 ? 0 : 1;

@@ -27,7 +27,13 @@ const char *engine_last_error(void);
 bool engine_has_error(void);
 void engine_clear_error(void);
 
-_Noreturn void engine_panic(const char *file, int line, const char *what);
+#ifdef __cplusplus /* CUDA sources (.cu) are C++ and include engine headers */
+#define ENGINE_NORETURN [[noreturn]]
+#else
+#define ENGINE_NORETURN _Noreturn
+#endif
+
+ENGINE_NORETURN void engine_panic(const char *file, int line, const char *what);
 
 #define ENGINE_ASSERT(cond)                                  \
     do {                                                     \
