@@ -20,14 +20,6 @@
 #include "tests/support/torch_script.h"
 
 /* Asserts the call failed with a message containing piece. */
-static void expect_error(bool failed, const char *piece)
-{
-    assert_true(failed);
-    print_message("  error: %s\n", engine_last_error());
-    if (!strstr(engine_last_error(), piece)) fail_msg("expected \"%s\" in: %s", piece, engine_last_error());
-    engine_clear_error();
-}
-
 static void test_make_grid_layout(void **state)
 {
     (void)state;
@@ -64,9 +56,9 @@ static void test_make_grid_layout(void **state)
     REQUIRE_OK(g);
     for (int64_t i = 0; i < tensor_numel(g); i++) assert_true(tensor_f32(g)[i] == 0.0f);
 
-    expect_error(make_grid(tensor_zeros(SHAPE(4, 4), DT_F32, CPU), 8, 2, true) == NULL, "[4, 4]");
-    expect_error(make_grid(tensor_zeros(SHAPE(2, 2, 4, 4), DT_F32, CPU), 8, 2, true) == NULL, "1 or 3 channels");
-    expect_error(make_grid(tensor_zeros(SHAPE(2, 1, 4, 4), DT_U8, CPU), 8, 2, true) == NULL, "float32");
+    expect_failure(make_grid(tensor_zeros(SHAPE(4, 4), DT_F32, CPU), 8, 2, true) == NULL, "[4, 4]", NULL);
+    expect_failure(make_grid(tensor_zeros(SHAPE(2, 2, 4, 4), DT_F32, CPU), 8, 2, true) == NULL, "1 or 3 channels", NULL);
+    expect_failure(make_grid(tensor_zeros(SHAPE(2, 1, 4, 4), DT_U8, CPU), 8, 2, true) == NULL, "float32", NULL);
     scope_end();
 }
 
@@ -110,7 +102,7 @@ static void test_png_round_trip(void **state)
             }
     assert_int_equal(px[(1 * w + 1) * 3], 0); /* padding */
     free(px);
-    expect_error(png_encode(pattern, 0, 2, 3, &px, (size_t[]){0}) != 0, "0x2");
+    expect_failure(png_encode(pattern, 0, 2, 3, &px, (size_t[]){0}) != 0, "0x2", NULL);
     temp_dir_remove(dir);
     scope_end();
 }
@@ -199,7 +191,7 @@ static void test_histogram_summary(void **state)
     assert_int_equal(h.n, 2); /* one bin [2, 3] */
     assert_true(h.limits[0] == 2 && h.limits[1] == 3 && h.counts[1] == 1);
     histogram_free(&h);
-    expect_error(histogram_compute(&h, one, 0, 5, "empty") != 0, "no values");
+    expect_failure(histogram_compute(&h, one, 0, 5, "empty") != 0, "no values", NULL);
 }
 
 /* A LogDict like an epoch's log. */
@@ -238,7 +230,7 @@ static void test_metrics_csv(void **state)
     text = read_whole_file(path, NULL);
     assert_string_equal(text, "epoch,loss,accuracy,val_loss,val_accuracy\n1,0.5,0.75,0.625,0.6875\n2,0.25,0.875,,\n");
     free(text);
-    expect_error(metrics_log_open(&m, "/nonexistent/folder") != 0, "/nonexistent/folder/metrics.csv");
+    expect_failure(metrics_log_open(&m, "/nonexistent/folder") != 0, "/nonexistent/folder/metrics.csv", NULL);
     temp_dir_remove(dir);
 }
 
@@ -313,8 +305,8 @@ static void test_confusion_matrix(void **state)
     assert_true(count_color(px, w, h, RGB(8, 48, 107)) > 3 * 40 * 40); /* the darkest cells: the three 1s */
     free(px);
     const int64_t bad_target[] = {0, 1, 3, 1};
-    expect_error(confusion_update(&cm, out, tensor_from_data(bad_target, SHAPE(4), DT_I64, CPU)) != 0, "target 3");
-    expect_error(confusion_update(&cm, tensor_zeros(SHAPE(4, 5), DT_F32, CPU), tgt) != 0, "[4, 5]");
+    expect_failure(confusion_update(&cm, out, tensor_from_data(bad_target, SHAPE(4), DT_I64, CPU)) != 0, "target 3", NULL);
+    expect_failure(confusion_update(&cm, tensor_zeros(SHAPE(4, 5), DT_F32, CPU), tgt) != 0, "[4, 5]", NULL);
     confusion_free(&cm);
     temp_dir_remove(dir);
     scope_end();

@@ -449,7 +449,7 @@ static void test_zero_dim_and_empty(void **state)
 /* ---- errors ---- */
 
 /* Asserts the call failed with a message containing every given piece. */
-static void expect_error(Tensor *result, const char *const *pieces, int n)
+static void expect_error_pieces(Tensor *result, const char *const *pieces, int n)
 {
     assert_null(result);
     const char *msg = engine_last_error();
@@ -459,7 +459,7 @@ static void expect_error(Tensor *result, const char *const *pieces, int n)
     engine_clear_error();
 }
 #define EXPECT_ERROR(call, ...) \
-    expect_error((call), (const char *[]){__VA_ARGS__}, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)))
+    expect_error_pieces((call), (const char *[]){__VA_ARGS__}, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)))
 
 static void test_errors(void **state)
 {

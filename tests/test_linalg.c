@@ -167,15 +167,6 @@ static void test_finite_differences(void **state)
 
 /* ---- errors ---- */
 
-static void expect_error(Tensor *result, const char *a, const char *b)
-{
-    assert_null(result);
-    print_message("  error: %s\n", engine_last_error());
-    assert_non_null(strstr(engine_last_error(), a));
-    if (b) assert_non_null(strstr(engine_last_error(), b));
-    engine_clear_error();
-}
-
 static void test_errors_name_the_shapes(void **state)
 {
     scope_begin();

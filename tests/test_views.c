@@ -390,15 +390,6 @@ static void test_to_dtype(void **state)
     scope_end();
 }
 
-static void expect_error(void *result, const char *a, const char *b)
-{
-    assert_null(result);
-    print_message("  error: %s\n", engine_last_error());
-    assert_non_null(strstr(engine_last_error(), a));
-    if (b) assert_non_null(strstr(engine_last_error(), b));
-    engine_clear_error();
-}
-
 static void test_errors(void **state)
 {
     scope_begin();

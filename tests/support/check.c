@@ -14,6 +14,16 @@ _Noreturn void fail_engine(const char *what)
     abort(); /* not reached: fail_msg does not return */
 }
 
+void expect_failure(bool failed, const char *a, const char *b)
+{
+    const char *msg = engine_last_error();
+    if (!failed) fail_msg("expected a failure with \"%s\", but the call succeeded", a);
+    print_message("  error: %s\n", msg);
+    if (!strstr(msg, a)) fail_msg("expected \"%s\" in the message: %s", a, msg);
+    if (b && !strstr(msg, b)) fail_msg("expected \"%s\" in the message: %s", b, msg);
+    engine_clear_error();
+}
+
 static float *host_copy_f32(Tensor *t)
 {
     Tensor *f = tensor_to_dtype(t_contiguous(t), DT_F32);

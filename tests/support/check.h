@@ -33,6 +33,12 @@ Tensor *rand_leaf(Shape shape, Generator *g);
 /* The same values through a transposed view (non-contiguous). */
 Tensor *noncontig_leaf(Shape shape, Generator *g);
 
+/* Asserts that a call failed and that the engine's message contains a and
+ * b (b may be NULL); prints the message and clears it for the next check. */
+void expect_failure(bool failed, const char *a, const char *b);
+/* The same for a call that returns a pointer: NULL means it failed. */
+#define expect_error(result, a, b) expect_failure((result) == NULL, (a), (b))
+
 /* Fails the test with the engine's error message when t is NULL. */
 #define REQUIRE_OK(t)                                                                     \
     do {                                                                                  \
