@@ -1,6 +1,7 @@
 """PyTorch reference for bench_models.c: forward+backward of MnistModel and
 of the 784-1024-1024-10 MLP at batch 128, median milliseconds.
 Usage: python3 bench_models.py [iterations] [threads]"""
+import os
 import statistics
 import sys
 import time
@@ -9,24 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-class MnistModel(nn.Module):  # pytorch-template's model/model.py
-    def __init__(self, num_classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
-        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
-        self.conv2_drop = nn.Dropout2d()
-        self.fc1 = nn.Linear(320, 50)
-        self.fc2 = nn.Linear(50, num_classes)
-
-    def forward(self, x):
-        x = F.relu(F.max_pool2d(self.conv1(x), 2))
-        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
-        x = x.view(-1, 320)
-        x = F.relu(self.fc1(x))
-        x = F.dropout(x, training=self.training)
-        x = self.fc2(x)
-        return F.log_softmax(x, dim=1)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "ref"))
+from reference_models import MnistModel  # noqa: E402 (pytorch-template's model)
 
 
 def mlp():
