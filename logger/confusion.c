@@ -85,7 +85,7 @@ int confusion_save(const ConfusionMatrix *cm, const char *dir)
             if (i == j) correct += cm->counts[i * cm->n + j];
         }
     char title[96];
-    snprintf(title, sizeof title, "confusion matrix (%lld/%lld right)", (long long)correct, (long long)total);
+    snprintf(title, sizeof title, "confusion matrix: %lld of %lld correct", (long long)correct, (long long)total);
     plot_heatmap(&c, 0, 0, c.width, c.height, title, cm->counts, cm->n);
     snprintf(path, sizeof path, "%s/confusion.png", dir);
     int rc = canvas_save_png(&c, path);

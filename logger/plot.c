@@ -81,9 +81,12 @@ typedef struct {
 static double to_px(const Frame *f, double x) { return f->x + (x - f->ax.lo) / (f->ax.hi - f->ax.lo) * f->w; }
 static double to_py(const Frame *f, double y) { return f->y + f->h - (y - f->ay.lo) / (f->ay.hi - f->ay.lo) * f->h; }
 
+/* Centred; a smaller scale when the title would not fit. */
 static void draw_title(Canvas *c, int x, int w, int y, const char *title)
 {
-    canvas_text(c, x + (w - text_width(title, TITLE_SCALE)) / 2, y, title, TITLE_SCALE, INK);
+    int scale = TITLE_SCALE;
+    while (scale > 1 && text_width(title, scale) > w - 16) scale--;
+    canvas_text(c, x + (w - text_width(title, scale)) / 2, y, title, scale, INK);
 }
 
 /* Grid lines, the frame and the tick labels of both axes. */
@@ -126,7 +129,9 @@ static void draw_series(Canvas *c, const Frame *f, const PlotSeries *s)
         if (have_prev) canvas_line(c, px0, py0, px, py, 2.5, s->color);
         px0 = px, py0 = py, have_prev = true;
     }
-    /* dots after the lines so each epoch's value stays visible */
+    /* dots after the lines so each epoch's value stays visible, unless
+     * they are so close that they would merge into a thick line */
+    if (s->n > 1 && (double)f->w / (s->n - 1) < 10) return;
     for (int k = 0; k < s->n; k++)
         if (isfinite(s->y[k]) && isfinite(s->x[k])) canvas_dot(c, to_px(f, s->x[k]), to_py(f, s->y[k]), 3.5, s->color);
 }

@@ -57,7 +57,8 @@ static void test_make_grid_layout(void **state)
     for (int64_t i = 0; i < tensor_numel(g); i++) assert_true(tensor_f32(g)[i] == 0.0f);
 
     expect_failure(make_grid(tensor_zeros(SHAPE(4, 4), DT_F32, CPU), 8, 2, true) == NULL, "[4, 4]", NULL);
-    expect_failure(make_grid(tensor_zeros(SHAPE(2, 2, 4, 4), DT_F32, CPU), 8, 2, true) == NULL, "1 or 3 channels", NULL);
+    expect_failure(make_grid(tensor_zeros(SHAPE(2, 2, 4, 4), DT_F32, CPU), 8, 2, true) == NULL, "1 or 3 channels",
+                   NULL);
     expect_failure(make_grid(tensor_zeros(SHAPE(2, 1, 4, 4), DT_U8, CPU), 8, 2, true) == NULL, "float32", NULL);
     scope_end();
 }
@@ -154,7 +155,8 @@ static void test_histogram_against_numpy(void **state)
         Tensor *rc_edges = safetensors_get(ref, key);
         assert_non_null(rc_counts);
         assert_non_null(rc_edges);
-        if (tensor_numel(rc_counts) != nb) fail_msg("case %d: %d bins, numpy has %lld", i, nb, (long long)tensor_numel(rc_counts));
+        if (tensor_numel(rc_counts) != nb)
+            fail_msg("case %d: %d bins, numpy has %lld", i, nb, (long long)tensor_numel(rc_counts));
         double max_err = 0;
         for (int k = 0; k < nb; k++) {
             if (counts[k] != tensor_f32(rc_counts)[k])
@@ -238,7 +240,8 @@ static void test_metrics_csv(void **state)
 static int count_color(const uint8_t *img, int w, int h, Rgb color)
 {
     int n = 0;
-    for (int i = 0; i < w * h; i++) n += img[3 * i] == color.r && img[3 * i + 1] == color.g && img[3 * i + 2] == color.b;
+    for (int i = 0; i < w * h; i++)
+        n += img[3 * i] == color.r && img[3 * i + 1] == color.g && img[3 * i + 2] == color.b;
     return n;
 }
 
@@ -305,7 +308,8 @@ static void test_confusion_matrix(void **state)
     assert_true(count_color(px, w, h, RGB(8, 48, 107)) > 3 * 40 * 40); /* the darkest cells: the three 1s */
     free(px);
     const int64_t bad_target[] = {0, 1, 3, 1};
-    expect_failure(confusion_update(&cm, out, tensor_from_data(bad_target, SHAPE(4), DT_I64, CPU)) != 0, "target 3", NULL);
+    Tensor *bad = tensor_from_data(bad_target, SHAPE(4), DT_I64, CPU);
+    expect_failure(confusion_update(&cm, out, bad) != 0, "target 3", NULL);
     expect_failure(confusion_update(&cm, tensor_zeros(SHAPE(4, 5), DT_F32, CPU), tgt) != 0, "[4, 5]", NULL);
     confusion_free(&cm);
     temp_dir_remove(dir);

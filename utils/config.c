@@ -229,6 +229,42 @@ int config_number_array(const Config *c, const char *key_path, double *out, int 
     return 0;
 }
 
+int config_read_args(const Config *c, const char *args_path, const char *what, const ArgSpec *specs, int n_specs,
+                     void *opts)
+{
+    const char *keys[33];
+    ENGINE_ASSERT(n_specs <= 32);
+    for (int i = 0; i < n_specs; i++) keys[i] = specs[i].key;
+    keys[n_specs] = NULL;
+    if (config_check_keys(c, args_path, keys, what)) return -1;
+    for (int i = 0; i < n_specs; i++) {
+        char key[300];
+        snprintf(key, sizeof key, "%s.%s", args_path, specs[i].key);
+        void *field = (char *)opts + specs[i].offset;
+        if (!config_has(c, key)) {
+            if (specs[i].required) return (void)require(c, key), -1;
+            continue;
+        }
+        int rc = 0;
+        switch (specs[i].type) {
+        case ARG_NUMBER: rc = config_number(c, key, field); break;
+        case ARG_INT: rc = config_int(c, key, field); break;
+        case ARG_BOOL: rc = config_bool(c, key, field); break;
+        case ARG_STRING: rc = config_string(c, key, field); break;
+        case ARG_NUMBER_PAIR: {
+            int n = 0;
+            double pair[2];
+            rc = config_number_array(c, key, pair, 2, &n);
+            if (rc == 0 && n != 2) rc = type_error(c, key, "a pair [a, b]", config_find(c, key));
+            if (rc == 0) memcpy(field, pair, sizeof pair);
+            break;
+        }
+        }
+        if (rc) return -1;
+    }
+    return 0;
+}
+
 /* The value text typed like the node it replaces. */
 static cJSON *typed_value(const Config *c, const char *key_path, const cJSON *old, const char *value)
 {

@@ -7,6 +7,7 @@
 #define UTILS_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -42,6 +43,24 @@ int config_string_or(const Config *c, const char *key_path, const char *def, con
 int config_check_keys(const Config *c, const char *key_path, const char *const *allowed, const char *what);
 /* A number array of at most max entries: -1 with an error otherwise. */
 int config_number_array(const Config *c, const char *key_path, double *out, int max, int *n);
+
+/* A constructor argument read from an "args" object into a field of an
+ * options struct (at `offset`), with PyTorch's argument name as the key. */
+typedef enum { ARG_NUMBER, ARG_INT, ARG_BOOL, ARG_STRING, ARG_NUMBER_PAIR } ArgType;
+typedef struct {
+    const char *key;
+    ArgType type;
+    size_t offset;
+    bool required;
+} ArgSpec;
+#define ARG_SPEC(type_, key_, struct_, field_) {#key_, type_, offsetof(struct_, field_), false}
+#define ARG_SPEC_REQUIRED(type_, key_, struct_, field_) {#key_, type_, offsetof(struct_, field_), true}
+
+/* Reads every spec present under args_path into opts (fields keep their
+ * defaults when absent; required ones must be there) and refuses keys no
+ * spec names, listing the accepted ones (what: "Adam"). 0 or -1. */
+int config_read_args(const Config *c, const char *args_path, const char *what, const ArgSpec *specs, int n_specs,
+                     void *opts);
 
 /* --set key.path=value: the value is typed from the JSON it replaces
  * (number, bool, string, or JSON for objects/arrays/null); a key that does

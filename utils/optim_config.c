@@ -1,4 +1,6 @@
-/* Registries of optimizers and LR schedulers built from config (see optim_config.h). */
+/* Registries of optimizers and LR schedulers built from config (see
+ * optim_config.h). Each entry lists the constructor's arguments by their
+ * PyTorch names and where they go in its options struct. */
 #include "utils/optim_config.h"
 
 #include <stdio.h>
@@ -6,93 +8,90 @@
 
 #include "utils/registry.h"
 
+#define OPT_ARGS "optimizer.args"
+#define SCHED_ARGS "lr_scheduler.args"
+#define N_SPECS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 typedef Optimizer *(*OptimBuilder)(const Config *cfg, Tensor **params, int n);
-
-#define ARG(path) "optimizer.args." path
-
-/* Reads "betas": [b1, b2] when present. */
-static int read_betas(const Config *cfg, double *betas)
-{
-    if (!config_has(cfg, ARG("betas"))) return 0;
-    int n = 0;
-    double b[2];
-    if (config_number_array(cfg, ARG("betas"), b, 2, &n) != 0) return -1;
-    ENGINE_CHECK_INT(n == 2, "%s: optimizer.args.betas: expected [beta1, beta2]", cfg->label);
-    betas[0] = b[0];
-    betas[1] = b[1];
-    return 0;
-}
 
 static Optimizer *build_sgd(const Config *cfg, Tensor **params, int n)
 {
-    static const char *const keys[] = {"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize", NULL};
+    static const ArgSpec specs[] = {
+        ARG_SPEC(ARG_NUMBER, lr, SGDOptions, lr),
+        ARG_SPEC(ARG_NUMBER, momentum, SGDOptions, momentum),
+        ARG_SPEC(ARG_NUMBER, dampening, SGDOptions, dampening),
+        ARG_SPEC(ARG_NUMBER, weight_decay, SGDOptions, weight_decay),
+        ARG_SPEC(ARG_BOOL, nesterov, SGDOptions, nesterov),
+        ARG_SPEC(ARG_BOOL, maximize, SGDOptions, maximize),
+    };
     SGDOptions o = sgd_defaults();
-    if (config_check_keys(cfg, "optimizer.args", keys, "SGD") || config_number_or(cfg, ARG("lr"), o.lr, &o.lr) ||
-        config_number_or(cfg, ARG("momentum"), o.momentum, &o.momentum) ||
-        config_number_or(cfg, ARG("dampening"), o.dampening, &o.dampening) ||
-        config_number_or(cfg, ARG("weight_decay"), o.weight_decay, &o.weight_decay) ||
-        config_bool_or(cfg, ARG("nesterov"), o.nesterov, &o.nesterov) ||
-        config_bool_or(cfg, ARG("maximize"), o.maximize, &o.maximize))
-        return NULL;
-    return optim_sgd(params, n, o);
+    return config_read_args(cfg, OPT_ARGS, "SGD", specs, N_SPECS(specs), &o) ? NULL : optim_sgd(params, n, o);
 }
 
-static Optimizer *build_adam_like(const Config *cfg, Tensor **params, int n, bool decoupled)
+static const ArgSpec adam_specs[] = {
+    ARG_SPEC(ARG_NUMBER, lr, AdamOptions, lr),
+    ARG_SPEC(ARG_NUMBER_PAIR, betas, AdamOptions, betas),
+    ARG_SPEC(ARG_NUMBER, eps, AdamOptions, eps),
+    ARG_SPEC(ARG_NUMBER, weight_decay, AdamOptions, weight_decay),
+    ARG_SPEC(ARG_BOOL, amsgrad, AdamOptions, amsgrad),
+    ARG_SPEC(ARG_BOOL, maximize, AdamOptions, maximize),
+};
+
+static Optimizer *build_adam(const Config *cfg, Tensor **params, int n)
 {
-    static const char *const keys[] = {"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", NULL};
-    AdamOptions o = decoupled ? adamw_defaults() : adam_defaults();
-    if (config_check_keys(cfg, "optimizer.args", keys, decoupled ? "AdamW" : "Adam") ||
-        config_number_or(cfg, ARG("lr"), o.lr, &o.lr) || read_betas(cfg, o.betas) ||
-        config_number_or(cfg, ARG("eps"), o.eps, &o.eps) ||
-        config_number_or(cfg, ARG("weight_decay"), o.weight_decay, &o.weight_decay) ||
-        config_bool_or(cfg, ARG("amsgrad"), o.amsgrad, &o.amsgrad) ||
-        config_bool_or(cfg, ARG("maximize"), o.maximize, &o.maximize))
-        return NULL;
-    return decoupled ? optim_adamw(params, n, o) : optim_adam(params, n, o);
+    AdamOptions o = adam_defaults();
+    return config_read_args(cfg, OPT_ARGS, "Adam", adam_specs, N_SPECS(adam_specs), &o) ? NULL
+                                                                                        : optim_adam(params, n, o);
 }
 
-static Optimizer *build_adam(const Config *cfg, Tensor **params, int n) { return build_adam_like(cfg, params, n, false); }
-static Optimizer *build_adamw(const Config *cfg, Tensor **params, int n) { return build_adam_like(cfg, params, n, true); }
+static Optimizer *build_adamw(const Config *cfg, Tensor **params, int n)
+{
+    AdamOptions o = adamw_defaults();
+    return config_read_args(cfg, OPT_ARGS, "AdamW", adam_specs, N_SPECS(adam_specs), &o) ? NULL
+                                                                                         : optim_adamw(params, n, o);
+}
 
 static Optimizer *build_rmsprop(const Config *cfg, Tensor **params, int n)
 {
-    static const char *const keys[] = {"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize", NULL};
+    static const ArgSpec specs[] = {
+        ARG_SPEC(ARG_NUMBER, lr, RMSpropOptions, lr),
+        ARG_SPEC(ARG_NUMBER, alpha, RMSpropOptions, alpha),
+        ARG_SPEC(ARG_NUMBER, eps, RMSpropOptions, eps),
+        ARG_SPEC(ARG_NUMBER, weight_decay, RMSpropOptions, weight_decay),
+        ARG_SPEC(ARG_NUMBER, momentum, RMSpropOptions, momentum),
+        ARG_SPEC(ARG_BOOL, centered, RMSpropOptions, centered),
+        ARG_SPEC(ARG_BOOL, maximize, RMSpropOptions, maximize),
+    };
     RMSpropOptions o = rmsprop_defaults();
-    if (config_check_keys(cfg, "optimizer.args", keys, "RMSprop") || config_number_or(cfg, ARG("lr"), o.lr, &o.lr) ||
-        config_number_or(cfg, ARG("alpha"), o.alpha, &o.alpha) || config_number_or(cfg, ARG("eps"), o.eps, &o.eps) ||
-        config_number_or(cfg, ARG("weight_decay"), o.weight_decay, &o.weight_decay) ||
-        config_number_or(cfg, ARG("momentum"), o.momentum, &o.momentum) ||
-        config_bool_or(cfg, ARG("centered"), o.centered, &o.centered) ||
-        config_bool_or(cfg, ARG("maximize"), o.maximize, &o.maximize))
-        return NULL;
-    return optim_rmsprop(params, n, o);
+    return config_read_args(cfg, OPT_ARGS, "RMSprop", specs, N_SPECS(specs), &o) ? NULL : optim_rmsprop(params, n, o);
 }
 
 static Optimizer *build_adagrad(const Config *cfg, Tensor **params, int n)
 {
-    static const char *const keys[] = {"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps",
-                                       "maximize", NULL};
+    static const ArgSpec specs[] = {
+        ARG_SPEC(ARG_NUMBER, lr, AdagradOptions, lr),
+        ARG_SPEC(ARG_NUMBER, lr_decay, AdagradOptions, lr_decay),
+        ARG_SPEC(ARG_NUMBER, weight_decay, AdagradOptions, weight_decay),
+        ARG_SPEC(ARG_NUMBER, initial_accumulator_value, AdagradOptions, initial_accumulator_value),
+        ARG_SPEC(ARG_NUMBER, eps, AdagradOptions, eps),
+        ARG_SPEC(ARG_BOOL, maximize, AdagradOptions, maximize),
+    };
     AdagradOptions o = adagrad_defaults();
-    if (config_check_keys(cfg, "optimizer.args", keys, "Adagrad") || config_number_or(cfg, ARG("lr"), o.lr, &o.lr) ||
-        config_number_or(cfg, ARG("lr_decay"), o.lr_decay, &o.lr_decay) ||
-        config_number_or(cfg, ARG("weight_decay"), o.weight_decay, &o.weight_decay) ||
-        config_number_or(cfg, ARG("initial_accumulator_value"), o.initial_accumulator_value,
-                         &o.initial_accumulator_value) ||
-        config_number_or(cfg, ARG("eps"), o.eps, &o.eps) || config_bool_or(cfg, ARG("maximize"), o.maximize, &o.maximize))
-        return NULL;
-    return optim_adagrad(params, n, o);
+    return config_read_args(cfg, OPT_ARGS, "Adagrad", specs, N_SPECS(specs), &o) ? NULL : optim_adagrad(params, n, o);
 }
 
 static Optimizer *build_adadelta(const Config *cfg, Tensor **params, int n)
 {
-    static const char *const keys[] = {"lr", "rho", "eps", "weight_decay", "maximize", NULL};
+    static const ArgSpec specs[] = {
+        ARG_SPEC(ARG_NUMBER, lr, AdadeltaOptions, lr),
+        ARG_SPEC(ARG_NUMBER, rho, AdadeltaOptions, rho),
+        ARG_SPEC(ARG_NUMBER, eps, AdadeltaOptions, eps),
+        ARG_SPEC(ARG_NUMBER, weight_decay, AdadeltaOptions, weight_decay),
+        ARG_SPEC(ARG_BOOL, maximize, AdadeltaOptions, maximize),
+    };
     AdadeltaOptions o = adadelta_defaults();
-    if (config_check_keys(cfg, "optimizer.args", keys, "Adadelta") || config_number_or(cfg, ARG("lr"), o.lr, &o.lr) ||
-        config_number_or(cfg, ARG("rho"), o.rho, &o.rho) || config_number_or(cfg, ARG("eps"), o.eps, &o.eps) ||
-        config_number_or(cfg, ARG("weight_decay"), o.weight_decay, &o.weight_decay) ||
-        config_bool_or(cfg, ARG("maximize"), o.maximize, &o.maximize))
-        return NULL;
-    return optim_adadelta(params, n, o);
+    return config_read_args(cfg, OPT_ARGS, "Adadelta", specs, N_SPECS(specs), &o) ? NULL
+                                                                                  : optim_adadelta(params, n, o);
 }
 
 static const RegistryEntry optimizers[] = {
@@ -121,24 +120,21 @@ Optimizer *optimizer_from_config(const Config *cfg, Tensor **params, int n)
     if (config_string(cfg, "optimizer.type", &type) != 0) return NULL;
     OptimBuilder b = (OptimBuilder)registry_find(optimizers, sizeof optimizers / sizeof optimizers[0], type,
                                                  cfg->label, "optimizer.type");
-    return b ? in_config_context(b(cfg, params, n), cfg, "optimizer.args") : NULL;
+    return b ? in_config_context(b(cfg, params, n), cfg, OPT_ARGS) : NULL;
 }
 
 /* ---- schedulers ---- */
-
-#undef ARG
-#define ARG(path) "lr_scheduler.args." path
 
 typedef LRScheduler *(*SchedBuilder)(const Config *cfg, Optimizer *opt, int64_t epochs, int64_t steps);
 
 static LRScheduler *build_step_lr(const Config *cfg, Optimizer *opt, int64_t epochs, int64_t steps)
 {
-    static const char *const keys[] = {"step_size", "gamma", NULL};
+    static const ArgSpec specs[] = {
+        ARG_SPEC_REQUIRED(ARG_INT, step_size, StepLROptions, step_size),
+        ARG_SPEC(ARG_NUMBER, gamma, StepLROptions, gamma),
+    };
     StepLROptions o = step_lr_defaults();
-    if (config_check_keys(cfg, "lr_scheduler.args", keys, "StepLR") ||
-        config_int(cfg, ARG("step_size"), &o.step_size) || config_number_or(cfg, ARG("gamma"), o.gamma, &o.gamma))
-        return NULL;
-    return sched_step_lr(opt, o);
+    return config_read_args(cfg, SCHED_ARGS, "StepLR", specs, N_SPECS(specs), &o) ? NULL : sched_step_lr(opt, o);
 }
 
 static LRScheduler *build_multistep_lr(const Config *cfg, Optimizer *opt, int64_t epochs, int64_t steps)
@@ -148,9 +144,9 @@ static LRScheduler *build_multistep_lr(const Config *cfg, Optimizer *opt, int64_
     double m[64];
     int64_t mi[64];
     int n = 0;
-    if (config_check_keys(cfg, "lr_scheduler.args", keys, "MultiStepLR") ||
-        config_number_array(cfg, ARG("milestones"), m, 64, &n) ||
-        config_number_or(cfg, ARG("gamma"), o.gamma, &o.gamma))
+    if (config_check_keys(cfg, SCHED_ARGS, keys, "MultiStepLR") ||
+        config_number_array(cfg, SCHED_ARGS ".milestones", m, 64, &n) ||
+        config_number_or(cfg, SCHED_ARGS ".gamma", o.gamma, &o.gamma))
         return NULL;
     for (int i = 0; i < n; i++) mi[i] = (int64_t)m[i];
     o.milestones = mi;
@@ -160,76 +156,74 @@ static LRScheduler *build_multistep_lr(const Config *cfg, Optimizer *opt, int64_
 
 static LRScheduler *build_exponential_lr(const Config *cfg, Optimizer *opt, int64_t epochs, int64_t steps)
 {
-    static const char *const keys[] = {"gamma", NULL};
-    ExponentialLROptions o;
-    if (config_check_keys(cfg, "lr_scheduler.args", keys, "ExponentialLR") ||
-        config_number(cfg, ARG("gamma"), &o.gamma))
-        return NULL;
-    return sched_exponential_lr(opt, o);
+    static const ArgSpec specs[] = {ARG_SPEC_REQUIRED(ARG_NUMBER, gamma, ExponentialLROptions, gamma)};
+    ExponentialLROptions o = {0};
+    return config_read_args(cfg, SCHED_ARGS, "ExponentialLR", specs, N_SPECS(specs), &o) ? NULL
+                                                                                         : sched_exponential_lr(opt, o);
 }
 
 static LRScheduler *build_cosine_lr(const Config *cfg, Optimizer *opt, int64_t epochs, int64_t steps)
 {
-    static const char *const keys[] = {"T_max", "eta_min", NULL};
+    static const ArgSpec specs[] = {
+        ARG_SPEC_REQUIRED(ARG_INT, T_max, CosineAnnealingLROptions, T_max),
+        ARG_SPEC(ARG_NUMBER, eta_min, CosineAnnealingLROptions, eta_min),
+    };
     CosineAnnealingLROptions o = cosine_annealing_lr_defaults();
-    if (config_check_keys(cfg, "lr_scheduler.args", keys, "CosineAnnealingLR") ||
-        config_int(cfg, ARG("T_max"), &o.T_max) || config_number_or(cfg, ARG("eta_min"), o.eta_min, &o.eta_min))
-        return NULL;
-    return sched_cosine_annealing_lr(opt, o);
+    return config_read_args(cfg, SCHED_ARGS, "CosineAnnealingLR", specs, N_SPECS(specs), &o)
+               ? NULL
+               : sched_cosine_annealing_lr(opt, o);
 }
 
 static LRScheduler *build_linear_lr(const Config *cfg, Optimizer *opt, int64_t epochs, int64_t steps)
 {
-    static const char *const keys[] = {"start_factor", "end_factor", "total_iters", NULL};
+    static const ArgSpec specs[] = {
+        ARG_SPEC(ARG_NUMBER, start_factor, LinearLROptions, start_factor),
+        ARG_SPEC(ARG_NUMBER, end_factor, LinearLROptions, end_factor),
+        ARG_SPEC(ARG_INT, total_iters, LinearLROptions, total_iters),
+    };
     LinearLROptions o = linear_lr_defaults();
-    if (config_check_keys(cfg, "lr_scheduler.args", keys, "LinearLR") ||
-        config_number_or(cfg, ARG("start_factor"), o.start_factor, &o.start_factor) ||
-        config_number_or(cfg, ARG("end_factor"), o.end_factor, &o.end_factor) ||
-        config_int_or(cfg, ARG("total_iters"), o.total_iters, &o.total_iters))
-        return NULL;
-    return sched_linear_lr(opt, o);
+    return config_read_args(cfg, SCHED_ARGS, "LinearLR", specs, N_SPECS(specs), &o) ? NULL : sched_linear_lr(opt, o);
 }
 
 static LRScheduler *build_one_cycle_lr(const Config *cfg, Optimizer *opt, int64_t epochs, int64_t steps)
 {
-    static const char *const keys[] = {"max_lr", "total_steps", "epochs", "steps_per_epoch", "pct_start",
-                                       "anneal_strategy", "cycle_momentum", "base_momentum", "max_momentum",
-                                       "div_factor", "final_div_factor", "three_phase", NULL};
+    static const ArgSpec specs[] = {
+        ARG_SPEC_REQUIRED(ARG_NUMBER, max_lr, OneCycleLROptions, max_lr),
+        ARG_SPEC(ARG_INT, total_steps, OneCycleLROptions, total_steps),
+        ARG_SPEC(ARG_INT, epochs, OneCycleLROptions, epochs),
+        ARG_SPEC(ARG_INT, steps_per_epoch, OneCycleLROptions, steps_per_epoch),
+        ARG_SPEC(ARG_NUMBER, pct_start, OneCycleLROptions, pct_start),
+        ARG_SPEC(ARG_STRING, anneal_strategy, OneCycleLROptions, anneal_strategy),
+        ARG_SPEC(ARG_BOOL, cycle_momentum, OneCycleLROptions, cycle_momentum),
+        ARG_SPEC(ARG_NUMBER, base_momentum, OneCycleLROptions, base_momentum),
+        ARG_SPEC(ARG_NUMBER, max_momentum, OneCycleLROptions, max_momentum),
+        ARG_SPEC(ARG_NUMBER, div_factor, OneCycleLROptions, div_factor),
+        ARG_SPEC(ARG_NUMBER, final_div_factor, OneCycleLROptions, final_div_factor),
+        ARG_SPEC(ARG_BOOL, three_phase, OneCycleLROptions, three_phase),
+    };
     OneCycleLROptions o = one_cycle_lr_defaults();
-    o.epochs = epochs;
+    o.epochs = epochs; /* the run's, unless the args say otherwise */
     o.steps_per_epoch = steps;
-    if (config_check_keys(cfg, "lr_scheduler.args", keys, "OneCycleLR") ||
-        config_number(cfg, ARG("max_lr"), &o.max_lr) ||
-        config_int_or(cfg, ARG("total_steps"), o.total_steps, &o.total_steps) ||
-        config_int_or(cfg, ARG("epochs"), o.epochs, &o.epochs) ||
-        config_int_or(cfg, ARG("steps_per_epoch"), o.steps_per_epoch, &o.steps_per_epoch) ||
-        config_number_or(cfg, ARG("pct_start"), o.pct_start, &o.pct_start) ||
-        config_string_or(cfg, ARG("anneal_strategy"), o.anneal_strategy, &o.anneal_strategy) ||
-        config_bool_or(cfg, ARG("cycle_momentum"), o.cycle_momentum, &o.cycle_momentum) ||
-        config_number_or(cfg, ARG("base_momentum"), o.base_momentum, &o.base_momentum) ||
-        config_number_or(cfg, ARG("max_momentum"), o.max_momentum, &o.max_momentum) ||
-        config_number_or(cfg, ARG("div_factor"), o.div_factor, &o.div_factor) ||
-        config_number_or(cfg, ARG("final_div_factor"), o.final_div_factor, &o.final_div_factor) ||
-        config_bool_or(cfg, ARG("three_phase"), o.three_phase, &o.three_phase))
-        return NULL;
-    return sched_one_cycle_lr(opt, o);
+    return config_read_args(cfg, SCHED_ARGS, "OneCycleLR", specs, N_SPECS(specs), &o) ? NULL
+                                                                                      : sched_one_cycle_lr(opt, o);
 }
 
 static LRScheduler *build_plateau(const Config *cfg, Optimizer *opt, int64_t epochs, int64_t steps)
 {
-    static const char *const keys[] = {"mode", "factor", "patience", "threshold", "threshold_mode",
-                                       "cooldown", "min_lr", "eps", NULL};
+    static const ArgSpec specs[] = {
+        ARG_SPEC(ARG_STRING, mode, ReduceLROnPlateauOptions, mode),
+        ARG_SPEC(ARG_NUMBER, factor, ReduceLROnPlateauOptions, factor),
+        ARG_SPEC(ARG_INT, patience, ReduceLROnPlateauOptions, patience),
+        ARG_SPEC(ARG_NUMBER, threshold, ReduceLROnPlateauOptions, threshold),
+        ARG_SPEC(ARG_STRING, threshold_mode, ReduceLROnPlateauOptions, threshold_mode),
+        ARG_SPEC(ARG_INT, cooldown, ReduceLROnPlateauOptions, cooldown),
+        ARG_SPEC(ARG_NUMBER, min_lr, ReduceLROnPlateauOptions, min_lr),
+        ARG_SPEC(ARG_NUMBER, eps, ReduceLROnPlateauOptions, eps),
+    };
     ReduceLROnPlateauOptions o = reduce_lr_on_plateau_defaults();
-    if (config_check_keys(cfg, "lr_scheduler.args", keys, "ReduceLROnPlateau") ||
-        config_string_or(cfg, ARG("mode"), o.mode, &o.mode) ||
-        config_number_or(cfg, ARG("factor"), o.factor, &o.factor) ||
-        config_int_or(cfg, ARG("patience"), o.patience, &o.patience) ||
-        config_number_or(cfg, ARG("threshold"), o.threshold, &o.threshold) ||
-        config_string_or(cfg, ARG("threshold_mode"), o.threshold_mode, &o.threshold_mode) ||
-        config_int_or(cfg, ARG("cooldown"), o.cooldown, &o.cooldown) ||
-        config_number_or(cfg, ARG("min_lr"), o.min_lr, &o.min_lr) || config_number_or(cfg, ARG("eps"), o.eps, &o.eps))
-        return NULL;
-    return sched_reduce_lr_on_plateau(opt, o);
+    return config_read_args(cfg, SCHED_ARGS, "ReduceLROnPlateau", specs, N_SPECS(specs), &o)
+               ? NULL
+               : sched_reduce_lr_on_plateau(opt, o);
 }
 
 static const RegistryEntry schedulers[] = {
@@ -251,5 +245,5 @@ LRScheduler *scheduler_from_config(const Config *cfg, Optimizer *opt, int64_t ep
     if (config_string(cfg, "lr_scheduler.type", &type) != 0) return NULL;
     SchedBuilder b = (SchedBuilder)registry_find(schedulers, sizeof schedulers / sizeof schedulers[0], type,
                                                  cfg->label, "lr_scheduler.type");
-    return b ? in_config_context(b(cfg, opt, epochs, steps_per_epoch), cfg, "lr_scheduler.args") : NULL;
+    return b ? in_config_context(b(cfg, opt, epochs, steps_per_epoch), cfg, SCHED_ARGS) : NULL;
 }
