@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "engine/error.h"
+#include "engine/serialize/atomic_file.h"
 
 char *fs_read_text(const char *path)
 {
@@ -38,39 +39,7 @@ char *fs_read_text(const char *path)
     return buf;
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t n)
-{
-    size_t len = strlen(path) + 16;
-    char *tmp = malloc(len);
-    ENGINE_ASSERT(tmp != NULL);
-    snprintf(tmp, len, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        engine_error("%s: cannot create a temporary file next to it: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    const char *p = data;
-    size_t left = n;
-    int rc = 0;
-    while (left > 0 && rc == 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            engine_error("%s: write failed: %s", path, strerror(errno));
-            rc = -1;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (rc == 0 && fsync(fd) != 0) rc = -1, engine_error("%s: fsync failed: %s", path, strerror(errno));
-    if (close(fd) != 0 && rc == 0) rc = -1, engine_error("%s: close failed: %s", path, strerror(errno));
-    if (rc == 0 && rename(tmp, path) != 0) rc = -1, engine_error("%s: rename failed: %s", path, strerror(errno));
-    if (rc != 0) unlink(tmp);
-    free(tmp);
-    return rc;
-}
+int fs_write_atomic(const char *path, const void *data, size_t n) { return atomic_write_file(path, data, n); }
 
 int fs_mkdirs(const char *path)
 {

@@ -1,6 +1,8 @@
 /* safetensors reader (validating) and atomic writer. */
 #include "engine/serialize/safetensors.h"
 
+#include "engine/serialize/atomic_file.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -284,47 +286,6 @@ Safetensors *safetensors_load(const char *path)
 
 /* ---- writing ---- */
 
-static int write_all(int fd, const void *p, size_t n, const char *path)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            engine_error("%s: write failed: %s", path, strerror(errno));
-            return -1;
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Creates "<path>.tmp.<pid>.<n>" for writing. Unlike mkstemp (mode 0600) the
- * file gets 0666 less the umask, so the renamed result has the permissions
- * any other newly written file would have. Returns the fd (and the malloc'ed
- * name in *tmp_out), or -1 with errno set. */
-static int open_temp_file(const char *path, char **tmp_out)
-{
-    static atomic_uint counter;
-    size_t len = strlen(path) + 48;
-    char *tmp = malloc(len);
-    ENGINE_ASSERT(tmp != NULL);
-    for (int attempt = 0; attempt < 100; attempt++) {
-        snprintf(tmp, len, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1u));
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0) {
-            *tmp_out = tmp;
-            return fd;
-        }
-        if (errno != EEXIST) break;
-    }
-    int err = errno;
-    free(tmp);
-    errno = err;
-    return -1;
-}
-
 int safetensors_save(const char *path, int n, const char *const *names, Tensor *const *tensors, int n_meta,
                      const char *const *meta_keys, const char *const *meta_values)
 {
@@ -367,18 +328,17 @@ int safetensors_save(const char *path, int n, const char *const *names, Tensor *
     size_t json_len = strlen(json);
     size_t padded = (json_len + 7) & ~(size_t)7; /* data starts 8-byte aligned */
 
-    char *tmp = NULL;
-    int fd = open_temp_file(path, &tmp);
-    if (fd < 0) {
-        engine_error("%s: cannot create a temporary file next to it: %s", path, strerror(errno));
+    AtomicFile *f = atomic_file_open(path);
+    if (!f) {
         free(json);
         return -1;
     }
     unsigned char len_le[8];
     for (int i = 0; i < 8; i++) len_le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    int rc = write_all(fd, len_le, 8, path);
-    if (rc == 0) rc = write_all(fd, json, json_len, path);
-    for (size_t i = json_len; rc == 0 && i < padded; i++) rc = write_all(fd, " ", 1, path);
+    static const char spaces[8] = "        ";
+    int rc = atomic_file_write(f, len_le, 8);
+    if (rc == 0) rc = atomic_file_write(f, json, json_len);
+    if (rc == 0) rc = atomic_file_write(f, spaces, padded - json_len);
     free(json);
     for (int i = 0; i < n && rc == 0; i++) {
         size_t nbytes = (size_t)tensor_numel(tensors[i]) * dtype_size(tensors[i]->dtype);
@@ -389,22 +349,13 @@ int safetensors_save(const char *path, int n, const char *const *names, Tensor *
             break;
         }
         rc = tensor_copy_to_buffer(tensors[i], buf);
-        if (rc == 0) rc = write_all(fd, buf, nbytes, path);
+        if (rc == 0) rc = atomic_file_write(f, buf, nbytes);
         free(buf);
     }
-    if (rc == 0 && fsync(fd) != 0) {
-        engine_error("%s: fsync failed: %s", path, strerror(errno));
-        rc = -1;
+    if (rc != 0) {
+        atomic_file_abort(f);
+        return -1;
     }
-    if (close(fd) != 0 && rc == 0) {
-        engine_error("%s: close failed: %s", path, strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        engine_error("%s: cannot rename the temporary file into place: %s", path, strerror(errno));
-        rc = -1;
-    }
-    if (rc != 0) unlink(tmp);
-    free(tmp);
+    rc = atomic_file_commit(f);
     return rc;
 }
