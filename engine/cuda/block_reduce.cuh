@@ -38,6 +38,23 @@ __device__ __forceinline__ int64_t strided_offset(const StridedDims &s, int64_t 
     return off;
 }
 
+/* A 64-bit indexer over shape for N operands with the given strides, dims
+ * coalesced as the CPU kernels coalesce them. */
+template <int N> static StridedIndexer<N, int64_t> make_indexer(Shape shape, const int64_t *const *strides)
+{
+    StridedLoop L;
+    strided_loop_init(&L, shape, N, strides);
+    StridedIndexer<N, int64_t> ix;
+    ix.ndim = L.ndim_outer + 1;
+    for (int d = 0; d < L.ndim_outer; d++) {
+        ix.size[d] = L.outer_size[d];
+        for (int k = 0; k < N; k++) ix.stride[k][d] = L.outer_stride[k][d];
+    }
+    ix.size[L.ndim_outer] = L.inner > 0 ? L.inner : 1;
+    for (int k = 0; k < N; k++) ix.stride[k][L.ndim_outer] = L.inner_stride[k];
+    return ix;
+}
+
 /* ---- combining values ---- */
 
 /* b replaces a when larger or NaN: NaN propagates, as in PyTorch's max. */
@@ -153,58 +170,66 @@ static inline int64_t reduce_chunk_count(int64_t R, int64_t out_blocks, int64_t 
     return c > 1 ? c : 1;
 }
 
-/* ---- sums of a few doubles over n items, in two deterministic stages ---- */
+/* ---- reductions of a few doubles over n items, in two deterministic stages ---- */
 
 /* Blocks of the first stage: a fixed number for a given n, so the order of
- * the additions depends on n only. */
-static inline unsigned sum_blocks(int64_t n)
+ * the combinations depends on n only. */
+static inline unsigned over_blocks(int64_t n)
 {
     int64_t b = (n + CUDA_THREADS * 8 - 1) / (CUDA_THREADS * 8);
     return (unsigned)(b < 1 ? 1 : b > 1024 ? 1024 : b);
 }
 
-/* Stage 1: block b adds f(i, acc) over its grid-stride share of [0, n) into
- * partial[b * K + k]. */
-template <int K, typename F> __global__ void sum_partial_kernel(int64_t n, F f, double *partial)
+/* Stage 1: block b folds f(i, acc) over its grid-stride share of [0, n)
+ * into partial[b * K + k]. */
+template <int K, typename F, typename Op>
+__global__ void over_partial_kernel(int64_t n, F f, Op op, double identity, double *partial)
 {
     double acc[K];
 #pragma unroll
-    for (int k = 0; k < K; k++) acc[k] = 0.0;
+    for (int k = 0; k < K; k++) acc[k] = identity;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
         f(i, acc);
 #pragma unroll
     for (int k = 0; k < K; k++) {
-        double t = block_allreduce(acc[k], SumOp(), 0.0);
+        double t = block_allreduce(acc[k], op, identity);
         if (threadIdx.x == 0) partial[blockIdx.x * K + k] = t;
     }
 }
 
-/* Stage 2 (one block): the totals of the n_blocks partials, handed to
- * fin(totals) on thread 0. */
-template <int K, typename Fin> __global__ void sum_final_kernel(const double *partial, unsigned n_blocks, Fin fin)
+/* Stage 2 (one block): the n_blocks partials combined, handed to fin(totals) on thread 0. */
+template <int K, typename Op, typename Fin>
+__global__ void over_final_kernel(const double *partial, unsigned n_blocks, Op op, double identity, Fin fin)
 {
     double total[K];
 #pragma unroll
     for (int k = 0; k < K; k++) {
-        double acc = 0.0;
-        for (unsigned b = threadIdx.x; b < n_blocks; b += blockDim.x) acc += partial[b * K + k];
-        total[k] = block_allreduce(acc, SumOp(), 0.0);
+        double acc = identity;
+        for (unsigned b = threadIdx.x; b < n_blocks; b += blockDim.x) acc = op(acc, partial[b * K + k]);
+        total[k] = block_allreduce(acc, op, identity);
     }
     if (threadIdx.x == 0) fin(total);
 }
 
-/* Runs both stages: f(i, double acc[K]) adds item i's K values, fin(const
- * double total[K]) stores the result on the device. */
-template <int K, typename F, typename Fin> static void sum_over(int64_t n, F f, Fin fin)
+/* Runs both stages: f(i, double acc[K]) folds item i's K values into acc
+ * with op, fin(const double total[K]) stores the result on the device. */
+template <int K, typename F, typename Op, typename Fin>
+static void reduce_over(int64_t n, F f, Op op, double identity, Fin fin)
 {
-    unsigned nb = sum_blocks(n);
+    unsigned nb = over_blocks(n);
     double *partial = scratch_new<double>((int64_t)nb * K);
     cudaStream_t s = cuda_current_stream();
-    sum_partial_kernel<K><<<nb, CUDA_THREADS, 0, s>>>(n, f, partial);
+    over_partial_kernel<K><<<nb, CUDA_THREADS, 0, s>>>(n, f, op, identity, partial);
     CUDA_CHECK_LAUNCH();
-    sum_final_kernel<K><<<1, CUDA_THREADS, 0, s>>>(partial, nb, fin);
+    over_final_kernel<K><<<1, CUDA_THREADS, 0, s>>>(partial, nb, op, identity, fin);
     CUDA_CHECK_LAUNCH();
     scratch_free(partial);
+}
+
+/* Sums: f adds item i's K values into acc. */
+template <int K, typename F, typename Fin> static void sum_over(int64_t n, F f, Fin fin)
+{
+    reduce_over<K>(n, f, SumOp(), 0.0, fin);
 }
 
 #endif

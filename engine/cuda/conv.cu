@@ -22,6 +22,7 @@
  * a buffer of the size cuDNN expects, zero beyond the tensor's rows and
  * columns, which changes nothing in the sums. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,14 +124,28 @@ static void plan_insert(ConvPlan *plan)
     plan_count++;
 }
 
-static void make_key(int64_t *key, ConvDir dir, const ConvGeom &g, const ConvParams &p)
+/* The largest power of two up to 16 that divides every buffer's address:
+ * cuDNN's vectorised kernels need aligned buffers, so a plan found with
+ * aligned ones must not serve misaligned ones (views at odd offsets). */
+static int64_t buffers_alignment(const void *const *ptrs, int n)
 {
-    int64_t v[KEY_LEN] = {dir,          g.n,          g.c,          g.h,          g.w,
-                          g.o,          g.kh,         g.kw,         g.groups,     p.stride[0],
-                          p.stride[1],  p.padding[0], p.padding[1], p.dilation[0], p.dilation[1],
-                          cuda_tf32(),  cuda_deterministic(), 0, 0, 0};
+    int64_t align = 16;
+    for (int i = 0; i < n; i++)
+        while (ptrs[i] && align > 1 && (uintptr_t)ptrs[i] % (uintptr_t)align != 0) align /= 2;
+    return align;
+}
+
+static void make_key(int64_t *key, ConvDir dir, const ConvGeom &g, const ConvParams &p, int64_t alignment)
+{
+    int64_t v[KEY_LEN] = {dir, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.groups,
+                          p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1],
+                          cuda_tf32(), cuda_deterministic(), alignment, 0, 0};
     memcpy(key, v, sizeof v);
 }
+
+/* FMA: no tensor cores, results within float rounding of the CPU's;
+ * DEFAULT lets cuDNN use TF32 tensor cores (Ampere and later). */
+static cudnnMathType_t default_math(void) { return cuda_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH; }
 
 static void describe(ConvPlan *plan, ConvDir dir, const ConvGeom &g, const ConvParams &p)
 {
@@ -152,7 +167,7 @@ static void describe(ConvPlan *plan, ConvDir dir, const ConvGeom &g, const ConvP
                                                 p.stride[1], p.dilation[0], p.dilation[1], CUDNN_CROSS_CORRELATION,
                                                 CUDNN_DATA_FLOAT));
     CUDNN_CHECK(cudnnSetConvolutionGroupCount(plan->conv_desc, as_int(g.groups)));
-    plan->math = cuda_tf32() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+    plan->math = default_math();
     CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv_desc, plan->math));
 }
 
@@ -202,7 +217,7 @@ template <typename Perf> static void choose(ConvPlan *plan, const Perf *perf, in
         const Perf &r = perf[i];
         if (r.status != CUDNN_STATUS_SUCCESS || r.memory > offered) continue;
         if (deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
-        if (!tf32 && r.mathType != CUDNN_FMA_MATH && r.mathType != CUDNN_DEFAULT_MATH) continue;
+        if (!tf32 && r.mathType != CUDNN_FMA_MATH) continue;
         if (plan->algo < 0) {
             plan->algo = (int)r.algo;
             plan->workspace = r.memory;
@@ -222,7 +237,6 @@ static void search_timed(ConvPlan *plan, ConvDir dir, const ConvBuffers &b)
     }
     void *ws = NULL;
     while (want > 0 && !(ws = cuda_caching_alloc(want))) want /= 2; /* take what the device has */
-    engine_clear_error();
     int n = 0;
     if (dir == DIR_FORWARD) {
         cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
@@ -279,7 +293,8 @@ static void choose_default(ConvPlan *plan, ConvDir dir)
     plan->algo = dir == DIR_FORWARD         ? (int)CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM
                  : dir == DIR_BACKWARD_DATA ? (int)CUDNN_CONVOLUTION_BWD_DATA_ALGO_1
                                             : (int)CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
-    plan->math = cuda_tf32() ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+    plan->math = default_math();
+    CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv_desc, plan->math));
     plan->workspace = algo_workspace(plan, dir, plan->algo);
     if (plan->workspace == SIZE_MAX) cuda_fail("cuDNN", "algorithm search", "no algorithm supports this convolution",
                                                __FILE__, __LINE__);
@@ -288,7 +303,8 @@ static void choose_default(ConvPlan *plan, ConvDir dir)
 static ConvPlan *plan_for(ConvDir dir, const ConvGeom &g, const ConvParams &p, const ConvBuffers &b)
 {
     int64_t key[KEY_LEN];
-    make_key(key, dir, g, p);
+    const void *ptrs[4] = {b.x, b.w, b.y, b.out};
+    make_key(key, dir, g, p, buffers_alignment(ptrs, 4));
     if (plan_table) {
         ConvPlan *found = *plan_slot(plan_table, plan_capacity, key);
         if (found) return found;
@@ -297,11 +313,16 @@ static ConvPlan *plan_for(ConvDir dir, const ConvGeom &g, const ConvParams &p, c
     ENGINE_ASSERT(plan != NULL);
     memcpy(plan->key, key, sizeof key);
     describe(plan, dir, g, p);
-    if (cuda_deterministic()) search_heuristic(plan, dir);
-    else search_timed(plan, dir, b);
-    if (plan->algo < 0) choose_default(plan, dir);
-    /* the math the chosen algorithm runs with (FMA unless TF32 is on) */
-    CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv_desc, plan->math));
+    bool timed = !cuda_deterministic();
+    if (timed) search_timed(plan, dir, b);
+    else search_heuristic(plan, dir);
+    if (plan->algo >= 0) {
+        /* the math the chosen algorithm runs with (FMA unless TF32 is on) */
+        CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv_desc, plan->math));
+        /* heuristics estimate the workspace; the query for the final math is exact */
+        if (!timed) plan->workspace = algo_workspace(plan, dir, plan->algo);
+    }
+    if (plan->algo < 0 || plan->workspace == SIZE_MAX) choose_default(plan, dir);
     plan_insert(plan);
     return plan;
 }
@@ -317,7 +338,6 @@ static void *take_workspace(const ConvPlan *plan, int *algo, size_t *bytes)
     if (*bytes == 0) return NULL;
     void *ws = cuda_caching_alloc(*bytes);
     if (ws) return ws;
-    engine_clear_error();
     if (plan->fallback_algo < 0)
         cuda_fail("cuDNN", "workspace allocation", "out of device memory for the convolution's workspace", __FILE__,
                   __LINE__);

@@ -4,7 +4,9 @@
  * (transposed views become transposition flags, never copies, as on the
  * CPU). Batches run as one strided-batched call wherever the batch dims
  * collapse to a single stride, and as one large product when a shared
- * right operand lets the batch fold into the rows. */
+ * right operand lets the batch fold into the rows. The math mode (FP32, or
+ * TF32 tensor cores when cuda_tf32()) is the handle's, which the runtime
+ * keeps in step with the flag. */
 #include <limits.h>
 
 #include "engine/cuda/check.h"
@@ -84,8 +86,6 @@ extern "C" void cuda_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool 
     MatrixLayout la, lb;
     ENGINE_ASSERT(blas_matrix_layout(m, k, a->strides[nd - 2], a->strides[nd - 1], &la));
     ENGINE_ASSERT(blas_matrix_layout(k, n, b->strides[nd - 2], b->strides[nd - 1], &lb));
-    CUBLAS_CHECK(cublasSetMathMode((cublasHandle_t)cuda_cublas(),
-                                   cuda_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     float beta = accumulate ? 1.0f : 0.0f;
     const float *pa = tensor_f32(a), *pb = tensor_f32(b);
 

@@ -25,7 +25,7 @@ std::mutex init_lock;
 std::atomic<cudaStream_t> stream_handle{nullptr};
 cublasHandle_t cublas_handle = nullptr;
 cudnnHandle_t cudnn_handle = nullptr;
-int sm_count_cached = 0;
+std::atomic<int> sm_count_cached{0}; /* read on every launch */
 
 std::atomic<bool> tf32_enabled{false};
 std::atomic<bool> deterministic_enabled{false};
@@ -115,12 +115,12 @@ extern "C" void cuda_synchronize(void)
 
 int cuda_sm_count(void)
 {
-    std::lock_guard<std::mutex> guard(init_lock);
-    if (sm_count_cached == 0) {
-        int dev = 0, n = 0;
-        CUDA_CHECK(cudaGetDevice(&dev));
-        CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
-        sm_count_cached = n > 0 ? n : 1;
-    }
-    return sm_count_cached;
+    int n = sm_count_cached.load();
+    if (n > 0) return n;
+    int dev = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    if (n < 1) n = 1;
+    sm_count_cached.store(n); /* racing first calls store the same value */
+    return n;
 }
