@@ -1,0 +1,42 @@
+/* GPU-versus-CPU checks for the CUDA kernels: the same op run from the same
+ * inputs on both devices, forward and backward, compared with a printed
+ * relative error. Without a CUDA build or device the tests skip visibly. */
+#ifndef TESTS_GPU_COMPARE_H
+#define TESTS_GPU_COMPARE_H
+
+#include "tests/support/check.h"
+
+#define GPU_DEVICE CUDA(0)
+
+/* Whether this build has CUDA and a device is visible. */
+bool gpu_available(void);
+
+/* Prints "SKIP: no CUDA device" and skips the current test without one
+ * (ctest reports it as skipped). */
+#define REQUIRE_GPU()                                       \
+    do {                                                    \
+        if (!gpu_available()) {                             \
+            print_message("SKIP: no CUDA device\n");        \
+            skip();                                         \
+        }                                                   \
+    } while (0)
+
+/* Sets the GPU numeric modes for a test (TF32 math, deterministic
+ * algorithms); no-ops in builds without CUDA. */
+void gpu_set_modes(bool tf32, bool deterministic);
+
+/* A copy of t on device, outside autograd; a leaf that requires grad
+ * when t does. NULL stays NULL. */
+Tensor *leaf_on(Tensor *t, Device device);
+
+/* A function of n inputs (some may be NULL) that runs on their device. */
+typedef Tensor *(*DeviceFn)(Tensor **inputs, void *ctx);
+
+/* Runs fn on the CPU inputs (leaves, or NULL) and on GPU copies of them,
+ * backward from the same random output gradient on both, and expects the
+ * outputs and the gradients of every input that requires grad to agree
+ * within tol (relative to the CPU's scale). label names the case in the
+ * printed errors. */
+void expect_gpu_matches_cpu(DeviceFn fn, void *ctx, Tensor **cpu_inputs, int n, double tol, const char *label);
+
+#endif
