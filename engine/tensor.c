@@ -19,6 +19,10 @@ Storage *storage_new(size_t nbytes, Device device)
 {
 #ifndef ENGINE_HAVE_CUDA
     ENGINE_CHECK(device.type == DEVICE_CPU, "device %s: this build has no CUDA support", device_name(device));
+#else
+    /* one device per process; -d / CUDA_VISIBLE_DEVICES choose which */
+    ENGINE_CHECK(device.type == DEVICE_CPU || device.index == 0,
+                 "device %s: only cuda:0 is used (choose the GPU with -d or CUDA_VISIBLE_DEVICES)", device_name(device));
 #endif
     Storage *s = malloc(sizeof *s);
     ENGINE_CHECK(s != NULL, "out of memory allocating a storage header");
