@@ -180,10 +180,10 @@ static void test_pointwise_losses(void **state)
                     scope_begin();
                     Shape sh = shapes[s];
                     int64_t C = sh.d[1];
+                    bool pos_weighted = weighted && kind == L_BCE_LOGITS;
                     Tensor *in[4] = {kind == L_BCE ? probability_leaf(sh) : rand_leaf(sh, &gen), probability_leaf(sh),
                                      weighted ? tensor_rand(SHAPE(C), &gen, CPU) : NULL,
-                                     weighted && kind == L_BCE_LOGITS ? t_mul_scalar(tensor_rand(SHAPE(C), &gen, CPU), 3.0)
-                                                                      : NULL};
+                                     pos_weighted ? t_mul_scalar(tensor_rand(SHAPE(C), &gen, CPU), 3.0) : NULL};
                     PointwiseCtx ctx = {(PointwiseKind)kind, (Reduction)red};
                     char label[128];
                     snprintf(label, sizeof label, "%s %s %s%s", pointwise_name[kind], shape_str(sh),
@@ -392,7 +392,8 @@ static void test_index_errors(void **state)
     Tensor *x = leaf_on(tensor_randn(SHAPE(5, 6), &gen, CPU), GPU_DEVICE);
     Tensor *idx = randint_cpu(0, 5, SHAPE(2000));
     tensor_i64(idx)[1500] = 9;
-    expect_error(t_index_select(x, 0, leaf_on(idx, GPU_DEVICE)), "index 9 is out of bounds for dimension 0 with size 5", NULL);
+    expect_error(t_index_select(x, 0, leaf_on(idx, GPU_DEVICE)), "index 9 is out of bounds for dimension 0 with size 5",
+                 NULL);
     tensor_i64(idx)[1500] = -2;
     expect_error(t_index_select(x, 0, leaf_on(idx, GPU_DEVICE)), "index -2 is out of bounds", NULL);
     Tensor *neg = leaf_on(randint_cpu(-3, -1, SHAPE(4)), GPU_DEVICE);

@@ -1,15 +1,20 @@
 /* The CUDA optimizer kernels against the CPU's: every algorithm (SGD,
  * Adam, AdamW, RMSprop, Adagrad, Adadelta) with its options, 20 steps of the
  * same gradients on parameters on each device, in two groups, one parameter
- * strided and one without a gradient at some steps; then gradient clipping
- * by norm (p = 1, 2, 3, inf) and by value. The fused kernels round exactly
- * as the CPU's do, so the printed errors are expected to be 0; the test
- * allows 1e-4. Skipped without a CUDA device. */
+ * strided and one without a gradient at some steps (optimizer_step runs one
+ * multi-tensor launch per group), the one-parameter kernels on their own;
+ * then gradient clipping by norm (p = 1, 2, 3, inf) and by value. The fused
+ * kernels round exactly as the CPU's do, so the printed errors are expected
+ * to be 0; the test allows 1e-4. Skipped without a CUDA device. */
 #include <math.h>
 #include <stdio.h>
 
+#include "engine/cpu/optim_kernels.h"
 #include "tests/support/gpu_compare.h"
 #include "utils/optim_config.h"
+#ifdef ENGINE_HAVE_CUDA
+#include "engine/cuda/optim_kernels.h"
+#endif
 
 #define N_PARAMS 3
 #define N_STEPS 20
@@ -131,6 +136,56 @@ static void test_optimizers_match_cpu(void **state)
     }
 }
 
+/* optimizer_step batches CUDA updates into one multi-tensor launch; the
+ * one-parameter kernels (what an update outside a batch runs) directly,
+ * 20 steps of each algorithm on one parameter and its state. */
+static void test_single_tensor_kernels(void **state)
+{
+    REQUIRE_GPU();
+#ifdef ENGINE_HAVE_CUDA
+    for (int algo = 0; algo < 5; algo++) {
+        scope_begin();
+        Shape s = SHAPE(3, 1019);
+        Tensor *p0 = tensor_randn(s, &gen, CPU);
+        Tensor *p[2] = {t_clone(p0), leaf_on(p0, GPU_DEVICE)}, *st[2][3];
+        for (int k = 0; k < 3; k++) {
+            Tensor *s0 = t_mul_scalar(tensor_rand(s, &gen, CPU), 0.1);
+            st[0][k] = t_clone(s0);
+            st[1][k] = leaf_on(s0, GPU_DEVICE);
+        }
+        for (int step = 1; step <= N_STEPS; step++) {
+            Tensor *g0 = tensor_randn(s, &gen, CPU);
+            Tensor *g[2] = {g0, leaf_on(g0, GPU_DEVICE)};
+            SGDKernelArgs sgd = {0.1, 0.9, 0.1, 0.01, true, false, step == 1};
+            AdamKernelArgs adam = {0.01, 0.9, 0.999, 1e-8, 0.1, 1 - pow(0.9, step), 1 - pow(0.999, step),
+                                   true, false, true};
+            RMSpropKernelArgs rms = {0.01, 0.99, 1e-8, 0.1, 0.9, true, false};
+            AdagradKernelArgs ada = {0.1 / (1 + (step - 1) * 0.01), 1e-10, 0.1, false};
+            AdadeltaKernelArgs delta = {1.0, 0.9, 1e-6, 0.1, true};
+            for (int d = 0; d < 2; d++) {
+                Tensor **t = st[d];
+                switch (algo) {
+                case 0: (d ? cuda_sgd_step : cpu_sgd_step)(p[d], g[d], t[0], &sgd); break;
+                case 1: (d ? cuda_adam_step : cpu_adam_step)(p[d], g[d], t[0], t[1], t[2], &adam); break;
+                case 2: (d ? cuda_rmsprop_step : cpu_rmsprop_step)(p[d], g[d], t[0], t[1], t[2], &rms); break;
+                case 3: (d ? cuda_adagrad_step : cpu_adagrad_step)(p[d], g[d], t[0], &ada); break;
+                default: (d ? cuda_adadelta_step : cpu_adadelta_step)(p[d], g[d], t[0], t[1], &delta); break;
+                }
+            }
+        }
+        static const char *names[] = {"sgd_step", "adam_step", "rmsprop_step", "adagrad_step", "adadelta_step"};
+        char label[96];
+        snprintf(label, sizeof label, "%s: param after %d steps", names[algo], N_STEPS);
+        expect_close(p[1], p[0], TOL, label);
+        for (int k = 0; k < 3; k++) {
+            snprintf(label, sizeof label, "%s: state %d after %d steps", names[algo], k, N_STEPS);
+            expect_close(st[1][k], st[0][k], TOL, label);
+        }
+        scope_end();
+    }
+#endif
+}
+
 /* Parameters holding the given gradients (persistent), on device. */
 static void params_with_grads(Tensor **grads, Device device, Tensor **p)
 {
@@ -206,6 +261,7 @@ int main(void)
     generator_seed(&gen, 31);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_optimizers_match_cpu),
+        cmocka_unit_test(test_single_tensor_kernels),
         cmocka_unit_test(test_clip_grad),
         cmocka_unit_test(test_clip_grad_value),
     };

@@ -1,7 +1,8 @@
-/* Device-side building blocks shared by the CUDA reduction, index, loss,
- * softmax and optimizer kernels, on top of launch.cuh: warp and block
- * reductions in a fixed order (so results never depend on timing), a
- * two-stage sum of a few doubles over n items, and scratch device memory.
+/* Building blocks shared by the CUDA reduction, index, loss, softmax and
+ * optimizer kernels, on top of launch.cuh: 64-bit strided indexing, warp
+ * and block reductions in a fixed order (so results never depend on
+ * timing), the rule that cuts long reductions into chunks, a two-stage
+ * reduction of a few doubles over n items, and scratch device memory.
  * Only included by .cu files. */
 #ifndef ENGINE_CUDA_BLOCK_REDUCE_CUH
 #define ENGINE_CUDA_BLOCK_REDUCE_CUH

@@ -135,13 +135,13 @@ struct ScatterAtomicOp {
     }
 };
 
+/* steps: the line length, and index's and src's strides along dim. */
 template <typename T>
 static void scatter_lines(Tensor *out, const Tensor *index, const Tensor *src, Shape lines,
-                          const int64_t *const *strides, int64_t len, int64_t idx_step, int64_t src_step,
-                          int64_t out_dim_stride)
+                          const int64_t *const *strides, const int64_t *steps, int64_t out_dim_stride)
 {
-    ScatterLineOp<T> op = {(T *)tensor_data(out), (const T *)tensor_data(src), tensor_i64(index), len, idx_step, src_step,
-                           out_dim_stride};
+    ScatterLineOp<T> op = {(T *)tensor_data(out), (const T *)tensor_data(src), tensor_i64(index), steps[0], steps[1],
+                           steps[2], out_dim_stride};
     launch_elementwise<3>(lines, strides, op);
 }
 
@@ -171,10 +171,11 @@ extern "C" void cuda_scatter_add(Tensor *out, int dim, const Tensor *index, cons
     }
     int64_t idx_step = nd > 0 ? index->strides[dim] : 0, src_step = nd > 0 ? src->strides[dim] : 0;
     const int64_t *strides[3] = {so, si, ss};
+    int64_t steps[3] = {len, idx_step, src_step};
     switch (out->dtype) {
-    case DT_F32: scatter_lines<float>(out, index, src, lines, strides, len, idx_step, src_step, out_dim_stride); break;
-    case DT_I64: scatter_lines<int64_t>(out, index, src, lines, strides, len, idx_step, src_step, out_dim_stride); break;
-    case DT_U8: scatter_lines<uint8_t>(out, index, src, lines, strides, len, idx_step, src_step, out_dim_stride); break;
+    case DT_F32: scatter_lines<float>(out, index, src, lines, strides, steps, out_dim_stride); break;
+    case DT_I64: scatter_lines<int64_t>(out, index, src, lines, strides, steps, out_dim_stride); break;
+    case DT_U8: scatter_lines<uint8_t>(out, index, src, lines, strides, steps, out_dim_stride); break;
     default: ENGINE_UNREACHABLE("scatter_add: bad dtype");
     }
 }

@@ -1,4 +1,6 @@
-/* CUDA fused optimizer updates (see optim_kernels.h).
+/* CUDA fused optimizer updates (see optim_kernels.h): one parameter per
+ * launch, or many (multi-tensor: a table of parameters in a small device
+ * buffer, each block updating one chunk of one parameter).
  *
  * Each update is the CPU kernel's loop body (engine/cpu/optim_kernels.c),
  * operation for operation: the same float constants, computed on the host
@@ -6,6 +8,8 @@
  * an explicitly rounded intrinsic (__fmul_rn, ...), so the compiler cannot
  * fuse a multiply and an add into one FMA, which the CPU build does not do
  * either. A GPU parameter therefore follows its CPU twin bit for bit. */
+#include <stdlib.h>
+
 #include "engine/cuda/optim_kernels_impl.cuh"
 
 extern "C" {
@@ -133,6 +137,89 @@ extern "C" void cuda_adadelta_step(Tensor *param, const Tensor *grad, Tensor *sq
                                    const AdadeltaKernelArgs *a)
 {
     launch_step<AdadeltaAlg>(param, slots(param, grad, square_avg, acc_delta, NULL), adadelta_consts(a));
+}
+
+/* ---- many parameters per launch ---- */
+
+/* Elements of one parameter a block updates. */
+#define MULTI_CHUNK (8 * CUDA_THREADS)
+
+/* One parameter of a multi-tensor launch: its blocks start at first_block. */
+template <typename Alg> struct MultiEntry {
+    SlotPtrs s;
+    int64_t n, first_block;
+    typename Alg::Consts k;
+};
+
+/* Block b finds its parameter (the last entry starting at or before b) and
+ * updates that parameter's chunk b - first_block. */
+template <typename Alg> __global__ void multi_step_kernel(const MultiEntry<Alg> *entries, int n_entries)
+{
+    int64_t b = blockIdx.x;
+    int lo = 0, hi = n_entries - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (entries[mid].first_block <= b) lo = mid;
+        else hi = mid - 1;
+    }
+    const MultiEntry<Alg> e = entries[lo];
+    int64_t begin = (b - e.first_block) * MULTI_CHUNK;
+    int64_t end = begin + MULTI_CHUNK < e.n ? begin + MULTI_CHUNK : e.n;
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) Alg::update(e.k, e.s, i);
+}
+
+/* Builds the entry table on the host, copies it to a small device buffer
+ * and launches once; consts(u) gives an update's float constants. */
+template <typename Alg, typename ConstsFn> static void launch_multi(const OptimUpdate *u, int n, ConstsFn consts)
+{
+    MultiEntry<Alg> *host = (MultiEntry<Alg> *)malloc(sizeof(MultiEntry<Alg>) * (size_t)(n > 0 ? n : 1));
+    ENGINE_ASSERT(host != NULL);
+    int count = 0;
+    int64_t blocks = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t numel = tensor_numel(u[i].tensors[0]);
+        if (numel == 0) continue;
+        MultiEntry<Alg> &e = host[count++];
+        Tensor *const *t = u[i].tensors;
+        e.s = slots(t[0], t[1], t[2], t[3], t[4]);
+        e.n = numel;
+        e.first_block = blocks;
+        e.k = consts(u[i]);
+        blocks += (numel + MULTI_CHUNK - 1) / MULTI_CHUNK;
+    }
+    if (count > 0) {
+        ENGINE_ASSERT(blocks <= INT32_MAX);
+        cudaStream_t s = cuda_current_stream();
+        MultiEntry<Alg> *dev = scratch_new<MultiEntry<Alg>>(count);
+        /* from pageable memory: the host buffer is staged before this returns */
+        CUDA_CHECK(cudaMemcpyAsync(dev, host, sizeof(MultiEntry<Alg>) * (size_t)count, cudaMemcpyHostToDevice, s));
+        multi_step_kernel<Alg><<<(unsigned)blocks, CUDA_THREADS, 0, s>>>(dev, count);
+        CUDA_CHECK_LAUNCH();
+        scratch_free(dev);
+    }
+    free(host);
+}
+
+extern "C" void cuda_optim_step_multi(const OptimUpdate *updates, int n)
+{
+    if (n == 0) return;
+    switch (updates[0].kind) {
+    case OPTIM_SGD:
+        launch_multi<SgdAlg>(updates, n, [](const OptimUpdate &u) { return sgd_consts(&u.args.sgd); });
+        break;
+    case OPTIM_ADAM:
+        launch_multi<AdamAlg>(updates, n, [](const OptimUpdate &u) { return adam_consts(&u.args.adam); });
+        break;
+    case OPTIM_RMSPROP:
+        launch_multi<RmspropAlg>(updates, n, [](const OptimUpdate &u) { return rmsprop_consts(&u.args.rmsprop); });
+        break;
+    case OPTIM_ADAGRAD:
+        launch_multi<AdagradAlg>(updates, n, [](const OptimUpdate &u) { return adagrad_consts(&u.args.adagrad); });
+        break;
+    case OPTIM_ADADELTA:
+        launch_multi<AdadeltaAlg>(updates, n, [](const OptimUpdate &u) { return adadelta_consts(&u.args.adadelta); });
+        break;
+    }
 }
 
 /* ---- norms ---- */

@@ -1,10 +1,9 @@
 /* The per-element optimizer updates of the CUDA backend, shared by the
- * one-parameter and the multi-parameter launches (optim_kernels.cu,
- * optim_multi.cu). Each algorithm is a struct with its float constants
- * (Consts) and update(k, slots, i), the CPU kernel's loop body for element
- * i with every operation explicitly rounded (no FMA contraction), so the
- * results match engine/cpu/optim_kernels.c bit for bit. Only included by
- * .cu files. */
+ * one-parameter and the multi-parameter launches of optim_kernels.cu. Each
+ * algorithm is a struct with its float constants (Consts) and update(k,
+ * slots, i): the CPU kernel's loop body for element i with every operation
+ * explicitly rounded (no FMA contraction), so the results match
+ * engine/cpu/optim_kernels.c bit for bit. Only included by .cu files. */
 #ifndef ENGINE_CUDA_OPTIM_KERNELS_IMPL_CUH
 #define ENGINE_CUDA_OPTIM_KERNELS_IMPL_CUH
 

@@ -1,13 +1,9 @@
 /* Adadelta with weight decay (torch.optim.Adadelta). */
 #include <math.h>
 
-#include "engine/cpu/optim_kernels.h"
-#include "engine/dispatch.h"
 #include "engine/optim/algorithms.h"
 #include "engine/optim/optimizer_impl.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/optim_kernels.h"
-#endif
+#include "engine/optim/multi_tensor.h"
 
 enum { RHO, EPS, WEIGHT_DECAY, MAXIMIZE, N_HPARAMS };
 enum { SQUARE_AVG, ACC_DELTA, N_STATE };
@@ -28,14 +24,18 @@ static int adadelta_step(const ParamGroup *g, ParamState *s, Tensor *param, Tens
     Tensor *square_avg = optim_state_tensor(s, SQUARE_AVG, param, 0.0);
     Tensor *acc_delta = optim_state_tensor(s, ACC_DELTA, param, 0.0);
     if (!square_avg || !acc_delta) return -1;
-    AdadeltaKernelArgs a = {
-        .lr = g->lr,
-        .rho = hp[RHO],
-        .eps = hp[EPS],
-        .weight_decay = hp[WEIGHT_DECAY],
-        .maximize = hp[MAXIMIZE] != 0,
+    OptimUpdate u = {
+        .kind = OPTIM_ADADELTA,
+        .tensors = {param, grad, square_avg, acc_delta},
+        .args.adadelta = {
+            .lr = g->lr,
+            .rho = hp[RHO],
+            .eps = hp[EPS],
+            .weight_decay = hp[WEIGHT_DECAY],
+            .maximize = hp[MAXIMIZE] != 0,
+        },
     };
-    KERNEL(param, adadelta_step)(param, grad, square_avg, acc_delta, &a);
+    optim_run_update(&u);
     return 0;
 }
 

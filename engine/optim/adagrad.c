@@ -5,13 +5,9 @@
  * gives the same updates. */
 #include <math.h>
 
-#include "engine/cpu/optim_kernels.h"
-#include "engine/dispatch.h"
 #include "engine/optim/algorithms.h"
 #include "engine/optim/optimizer_impl.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/optim_kernels.h"
-#endif
+#include "engine/optim/multi_tensor.h"
 
 enum { LR_DECAY, WEIGHT_DECAY, INITIAL_ACCUMULATOR_VALUE, EPS, MAXIMIZE, N_HPARAMS };
 enum { SUM };
@@ -33,13 +29,17 @@ static int adagrad_step(const ParamGroup *g, ParamState *s, Tensor *param, Tenso
     const double *hp = g->hparams;
     Tensor *sum = optim_state_tensor(s, SUM, param, hp[INITIAL_ACCUMULATOR_VALUE]);
     if (!sum) return -1;
-    AdagradKernelArgs a = {
-        .clr = g->lr / (1.0 + (double)(s->step - 1) * hp[LR_DECAY]),
-        .eps = hp[EPS],
-        .weight_decay = hp[WEIGHT_DECAY],
-        .maximize = hp[MAXIMIZE] != 0,
+    OptimUpdate u = {
+        .kind = OPTIM_ADAGRAD,
+        .tensors = {param, grad, sum},
+        .args.adagrad = {
+            .clr = g->lr / (1.0 + (double)(s->step - 1) * hp[LR_DECAY]),
+            .eps = hp[EPS],
+            .weight_decay = hp[WEIGHT_DECAY],
+            .maximize = hp[MAXIMIZE] != 0,
+        },
     };
-    KERNEL(param, adagrad_step)(param, grad, sum, &a);
+    optim_run_update(&u);
     return 0;
 }
 

@@ -2,12 +2,8 @@
  * (torch.optim.Adam); the update is shared with AdamW (adamw.c). */
 #include <math.h>
 
-#include "engine/cpu/optim_kernels.h"
-#include "engine/dispatch.h"
 #include "engine/optim/adam_impl.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/optim_kernels.h"
-#endif
+#include "engine/optim/multi_tensor.h"
 
 const HParamInfo adam_hparams[ADAM_N_HPARAMS] = {
     [ADAM_BETA1] = {"beta1", "betas", 0, false, 0, 1, true},
@@ -33,19 +29,23 @@ int adam_update(const ParamGroup *g, ParamState *s, Tensor *param, Tensor *grad,
     Tensor *max_sq = amsgrad ? optim_state_tensor(s, ADAM_MAX_EXP_AVG_SQ, param, 0.0) : NULL;
     if (!exp_avg || !exp_avg_sq || (amsgrad && !max_sq)) return -1;
     double step = (double)s->step;
-    AdamKernelArgs a = {
-        .lr = g->lr,
-        .beta1 = hp[ADAM_BETA1],
-        .beta2 = hp[ADAM_BETA2],
-        .eps = hp[ADAM_EPS],
-        .weight_decay = hp[ADAM_WEIGHT_DECAY],
-        .bias_correction1 = 1.0 - pow(hp[ADAM_BETA1], step),
-        .bias_correction2 = 1.0 - pow(hp[ADAM_BETA2], step),
-        .amsgrad = amsgrad,
-        .maximize = hp[ADAM_MAXIMIZE] != 0,
-        .decoupled = decoupled,
+    OptimUpdate u = {
+        .kind = OPTIM_ADAM,
+        .tensors = {param, grad, exp_avg, exp_avg_sq, max_sq},
+        .args.adam = {
+            .lr = g->lr,
+            .beta1 = hp[ADAM_BETA1],
+            .beta2 = hp[ADAM_BETA2],
+            .eps = hp[ADAM_EPS],
+            .weight_decay = hp[ADAM_WEIGHT_DECAY],
+            .bias_correction1 = 1.0 - pow(hp[ADAM_BETA1], step),
+            .bias_correction2 = 1.0 - pow(hp[ADAM_BETA2], step),
+            .amsgrad = amsgrad,
+            .maximize = hp[ADAM_MAXIMIZE] != 0,
+            .decoupled = decoupled,
+        },
     };
-    KERNEL(param, adam_step)(param, grad, exp_avg, exp_avg_sq, max_sq, &a);
+    optim_run_update(&u);
     return 0;
 }
 

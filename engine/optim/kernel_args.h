@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 
+#include "engine/tensor.h"
+
 typedef struct {
     double lr, momentum, dampening, weight_decay;
     bool nesterov, maximize;
@@ -37,5 +39,25 @@ typedef struct {
     double lr, rho, eps, weight_decay;
     bool maximize;
 } AdadeltaKernelArgs;
+
+/* One parameter's update as data, for the multi-tensor path (one launch
+ * for every CUDA parameter of a group, see engine/optim/multi_tensor.h):
+ * which kernel, its tensors in the order of that kernel's signature (param,
+ * grad, then its state tensors, NULL where it takes NULL) and its args. */
+typedef enum { OPTIM_SGD, OPTIM_ADAM, OPTIM_RMSPROP, OPTIM_ADAGRAD, OPTIM_ADADELTA } OptimKernelKind;
+
+#define OPTIM_UPDATE_TENSORS 5
+
+typedef struct {
+    OptimKernelKind kind;
+    Tensor *tensors[OPTIM_UPDATE_TENSORS];
+    union {
+        SGDKernelArgs sgd;
+        AdamKernelArgs adam;
+        RMSpropKernelArgs rmsprop;
+        AdagradKernelArgs adagrad;
+        AdadeltaKernelArgs adadelta;
+    } args;
+} OptimUpdate;
 
 #endif

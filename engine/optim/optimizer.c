@@ -7,6 +7,7 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
+#include "engine/optim/multi_tensor.h"
 #include "engine/optim/optimizer_impl.h"
 #include "engine/scope.h"
 
@@ -234,17 +235,38 @@ static int check_grads(const Optimizer *opt)
     return 0;
 }
 
-/* Updates one parameter in place, through a contiguous copy written back
- * when it is not contiguous, so the kernels need only contiguous loops. */
-static int step_param(const Optimizer *opt, const ParamGroup *g, ParamState *s, Tensor *p)
+/* Updates one parameter, or queues its update (see multi_tensor.h). A
+ * strided parameter is updated through a contiguous copy, *work, which the
+ * caller writes back once the group's queued updates have run. */
+static int step_param(const Optimizer *opt, const ParamGroup *g, ParamState *s, Tensor *p, Tensor **work)
 {
-    Tensor *work = tensor_is_contiguous(p) ? p : t_clone(p);
+    *work = tensor_is_contiguous(p) ? p : t_clone(p);
     Tensor *grad = t_contiguous(p->grad);
-    if (!work || !grad) return -1;
+    if (!*work || !grad) return -1;
     s->initialized = true;
     s->step++;
-    if (opt->vt->step(g, s, work, grad) != 0) return -1;
-    return work == p ? 0 : tensor_copy_(p, work);
+    return opt->vt->step(g, s, *work, grad);
+}
+
+/* One group's parameters with gradients, their updates batched (on CUDA
+ * they run as one launch); state[i] is parameter i's. */
+static int step_group(const Optimizer *opt, const ParamGroup *group, ParamState *state)
+{
+    Tensor **work = calloc((size_t)(group->n_params > 0 ? group->n_params : 1), sizeof *work);
+    ENGINE_ASSERT(work != NULL);
+    int rc = 0;
+    optim_batch_begin();
+    for (int i = 0; i < group->n_params && rc == 0; i++)
+        if (group->params[i]->grad) rc = step_param(opt, group, &state[i], group->params[i], &work[i]);
+    /* also after an error: the parameters before it are updated, as without batching */
+    optim_batch_end();
+    for (int i = 0; i < group->n_params; i++) {
+        if (!work[i] || work[i] == group->params[i]) continue;
+        int copied = tensor_copy_(group->params[i], work[i]);
+        if (rc == 0) rc = copied;
+    }
+    free(work);
+    return rc;
 }
 
 int optimizer_step(Optimizer *opt)
@@ -254,10 +276,8 @@ int optimizer_step(Optimizer *opt)
     bool mode = no_grad_begin();
     int rc = 0, index = 0;
     for (int g = 0; g < opt->n_groups && rc == 0; g++) {
-        const ParamGroup *group = &opt->groups[g];
-        for (int i = 0; i < group->n_params && rc == 0; i++, index++) {
-            if (group->params[i]->grad) rc = step_param(opt, group, &opt->state[index], group->params[i]);
-        }
+        rc = step_group(opt, &opt->groups[g], &opt->state[index]);
+        index += opt->groups[g].n_params;
     }
     grad_mode_restore(mode);
     scope_end();

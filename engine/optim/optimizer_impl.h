@@ -35,7 +35,9 @@ struct OptimizerVTable {
      * options (loading refuses a state dict that lacks it). */
     bool (*state_required)(const ParamGroup *g, int k);
     /* One update of param with grad (both contiguous f32 of one shape, in a
-     * scope with grad mode off). s->step is already incremented. */
+     * scope with grad mode off). s->step is already incremented. It hands
+     * the fused update to optim_run_update (multi_tensor.h), which may queue
+     * it until the group's batch ends, so it must not read param after. */
     int (*step)(const ParamGroup *g, ParamState *s, Tensor *param, Tensor *grad);
 };
 

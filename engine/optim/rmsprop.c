@@ -2,13 +2,9 @@
  * (torch.optim.RMSprop). */
 #include <math.h>
 
-#include "engine/cpu/optim_kernels.h"
-#include "engine/dispatch.h"
 #include "engine/optim/algorithms.h"
 #include "engine/optim/optimizer_impl.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/optim_kernels.h"
-#endif
+#include "engine/optim/multi_tensor.h"
 
 enum { ALPHA, EPS, WEIGHT_DECAY, MOMENTUM, CENTERED, MAXIMIZE, N_HPARAMS };
 enum { SQUARE_AVG, MOMENTUM_BUFFER, GRAD_AVG, N_STATE };
@@ -40,16 +36,20 @@ static int rmsprop_step(const ParamGroup *g, ParamState *s, Tensor *param, Tenso
     Tensor *grad_avg = centered ? optim_state_tensor(s, GRAD_AVG, param, 0.0) : NULL;
     Tensor *buf = use_momentum ? optim_state_tensor(s, MOMENTUM_BUFFER, param, 0.0) : NULL;
     if (!square_avg || (centered && !grad_avg) || (use_momentum && !buf)) return -1;
-    RMSpropKernelArgs a = {
-        .lr = g->lr,
-        .alpha = hp[ALPHA],
-        .eps = hp[EPS],
-        .weight_decay = hp[WEIGHT_DECAY],
-        .momentum = hp[MOMENTUM],
-        .centered = centered,
-        .maximize = hp[MAXIMIZE] != 0,
+    OptimUpdate u = {
+        .kind = OPTIM_RMSPROP,
+        .tensors = {param, grad, square_avg, grad_avg, buf},
+        .args.rmsprop = {
+            .lr = g->lr,
+            .alpha = hp[ALPHA],
+            .eps = hp[EPS],
+            .weight_decay = hp[WEIGHT_DECAY],
+            .momentum = hp[MOMENTUM],
+            .centered = centered,
+            .maximize = hp[MAXIMIZE] != 0,
+        },
     };
-    KERNEL(param, rmsprop_step)(param, grad, square_avg, grad_avg, buf, &a);
+    optim_run_update(&u);
     return 0;
 }
 

@@ -2,13 +2,9 @@
  * (torch.optim.SGD). */
 #include <math.h>
 
-#include "engine/cpu/optim_kernels.h"
-#include "engine/dispatch.h"
 #include "engine/optim/algorithms.h"
 #include "engine/optim/optimizer_impl.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/optim_kernels.h"
-#endif
+#include "engine/optim/multi_tensor.h"
 
 enum { MOMENTUM, DAMPENING, WEIGHT_DECAY, NESTEROV, MAXIMIZE, N_HPARAMS };
 enum { MOMENTUM_BUFFER };
@@ -42,16 +38,20 @@ static int sgd_step(const ParamGroup *g, ParamState *s, Tensor *param, Tensor *g
         init = s->tensors[MOMENTUM_BUFFER] == NULL;
         if (!(buf = optim_state_tensor(s, MOMENTUM_BUFFER, param, 0.0))) return -1;
     }
-    SGDKernelArgs a = {
-        .lr = g->lr,
-        .momentum = hp[MOMENTUM],
-        .dampening = hp[DAMPENING],
-        .weight_decay = hp[WEIGHT_DECAY],
-        .nesterov = hp[NESTEROV] != 0,
-        .maximize = hp[MAXIMIZE] != 0,
-        .init_buffer = init,
+    OptimUpdate u = {
+        .kind = OPTIM_SGD,
+        .tensors = {param, grad, buf},
+        .args.sgd = {
+            .lr = g->lr,
+            .momentum = hp[MOMENTUM],
+            .dampening = hp[DAMPENING],
+            .weight_decay = hp[WEIGHT_DECAY],
+            .nesterov = hp[NESTEROV] != 0,
+            .maximize = hp[MAXIMIZE] != 0,
+            .init_buffer = init,
+        },
     };
-    KERNEL(param, sgd_step)(param, grad, buf, &a);
+    optim_run_update(&u);
     return 0;
 }
 
