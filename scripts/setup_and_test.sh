@@ -10,7 +10,8 @@ jobs=$(nproc)
 (cd build && ctest --output-on-failure -j"$jobs")
 
 if [ "${1:-}" != "--no-sanitize" ]; then
-    cmake -S . -B build-sanitize -DWERROR=ON -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DTOP_LEVEL_LINKS=OFF
+    # CPU code only: the CUDA runtime and ASan do not mix, and no GPU is needed to check the rest
+    cmake -S . -B build-sanitize -DWERROR=ON -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DTOP_LEVEL_LINKS=OFF -DWITH_CUDA=OFF
     cmake --build build-sanitize -j"$jobs"
     (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --output-on-failure -j"$jobs")
