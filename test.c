@@ -20,6 +20,7 @@
 #include "utils/checkpoint.h"
 #include "utils/fs.h"
 #include "utils/parse_config.h"
+#include "utils/threads.h"
 #include "utils/prepare_device.h"
 
 #define MAX_METRICS 8
@@ -168,6 +169,7 @@ static void take_confusion_option(int *argc, char **argv, const char **dir)
 
 int main(int argc, char **argv)
 {
+    prefer_passive_omp_waiting(argv);
     bool exit_now;
     const char *confusion_dir = NULL;
     take_confusion_option(&argc, argv, &confusion_dir);

@@ -12,6 +12,7 @@
 #include "trainer/trainer.h"
 #include "utils/optim_config.h"
 #include "utils/parse_config.h"
+#include "utils/threads.h"
 #include "utils/prepare_device.h"
 
 static const CustomArg custom_args[] = {
@@ -105,6 +106,7 @@ done:
 
 int main(int argc, char **argv)
 {
+    prefer_passive_omp_waiting(argv);
     bool exit_now;
     ConfigParser *cp = config_parser_from_args(argc, argv, "PyTorch Template", custom_args,
                                                (int)(sizeof custom_args / sizeof custom_args[0]), true, &exit_now);

@@ -9,7 +9,8 @@ build=${1:-build}
 threads=${2:-$(nproc)}
 rounds=${3:-3}
 python=${TORCH_PYTHON:-/usr/bin/python3}
-export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
+# the same OpenMP waiting policy ./train uses (utils/threads.h); override by exporting it
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 ours=$(mktemp) theirs=$(mktemp)
 trap 'rm -f "$ours" "$theirs"' EXIT
 for _ in $(seq "$rounds"); do
