@@ -147,6 +147,41 @@ void cpu_adaptive_avg_pool2d_backward(Tensor *gx, const Tensor *g)
     axis_free(&aw);
 }
 
+/* best/best_val become (idx, v) when v is larger or NaN (NaN wins, as in
+ * PyTorch). Bit selects, not branches: on real data "is this the new max"
+ * is a coin flip the branch predictor keeps losing, and GCC turns ?: back
+ * into branches here. */
+static inline void max_select(float v, int64_t idx, float *best_val, int64_t *best)
+{
+    int64_t take = -(int64_t)((v > *best_val) | (v != v));
+    union {
+        float f;
+        int32_t i;
+    } bv = {*best_val}, nv = {v};
+    bv.i = (int32_t)((bv.i & ~take) | (nv.i & take));
+    *best_val = bv.f;
+    *best = (*best & ~take) | (idx & take);
+}
+
+/* The common 2x2, stride 2, no padding case, with the window unrolled. */
+static void max_pool_2x2(const float *xp, int64_t w, int64_t oh, int64_t ow, float *po, int64_t *pi)
+{
+    for (int64_t i = 0; i < oh; i++) {
+        const float *r0 = xp + 2 * i * w, *r1 = r0 + w;
+        for (int64_t j = 0; j < ow; j++) {
+            int64_t k = 2 * i * w + 2 * j;
+            float best_val = r0[2 * j];
+            int64_t best = k;
+            best = best_val != best_val ? k : best;
+            max_select(r0[2 * j + 1], k + 1, &best_val, &best);
+            max_select(r1[2 * j], k + w, &best_val, &best);
+            max_select(r1[2 * j + 1], k + w + 1, &best_val, &best);
+            po[i * ow + j] = best_val;
+            pi[i * ow + j] = best;
+        }
+    }
+}
+
 void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p)
 {
     int64_t planes = x->shape.d[0] * x->shape.d[1], h = x->shape.d[2], w = x->shape.d[3];
@@ -154,9 +189,15 @@ void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p)
     const float *px = tensor_f32(x);
     float *po = tensor_f32(out);
     int64_t *pi = tensor_i64(indices);
+    bool fast_2x2 = p.kernel[0] == 2 && p.kernel[1] == 2 && p.stride[0] == 2 && p.stride[1] == 2 &&
+                    p.padding[0] == 0 && p.padding[1] == 0 && 2 * oh <= h && 2 * ow <= w;
 #pragma omp parallel for if (planes * h * w > CPU_PARALLEL_GRAIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = px + pl * h * w;
+        if (fast_2x2) {
+            max_pool_2x2(xp, w, oh, ow, po + pl * oh * ow, pi + pl * oh * ow);
+            continue;
+        }
         for (int64_t i = 0; i < oh; i++) {
             int64_t r0 = i * p.stride[0] - p.padding[0];
             int64_t r1 = r0 + p.kernel[0] < h ? r0 + p.kernel[0] : h;
@@ -168,13 +209,7 @@ void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p)
                 int64_t best = r0 * w + c0;
                 float best_val = -INFINITY;
                 for (int64_t r = r0; r < r1; r++)
-                    for (int64_t c = c0; c < c1; c++) {
-                        float v = xp[r * w + c];
-                        if (v > best_val || isnan(v)) {
-                            best_val = v;
-                            best = r * w + c;
-                        }
-                    }
+                    for (int64_t c = c0; c < c1; c++) max_select(xp[r * w + c], r * w + c, &best_val, &best);
                 po[pl * oh * ow + i * ow + j] = best_val;
                 pi[pl * oh * ow + i * ow + j] = best;
             }
