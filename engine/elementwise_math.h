@@ -1,5 +1,5 @@
 /* The scalar math of the elementwise ops, shared by the CPU kernels and
- * the CUDA kernels (ELEMENTWISE_FN is host+device code under nvcc), so both
+ * the CUDA kernels (see hostdev.h), so both
  * backends compute every op with the same float operations. */
 #ifndef ENGINE_ELEMENTWISE_MATH_H
 #define ENGINE_ELEMENTWISE_MATH_H
@@ -7,14 +7,9 @@
 #include <math.h>
 
 #include "engine/elementwise_ops.h"
+#include "engine/hostdev.h"
 
-#if defined(__CUDACC__)
-#define ELEMENTWISE_FN static __host__ __device__ __forceinline__
-#else
-#define ELEMENTWISE_FN static inline
-#endif
-
-ELEMENTWISE_FN float unary_f(UnaryOp op, float x, float alpha, float beta)
+ENGINE_HOSTDEV float unary_f(UnaryOp op, float x, float alpha, float beta)
 {
     switch (op) {
     case UN_ADD_SCALAR: return x + alpha;
@@ -42,7 +37,7 @@ ELEMENTWISE_FN float unary_f(UnaryOp op, float x, float alpha, float beta)
 }
 
 /* d op / dx times g. */
-ELEMENTWISE_FN float unary_grad_f(UnaryOp op, float g, float x, float y, float alpha, float beta)
+ENGINE_HOSTDEV float unary_grad_f(UnaryOp op, float g, float x, float y, float alpha, float beta)
 {
     switch (op) {
     case UN_ADD_SCALAR: return g;
@@ -75,7 +70,7 @@ ELEMENTWISE_FN float unary_grad_f(UnaryOp op, float g, float x, float y, float a
     return 0.0f;
 }
 
-ELEMENTWISE_FN float binary_f(BinaryOp op, float a, float b)
+ENGINE_HOSTDEV float binary_f(BinaryOp op, float a, float b)
 {
     switch (op) {
     case BIN_ADD: return a + b;

@@ -2,32 +2,13 @@
  * sums run in float within blocks and in double across them. Formulas
  * follow PyTorch's CPU kernels, so results agree to rounding. */
 #include "engine/cpu/loss.h"
+#include "engine/loss_layout.h"
 
 #include <math.h>
 
 #include "engine/cpu/strided.h"
 
 /* ======================= nll ======================= */
-
-typedef struct {
-    int64_t C, S, count; /* classes, positions per sample, targets (N * S) */
-} NllLayout;
-
-static NllLayout nll_layout(const Tensor *input, const Tensor *target)
-{
-    NllLayout l;
-    l.C = input->shape.d[1];
-    l.count = tensor_numel(target);
-    l.S = input->shape.d[0] > 0 ? l.count / input->shape.d[0] : 0;
-    return l;
-}
-
-/* Element offset in input [N, C, S] of class c for target position i = n * S + s. */
-static inline int64_t nll_offset(NllLayout l, int64_t i, int64_t c)
-{
-    int64_t n = i / l.S, s = i % l.S;
-    return (n * l.C + c) * l.S + s;
-}
 
 bool cpu_nll_loss_bad_target(const Tensor *target, int64_t n_classes, int64_t ignore_index, int64_t *bad)
 {

@@ -7,29 +7,10 @@
 
 extern "C" {
 #include "engine/cuda/loss.h"
+#include "engine/loss_layout.h"
 }
 
 /* ======================= nll ======================= */
-
-/* Input [N, C, S] with targets at i = n * S + s. */
-struct NllLayout {
-    int64_t C, S, count;
-};
-
-static NllLayout nll_layout(const Tensor *input, const Tensor *target)
-{
-    NllLayout l;
-    l.C = input->shape.d[1];
-    l.count = tensor_numel(target);
-    l.S = input->shape.d[0] > 0 ? l.count / input->shape.d[0] : 0;
-    return l;
-}
-
-__device__ __forceinline__ int64_t nll_offset(NllLayout l, int64_t i, int64_t c)
-{
-    int64_t n = i / l.S, s = i % l.S;
-    return (n * l.C + c) * l.S + s;
-}
 
 /* The smallest i whose target is bad, by a block min and one atomicMin per
  * block (integer: the result does not depend on the order). */
