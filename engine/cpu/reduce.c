@@ -23,37 +23,13 @@
 #endif
 
 #include "engine/cpu/reduce_impl.h"
+#include "engine/reduce_layout.h"
 
-/* The input's dims with size-1 dims dropped and neighbours of one kind that
- * step through memory as one dim merged, outermost first. */
-typedef struct {
-    int n;
-    int64_t size[MAX_DIMS], stride[MAX_DIMS];
-    bool reduced[MAX_DIMS];
-} DimGroups;
 
 #define LANES 16     /* independent float accumulators of a contiguous run */
 #define BLOCK 1024   /* elements a run sums in float before moving to double */
 #define SHORT_RUN 32 /* runs shorter than this go four outputs at a time */
 
-static void group_dims(const Tensor *in, const bool *reduce, DimGroups *g)
-{
-    g->n = 0;
-    for (int d = 0; d < in->shape.ndim; d++) {
-        int64_t size = in->shape.d[d], stride = in->strides[d];
-        if (size == 1) continue;
-        int last = g->n - 1;
-        if (last >= 0 && g->reduced[last] == reduce[d] && g->stride[last] == stride * size) {
-            g->size[last] *= size;
-            g->stride[last] = stride;
-            continue;
-        }
-        g->size[g->n] = size;
-        g->stride[g->n] = stride;
-        g->reduced[g->n] = reduce[d];
-        g->n++;
-    }
-}
 
 /* The groups of one kind among the first `end` groups, as a shape and strides. */
 static Shape pick_groups(const DimGroups *g, bool reduced, int end, int64_t *strides)

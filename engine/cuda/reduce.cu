@@ -17,6 +17,7 @@
 
 extern "C" {
 #include "engine/cuda/reduce.h"
+#include "engine/reduce_layout.h"
 }
 
 typedef enum {
@@ -146,32 +147,6 @@ __global__ void reduce_combine_kernel(ReduceJob job, const double *partial, int6
 
 /* ---- host side ---- */
 
-/* The input's dims with size-1 dims dropped and neighbours of one kind that
- * step through memory as one dim merged, outermost first. */
-struct DimGroups {
-    int n;
-    int64_t size[MAX_DIMS], stride[MAX_DIMS];
-    bool reduced[MAX_DIMS];
-};
-
-static void group_dims(const Tensor *in, const bool *reduce, DimGroups *g)
-{
-    g->n = 0;
-    for (int d = 0; d < in->shape.ndim; d++) {
-        int64_t size = in->shape.d[d], stride = in->strides[d];
-        if (size == 1) continue;
-        int last = g->n - 1;
-        if (last >= 0 && g->reduced[last] == reduce[d] && g->stride[last] == stride * size) {
-            g->size[last] *= size;
-            g->stride[last] = stride;
-            continue;
-        }
-        g->size[g->n] = size;
-        g->stride[g->n] = stride;
-        g->reduced[g->n] = reduce[d];
-        g->n++;
-    }
-}
 
 /* The groups of one kind as sizes and strides; returns their element count. */
 static int64_t pick_groups(const DimGroups *g, bool reduced, StridedDims *s)
