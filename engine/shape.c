@@ -65,3 +65,13 @@ void shape_contiguous_strides(Shape s, int64_t *strides)
         st *= s.d[i] > 0 ? s.d[i] : 1;
     }
 }
+
+DimSplit shape_split_at(Shape s, int dim)
+{
+    DimSplit r = {1, 1, 1};
+    if (s.ndim == 0) return r;
+    for (int d = 0; d < dim; d++) r.outer *= s.d[d];
+    r.size = s.d[dim];
+    for (int d = dim + 1; d < s.ndim; d++) r.inner *= s.d[d];
+    return r;
+}

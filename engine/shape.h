@@ -27,6 +27,13 @@ bool shape_broadcast(Shape a, Shape b, Shape *out);
 /* Wraps a possibly negative dim into [0, ndim); returns -1 when out of range
  * (an error message naming op is recorded). ndim 0 accepts dims -1 and 0. */
 int shape_wrap_dim(int dim, int ndim, const char *op);
+/* A contiguous shape seen as [outer, size, inner] around dim: what
+ * softmax-like kernels of every backend loop over. */
+typedef struct {
+    int64_t outer, size, inner;
+} DimSplit;
+DimSplit shape_split_at(Shape s, int dim);
+
 /* Row-major contiguous strides for s. */
 void shape_contiguous_strides(Shape s, int64_t *strides);
 

@@ -24,19 +24,6 @@
 #else
 #define HOT_LOOPS
 #endif
-typedef struct {
-    int64_t outer, size, inner;
-} DimSplit;
-
-static DimSplit split_dim(Shape s, int dim)
-{
-    DimSplit r = {1, 1, 1};
-    if (s.ndim == 0) return r;
-    for (int d = 0; d < dim; d++) r.outer *= s.d[d];
-    r.size = s.d[dim];
-    for (int d = dim + 1; d < s.ndim; d++) r.inner *= s.d[d];
-    return r;
-}
 
 /* Inner positions handled together when the dim is not the last. */
 #define INNER_BLOCK 128
@@ -253,7 +240,7 @@ static void over_dim(Shape shape, int dim, RowFn row, BlockFn block, float *out,
                      bool log_out)
 {
     if (shape_numel(shape) == 0) return;
-    DimSplit s = split_dim(shape, dim);
+    DimSplit s = shape_split_at(shape, dim);
     int64_t total = s.outer * s.size * s.inner;
     if (s.inner == 1) {
 #pragma omp parallel for if (total > SOFTMAX_GRAIN && s.outer > 1)

@@ -17,19 +17,6 @@ extern "C" {
 /* Rows at least this long get a whole block instead of a warp. */
 #define BLOCK_ROW 4096
 
-typedef struct {
-    int64_t outer, size, inner;
-} DimSplit;
-
-static DimSplit split_dim(Shape s, int dim)
-{
-    DimSplit r = {1, 1, 1};
-    if (s.ndim == 0) return r;
-    for (int d = 0; d < dim; d++) r.outer *= s.d[d];
-    r.size = s.d[dim];
-    for (int d = dim + 1; d < s.ndim; d++) r.inner *= s.d[d];
-    return r;
-}
 
 /* The value written at one element once the max mx and the sum s of the
  * row (or column) are known. */
@@ -142,7 +129,7 @@ static unsigned row_blocks(int64_t rows, int G)
 extern "C" void cuda_softmax(Tensor *out, const Tensor *x, int dim, bool log_out)
 {
     if (tensor_numel(x) == 0) return;
-    DimSplit s = split_dim(x->shape, dim);
+    DimSplit s = shape_split_at(x->shape, dim);
     float *py = tensor_f32(out);
     const float *px = tensor_f32(x);
     cudaStream_t st = cuda_current_stream();
@@ -160,7 +147,7 @@ extern "C" void cuda_softmax(Tensor *out, const Tensor *x, int dim, bool log_out
 extern "C" void cuda_softmax_backward(Tensor *grad_in, const Tensor *g, const Tensor *y, int dim, bool log_out)
 {
     if (tensor_numel(y) == 0) return;
-    DimSplit s = split_dim(y->shape, dim);
+    DimSplit s = shape_split_at(y->shape, dim);
     float *pgi = tensor_f32(grad_in);
     const float *pg = tensor_f32(g), *py = tensor_f32(y);
     cudaStream_t st = cuda_current_stream();
