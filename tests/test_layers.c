@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "engine/nn/nn.h"
+#include "model/model.h"
 #include "tests/support/check.h"
 #include "tests/support/oracle.h"
 
@@ -257,40 +258,12 @@ static void test_activations_and_shapes(void **state)
 
 /* ---- pytorch-template's MnistModel, end to end ---- */
 
-static Tensor *mnist_forward(Module *self, Tensor *x)
-{
-    PoolParams p2 = pool_params(2, 0, 0);
-    x = t_relu(f_max_pool2d(module_forward(module_get_child(self, "conv1"), x), p2));
-    Tensor *c2 = module_forward(module_get_child(self, "conv2"), x);
-    x = t_relu(f_max_pool2d(module_forward(module_get_child(self, "conv2_drop"), c2), p2));
-    x = t_view(x, SHAPE(-1, 320));
-    x = t_relu(module_forward(module_get_child(self, "fc1"), x));
-    x = f_dropout(x, 0.5, self->training, NULL);
-    return f_log_softmax(module_forward(module_get_child(self, "fc2"), x), 1);
-}
-
-static Module *make_mnist_model(void)
-{
-    Module *m = module_new("MnistModel");
-    m->forward = mnist_forward;
-    ConvParams p = conv_params_default();
-    if (!module_register_module(m, "conv1", nn_conv2d(1, 10, 5, 5, p, true)) ||
-        !module_register_module(m, "conv2", nn_conv2d(10, 20, 5, 5, p, true)) ||
-        !module_register_module(m, "conv2_drop", nn_dropout2d(0.5)) ||
-        !module_register_module(m, "fc1", nn_linear(320, 50, true)) ||
-        !module_register_module(m, "fc2", nn_linear(50, 10, true))) {
-        module_free(m);
-        return NULL;
-    }
-    return m;
-}
-
 static void test_mnist_model_against_torch(void **state)
 {
     scope_begin();
     /* eval: the dropouts are off, so torch and we compute the same function */
     LayerCase cases[] = {
-        LAYER("MnistModel eval", make_mnist_model(), "MnistModel()", false, SHAPE(4, 1, 28, 28)),
+        LAYER("MnistModel eval", mnist_model(10), "MnistModel()", false, SHAPE(4, 1, 28, 28)),
     };
     run_cases("layers_mnist", cases, N_CASES(cases));
     scope_end();

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "engine/nn/nn.h"
+#include "model/model.h"
 #include "tests/support/check.h"
 #include "tests/support/oracle.h"
 
@@ -49,22 +50,6 @@ static const char *NET_STATE[] = {"scale",
                                   "features.1.num_batches_tracked",
                                   "head.weight",
                                   "head.bias"};
-
-/* pytorch-template's MnistModel (model/model.py). */
-static Module *make_mnist_model(void)
-{
-    Module *m = module_new("MnistModel");
-    ConvParams p = conv_params_default();
-    if (!module_register_module(m, "conv1", nn_conv2d(1, 10, 5, 5, p, true)) ||
-        !module_register_module(m, "conv2", nn_conv2d(10, 20, 5, 5, p, true)) ||
-        !module_register_module(m, "conv2_drop", nn_dropout2d(0.5)) ||
-        !module_register_module(m, "fc1", nn_linear(320, 50, true)) ||
-        !module_register_module(m, "fc2", nn_linear(50, 10, true))) {
-        module_free(m);
-        return NULL;
-    }
-    return m;
-}
 
 /* ---- PyTorch's printed text ---- */
 
@@ -615,7 +600,7 @@ static void test_reprs_match_pytorch(void **state)
 static void test_mnist_model_summary(void **state)
 {
     scope_begin();
-    Module *model = make_mnist_model();
+    Module *model = mnist_model(10);
     REQUIRE_OK(model);
     assert_int_equal(module_num_parameters(model, true), 21840);
     char *ours = NULL;
