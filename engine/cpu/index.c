@@ -85,7 +85,7 @@ void cpu_gather(Tensor *out, const Tensor *src, int dim, const Tensor *index)
         case DT_F32: GATHER_ROW(float); break;
         case DT_I64: GATHER_ROW(int64_t); break;
         case DT_U8: GATHER_ROW(uint8_t); break;
-        default: ENGINE_ASSERT(0 && "gather: bad dtype");
+        default: ENGINE_UNREACHABLE("gather: bad dtype");
         }
     }
 }
@@ -141,7 +141,7 @@ void cpu_scatter_add(Tensor *out, int dim, const Tensor *index, const Tensor *sr
         case DT_F32: SCATTER_ADD_ROW(float); break;
         case DT_I64: SCATTER_ADD_ROW(int64_t); break;
         case DT_U8: SCATTER_ADD_ROW(uint8_t); break;
-        default: ENGINE_ASSERT(0 && "scatter_add: bad dtype");
+        default: ENGINE_UNREACHABLE("scatter_add: bad dtype");
         }
     }
 }
@@ -235,7 +235,7 @@ void cpu_pad(Tensor *out, const Tensor *in, const int64_t *before, double value)
         case DT_F32: PAD_ROW(float, f32_fill, row_lo, row_hi); break;
         case DT_I64: PAD_ROW(int64_t, i64_fill, row_lo, row_hi); break;
         case DT_U8: PAD_ROW(uint8_t, u8_fill, row_lo, row_hi); break;
-        default: ENGINE_ASSERT(0 && "pad: bad dtype");
+        default: ENGINE_UNREACHABLE("pad: bad dtype");
         }
     }
 }
