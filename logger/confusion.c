@@ -1,5 +1,6 @@
 /* Confusion matrices (see confusion.h). */
 #include "logger/confusion.h"
+#include "engine/serialize/atomic_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,7 @@ static int save_csv(const ConfusionMatrix *cm, const char *path)
             len += (size_t)snprintf(text + len, cap - len, ",%lld", (long long)cm->counts[i * cm->n + j]);
         len += (size_t)snprintf(text + len, cap - len, "\n");
     }
-    int rc = fs_write_atomic(path, text, len);
+    int rc = atomic_write_file(path, text, len);
     free(text);
     return rc;
 }

@@ -2,6 +2,7 @@
  * longjmp, so everything it touches is set up before setjmp and released
  * on both paths. */
 #include "logger/png_writer.h"
+#include "engine/serialize/atomic_file.h"
 
 #include <png.h>
 #include <setjmp.h>
@@ -84,7 +85,7 @@ int png_write_file(const char *path, const uint8_t *pixels, int width, int heigh
     uint8_t *data;
     size_t n;
     if (png_encode(pixels, width, height, channels, &data, &n)) return -1;
-    int rc = fs_write_atomic(path, data, n);
+    int rc = atomic_write_file(path, data, n);
     free(data);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* Config access by key path, with errors that name the file and the key. */
 #include "utils/config.h"
+#include "engine/serialize/atomic_file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -349,7 +350,7 @@ int config_save(const Config *c, const char *path)
 {
     char *text = config_to_string(c);
     ENGINE_CHECK_INT(text != NULL, "%s: out of memory", path);
-    int rc = fs_write_atomic(path, text, strlen(text));
+    int rc = atomic_write_file(path, text, strlen(text));
     free(text);
     return rc;
 }

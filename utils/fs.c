@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "engine/error.h"
-#include "engine/serialize/atomic_file.h"
 
 char *fs_read_text(const char *path)
 {
@@ -38,8 +37,6 @@ char *fs_read_text(const char *path)
     buf[n] = '\0';
     return buf;
 }
-
-int fs_write_atomic(const char *path, const void *data, size_t n) { return atomic_write_file(path, data, n); }
 
 int fs_mkdirs(const char *path)
 {
