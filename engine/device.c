@@ -13,3 +13,12 @@ int device_cuda_count(void)
     return 0;
 #endif
 }
+
+void device_synchronize(Device d)
+{
+#ifdef ENGINE_HAVE_CUDA
+    if (d.type == DEVICE_CUDA) cuda_synchronize();
+#else
+    (void)d;
+#endif
+}
