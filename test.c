@@ -93,7 +93,7 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     }
     if (config_int_or(cfg, "n_gpu", 0, &n_gpu)) goto done;
     Device device = prepare_device(n_gpu, &lg);
-    if (module_to(model, device)) goto done;
+    if (module_to(model, device) || data_loader_to(loader, device)) goto done;
     module_train(model, false);
 
     double total_loss = 0, correct[MAX_METRICS] = {0};

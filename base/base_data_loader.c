@@ -1,6 +1,9 @@
 /* BaseDataLoader (see base_data_loader.h). Workers fill a ring of batch
- * slots in order; the consumer takes slot b % n_slots for batch b. */
+ * slots in order; the consumer takes slot b % n_slots for batch b. Handing
+ * batches out on a device is in data_loader_device.c. */
 #include "base/base_data_loader.h"
+
+#include "base/data_loader_internal.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -11,45 +14,15 @@
 #include "engine/ops.h"
 #include "engine/scope.h"
 
-enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY, SLOT_IN_USE };
-
-typedef struct {
-    Tensor *x, *y; /* persistent, batch_size rows */
-    int64_t batch;
-    int rows;
-    int state;
-} Slot;
-
-struct DataLoader {
-    Dataset *ds;
-    bool owns_dataset;
-    int64_t *indices; /* the samples this loader serves */
-    int64_t n;
-    int64_t *valid_indices; /* held out by the split */
-    int64_t n_valid;
-    DataLoaderOptions opts;
-    Generator gen;
-    uint64_t epoch_rng[2]; /* gen before this epoch's order was drawn */
-
-    int64_t *order; /* this epoch's order */
-    int64_t n_batches;
-
-    Slot *slots;
-    int n_slots;
-    pthread_t *threads;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int64_t next_fill, next_take;
-    int in_use;
-    bool stop;
-};
-
-static void fill_slot(DataLoader *dl, Slot *s, int64_t b)
+void data_loader_fill_slot(DataLoader *dl, Slot *s, int64_t b)
 {
-    int64_t start = b * dl->opts.batch_size;
-    int64_t rows = dl->n_batches - 1 == b ? dl->n - start : dl->opts.batch_size;
-    if (rows > dl->opts.batch_size) rows = dl->opts.batch_size;
-    dl->ds->collate(dl->ds, dl->order + start, (int)rows, tensor_f32(s->x), tensor_i64(s->y));
+    /* a staged slot's last copy may still be reading the buffers */
+    if (s->x_copy) {
+        transfer_wait(s->x_copy);
+        transfer_wait(s->y_copy);
+    }
+    int64_t rows = data_loader_batch_rows(dl, b);
+    dl->ds->collate(dl->ds, dl->order + b * dl->opts.batch_size, (int)rows, tensor_f32(s->x), tensor_i64(s->y));
     s->rows = (int)rows;
 }
 
@@ -64,8 +37,9 @@ static void *worker_main(void *arg)
             dl->next_fill++;
             s->state = SLOT_FILLING;
             s->batch = b;
+            s->copy_started = false;
             pthread_mutex_unlock(&dl->mu);
-            fill_slot(dl, s, b);
+            data_loader_fill_slot(dl, s, b);
             pthread_mutex_lock(&dl->mu);
             s->state = SLOT_READY;
             pthread_cond_broadcast(&dl->cv);
@@ -99,6 +73,7 @@ static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, D
     dl->slots = calloc((size_t)dl->n_slots, sizeof(Slot));
     ENGINE_ASSERT(dl->slots != NULL);
     dl->in_use = -1;
+    dl->device = CPU;
     dl->next_fill = dl->next_take = dl->n_batches; /* nothing to do before the first epoch */
     pthread_mutex_init(&dl->mu, NULL);
     pthread_cond_init(&dl->cv, NULL);
@@ -209,6 +184,7 @@ DataLoader *data_loader_split_validation(DataLoader *dl)
     o.drop_last = false;
     DataLoader *valid = loader_over(dl->ds, dl->valid_indices, dl->n_valid, o);
     ENGINE_ASSERT(valid != NULL); /* its buffers are no larger than the training loader's */
+    valid->parent = dl;
     return valid;
 }
 
@@ -225,6 +201,7 @@ void data_loader_free(DataLoader *dl)
     }
     pthread_mutex_destroy(&dl->mu);
     pthread_cond_destroy(&dl->cv);
+    data_loader_free_device(dl); /* waits for copies still reading the slots */
     for (int i = 0; i < dl->n_slots; i++) {
         tensor_free(dl->slots[i].x);
         tensor_free(dl->slots[i].y);
@@ -263,7 +240,14 @@ static void start_epoch(DataLoader *dl, int64_t first, bool draw_order)
     }
     for (int i = 0; i < dl->n_slots; i++) dl->slots[i].state = SLOT_EMPTY;
     dl->in_use = -1;
-    dl->next_fill = dl->next_take = first;
+    dl->started = true;
+    dl->next_take = first;
+    /* a resident loader gathers its batches on the device: the workers stay idle */
+    dl->next_fill = dl->resident_x ? dl->n_batches : first;
+    if (draw_order) {
+        tensor_free(dl->order_dev);
+        dl->order_dev = NULL;
+    }
     pthread_cond_broadcast(&dl->cv);
     pthread_mutex_unlock(&dl->mu);
 }
@@ -300,18 +284,33 @@ bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y)
         return false;
     }
     int64_t b = dl->next_take++;
+    if (dl->resident_x) {
+        pthread_mutex_unlock(&dl->mu);
+        data_loader_resident_batch(dl, b, x, y);
+        return true;
+    }
     int k = (int)(b % dl->n_slots);
     Slot *s = &dl->slots[k];
     if (!dl->threads) {
-        fill_slot(dl, s, b);
+        s->copy_started = false;
+        data_loader_fill_slot(dl, s, b);
     } else {
         while (!(s->state == SLOT_READY && s->batch == b)) pthread_cond_wait(&dl->cv, &dl->mu);
     }
     s->state = SLOT_IN_USE;
     dl->in_use = k;
+    /* a staged loader also starts copying the next batch if it is ready, so
+     * that the copy runs while this batch's step computes */
+    Slot *prefetch = NULL;
+    bool copy_now = dl->staged && !s->copy_started; /* not already queued as the previous call's prefetch */
+    s->copy_started = true;
+    Slot *next = dl->n_slots > 1 && b + 1 < dl->n_batches ? &dl->slots[(b + 1) % dl->n_slots] : NULL;
+    if (dl->staged && next && next->state == SLOT_READY && next->batch == b + 1 && !next->copy_started) {
+        next->copy_started = true;
+        prefetch = next;
+    }
     pthread_mutex_unlock(&dl->mu);
-    bool full = s->rows == dl->opts.batch_size;
-    *x = full ? tensor_detach(s->x) : t_narrow(s->x, 0, 0, s->rows);
-    *y = full ? tensor_detach(s->y) : t_narrow(s->y, 0, 0, s->rows);
+    if (dl->staged) data_loader_hand_out_staged(dl, copy_now ? s : NULL, s, prefetch);
+    data_loader_slot_views(dl, s, x, y);
     return true;
 }

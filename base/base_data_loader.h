@@ -19,6 +19,7 @@ typedef struct {
     int num_workers;         /* 0: batches are assembled on the calling thread */
     bool drop_last;
     uint64_t seed;           /* shuffling order */
+    bool on_device;          /* keep the whole dataset, transformed, on the loader's device (data_loader_to) */
 } DataLoaderOptions;
 
 typedef struct DataLoader DataLoader;
@@ -37,12 +38,29 @@ int64_t data_loader_num_batches(const DataLoader *dl);
 int64_t data_loader_batch_size(const DataLoader *dl);
 const Dataset *data_loader_dataset(const DataLoader *dl);
 
+/* Hands the batches out on device from now on; call before the first
+ * epoch. On a GPU the batch buffers become pinned host memory and each
+ * batch is copied on a copy stream while the previous step computes (the
+ * next batch's copy starts when the current one is handed out), so the
+ * step never waits for the host. With opts.on_device, the whole dataset is
+ * transformed once and kept on the device instead, and each batch is
+ * gathered there (no copies per step; the dataset's transform must be
+ * deterministic); a split-validation loader shares the training loader's
+ * copy when that was moved first. CPU without on_device: nothing to do.
+ * -1 with an error, e.g. when the dataset does not fit. */
+int data_loader_to(DataLoader *dl, Device device);
+/* What data_loader_to does for a GPU without on_device, on any device: on
+ * the CPU it only adds a copy per batch, which lets tests check the staging
+ * without a GPU. */
+int data_loader_stage(DataLoader *dl, Device device);
+Device data_loader_device(const DataLoader *dl);
+
 /* Starts an epoch: draws the sample order (when shuffling) and lets the
  * workers start assembling. */
 void data_loader_begin_epoch(DataLoader *dl);
-/* The next batch: x f32 [B, ...sample_shape], y i64 [B], valid until the
- * next call (they live in the loader's buffers; the headers belong to the
- * current scope). false at the end of the epoch. */
+/* The next batch on the loader's device: x f32 [B, ...sample_shape], y i64
+ * [B], valid until the next call (they live in the loader's buffers; the
+ * headers belong to the current scope). false at the end of the epoch. */
 bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y);
 
 /* Where the loader stands, for checkpoints. Iteration-based training ends

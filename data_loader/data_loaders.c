@@ -25,6 +25,7 @@ static int loader_options(const Config *cfg, const char *args_path, DataLoaderOp
                      (long long)workers);
     o->num_workers = (int)workers;
     if (config_bool_or(cfg, KEY("drop_last"), false, &o->drop_last)) return -1;
+    if (config_bool_or(cfg, KEY("on_device"), false, &o->on_device)) return -1;
     int64_t seed;
     if (config_int_or(cfg, "seed", 123, &seed)) return -1;
     o->seed = (uint64_t)seed;
@@ -35,7 +36,7 @@ static int loader_options(const Config *cfg, const char *args_path, DataLoaderOp
 DataLoader *mnist_data_loader(const Config *cfg, const char *args_path, bool training)
 {
     static const char *const keys[] = {"data_dir", "batch_size", "shuffle", "validation_split", "num_workers",
-                                       "drop_last", "training", "limit", NULL};
+                                       "drop_last", "training", "limit", "on_device", NULL};
     char k[128];
     snprintf(k, sizeof k, "%s.data_dir", args_path);
     const char *data_dir;

@@ -11,6 +11,7 @@
 #include "engine/scope.h"
 #ifdef ENGINE_HAVE_CUDA
 #include "engine/cuda/copy.h"
+#include "engine/cuda/transfer.h"
 #endif
 
 /* ---- storage ---- */
@@ -27,6 +28,7 @@ Storage *storage_new(size_t nbytes, Device device)
     Storage *s = malloc(sizeof *s);
     ENGINE_CHECK(s != NULL, "out of memory allocating a storage header");
     s->device = device;
+    s->pinned = false;
     s->nbytes = nbytes;
     s->refcount = 1;
     s->data = KERNEL((&(Tensor){.storage = s}), alloc)(nbytes);
@@ -37,11 +39,36 @@ Storage *storage_new(size_t nbytes, Device device)
     return s;
 }
 
+Storage *storage_new_pinned(size_t nbytes)
+{
+#ifdef ENGINE_HAVE_CUDA
+    void *data = cuda_host_alloc(nbytes);
+    if (!data) return NULL;
+    Storage *s = malloc(sizeof *s);
+    if (!s) {
+        cuda_host_free(data);
+        return NULL;
+    }
+    *s = (Storage){.data = data, .nbytes = nbytes, .device = CPU, .pinned = true, .refcount = 1};
+    return s;
+#else
+    (void)nbytes;
+    return NULL;
+#endif
+}
+
 void storage_release(Storage *s)
 {
     if (!s) return;
     ENGINE_ASSERT(s->refcount > 0);
     if (--s->refcount > 0) return;
+#ifdef ENGINE_HAVE_CUDA
+    if (s->pinned) {
+        cuda_host_free(s->data);
+        free(s);
+        return;
+    }
+#endif
     KERNEL((&(Tensor){.storage = s}), free)(s->data);
     free(s);
 }

@@ -20,6 +20,7 @@ typedef struct Storage {
     void *data;
     size_t nbytes;
     Device device;
+    bool pinned; /* CPU memory page-locked for asynchronous copies (engine/transfer.h) */
     int refcount;
 } Storage;
 
@@ -116,6 +117,9 @@ void tensor_free(Tensor *t);
  * the scope rule. Used by view ops and allocation. */
 Tensor *tensor_make_view(Storage *storage, int64_t offset, DType dtype, Shape shape, const int64_t *strides);
 Storage *storage_new(size_t nbytes, Device device);
+/* CPU storage in page-locked memory (CUDA builds with a device); NULL, with
+ * no error recorded, when it cannot be had. See engine/transfer.h. */
+Storage *storage_new_pinned(size_t nbytes);
 void storage_release(Storage *s);
 
 #endif

@@ -175,12 +175,18 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
                  DataLoader *data_loader, DataLoader *valid_data_loader, LRScheduler *lr_scheduler, int64_t len_epoch)
 {
     memset(t, 0, sizeof *t);
+    /* batches come out of the loaders on the model's device (pinned and
+     * copied ahead on a GPU, or gathered from a resident dataset); before a
+     * resume sets the loader's position, which starts its epoch */
+    if (data_loader_to(data_loader, device) || (valid_data_loader && data_loader_to(valid_data_loader, device)))
+        return -1;
     if (base_trainer_init(&t->base, cp, model, criterion, n_metrics, metric_names, metric_fns, optimizer,
                           lr_scheduler, data_loader, train_epoch))
         return -1;
     t->device = device;
     t->data_loader = data_loader;
     t->valid_data_loader = valid_data_loader;
+
     t->iteration_based = len_epoch > 0;
     t->len_epoch = len_epoch > 0 ? len_epoch : data_loader_num_batches(data_loader);
     t->log_step = (int64_t)sqrt((double)data_loader_batch_size(data_loader));

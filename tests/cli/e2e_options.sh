@@ -5,7 +5,9 @@
 #    in the reference (so a run that cannot learn, lr 0, never stops early);
 #  - trainer.len_epoch (iteration-based training) runs that many batches per
 #    epoch, across the loader's epochs;
-#  - ReduceLROnPlateau as lr_scheduler steps on the monitored metric.
+#  - ReduceLROnPlateau as lr_scheduler steps on the monitored metric;
+#  - data_loader.args.on_device (the whole dataset resident, batches
+#    gathered there) trains exactly as batches assembled by the workers.
 # usage: e2e_options.sh TRAIN TEST SOURCE_DIR
 # shellcheck source=e2e_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
@@ -52,6 +54,17 @@ if train lr0.log "${BASE_ARGS[@]}" --set "trainer.save_dir=$T/lr0" --set data_lo
   check "lr 0: the weights do not move" ckpt same "$run/checkpoint-epoch1.ckpt" "$run/checkpoint-epoch3.ckpt"
 else
   fail "lr 0 run"
+fi
+
+# --- on_device: the same batches, so the same weights, bit for bit
+if train plain.log "${BASE_ARGS[@]}" --set "trainer.save_dir=$T/plain" --set data_loader.args.limit=1000 \
+  --set trainer.epochs=2 && plain_run=$(run_dir "$T/plain" Mnist_LeNet) &&
+  train resident.log "${BASE_ARGS[@]}" --set "trainer.save_dir=$T/resident" --set data_loader.args.limit=1000 \
+    --set trainer.epochs=2 --set data_loader.args.on_device=true && resident_run=$(run_dir "$T/resident" Mnist_LeNet); then
+  check "on_device: weights after 2 epochs equal the worker-assembled run's" \
+    ckpt same "$plain_run/checkpoint-epoch2.ckpt" "$resident_run/checkpoint-epoch2.ckpt"
+else
+  fail "on_device runs"
 fi
 
 # --- iteration-based training: 10 batches per epoch, where the loader has 8

@@ -1,0 +1,79 @@
+/* The DataLoader's insides, shared by base/base_data_loader.c (order,
+ * worker threads, slot ring) and base/data_loader_device.c (batches handed
+ * out on a device). Not for users of the loader: see base_data_loader.h. */
+#ifndef BASE_DATA_LOADER_INTERNAL_H
+#define BASE_DATA_LOADER_INTERNAL_H
+
+#include <pthread.h>
+
+#include "base/base_data_loader.h"
+#include "engine/transfer.h"
+
+enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY, SLOT_IN_USE };
+
+typedef struct {
+    Tensor *x, *y; /* persistent, batch_size rows; pinned when staged for a GPU */
+    int64_t batch;
+    int rows;
+    int state;
+    /* staged loaders: the slot's device twins, filled by asynchronous copies */
+    Tensor *x_dev, *y_dev;
+    Transfer *x_copy, *y_copy;
+    bool copy_started; /* the copy of this slot's batch is queued */
+} Slot;
+
+struct DataLoader {
+    Dataset *ds;
+    bool owns_dataset;
+    int64_t *indices; /* the samples this loader serves */
+    int64_t n;
+    int64_t *valid_indices; /* held out by the split */
+    int64_t n_valid;
+    DataLoaderOptions opts;
+    Generator gen;
+    uint64_t epoch_rng[2]; /* gen before this epoch's order was drawn */
+
+    int64_t *order; /* this epoch's order */
+    int64_t n_batches;
+
+    Slot *slots;
+    int n_slots;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t next_fill, next_take;
+    int in_use;
+    bool stop;
+    bool started; /* an epoch has begun: the device can no longer change */
+
+    Device device;  /* where batches are handed out */
+    bool staged;    /* slots have device twins (data_loader_stage) */
+    DataLoader *parent; /* the training loader a split-validation loader came from */
+    /* opts.on_device: every sample of the dataset, transformed, on the device;
+     * owned by the training loader, borrowed by its validation loader */
+    Tensor *resident_x, *resident_y;
+    bool owns_resident;
+    Tensor *order_dev; /* this epoch's order on the device; NULL when stale */
+};
+
+/* Samples in batch b: batch_size, fewer in a last partial batch. */
+static inline int64_t data_loader_batch_rows(const DataLoader *dl, int64_t b)
+{
+    int64_t left = dl->n - b * dl->opts.batch_size;
+    return left < dl->opts.batch_size ? left : dl->opts.batch_size;
+}
+
+/* Assembles batch b of this epoch's order into slot s (from any thread). */
+void data_loader_fill_slot(DataLoader *dl, Slot *s, int64_t b);
+/* The batch of a slot handed out, as the views data_loader_next returns. */
+void data_loader_slot_views(DataLoader *dl, Slot *s, Tensor **x, Tensor **y);
+/* Staged loaders: queues the copies of slot `copy` (NULL: already queued),
+ * orders the compute after those of slot `use`, then queues the copies of
+ * `prefetch` (NULL: none) to run beside the coming step. */
+void data_loader_hand_out_staged(DataLoader *dl, Slot *copy, Slot *use, Slot *prefetch);
+/* Resident loaders: batch b gathered on the device. */
+void data_loader_resident_batch(DataLoader *dl, int64_t b, Tensor **x, Tensor **y);
+/* Frees what data_loader_to / data_loader_stage added. */
+void data_loader_free_device(DataLoader *dl);
+
+#endif
