@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/memory.h"
 #include "engine/scope.h"
 #include "logger/image_grid.h"
 #include "logger/progress.h"
@@ -118,9 +119,26 @@ static int step_scheduler_per_epoch(Trainer *t, const LogDict *log)
     return scheduler_step_metric(s, value);
 }
 
+/* The device's memory after the epoch and its peak during it, in MiB, as
+ * torch.cuda's memory_allocated / memory_reserved / max_memory_allocated.
+ * The CPU's memory is not tracked (all zero): then nothing is added. */
+static void add_memory_stats(const Trainer *t, LogDict *log)
+{
+    MemoryStats m;
+    if (device_memory_stats(t->device, &m) || m.reserved == 0) {
+        engine_clear_error();
+        return;
+    }
+    const double mib = 1024.0 * 1024.0;
+    log_dict_set(log, "gpu_allocated_mib", (double)m.allocated / mib);
+    log_dict_set(log, "gpu_reserved_mib", (double)m.reserved / mib);
+    log_dict_set(log, "gpu_peak_mib", (double)m.peak_allocated / mib);
+}
+
 static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
 {
     Trainer *t = (Trainer *)bt;
+    device_reset_peak(t->device);
     module_train(bt->model, true);
     tracker_reset(&t->train_metrics);
     if (!t->iteration_based) data_loader_begin_epoch(t->data_loader);
@@ -166,6 +184,7 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
     if (rc) return -1;
     log_dict_add_tracker(log, &t->train_metrics, "");
     if (t->valid_data_loader && valid_epoch(t, epoch, log)) return -1;
+    add_memory_stats(t, log);
     if (add_parameter_histograms(bt)) return -1;
     return step_scheduler_per_epoch(t, log);
 }

@@ -21,11 +21,13 @@ void tracker_reset(MetricTracker *t);
 void tracker_update(MetricTracker *t, const char *key, double value, int64_t n);
 double tracker_avg(const MetricTracker *t, const char *key);
 
-/* An ordered name -> value list: an epoch's log ("loss", "val_accuracy", ...). */
+/* An ordered name -> value list: an epoch's log ("loss", "val_accuracy", ...):
+ * epoch, the training and validation averages, and a few more (device memory). */
+#define LOG_DICT_MAX (2 * TRACKER_MAX_KEYS + 8)
 typedef struct {
     int n;
-    char keys[2 * TRACKER_MAX_KEYS + 2][48];
-    double values[2 * TRACKER_MAX_KEYS + 2];
+    char keys[LOG_DICT_MAX][48];
+    double values[LOG_DICT_MAX];
 } LogDict;
 
 void log_dict_set(LogDict *d, const char *key, double value);
