@@ -5,6 +5,7 @@
  * the confusion matrix as confusion.csv and confusion.png (a heat map with
  * the counts) into DIR, by default the folder the checkpoint is in (after
  * following links, so saved/models/best.ckpt means its run's folder). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,7 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     }
     if (config_int_or(cfg, "n_gpu", 0, &n_gpu)) goto done;
     Device device = prepare_device(n_gpu, &lg);
+    if (configure_device_modes(cfg)) goto done;
     if (module_to(model, device) || data_loader_to(loader, device)) goto done;
     module_train(model, false);
 
@@ -119,8 +121,8 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
         if (!loss) rc = -1;
         else total_loss += tensor_item(loss) * (double)n;
         for (int i = 0; rc == 0 && i < n_metrics; i++) {
-            double c = fns[i](output, y);
-            if (c < 0) rc = -1;
+            double c = tensor_item(fns[i](output, y));
+            if (isnan(c)) rc = -1;
             correct[i] += c;
         }
         if (rc == 0 && confusion_dir && add_to_confusion(&cm, output, y)) rc = -1;

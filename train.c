@@ -70,6 +70,7 @@ static int run(ConfigParser *cp)
     if (!(model = model_from_config(cfg))) goto done;
     base_model_log_summary(model, &lg);
     Device device = prepare_device(n_gpu, &lg);
+    if (configure_device_modes(cfg)) goto done;
     if (module_to(model, device)) goto done;
     if (config_string(cfg, "loss", &loss_name) || !(criterion = loss_lookup(loss_name, cfg->label))) goto done;
     if (read_metrics(cfg, &n_metrics, metric_names, metric_fns)) goto done;

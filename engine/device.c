@@ -22,3 +22,21 @@ void device_synchronize(Device d)
     (void)d;
 #endif
 }
+
+void device_set_tf32(bool enabled)
+{
+#ifdef ENGINE_HAVE_CUDA
+    cuda_set_tf32(enabled);
+#else
+    (void)enabled;
+#endif
+}
+
+void device_set_deterministic(bool enabled)
+{
+#ifdef ENGINE_HAVE_CUDA
+    cuda_set_deterministic(enabled);
+#else
+    (void)enabled;
+#endif
+}

@@ -2,6 +2,8 @@
 #ifndef ENGINE_DEVICE_H
 #define ENGINE_DEVICE_H
 
+#include <stdbool.h>
+
 #include "engine/dtype.h"
 
 /* CUDA devices visible to this process (CUDA_VISIBLE_DEVICES applies); 0 in
@@ -11,5 +13,11 @@ int device_cuda_count(void);
  * benchmarks; host reads of a tensor already wait for what they need).
  * No-op for the CPU, whose operations finish before they return. */
 void device_synchronize(Device d);
+/* Numeric modes of the CUDA backend (no-ops in builds without it): TF32
+ * tensor-core math for matrix products and convolutions (off by default:
+ * results within 1e-4 of the CPU; PyTorch's allow_tf32), and deterministic
+ * algorithms only (cuDNN choice, no float atomics; cudnn.deterministic). */
+void device_set_tf32(bool enabled);
+void device_set_deterministic(bool enabled);
 
 #endif

@@ -10,7 +10,7 @@
 #include "logger/histogram.h"
 #include "logger/image_grid.h"
 
-static double monotonic_seconds(void)
+double writer_clock(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -21,7 +21,7 @@ int tensorboard_writer_init(TensorboardWriter *w, const char *log_dir, bool enab
 {
     memset(w, 0, sizeof *w);
     snprintf(w->mode, sizeof w->mode, "train");
-    w->timer = monotonic_seconds();
+    w->timer = writer_clock();
     if (!enabled || !log_dir || !log_dir[0]) return 0;
     if (event_file_open(&w->file, log_dir)) return -1;
     w->enabled = true;
@@ -36,11 +36,15 @@ static void mode_tag(const TensorboardWriter *w, const char *tag, char *buf, siz
 
 int writer_set_step(TensorboardWriter *w, int64_t step, const char *mode)
 {
+    return writer_set_step_at(w, step, mode, writer_clock());
+}
+
+int writer_set_step_at(TensorboardWriter *w, int64_t step, const char *mode, double when)
+{
     snprintf(w->mode, sizeof w->mode, "%s", mode);
     w->step = step;
-    double now = monotonic_seconds();
-    double duration = now - w->timer;
-    w->timer = now;
+    double duration = when - w->timer;
+    w->timer = when;
     if (step == 0 || duration <= 0) return 0;
     return writer_add_scalar(w, "steps_per_sec", 1.0 / duration);
 }

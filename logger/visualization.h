@@ -31,6 +31,11 @@ int tensorboard_writer_init(TensorboardWriter *w, const char *log_dir, bool enab
 /* mode "train" or "valid". Step 0 restarts the steps_per_sec timer; any
  * other step logs steps_per_sec/<mode> since the previous call. */
 int writer_set_step(TensorboardWriter *w, int64_t step, const char *mode);
+/* The same for a step that happened at `when` (writer_clock() then), for
+ * steps logged after the fact: steps_per_sec comes from the steps' times. */
+int writer_set_step_at(TensorboardWriter *w, int64_t step, const char *mode, double when);
+/* Monotonic seconds. */
+double writer_clock(void);
 int writer_add_scalar(TensorboardWriter *w, const char *tag, double value);
 /* An f32 image [C, H, W] (C 1 or 3) with values in [0, 1], or a batch
  * [N, C, H, W], which is laid out as make_grid(nrow=8, padding=2,

@@ -1,59 +1,45 @@
-/* Metrics (see metric.h), computed on the host: a [B, C] score matrix is
- * small, and copying it out is cheaper than launching ops for it. */
+/* Metrics (see metric.h), written with ops so that they run where the model
+ * runs and nothing is copied to the host per batch. */
 #include "model/metric.h"
 
-#include <stdlib.h>
-
+#include "engine/autograd.h"
+#include "engine/ops.h"
 #include "utils/registry.h"
 
-/* Host copies of scores and targets, checked; false with an error. */
-static bool host_batch(Tensor *output, Tensor *target, float **scores, int64_t **labels, int64_t *b, int64_t *c)
+static Tensor *as_f32(Tensor *mask) { return tensor_to_dtype(mask, DT_F32); }
+
+/* Samples whose target is among the k highest scores. A class ranks above
+ * the target when its score is higher, or equal with a lower index (ties
+ * broken as torch.topk/argmax do on the CPU). No indexing by the targets:
+ * index ops check their bounds on the host, which would wait for the GPU. */
+static Tensor *correct_in_top_k(Tensor *output, Tensor *target, int k)
 {
-    if (!output || !target) return false;
-    if (output->shape.ndim != 2 || output->dtype != DT_F32 || target->shape.ndim != 1 ||
-        target->dtype != DT_I64 || target->shape.d[0] != output->shape.d[0]) {
-        engine_error("metric: expected float32 scores [B, C] and int64 targets [B], got %s %s and %s %s",
-                     dtype_name(output->dtype), shape_str(output->shape), dtype_name(target->dtype),
-                     shape_str(target->shape));
-        return false;
-    }
-    *b = output->shape.d[0];
-    *c = output->shape.d[1];
-    *scores = malloc(sizeof(float) * (size_t)(*b * *c + 1));
-    *labels = malloc(sizeof(int64_t) * (size_t)(*b + 1));
-    ENGINE_ASSERT(*scores && *labels);
-    if (tensor_copy_to_buffer(output, *scores) != 0 || tensor_copy_to_buffer(target, *labels) != 0) {
-        free(*scores);
-        free(*labels);
-        return false;
-    }
-    return true;
+    if (!output || !target) return NULL;
+    ENGINE_CHECK(output->shape.ndim == 2 && output->dtype == DT_F32 && target->shape.ndim == 1 &&
+                     target->dtype == DT_I64 && target->shape.d[0] == output->shape.d[0],
+                 "metric: expected float32 scores [B, C] and int64 targets [B], got %s %s and %s %s",
+                 dtype_name(output->dtype), shape_str(output->shape), dtype_name(target->dtype),
+                 shape_str(target->shape));
+    bool mode = no_grad_begin(); /* like the reference's torch.no_grad(): no graph for a metric */
+    Device device = tensor_device(output);
+    Tensor *classes = t_view(tensor_arange(0, (double)output->shape.d[1], 1, DT_I64, device), SHAPE(1, -1));
+    Tensor *y = t_view(target, SHAPE(-1, 1));
+    Tensor *is_target = t_eq(classes, y); /* [B, C] one-hot of the targets */
+    int dim1 = 1;
+    Tensor *target_score = t_sum(t_where(is_target, output, tensor_scalar(0, DT_F32, device)), &dim1, 1, true);
+    Tensor *above = t_add(as_f32(t_gt(output, target_score)),
+                          t_mul(as_f32(t_eq(output, target_score)), as_f32(t_lt(classes, y))));
+    Tensor *ranked_above = t_sum(above, &dim1, 1, false); /* [B] */
+    /* a target outside [0, C) matches no class and never counts as correct */
+    Tensor *in_range = t_sum(as_f32(is_target), &dim1, 1, false);
+    Tensor *hit = t_mul(as_f32(t_lt(ranked_above, tensor_scalar(k, DT_F32, device))), in_range);
+    Tensor *correct = t_sum(hit, NULL, 0, false);
+    grad_mode_restore(mode);
+    return correct;
 }
 
-/* Samples whose target is among the k highest scores (ties broken toward
- * the lower index, as torch.topk/argmax do on CPU). */
-static double correct_in_top_k(Tensor *output, Tensor *target, int k)
-{
-    float *s;
-    int64_t *y, b, c;
-    if (!host_batch(output, target, &s, &y, &b, &c)) return -1;
-    int64_t correct = 0;
-    for (int64_t i = 0; i < b; i++) {
-        const float *row = s + i * c;
-        if (y[i] < 0 || y[i] >= c) continue;
-        float v = row[y[i]];
-        int64_t better = 0; /* classes ranked above the target */
-        for (int64_t j = 0; j < c; j++)
-            if (row[j] > v || (row[j] == v && j < y[i])) better++;
-        if (better < k) correct++;
-    }
-    free(s);
-    free(y);
-    return (double)correct;
-}
-
-double accuracy(Tensor *output, Tensor *target) { return correct_in_top_k(output, target, 1); }
-double top_k_acc(Tensor *output, Tensor *target) { return correct_in_top_k(output, target, 3); }
+Tensor *accuracy(Tensor *output, Tensor *target) { return correct_in_top_k(output, target, 1); }
+Tensor *top_k_acc(Tensor *output, Tensor *target) { return correct_in_top_k(output, target, 3); }
 
 static const RegistryEntry metrics[] = {
     {"accuracy", (void (*)(void))accuracy},

@@ -1,7 +1,10 @@
 /* Trainer (see trainer.h). Each step runs inside its own scope, so the
  * step's tensors and graph are freed when it ends. What the reference sends
  * to TensorBoard goes to bt->writer the same way: per-step scalars under
- * set_step, the input grid, and parameter histograms after validation. */
+ * set_step, the input grid, and parameter histograms after validation.
+ * Steps leave their loss and metric counts on the device (step_values.h);
+ * they are read back and logged every log_step batches and at the end of
+ * an epoch, so the host does not wait for the GPU at every step. */
 #include "trainer/trainer.h"
 
 #include <math.h>
@@ -12,21 +15,52 @@
 #include "engine/scope.h"
 #include "logger/image_grid.h"
 #include "logger/progress.h"
+#include "trainer/step_values.h"
 
-/* Adds the batch's loss and metrics to a tracker (weighted by samples) and,
- * as the reference's MetricTracker does, to the writer at the current step. */
-static int track_batch(Trainer *t, MetricTracker *tracker, Tensor *output, Tensor *target, double loss)
+/* Queues the step's loss and each metric's correct count. */
+static int push_step(Trainer *t, StepValues *sv, Tensor *loss, Tensor *output, Tensor *target, StepInfo info)
 {
-    int64_t n = target->shape.d[0];
-    tracker_update(tracker, "loss", loss, n);
-    if (writer_add_scalar(&t->base.writer, "loss", loss)) return -1;
-    for (int i = 0; i < t->base.n_metrics; i++) {
-        double correct = t->base.metric_fns[i](output, target);
-        if (correct < 0) return -1;
-        tracker_update(tracker, t->base.metric_names[i], correct / (double)n, n);
-        if (writer_add_scalar(&t->base.writer, t->base.metric_names[i], correct / (double)n)) return -1;
+    Tensor *values[TRAINER_MAX_METRICS + 1];
+    values[0] = loss;
+    for (int i = 0; i < t->base.n_metrics; i++)
+        if (!(values[i + 1] = t->base.metric_fns[i](output, target))) return -1;
+    return step_values_push(sv, values, info);
+}
+
+/* A NaN loss means training diverged: stop with a message (the checkpoints
+ * of earlier epochs stay as they are) rather than go on with NaN weights. */
+static int diverged(const Trainer *t, int64_t epoch, const char *which)
+{
+    engine_error("%s: epoch %lld: the %s loss is nan: training diverged (a smaller optimizer.args.lr may help)",
+                 t->base.cp->config->label, (long long)epoch, which);
+    return -1;
+}
+
+/* Reads the queued steps back and logs each as the reference does per
+ * step: the writer's step (with the mode), lr in training, the loss and
+ * metrics to the writer and, weighted by samples, to the tracker. Returns
+ * the number of steps logged (their infos in sv->info) or -1. */
+static int log_steps(Trainer *t, StepValues *sv, MetricTracker *tracker, bool training, int64_t epoch,
+                     double *last_loss)
+{
+    BaseTrainer *bt = &t->base;
+    int rows = step_values_read(sv);
+    for (int r = 0; r < rows; r++) {
+        const StepInfo *info = &sv->info[r];
+        const double *v = sv->host + (size_t)r * (size_t)sv->n_values;
+        double n = (double)info->n;
+        if (isnan(v[0])) return diverged(t, epoch, training ? "training" : "validation");
+        if (writer_set_step_at(&bt->writer, info->step, training ? "train" : "valid", info->time) ||
+            (training && writer_add_scalar(&bt->writer, "lr", info->lr)) || writer_add_scalar(&bt->writer, "loss", v[0]))
+            return -1;
+        tracker_update(tracker, "loss", v[0], info->n);
+        for (int i = 0; i < bt->n_metrics; i++) {
+            tracker_update(tracker, bt->metric_names[i], v[i + 1] / n, info->n);
+            if (writer_add_scalar(&bt->writer, bt->metric_names[i], v[i + 1] / n)) return -1;
+        }
+        *last_loss = v[0];
     }
-    return 0;
+    return rows;
 }
 
 /* The batch as an image grid (make_grid(nrow=8, normalize=True)) for the
@@ -67,22 +101,19 @@ static bool next_batch(Trainer *t, Tensor **x, Tensor **y)
     return data_loader_next(t->data_loader, x, y);
 }
 
-/* A NaN loss means training diverged: stop with a message (the checkpoints
- * of earlier epochs stay as they are) rather than go on with NaN weights. */
-static int diverged(const Trainer *t, int64_t epoch, const char *which)
-{
-    engine_error("%s: epoch %lld: the %s loss is nan: training diverged (a smaller optimizer.args.lr may help)",
-                 t->base.cp->config->label, (long long)epoch, which);
-    return -1;
-}
+/* Validation batches whose values wait on the device before they are read back. */
+enum { VALID_STEPS_QUEUED = 64 };
 
 static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
 {
     module_train(t->base.model, false);
     tracker_reset(&t->valid_metrics);
+    StepValues sv;
+    if (step_values_init(&sv, VALID_STEPS_QUEUED, t->base.n_metrics + 1, t->device)) return -1;
     bool mode = no_grad_begin();
     data_loader_begin_epoch(t->valid_data_loader);
     int rc = 0;
+    double last_loss = NAN;
     int64_t n_batches = data_loader_num_batches(t->valid_data_loader);
     Tensor *x, *y;
     for (int64_t batch_idx = 0; rc == 0; batch_idx++) {
@@ -95,14 +126,19 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
         y = tensor_to(y, t->device);
         Tensor *output = module_forward(t->base.model, x);
         Tensor *loss = t->base.criterion(output, y);
-        double value = tensor_item(loss);
-        if (writer_set_step(&t->base.writer, (epoch - 1) * n_batches + batch_idx, "valid")) rc = -1;
-        else if (!loss || track_batch(t, &t->valid_metrics, output, y, value)) rc = -1;
-        else if (isnan(value)) rc = diverged(t, epoch, "validation");
+        StepInfo info = {.step = (epoch - 1) * n_batches + batch_idx, .batch = batch_idx, .n = y->shape.d[0],
+                         .time = writer_clock()};
+        if (!loss || push_step(t, &sv, loss, output, y, info)) rc = -1;
+        /* batch 0 is logged at once, so that the input grid goes to its step */
+        if (rc == 0 && (batch_idx == 0 || step_values_full(&sv)) &&
+            log_steps(t, &sv, &t->valid_metrics, false, epoch, &last_loss) < 0)
+            rc = -1;
         if (rc == 0 && batch_idx == 0 && add_input_grid(t, x, false)) rc = -1;
         scope_end();
     }
+    if (rc == 0 && log_steps(t, &sv, &t->valid_metrics, false, epoch, &last_loss) < 0) rc = -1;
     grad_mode_restore(mode);
+    step_values_free(&sv);
     if (rc == 0) log_dict_add_tracker(log, &t->valid_metrics, "val_");
     return rc;
 }
@@ -135,19 +171,40 @@ static void add_memory_stats(const Trainer *t, LogDict *log)
     log_dict_set(log, "gpu_peak_mib", (double)m.peak_allocated / mib);
 }
 
+/* Logs the queued training steps, and the reference's progress line for
+ * the batch that is a multiple of log_step (the last one queued then). */
+static int log_train_steps(Trainer *t, StepValues *sv, int64_t epoch, int64_t total, Progress *bar, double *last_loss)
+{
+    int rows = log_steps(t, sv, &t->train_metrics, true, epoch, last_loss);
+    if (rows < 0) return -1;
+    for (int r = 0; r < rows; r++) {
+        int64_t batch_idx = sv->info[r].batch;
+        if (batch_idx % t->log_step != 0) continue;
+        int64_t current = batch_idx * data_loader_batch_size(t->data_loader);
+        progress_clear(bar);
+        log_debug(&t->base.logger, "Train Epoch: %lld [%lld/%lld (%.0f%%)] Loss: %.6f", (long long)epoch,
+                  (long long)current, (long long)total, 100.0 * (double)current / (double)total,
+                  sv->host[(size_t)r * (size_t)sv->n_values]);
+    }
+    return 0;
+}
+
 static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
 {
     Trainer *t = (Trainer *)bt;
     device_reset_peak(t->device);
     module_train(bt->model, true);
     tracker_reset(&t->train_metrics);
+    StepValues sv;
+    if (step_values_init(&sv, (int)t->log_step, bt->n_metrics + 1, t->device)) return -1;
     if (!t->iteration_based) data_loader_begin_epoch(t->data_loader);
     int64_t batch_size = data_loader_batch_size(t->data_loader);
     int64_t total = t->iteration_based ? t->len_epoch * batch_size : data_loader_num_samples(t->data_loader);
     int rc = 0;
+    double last_loss = NAN;
     char label[64], note[64];
     snprintf(label, sizeof label, "Train epoch %lld", (long long)epoch);
-    Progress bar; /* on a terminal only: the log_step lines below serve elsewhere */
+    Progress bar; /* on a terminal only: the log_step lines serve elsewhere */
     progress_begin(&bar, label, t->len_epoch, 0);
     for (int64_t batch_idx = 0; batch_idx < t->len_epoch && rc == 0; batch_idx++) {
         scope_begin();
@@ -162,25 +219,23 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
         Tensor *output = module_forward(bt->model, x);
         Tensor *loss = bt->criterion(output, y);
         if (!loss || tensor_backward(loss, NULL) || optimizer_step(bt->optimizer)) rc = -1;
-        double value = rc == 0 ? tensor_item(loss) : NAN;
-        if (rc == 0 && isnan(value)) rc = diverged(t, epoch, "training");
-        if (rc == 0 && (writer_set_step(&bt->writer, (epoch - 1) * t->len_epoch + batch_idx, "train") ||
-                        writer_add_scalar(&bt->writer, "lr", optimizer_get(bt->optimizer, 0, "lr"))))
+        StepInfo info = {.step = (epoch - 1) * t->len_epoch + batch_idx, .batch = batch_idx, .n = y->shape.d[0],
+                         .lr = optimizer_get(bt->optimizer, 0, "lr"), .time = writer_clock()};
+        if (rc == 0 && push_step(t, &sv, loss, output, y, info)) rc = -1;
+        /* the step that is a multiple of log_step is the last in the queue, which is then full;
+         * batch 0 is logged before the input grid, which goes to its step */
+        if (rc == 0 && (batch_idx % t->log_step == 0 || step_values_full(&sv)) &&
+            log_train_steps(t, &sv, epoch, total, &bar, &last_loss))
             rc = -1;
-        if (rc == 0 && track_batch(t, &t->train_metrics, output, y, value)) rc = -1;
-        if (rc == 0 && batch_idx % t->log_step == 0) {
-            int64_t current = batch_idx * batch_size;
-            progress_clear(&bar);
-            log_debug(&bt->logger, "Train Epoch: %lld [%lld/%lld (%.0f%%)] Loss: %.6f", (long long)epoch,
-                      (long long)current, (long long)total, 100.0 * (double)current / (double)total, value);
-            if (batch_idx == 0 && add_input_grid(t, x, true)) rc = -1;
-        }
-        snprintf(note, sizeof note, "loss %.4f", value);
+        if (rc == 0 && batch_idx == 0 && add_input_grid(t, x, true)) rc = -1;
+        scope_end();
+        snprintf(note, sizeof note, "loss %.4f", last_loss);
         progress_update(&bar, batch_idx + 1, note);
         if (rc == 0 && t->scheduler_per_batch && scheduler_step(bt->lr_scheduler)) rc = -1;
-        scope_end();
     }
+    if (rc == 0 && log_train_steps(t, &sv, epoch, total, &bar, &last_loss)) rc = -1;
     progress_end(&bar);
+    step_values_free(&sv);
     if (rc) return -1;
     log_dict_add_tracker(log, &t->train_metrics, "");
     if (t->valid_data_loader && valid_epoch(t, epoch, log)) return -1;

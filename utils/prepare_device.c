@@ -20,3 +20,16 @@ Device prepare_device(int64_t n_gpu_use, const Logger *lg)
         log_warning(lg, "Warning: multi-GPU training is not supported yet; using one GPU.");
     return n_gpu_use > 0 ? CUDA(0) : CPU;
 }
+
+int configure_device_modes(const Config *cfg)
+{
+    static const char *const keys[] = {"tf32", "deterministic", NULL};
+    bool tf32, deterministic;
+    if (config_check_keys(cfg, "cuda", keys, "cuda")) return -1;
+    if (config_bool_or(cfg, "cuda.tf32", false, &tf32) ||
+        config_bool_or(cfg, "cuda.deterministic", false, &deterministic))
+        return -1;
+    device_set_tf32(tf32);
+    device_set_deterministic(deterministic);
+    return 0;
+}

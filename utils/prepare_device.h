@@ -8,7 +8,13 @@
 
 #include "engine/dtype.h"
 #include "logger/logger.h"
+#include "utils/config.h"
 
 Device prepare_device(int64_t n_gpu_use, const Logger *lg);
+/* The GPU backend's numeric modes from the config's optional "cuda" block:
+ * {"tf32": false, "deterministic": false} (PyTorch's allow_tf32 and
+ * cudnn.deterministic; both off by default). -1 with an error naming the
+ * key. */
+int configure_device_modes(const Config *cfg);
 
 #endif

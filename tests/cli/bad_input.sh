@@ -345,6 +345,15 @@ case_unknown_names() {
     "$TRAIN" -c base.json --set lr_scheduler.type=Step
   expect_fail "train: unknown data_loader" "base.json: data_loader.type: unknown name 'Cifar'" "MnistDataLoader" -- \
     "$TRAIN" -c base.json --set data_loader.type=Cifar
+  config_with 's/"n_gpu": 0,/"n_gpu": 0, "cuda": {"tf32": "yes"},/'
+  expect_fail "train: cuda.tf32 not a boolean" "config.json: cuda.tf32: expected true or false" -- \
+    "$TRAIN" -c config.json
+  config_with 's/"n_gpu": 0,/"n_gpu": 0, "cuda": {"tf33": true},/'
+  expect_fail "train: unknown key in cuda" "config.json: cuda.tf33: unknown key" "tf32" "deterministic" -- \
+    "$TRAIN" -c config.json
+  config_with 's/"batch_size": [0-9]*,/&  "on_device": 1,/'
+  expect_fail "train: on_device not a boolean" "config.json: data_loader.args.on_device: expected true or false" -- \
+    "$TRAIN" -c config.json
   expect_fail "test: unknown metric" "metrics: unknown name 'f1'" "accuracy" -- \
     "$TEST" -r "$CK" --set metrics.0=f1
   expect_fail "test: unknown loss" "loss: unknown name 'mse'" "nll_loss" -- "$TEST" -r "$CK" --set loss=mse
