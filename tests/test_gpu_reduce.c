@@ -1,7 +1,8 @@
 /* The CUDA reduction kernels against the CPU's: sum, mean, var, std, amax
  * and amin over all or some dims (both GPU layouts, the block-per-output and
- * chunked paths, strided inputs, NaN, empty reductions), max/min along a dim
- * with indices (ties, NaN, long rows cut into chunks) and argmax/argmin;
+ * chunked paths, strided and broadcast inputs, NaN, empty reductions),
+ * max/min along a dim with indices (ties, NaN, long rows cut into chunks,
+ * strided and broadcast inputs) and argmax/argmin;
  * forward and backward, relative error <= 1e-4, indices exact. Skipped
  * without a CUDA device. */
 #include <math.h>
@@ -24,24 +25,29 @@ typedef struct {
     int dims[4];
     int nd; /* 0: all dims */
     bool keepdim;
+    bool expanded; /* reduce a broadcast view: the leaf has size 1 at dim 1, expanded (stride 0) to shape */
 } ReduceCase;
 
 static const ReduceCase reduce_cases[] = {
-    {SHAPE(7), false, {0}, 0, false},
-    {SHAPE(5, 6), false, {1}, 1, false},               /* rows: a warp per output */
-    {SHAPE(5, 6), false, {0}, 1, true},                /* columns */
-    {SHAPE(5, 6), true, {-1}, 1, false},               /* strided */
-    {SHAPE(5, 6), true, {0}, 1, true},
-    {SHAPE(2, 3, 4, 5), false, {0, 2, 3}, 3, true},    /* two reduced groups */
-    {SHAPE(2, 3, 4, 5), false, {1, 2}, 2, false},      /* columns with an outer kept dim */
-    {SHAPE(2, 3, 4, 5), true, {0, -1}, 2, true},
-    {SHAPE(2, 3, 4, 5), true, {0}, 0, false},
-    {SHAPE(600000), false, {0}, 0, false},             /* one output: a block per chunk */
-    {SHAPE(4, 20000), false, {-1}, 1, false},          /* a block per output, chunked */
-    {SHAPE(2000, 50), false, {0}, 1, false},           /* columns side by side */
-    {SHAPE(200000, 3), false, {0}, 1, false},          /* few long columns, chunked */
-    {SHAPE(1000, 7), false, {1}, 1, false},            /* short reductions: a thread per output */
-    {SHAPE(300, 40), true, {0}, 1, true},
+    {SHAPE(7), false, {0}, 0, false, false},
+    {SHAPE(5, 6), false, {1}, 1, false, false},               /* rows: a warp per output */
+    {SHAPE(5, 6), false, {0}, 1, true, false},                /* columns */
+    {SHAPE(5, 6), true, {-1}, 1, false, false},               /* strided */
+    {SHAPE(5, 6), true, {0}, 1, true, false},
+    {SHAPE(2, 3, 4, 5), false, {0, 2, 3}, 3, true, false},    /* two reduced groups */
+    {SHAPE(2, 3, 4, 5), false, {1, 2}, 2, false, false},      /* columns with an outer kept dim */
+    {SHAPE(2, 3, 4, 5), true, {0, -1}, 2, true, false},
+    {SHAPE(2, 3, 4, 5), true, {0}, 0, false, false},
+    {SHAPE(600000), false, {0}, 0, false, false},             /* one output: a block per chunk */
+    {SHAPE(4, 20000), false, {-1}, 1, false, false},          /* a block per output, chunked */
+    {SHAPE(2000, 50), false, {0}, 1, false, false},           /* columns side by side */
+    {SHAPE(200000, 3), false, {0}, 1, false, false},          /* few long columns, chunked */
+    {SHAPE(1000, 7), false, {1}, 1, false, false},            /* short reductions: a thread per output */
+    {SHAPE(300, 40), true, {0}, 1, true, false},
+    /* a stride-0 reduced dim (with dim 2, so that var and std are not exactly 0) */
+    {SHAPE(4, 5, 6), false, {1, 2}, 2, false, true},
+    {SHAPE(4, 5, 6), false, {0, 2}, 2, true, true},     /* a stride-0 kept dim */
+    {SHAPE(3, 3000), false, {0}, 0, false, true},       /* all of a broadcast view, chunked */
 };
 #define N_REDUCE_CASES (int)(sizeof reduce_cases / sizeof reduce_cases[0])
 
@@ -78,17 +84,20 @@ static Tensor *reduce_fn(Tensor **in, void *ctx)
 {
     const ReduceCtx *r = ctx;
     Tensor *x = r->c->transposed ? t_transpose(in[0], 0, -1) : in[0];
+    if (r->c->expanded) x = t_expand(x, r->c->shape);
     return apply_reduce(r->op, x, r->c->nd ? r->c->dims : NULL, r->c->nd, r->c->keepdim, r->correction);
 }
 
 static void check_reduce(RedOp op, const ReduceCase *c, int correction)
 {
     scope_begin();
-    Tensor *x = rand_leaf(c->transposed ? swap_first_last(c->shape) : c->shape, &gen);
+    Shape leaf = c->transposed ? swap_first_last(c->shape) : c->shape;
+    if (c->expanded) leaf.d[1] = 1;
+    Tensor *x = rand_leaf(leaf, &gen);
     ReduceCtx ctx = {op, c, correction};
     char label[160];
-    snprintf(label, sizeof label, "%s %s%s dims %d%s corr %d", redop_name[op], shape_str(c->shape),
-             c->transposed ? " (strided)" : "", c->nd ? c->dims[0] : -99, c->keepdim ? " keepdim" : "", correction);
+    snprintf(label, sizeof label, "%s %s%s%s dims %d%s corr %d", redop_name[op], shape_str(c->shape),
+             c->transposed ? " (strided)" : "", c->expanded ? " (broadcast)" : "", c->nd ? c->dims[0] : -99, c->keepdim ? " keepdim" : "", correction);
     expect_gpu_matches_cpu(reduce_fn, &ctx, &x, 1, TOL, label);
     scope_end();
 }
@@ -154,13 +163,15 @@ static void test_reductions_empty(void **state)
 typedef struct {
     int dim;
     bool keepdim, is_max;
+    bool transposed; /* on a view with the first and last dims swapped (copied by the op) */
 } DimCtx;
 
 static Tensor *max_dim_fn(Tensor **in, void *ctx)
 {
     const DimCtx *c = ctx;
     Tensor *idx;
-    return c->is_max ? t_max_dim(in[0], c->dim, c->keepdim, &idx) : t_min_dim(in[0], c->dim, c->keepdim, &idx);
+    Tensor *x = c->transposed ? t_transpose(in[0], 0, -1) : in[0];
+    return c->is_max ? t_max_dim(x, c->dim, c->keepdim, &idx) : t_min_dim(x, c->dim, c->keepdim, &idx);
 }
 
 /* Values and gradients through expect_gpu_matches_cpu, then the indices of
@@ -169,7 +180,7 @@ static void check_max_dim(Tensor *x, int dim, bool keepdim, const char *what)
 {
     Tensor *xg = leaf_on(x, GPU_DEVICE);
     for (int is_max = 0; is_max < 2; is_max++) {
-        DimCtx ctx = {dim, keepdim, is_max != 0};
+        DimCtx ctx = {dim, keepdim, is_max != 0, false};
         tensor_free(x->grad); /* the CPU leaf is reused: start each comparison from no gradient */
         x->grad = NULL;
         char label[160];
@@ -244,6 +255,34 @@ static void test_max_dim_ties_and_nan(void **state)
     scope_end();
 }
 
+/* Strided and broadcast inputs (the op copies them to contiguous first). */
+static void test_max_dim_strided_and_broadcast(void **state)
+{
+    REQUIRE_GPU();
+    gpu_set_modes(false, true);
+    for (int is_max = 0; is_max < 2; is_max++)
+        for (int dim = 0; dim < 2; dim++) {
+            scope_begin();
+            Tensor *x = rand_leaf(SHAPE(9, 6), &gen);
+            DimCtx ctx = {dim, dim == 1, is_max != 0, true};
+            char label[96];
+            snprintf(label, sizeof label, "%s [6, 9] (transposed) dim %d", is_max ? "max" : "min", dim);
+            expect_gpu_matches_cpu(max_dim_fn, &ctx, &x, 1, TOL, label);
+            scope_end();
+        }
+    /* a broadcast view: every column ties, the first row wins on both devices */
+    scope_begin();
+    Tensor *row = tensor_randn(SHAPE(1, 7), &gen, CPU), *ci = NULL, *gi = NULL;
+    REQUIRE_OK(row);
+    Tensor *cv = t_max_dim(t_expand(row, SHAPE(5, 7)), 0, false, &ci);
+    Tensor *gv = t_max_dim(t_expand(leaf_on(row, GPU_DEVICE), SHAPE(5, 7)), 0, false, &gi);
+    REQUIRE_OK(cv);
+    REQUIRE_OK(gv);
+    expect_equal(tensor_to(gv, CPU), cv, "max of a broadcast [5, 7] dim 0");
+    expect_equal(tensor_to(gi, CPU), ci, "max of a broadcast [5, 7] dim 0: indices");
+    scope_end();
+}
+
 static void test_argmax_all(void **state)
 {
     REQUIRE_GPU();
@@ -263,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_reductions_empty),
         cmocka_unit_test(test_max_dim),
         cmocka_unit_test(test_max_dim_ties_and_nan),
+        cmocka_unit_test(test_max_dim_strided_and_broadcast),
         cmocka_unit_test(test_argmax_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

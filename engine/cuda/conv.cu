@@ -425,14 +425,17 @@ static float *stage_output_side(const ConvGeom &g, const Tensor *y, bool copy_in
 
 /* ======================= the kernels ======================= */
 
+/* The empty cases below are handled before conv_geom, whose asserts hold
+ * only for shapes cuDNN can take (a transposed convolution of an input with
+ * no rows still has an output, which is its bias). */
 extern "C" void cuda_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
 {
-    ConvGeom g = conv_geom(x, y, w, p);
     if (tensor_numel(y) == 0) return;
     if (tensor_numel(x) == 0) { /* no input channels: the bias alone */
         launch_fill_channels(y, bias);
         return;
     }
+    ConvGeom g = conv_geom(x, y, w, p);
     float *out = g.staged ? stage_output_side(g, y, false) : tensor_f32(y);
     ConvBuffers b = {tensor_f32(x), tensor_f32(w), NULL, out};
     const ConvPlan *plan = plan_for(DIR_FORWARD, g, p, b);
@@ -449,12 +452,12 @@ extern "C" void cuda_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const T
 
 extern "C" void cuda_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p)
 {
-    ConvGeom g = conv_geom(x, y, w, p);
     if (tensor_numel(x) == 0) return;
     if (tensor_numel(y) == 0) { /* nothing flows back: the bias alone */
         launch_fill_channels(x, bias);
         return;
     }
+    ConvGeom g = conv_geom(x, y, w, p);
     float *in = g.staged ? stage_output_side(g, y, true) : tensor_f32(y);
     ConvBuffers b = {NULL, tensor_f32(w), in, tensor_f32(x)};
     const ConvPlan *plan = plan_for(DIR_BACKWARD_DATA, g, p, b);
@@ -469,12 +472,12 @@ extern "C" void cuda_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *
 
 extern "C" void cuda_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
 {
-    ConvGeom g = conv_geom(x, gy, gw, p);
     if (tensor_numel(gw) == 0) return;
     if (tensor_numel(x) == 0 || tensor_numel(gy) == 0) { /* an empty batch */
         CUDA_CHECK(cudaMemsetAsync(tensor_f32(gw), 0, sizeof(float) * (size_t)tensor_numel(gw), stream()));
         return;
     }
+    ConvGeom g = conv_geom(x, gy, gw, p);
     float *dy = g.staged ? stage_output_side(g, gy, true) : tensor_f32(gy);
     ConvBuffers b = {tensor_f32(x), NULL, dy, tensor_f32(gw)};
     run_plan(plan_for(DIR_BACKWARD_FILTER, g, p, b), DIR_BACKWARD_FILTER, b);

@@ -118,6 +118,7 @@ static Partials column_sums(const SumSpec &s, int64_t rows, int64_t width, int64
     int64_t blocks_x = (width + COL_X - 1) / COL_X;
     Partials p = {NULL, reduce_chunk_count(rows, blocks_x, COL_Y), width, run};
     p.data = scratch_new<double>(p.slices * width * 2);
+    if (blocks_x == 0) return p; /* no columns (L = 0): no partials to read, and a 0-block grid is an error */
     dim3 grid((unsigned)blocks_x, (unsigned)p.slices), block(COL_X, COL_Y);
     column_partials<<<grid, block, 0, cuda_current_stream()>>>(s, rows, width, run, p.data);
     CUDA_CHECK_LAUNCH();
