@@ -23,8 +23,9 @@ int device_count_cached = 0;
 std::mutex init_lock;
 /* read without the lock on every launch once it exists */
 std::atomic<cudaStream_t> stream_handle{nullptr};
-cublasHandle_t cublas_handle = nullptr;
-cudnnHandle_t cudnn_handle = nullptr;
+/* read without the lock on every cuBLAS / cuDNN call once they exist */
+std::atomic<cublasHandle_t> cublas_handle{nullptr};
+std::atomic<cudnnHandle_t> cudnn_handle{nullptr};
 std::atomic<int> sm_count_cached{0}; /* read on every launch */
 
 std::atomic<bool> tf32_enabled{false};
@@ -73,23 +74,31 @@ extern "C" void *cuda_stream(void)
 
 extern "C" void *cuda_cublas(void)
 {
+    cublasHandle_t h = cublas_handle.load();
+    if (h) return h;
     std::lock_guard<std::mutex> guard(init_lock);
-    if (!cublas_handle) {
-        CUBLAS_CHECK(cublasCreate(&cublas_handle));
-        CUBLAS_CHECK(cublasSetStream(cublas_handle, stream_locked()));
-        CUBLAS_CHECK(cublasSetMathMode(cublas_handle, cublas_math_mode(tf32_enabled.load())));
+    h = cublas_handle.load();
+    if (!h) {
+        CUBLAS_CHECK(cublasCreate(&h));
+        CUBLAS_CHECK(cublasSetStream(h, stream_locked()));
+        CUBLAS_CHECK(cublasSetMathMode(h, cublas_math_mode(tf32_enabled.load())));
+        cublas_handle.store(h); /* published only once fully set up */
     }
-    return cublas_handle;
+    return h;
 }
 
 extern "C" void *cuda_cudnn(void)
 {
+    cudnnHandle_t h = cudnn_handle.load();
+    if (h) return h;
     std::lock_guard<std::mutex> guard(init_lock);
-    if (!cudnn_handle) {
-        CUDNN_CHECK(cudnnCreate(&cudnn_handle));
-        CUDNN_CHECK(cudnnSetStream(cudnn_handle, stream_locked()));
+    h = cudnn_handle.load();
+    if (!h) {
+        CUDNN_CHECK(cudnnCreate(&h));
+        CUDNN_CHECK(cudnnSetStream(h, stream_locked()));
+        cudnn_handle.store(h);
     }
-    return cudnn_handle;
+    return h;
 }
 
 extern "C" void cuda_set_tf32(bool enabled)
@@ -97,7 +106,8 @@ extern "C" void cuda_set_tf32(bool enabled)
     std::lock_guard<std::mutex> guard(init_lock);
     tf32_enabled.store(enabled);
     /* a handle made earlier follows the new mode; cuDNN reads the flag per call */
-    if (cublas_handle) CUBLAS_CHECK(cublasSetMathMode(cublas_handle, cublas_math_mode(enabled)));
+    cublasHandle_t h = cublas_handle.load();
+    if (h) CUBLAS_CHECK(cublasSetMathMode(h, cublas_math_mode(enabled)));
 }
 
 extern "C" bool cuda_tf32(void) { return tf32_enabled.load(); }
