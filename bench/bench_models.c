@@ -1,12 +1,54 @@
-/* Times forward+backward of pytorch-template's MnistModel (batch 128) and of
- * a 784-1024-1024-10 MLP, on the CPU, with the engine. Prints one line per
- * model: "<name> median_ms <x>" (bench/run_models.sh compares with torch).
- * Usage: bench_models [iterations] */
+/* Times full training steps of the template's models with the engine, on the
+ * CPU or a CUDA device: optimizer_zero_grad, module_forward, nll_loss,
+ * backward and an SGD step (momentum 0.9, lr 0.01), as bench_models.py does
+ * with PyTorch. Inputs and labels are made on the device once, outside the
+ * timed region; the device is synchronised before the clock is read at both
+ * ends of each step. Prints one line per model:
+ *     <name> median_ms <x> peak_mem_mb <y>
+ * (peak allocated device memory over the timed steps, MiB; 0 on the CPU).
+ * bench/run_models.sh compares the lines with PyTorch's.
+ *
+ * Usage: bench_models [--device cpu|cuda] [--iters N] [--models a,b,...] [--tf32]
+ *   --iters    timed steps per model (default: 50 on CUDA; 30 on the CPU,
+ *              2 for resnet18_b256, whose CPU step takes seconds)
+ *   --models   a comma-separated subset of the models below (default: all)
+ *   --tf32     TF32 tensor-core math for matmul and conv on CUDA (off by
+ *              default, as in the engine) */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "engine/device.h"
 #include "engine/engine.h"
+#include "engine/memory.h"
+#include "model/model.h"
+#ifdef ENGINE_HAVE_CUDA
+#include "engine/cuda/runtime.h"
+#endif
+
+typedef struct {
+    const char *name;
+    int64_t batch, channels, size; /* input [batch, channels, size, size] */
+    int cpu_iters;                 /* default timed steps on the CPU */
+} BenchModel;
+
+static const BenchModel MODELS[] = {
+    {"mnist_model_b128", 128, 1, 28, 30},
+    {"mnist_net_b128", 128, 1, 28, 30},
+    {"resnet18_b256", 256, 3, 32, 2},
+    {"mlp_784_1024_1024_10_b128", 128, 1, 28, 30},
+};
+enum { N_MODELS = sizeof MODELS / sizeof MODELS[0], CUDA_ITERS = 50 };
+
+static Module *build(const char *name)
+{
+    if (strcmp(name, "mnist_model_b128") == 0) return mnist_model(10);
+    if (strcmp(name, "mnist_net_b128") == 0) return mnist_net(10);
+    if (strcmp(name, "resnet18_b256") == 0) return resnet18(10, 3);
+    static const int64_t hidden[] = {1024, 1024};
+    return mnist_mlp(hidden, 2, 10);
+}
 
 static double now_ms(void)
 {
@@ -21,79 +63,132 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static Tensor *param(Shape s)
+/* One training step in its own scope; the scope's release is part of the
+ * step, as it is in ./train. Returns 0 or -1 with the engine's error. */
+static int train_step(Module *model, Optimizer *opt, Tensor *x, Tensor *y)
 {
-    Tensor *t = tensor_persist(tensor_randn(s, NULL, CPU));
-    t_mul_scalar_(t, 0.05);
-    return tensor_set_requires_grad(t, true);
+    scope_begin();
+    optimizer_zero_grad(opt, true);
+    Tensor *loss = f_nll_loss(module_forward(model, x), y, NULL, -100, REDUCTION_MEAN);
+    int rc = loss && tensor_backward(loss, NULL) == 0 && optimizer_step(opt) == 0 ? 0 : -1;
+    scope_end();
+    return rc;
 }
 
-typedef struct {
-    Tensor *conv1_w, *conv1_b, *conv2_w, *conv2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
-} MnistModel;
-
-static Tensor *mnist_forward(MnistModel *m, Tensor *x)
+/* Warm-up steps (allocator cache, algorithm choices), then iters timed
+ * steps; prints the model's line. */
+static int time_model(const BenchModel *b, Device dev, int iters)
 {
-    ConvParams cp = conv_params_default();
-    PoolParams pp = pool_params(2, 0, 0);
-    x = t_relu(f_max_pool2d(f_conv2d(x, m->conv1_w, m->conv1_b, cp), pp));
-    x = t_relu(f_max_pool2d(f_dropout2d(f_conv2d(x, m->conv2_w, m->conv2_b, cp), 0.5, true, NULL), pp));
-    x = t_view(x, SHAPE(-1, 320));
-    x = t_relu(f_linear(x, m->fc1_w, m->fc1_b));
-    x = f_dropout(x, 0.5, true, NULL);
-    x = f_linear(x, m->fc2_w, m->fc2_b);
-    return f_log_softmax(x, 1);
-}
-
-typedef struct {
-    Tensor *w1, *b1, *w2, *b2, *w3, *b3;
-} Mlp;
-
-static Tensor *mlp_forward(Mlp *m, Tensor *x)
-{
-    x = t_relu(f_linear(t_view(x, SHAPE(-1, 784)), m->w1, m->b1));
-    x = t_relu(f_linear(x, m->w2, m->b2));
-    return f_log_softmax(f_linear(x, m->w3, m->b3), 1);
-}
-
-typedef Tensor *(*ForwardFn)(void *model, Tensor *x);
-static Tensor *mnist_fwd(void *m, Tensor *x) { return mnist_forward(m, x); }
-static Tensor *mlp_fwd(void *m, Tensor *x) { return mlp_forward(m, x); }
-
-static int time_model(const char *name, void *model, ForwardFn fwd, Tensor *x, Tensor *y, int iters)
-{
+    manual_seed(0);
+    Module *model = build(b->name);
+    int n_params = 0;
+    Tensor **params = NULL;
+    Optimizer *opt = NULL;
+    Tensor *x = NULL, *y = NULL;
     double *ms = malloc(sizeof(double) * (size_t)iters);
-    for (int i = -5; i < iters; i++) { /* 5 warm-up steps */
-        scope_begin();
+    int rc = -1;
+    if (!model || module_to(model, dev) != 0) goto done;
+    module_train(model, true);
+    params = module_parameters(model, &n_params);
+    SGDOptions so = sgd_defaults();
+    so.lr = 0.01;
+    so.momentum = 0.9;
+    opt = optim_sgd(params, n_params, so);
+    x = tensor_persist(tensor_randn(SHAPE(b->batch, b->channels, b->size, b->size), NULL, dev));
+    y = tensor_persist(tensor_randint(0, 10, SHAPE(b->batch), NULL, dev));
+    if (!opt || !x || !y) goto done;
+    int warmup = iters >= 10 ? 5 : 1;
+    for (int i = 0; i < warmup; i++)
+        if (train_step(model, opt, x, y) != 0) goto done;
+    device_synchronize(dev);
+    device_reset_peak(dev);
+    for (int i = 0; i < iters; i++) {
+        device_synchronize(dev);
         double t0 = now_ms();
-        Tensor *loss = f_nll_loss(fwd(model, x), y, NULL, -100, REDUCTION_MEAN);
-        int rc = loss ? tensor_backward(loss, NULL) : -1;
-        double t1 = now_ms();
-        scope_end();
-        if (rc != 0) {
-            fprintf(stderr, "%s: %s\n", name, engine_last_error());
-            free(ms);
-            return -1;
-        }
-        if (i >= 0) ms[i] = t1 - t0;
+        if (train_step(model, opt, x, y) != 0) goto done;
+        device_synchronize(dev);
+        ms[i] = now_ms() - t0;
     }
+    MemoryStats stats = {0};
+    if (device_memory_stats(dev, &stats) != 0) goto done;
     qsort(ms, (size_t)iters, sizeof(double), cmp_double);
-    printf("%s median_ms %.3f\n", name, ms[iters / 2]);
+    printf("%s median_ms %.3f peak_mem_mb %.1f\n", b->name, ms[iters / 2],
+           (double)stats.peak_allocated / (1024.0 * 1024.0));
+    fflush(stdout);
+    rc = 0;
+done:
+    if (rc != 0) fprintf(stderr, "bench_models: %s on %s: %s\n", b->name, device_name(dev), engine_last_error());
+    tensor_free(x);
+    tensor_free(y);
+    optimizer_free(opt);
+    free(params);
+    module_free(model);
     free(ms);
-    return 0;
+    return rc;
+}
+
+static int usage(const char *msg)
+{
+    fprintf(stderr,
+            "bench_models: %s\nusage: bench_models [--device cpu|cuda] [--iters N] [--models a,b,...] [--tf32]\n"
+            "models:",
+            msg);
+    for (int i = 0; i < N_MODELS; i++) fprintf(stderr, " %s", MODELS[i].name);
+    fprintf(stderr, "\n");
+    return 2;
 }
 
 int main(int argc, char **argv)
 {
-    int iters = argc > 1 ? atoi(argv[1]) : 30;
-    manual_seed(0);
-    MnistModel mnist = {param(SHAPE(10, 1, 5, 5)), param(SHAPE(10)), param(SHAPE(20, 10, 5, 5)), param(SHAPE(20)),
-                        param(SHAPE(50, 320)),     param(SHAPE(50)), param(SHAPE(10, 50)),         param(SHAPE(10))};
-    Mlp mlp = {param(SHAPE(1024, 784)), param(SHAPE(1024)), param(SHAPE(1024, 1024)),
-               param(SHAPE(1024)),      param(SHAPE(10, 1024)), param(SHAPE(10))};
-    Tensor *x = tensor_persist(tensor_randn(SHAPE(128, 1, 28, 28), NULL, CPU));
-    Tensor *y = tensor_persist(tensor_randint(0, 10, SHAPE(128), NULL, CPU));
-    if (time_model("mnist_model_b128", &mnist, mnist_fwd, x, y, iters) != 0) return 1;
-    if (time_model("mlp_784_1024_1024_10_b128", &mlp, mlp_fwd, x, y, iters) != 0) return 1;
-    return 0;
+    Device dev = CPU;
+    int iters = 0; /* 0: the device's default */
+    const char *models = NULL;
+    bool tf32 = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--tf32") == 0) {
+            tf32 = true;
+        } else if (i + 1 < argc && strcmp(a, "--device") == 0) {
+            const char *d = argv[++i];
+            if (strcmp(d, "cpu") == 0) dev = CPU;
+            else if (strcmp(d, "cuda") == 0 || strcmp(d, "cuda:0") == 0) dev = CUDA(0);
+            else return usage("--device: expected cpu or cuda");
+        } else if (i + 1 < argc && strcmp(a, "--iters") == 0) {
+            iters = atoi(argv[++i]);
+            if (iters < 1) return usage("--iters: expected a positive number");
+        } else if (i + 1 < argc && strcmp(a, "--models") == 0) {
+            models = argv[++i];
+        } else {
+            return usage("unknown or incomplete argument");
+        }
+    }
+    if (dev.type == DEVICE_CUDA && device_cuda_count() == 0)
+        return usage("--device cuda: no CUDA device (or a build without CUDA)");
+#ifdef ENGINE_HAVE_CUDA
+    cuda_set_tf32(tf32);
+#else
+    if (tf32) fprintf(stderr, "bench_models: --tf32 ignored: this build has no CUDA\n");
+#endif
+    /* check every requested name before timing anything */
+    bool selected[N_MODELS] = {0};
+    for (int i = 0; i < N_MODELS; i++) selected[i] = models == NULL;
+    for (const char *p = models; p && *p;) {
+        size_t len = strcspn(p, ",");
+        int found = -1;
+        for (int i = 0; i < N_MODELS; i++)
+            if (strlen(MODELS[i].name) == len && strncmp(MODELS[i].name, p, len) == 0) found = i;
+        if (found < 0) {
+            fprintf(stderr, "bench_models: unknown model '%.*s'\n", (int)len, p);
+            return usage("--models: unknown name");
+        }
+        selected[found] = true;
+        p += len + (p[len] == ',');
+    }
+    int failures = 0;
+    for (int i = 0; i < N_MODELS; i++) {
+        if (!selected[i]) continue;
+        int n = iters ? iters : dev.type == DEVICE_CUDA ? CUDA_ITERS : MODELS[i].cpu_iters;
+        if (time_model(&MODELS[i], dev, n) != 0) failures++;
+    }
+    return failures ? 1 : 0;
 }

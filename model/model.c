@@ -185,11 +185,23 @@ static Module *build_mlp(const Config *cfg)
     return mnist_mlp(hidden, n, k);
 }
 
+static Module *build_resnet18(const Config *cfg)
+{
+    int64_t k, in_channels;
+    static const char *const keys[] = {"num_classes", "in_channels", NULL};
+    if (num_classes_arg(cfg, keys, "ResNet18", &k) || config_int_or(cfg, "arch.args.in_channels", 3, &in_channels) != 0)
+        return NULL;
+    ENGINE_CHECK(in_channels > 0, "%s: arch.args.in_channels: must be positive, got %lld", cfg->label,
+                 (long long)in_channels);
+    return resnet18(k, in_channels);
+}
+
 static const RegistryEntry archs[] = {
     {"MnistModel", (void (*)(void))build_mnist_model},
     {"MnistNet", (void (*)(void))build_mnist_net},
     {"LeNet5", (void (*)(void))build_lenet5},
     {"MLP", (void (*)(void))build_mlp},
+    {"ResNet18", (void (*)(void))build_resnet18},
 };
 
 Module *model_from_config(const Config *cfg)

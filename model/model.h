@@ -20,6 +20,11 @@ Module *mnist_net(int64_t num_classes);
 Module *lenet5(int64_t num_classes);
 /* An MLP on flattened 28x28 inputs: hidden sizes given, ReLU, log_softmax. */
 Module *mnist_mlp(const int64_t *hidden, int n_hidden, int64_t num_classes);
+/* ResNet-18 for 32x32 inputs (the CIFAR-10 variant; model/resnet.c): conv3x3
+ * in_channels->64 + BN + ReLU without max-pool, four stages of two
+ * BasicBlocks (64, 128, 256, 512), global average pool, fc 512->num_classes,
+ * log_softmax. torchvision's parameter names (layer2.0.downsample.0.weight). */
+Module *resnet18(int64_t num_classes, int64_t in_channels);
 
 /* Builds config's "arch" (type + args). NULL with an error naming the key or
  * listing the known architectures. */
