@@ -244,10 +244,7 @@ static void start_epoch(DataLoader *dl, int64_t first, bool draw_order)
     dl->next_take = first;
     /* a resident loader gathers its batches on the device: the workers stay idle */
     dl->next_fill = dl->resident_x ? dl->n_batches : first;
-    if (draw_order) {
-        tensor_free(dl->order_dev);
-        dl->order_dev = NULL;
-    }
+    if (draw_order && dl->opts.shuffle) data_loader_drop_epoch(dl);
     pthread_cond_broadcast(&dl->cv);
     pthread_mutex_unlock(&dl->mu);
 }

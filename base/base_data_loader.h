@@ -43,8 +43,9 @@ const Dataset *data_loader_dataset(const DataLoader *dl);
  * batch is copied on a copy stream while the previous step computes (the
  * next batch's copy starts when the current one is handed out), so the
  * step never waits for the host. With opts.on_device, the whole dataset is
- * transformed once and kept on the device instead, and each batch is
- * gathered there (no copies per step; the dataset's transform must be
+ * transformed once and kept on the device instead, gathered there in each
+ * epoch's order and handed out as views (no copies or work per step; the
+ * device then holds the dataset twice; its transform must be
  * deterministic); a split-validation loader shares the training loader's
  * copy when that was moved first. CPU without on_device: nothing to do.
  * -1 with an error, e.g. when the dataset does not fit. */

@@ -1,7 +1,8 @@
 /* Handing batches out on a device (see data_loader_to in
  * base_data_loader.h): staged slots, whose pinned host buffers are copied
  * into device twins on the copy stream, one batch ahead; and resident
- * datasets, transformed once and gathered on the device batch by batch. */
+ * datasets, transformed once, gathered on the device in each epoch's order,
+ * and handed out as views. */
 #include <stdio.h>
 #include <string.h>
 
@@ -136,14 +137,27 @@ void data_loader_slot_views(DataLoader *dl, Slot *s, Tensor **x, Tensor **y)
 
 void data_loader_resident_batch(DataLoader *dl, int64_t b, Tensor **x, Tensor **y)
 {
-    if (!dl->order_dev) { /* once per epoch: the order goes to the device with the first batch */
-        dl->order_dev = tensor_persist(tensor_from_data(dl->order, SHAPE(dl->n), DT_I64, dl->device));
-        ENGINE_ASSERT(dl->order_dev != NULL); /* no larger than the resident labels, which fit */
+    if (!dl->epoch_x) {
+        /* once per epoch: the samples in this epoch's order, gathered on the
+         * device; batches are then views of it, with no work (and no index
+         * bounds check, which waits for the device) per batch */
+        scope_begin();
+        Tensor *order = tensor_from_data(dl->order, SHAPE(dl->n), DT_I64, dl->device);
+        dl->epoch_x = tensor_persist(t_index_select(dl->resident_x, 0, order));
+        dl->epoch_y = tensor_persist(t_index_select(dl->resident_y, 0, order));
+        scope_end();
+        ENGINE_ASSERT(dl->epoch_x && dl->epoch_y); /* the order holds the loader's own indices */
     }
-    Tensor *idx = t_narrow(dl->order_dev, 0, b * dl->opts.batch_size, data_loader_batch_rows(dl, b));
-    *x = t_index_select(dl->resident_x, 0, idx);
-    *y = t_index_select(dl->resident_y, 0, idx);
-    ENGINE_ASSERT(*x && *y); /* the indices come from the loader itself */
+    int64_t start = b * dl->opts.batch_size, rows = data_loader_batch_rows(dl, b);
+    *x = t_narrow(dl->epoch_x, 0, start, rows);
+    *y = t_narrow(dl->epoch_y, 0, start, rows);
+}
+
+void data_loader_drop_epoch(DataLoader *dl)
+{
+    tensor_free(dl->epoch_x);
+    tensor_free(dl->epoch_y);
+    dl->epoch_x = dl->epoch_y = NULL;
 }
 
 void data_loader_free_device(DataLoader *dl)
@@ -157,8 +171,7 @@ void data_loader_free_device(DataLoader *dl)
         s->x_copy = s->y_copy = NULL;
         s->x_dev = s->y_dev = NULL;
     }
-    tensor_free(dl->order_dev);
-    dl->order_dev = NULL;
+    data_loader_drop_epoch(dl);
     if (dl->owns_resident) {
         tensor_free(dl->resident_x);
         tensor_free(dl->resident_y);

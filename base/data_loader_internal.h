@@ -53,7 +53,8 @@ struct DataLoader {
      * owned by the training loader, borrowed by its validation loader */
     Tensor *resident_x, *resident_y;
     bool owns_resident;
-    Tensor *order_dev; /* this epoch's order on the device; NULL when stale */
+    /* resident loaders: this epoch's samples in its order (NULL until the first batch) */
+    Tensor *epoch_x, *epoch_y;
 };
 
 /* Samples in batch b: batch_size, fewer in a last partial batch. */
@@ -71,8 +72,10 @@ void data_loader_slot_views(DataLoader *dl, Slot *s, Tensor **x, Tensor **y);
  * orders the compute after those of slot `use`, then queues the copies of
  * `prefetch` (NULL: none) to run beside the coming step. */
 void data_loader_hand_out_staged(DataLoader *dl, Slot *copy, Slot *use, Slot *prefetch);
-/* Resident loaders: batch b gathered on the device. */
+/* Resident loaders: batch b, a view of the epoch's samples gathered on the device. */
 void data_loader_resident_batch(DataLoader *dl, int64_t b, Tensor **x, Tensor **y);
+/* Resident loaders: forgets the gathered epoch (its order changed). */
+void data_loader_drop_epoch(DataLoader *dl);
 /* Frees what data_loader_to / data_loader_stage added. */
 void data_loader_free_device(DataLoader *dl);
 

@@ -11,7 +11,8 @@
  * batch_size, shuffle, validation_split, num_workers, drop_last, limit
  * (use only the first N training samples; 0 = all; the test set is always
  * whole), and on_device (keep the whole transformed set on the training
- * device, 188 MB for MNIST: no host work or copies per step). */
+ * device, 188 MB for MNIST plus a shuffled copy per epoch: no host work or
+ * copies per step). */
 DataLoader *mnist_data_loader(const Config *cfg, const char *args_path, bool training);
 
 /* Builds the loader config's "data_loader" names. training selects the
