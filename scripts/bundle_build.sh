@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the project for a GPU machine that has the NVIDIA driver, CUDA and
+# cuDNN but none of this project's other dependencies, and gathers what the
+# GPU checks and benchmarks need into one folder: the programs, tests and
+# benchmarks (linked against one shared libengine.so, so the GPU kernels are
+# not copied into every binary), the shared libraries they load that are
+# neither the C library's nor CUDA's, and MNIST as .gz IDX files.
+#
+# Usage: scripts/bundle_build.sh OUT_DIR [CUDA_ARCHS]   (CUDA_ARCHS default 90)
+# On the GPU machine, from a checkout of the same sources:
+#   export LD_LIBRARY_PATH=$OUT_DIR/lib:$LD_LIBRARY_PATH
+#   mkdir -p data/MNIST/raw && cp $OUT_DIR/mnist/* data/MNIST/raw/
+#   scripts/gpu_check.sh $OUT_DIR/build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: scripts/bundle_build.sh OUT_DIR [CUDA_ARCHS]}
+archs=${2:-90}
+build=build-bundle
+cmake -S . -B "$build" -DWERROR=ON -DWITH_CUDA=ON -DENGINE_SHARED=ON -DTOP_LEVEL_LINKS=OFF \
+    -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CUDA_ARCHITECTURES=$archs" >/dev/null
+grep -q "ENGINE_HAVE_CUDA" "$build/CMakeFiles/engine.dir/flags.make" ||
+    { echo "bundle_build: the CUDA backend is not in this build (toolkit or cuDNN not found)" >&2; exit 1; }
+cmake --build "$build" -j "$(nproc)"
+scripts/fetch_mnist.sh >/dev/null
+
+rm -rf "$out"
+mkdir -p "$out/build/tests" "$out/build/bench" "$out/lib" "$out/mnist"
+cp "$build/train" "$build/test" "$out/build/"
+cp "$build"/tests/test_* "$out/build/tests/"
+cp "$build"/bench/bench_* "$out/build/bench/"
+cp "$build"/libengine.so "$out/lib/"
+# every library the binaries load, except the C runtime's and CUDA's own
+for bin in "$out"/build/train "$out"/build/test "$out"/build/tests/* "$out"/build/bench/* "$out"/lib/libengine.so; do
+    ldd "$bin" | awk '$3 ~ /^\// { print $3 }'
+done | sort -u | grep -vE '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libcuda[^/]*|libcudart|libcublas[^/]*|libcudnn[^/]*|libnvrtc[^/]*|libstdc\+\+|libgcc_s)\.so' |
+    while read -r lib; do cp -L "$lib" "$out/lib/"; done
+for f in data/MNIST/raw/*-ubyte; do gzip -9 -c "$f" >"$out/mnist/$(basename "$f").gz"; done
+du -sh "$out"
