@@ -8,49 +8,82 @@
 #   3. ./train -c config.json --set trainer.epochs=3 on the GPU (device
 #      memory in the epoch log), ./test on the GPU and, from the same
 #      checkpoint, on the CPU; then 3 epochs with the dataset on the device;
-#   4. TensorBoard's own reader on the event file, when tensorboard imports.
-# Usage: scripts/gpu_check.sh [build_dir]
+#   4. TensorBoard's own reader on the event file, when tensorboard imports;
+#   5. the GPU benchmarks: whole training steps of MnistModel, the PyTorch
+#      examples' MNIST net, ResNet-18 (32x32, batch 256) and an MLP against
+#      PyTorch (bench/run_models.sh), and, with PYTORCH_TEMPLATE_DIR set to a
+#      pytorch-template checkout, seconds per epoch and GPU memory of ./train,
+#      its train.py and a best-effort PyTorch loop (bench/run_template.sh).
+# Usage: scripts/gpu_check.sh [build_dir] [all|tests|train|bench]
+# (the parts one at a time keep each call short; default all)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 build=${1:-build}
+part=${2:-all}
 status=0
+want() { [ "$part" = all ] || [ "$part" = "$1" ]; }
 nvidia-smi -L || { echo "gpu_check: no GPU visible (nvidia-smi failed)"; exit 1; }
-gpu_tests=()
-for t in "$build"/tests/test_gpu_*; do [ -x "$t" ] && gpu_tests+=("$t"); done
 
-echo "== GPU tests"
-for t in "${gpu_tests[@]}"; do "$t" || status=1; done
-"$build/tests/test_data_loader" gpu || status=1
-
-if command -v compute-sanitizer >/dev/null 2>&1; then
+gpu_tests() {
+    local tests=() t
+    for t in "$build"/tests/test_gpu_*; do [ -x "$t" ] && tests+=("$t"); done
+    echo "== GPU tests"
+    for t in "${tests[@]}"; do "$t" || status=1; done
+    "$build/tests/test_data_loader" gpu || status=1
+    command -v compute-sanitizer >/dev/null 2>&1 || { echo "(no compute-sanitizer: memcheck skipped)"; return; }
     echo "== compute-sanitizer memcheck"
-    for t in "${gpu_tests[@]}" "$build/tests/test_data_loader gpu"; do
+    for t in "${tests[@]}" "$build/tests/test_data_loader gpu"; do
+        local name
         name=$(basename "${t%% *}")
         # shellcheck disable=SC2086 # the data loader entry carries its argument
-        compute-sanitizer --tool memcheck --leak-check full --error-exitcode 99 $t >/dev/null 2>"$build/$name.memcheck.log" &&
-            echo "memcheck clean: $name" || { echo "memcheck FAILED: $name (see $build/$name.memcheck.log)"; status=1; }
+        if compute-sanitizer --tool memcheck --leak-check full --error-exitcode 99 $t >/dev/null 2>"$build/$name.memcheck.log"; then
+            echo "memcheck clean: $name"
+        else
+            echo "memcheck FAILED: $name (see $build/$name.memcheck.log)"
+            status=1
+        fi
     done
-fi
+}
 
 train_on_gpu() { # label, save_dir, extra ./train arguments...
-    local label=$1 save=$2
+    local label=$1 save=$2 start=$SECONDS
     shift 2
     echo "== ./train on the GPU: $label"
-    /usr/bin/time -f "train ($label): %e s wall, %M KB peak RSS" "$build/train" -c config.json \
-        --set n_gpu=1 --set trainer.epochs=3 --set "trainer.save_dir=$save" "$@" 2>&1 | tee "$save.log" || status=1
-    grep -q "gpu_peak_mib" "$save.log" && echo "ok: device memory is in the epoch log" ||
-        { echo "FAILED: no gpu_peak_mib in the epoch log"; status=1; }
+    "$build/train" -c config.json --set n_gpu=1 --set trainer.epochs=3 --set "trainer.save_dir=$save" "$@" 2>&1 |
+        tee "$save.log" || status=1
+    echo "train ($label): $((SECONDS - start)) s wall"
+    if grep -q "gpu_peak_mib" "$save.log"; then echo "ok: device memory is in the epoch log"
+    else echo "FAILED: no gpu_peak_mib in the epoch log"; status=1; fi
 }
-save=$(mktemp -d)
-train_on_gpu "batches copied ahead" "$save/staged"
-echo "== ./test on the GPU, then the same checkpoint on the CPU"
-"$build/test" -r "$save/staged/models/best.ckpt" || status=1
-CUDA_VISIBLE_DEVICES="" "$build/test" -r "$save/staged/models/best.ckpt" || status=1
-train_on_gpu "dataset on the device" "$save/resident" --set data_loader.args.on_device=true
 
-if python3 -c "import tensorboard" 2>/dev/null; then
-    echo "== TensorBoard's reader"
-    "$build/tests/test_tensorboard_reader" || status=1
-fi
-rm -rf "$save"
+train_runs() {
+    local save
+    save=$(mktemp -d)
+    train_on_gpu "batches copied ahead" "$save/staged"
+    echo "== ./test on the GPU, then the same checkpoint on the CPU"
+    "$build/test" -r "$save/staged/models/best.ckpt" || status=1
+    CUDA_VISIBLE_DEVICES="" "$build/test" -r "$save/staged/models/best.ckpt" || status=1
+    train_on_gpu "dataset on the device" "$save/resident" --set data_loader.args.on_device=true
+    if python3 -c "import tensorboard" 2>/dev/null; then
+        echo "== TensorBoard's reader"
+        "$build/tests/test_tensorboard_reader" || status=1
+    fi
+    rm -rf "$save"
+}
+
+benchmarks() {
+    echo "== benchmarks: training steps against PyTorch"
+    bench/run_models.sh "$build" "$(nproc)" 3 cuda || status=1
+    [ -n "${PYTORCH_TEMPLATE_DIR:-}" ] || { echo "(PYTORCH_TEMPLATE_DIR unset: the epoch benchmark is skipped)"; return; }
+    echo "== benchmarks: seconds per epoch against pytorch-template and a best-effort loop"
+    local prog # run_template.sh runs ./train and ./test from the source folder
+    for prog in train test; do
+        [ "$(readlink -f "$prog")" = "$(readlink -f "$build/$prog")" ] || ln -sfn "$(readlink -f "$build/$prog")" "$prog"
+    done
+    bench/run_template.sh "$PYTORCH_TEMPLATE_DIR" 3 "$(nproc)" cuda 3 || status=1
+}
+
+want tests && gpu_tests
+want train && train_runs
+want bench && benchmarks
 exit $status
