@@ -12,6 +12,7 @@
 #include "engine/device.h"
 #include "engine/transfer.h"
 #include "tests/support/check.h"
+#include "tests/support/gpu_compare.h"
 
 enum { N_SAMPLES = 1000, SAMPLE_H = 3, SAMPLE_W = 5, BATCH = 64, EPOCHS = 3 };
 
@@ -254,18 +255,10 @@ static void test_transfer_checks_its_tensors(void **state)
 
 /* ---- the same on a GPU ---- */
 
-#define REQUIRE_CUDA()                                         \
-    do {                                                       \
-        if (device_cuda_count() == 0) {                        \
-            print_message("SKIP: no CUDA device\n");           \
-            skip();                                            \
-        }                                                      \
-    } while (0)
-
 static void test_gpu_staged_and_resident_loaders(void **state)
 {
     (void)state;
-    REQUIRE_CUDA();
+    REQUIRE_GPU();
     Loaders l = make_loaders(PLAIN, 1, CPU);
     assert_int_equal(data_loader_to(l.train, CUDA(0)), 0); /* data_loader_to stages for a GPU */
     free_loaders(&l);

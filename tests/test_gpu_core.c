@@ -12,6 +12,7 @@
 #include "engine/device.h"
 #include "engine/memory.h"
 #include "tests/support/check.h"
+#include "tests/support/gpu_compare.h"
 #ifdef ENGINE_HAVE_CUDA
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/elementwise.h"
@@ -24,14 +25,6 @@
 #define GPU_TOL 1e-4
 
 static Generator gen;
-
-#define REQUIRE_CUDA()                                         \
-    do {                                                       \
-        if (device_cuda_count() == 0) {                        \
-            print_message("SKIP: no CUDA device\n");           \
-            skip();                                            \
-        }                                                      \
-    } while (0)
 
 static MemoryStats gpu_stats(void)
 {
@@ -94,7 +87,7 @@ static void test_memory_api_on_cpu_and_missing_devices(void **state)
 
 static void test_runtime_handles_and_flags(void **state)
 {
-    REQUIRE_CUDA();
+    REQUIRE_GPU();
 #ifdef ENGINE_HAVE_CUDA
     assert_non_null(cuda_stream());
     assert_ptr_equal(cuda_stream(), cuda_stream());
@@ -115,7 +108,7 @@ static void test_runtime_handles_and_flags(void **state)
 
 static void test_allocator_reuses_blocks(void **state)
 {
-    REQUIRE_CUDA();
+    REQUIRE_GPU();
 #ifdef ENGINE_HAVE_CUDA
     scope_begin();
     device_empty_cache(GPU);
@@ -186,7 +179,7 @@ static void test_allocator_reuses_blocks(void **state)
 
 static void test_out_of_memory_returns_null(void **state)
 {
-    REQUIRE_CUDA();
+    REQUIRE_GPU();
     scope_begin();
     engine_clear_error();
     Tensor *warm = tensor_ones(SHAPE(16), DT_F32, GPU);
@@ -230,7 +223,7 @@ static Tensor *sample(Shape shape, DType dt)
 
 static void test_host_device_round_trips(void **state)
 {
-    REQUIRE_CUDA();
+    REQUIRE_GPU();
     scope_begin();
     for (int dt = 0; dt < DT_COUNT; dt++) {
         char label[96];
@@ -267,7 +260,7 @@ static void test_host_device_round_trips(void **state)
 
 static void test_copy_converts_dtypes(void **state)
 {
-    REQUIRE_CUDA();
+    REQUIRE_GPU();
     scope_begin();
     /* fractions, negatives and values outside u8's range: truncation toward
      * zero and wrap-around must match the CPU */
@@ -296,7 +289,7 @@ static void test_copy_converts_dtypes(void **state)
 
 static void test_fill(void **state)
 {
-    REQUIRE_CUDA();
+    REQUIRE_GPU();
     scope_begin();
     /* 0 and (for i64) -1 and (for u8) anything are memsets; the rest a kernel */
     const double values[] = {0.0, 1.5, -1.0, -2.0, 300.0, 7.0};
@@ -375,7 +368,7 @@ static void check_unary_kernel(const UnaryKernelCase *c, int layout)
 
 static void test_unary_kernels_match_cpu(void **state)
 {
-    REQUIRE_CUDA();
+    REQUIRE_GPU();
 #ifdef ENGINE_HAVE_CUDA
     scope_begin();
     for (int c = 0; c < N_UNARY_KERNEL; c++)
@@ -408,7 +401,7 @@ static Tensor *f_tanh(Tensor *a) { return t_tanh(a); }
 
 static void test_unary_ops_forward_backward_match_cpu(void **state)
 {
-    REQUIRE_CUDA();
+    REQUIRE_GPU();
     scope_begin();
     const struct {
         const char *name;
@@ -437,7 +430,7 @@ typedef Tensor *(*BinaryFn)(Tensor *, Tensor *);
 
 static void test_binary_ops_forward_backward_match_cpu(void **state)
 {
-    REQUIRE_CUDA();
+    REQUIRE_GPU();
     scope_begin();
     const struct {
         const char *name;
@@ -473,7 +466,7 @@ static void test_binary_ops_forward_backward_match_cpu(void **state)
 
 static void test_compare_where_and_in_place_match_cpu(void **state)
 {
-    REQUIRE_CUDA();
+    REQUIRE_GPU();
     scope_begin();
     BinaryFn cmps[] = {t_eq, t_ne, t_gt, t_lt, t_ge, t_le};
     const char *names[] = {"eq", "ne", "gt", "lt", "ge", "le"};
