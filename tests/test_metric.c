@@ -1,11 +1,14 @@
 /* The template's metrics (model/metric.c), written with ops: accuracy and
  * top_k_acc against a direct count on the host, with ties (broken toward
  * the lower class index, as torch.argmax does), targets out of range
- * (never correct), a partial batch, and shape errors. */
+ * (never correct), a partial batch, and shape errors; on a GPU, the same
+ * counts as on the CPU ("test_metric gpu", skipped without a device). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/metric.h"
 #include "tests/support/check.h"
+#include "tests/support/gpu_compare.h"
 
 /* Samples whose target is among the k best scores, counted directly. */
 static double host_top_k(const float *s, const int64_t *y, int64_t b, int64_t c, int k)
@@ -58,11 +61,36 @@ static void test_metrics_check_shapes(void **state)
     scope_end();
 }
 
-int main(void)
+static void test_gpu_metrics_equal_cpu(void **state)
+{
+    (void)state;
+    REQUIRE_GPU();
+    Generator g;
+    generator_seed(&g, 5);
+    scope_begin();
+    Tensor *scores = t_mul_scalar(tensor_to_dtype(tensor_randint(0, 6, SHAPE(128, 10), &g, CPU), DT_F32), 0.5);
+    Tensor *target = tensor_randint(-1, 11, SHAPE(128), &g, CPU);
+    MetricFn fns[] = {accuracy, top_k_acc};
+    for (int i = 0; i < 2; i++) {
+        Tensor *gpu = fns[i](tensor_to(scores, GPU_DEVICE), tensor_to(target, GPU_DEVICE));
+        REQUIRE_OK(gpu);
+        assert_true(device_equal(tensor_device(gpu), GPU_DEVICE));
+        expect_equal(gpu, fns[i](scores, target), i == 0 ? "accuracy on the GPU" : "top_k_acc on the GPU");
+    }
+    scope_end();
+}
+
+/* "test_metric" runs the CPU tests; "test_metric gpu" the GPU one (its own
+ * ctest entry, skipped without a device). */
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_count_like_the_host),
         cmocka_unit_test(test_metrics_check_shapes),
     };
+    const struct CMUnitTest gpu_tests[] = {
+        cmocka_unit_test(test_gpu_metrics_equal_cpu),
+    };
+    if (argc > 1 && strcmp(argv[1], "gpu") == 0) return cmocka_run_group_tests(gpu_tests, NULL, NULL);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
