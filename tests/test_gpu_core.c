@@ -145,6 +145,16 @@ static void test_allocator_reuses_blocks(void **state)
     scope_end();
     assert_true(gpu_stats().allocated == s0.allocated);
 
+    /* a block given back to the driver leaves neither allocated nor reserved bytes behind */
+    device_empty_cache(GPU);
+    MemoryStats before_big = gpu_stats();
+    void *big = cuda_caching_alloc((size_t)64 << 20);
+    assert_non_null(big);
+    assert_true(gpu_stats().reserved == before_big.reserved + ((size_t)64 << 20));
+    cuda_caching_free_to_driver(big);
+    MemoryStats after_big = gpu_stats();
+    assert_true(after_big.allocated == before_big.allocated && after_big.reserved == before_big.reserved);
+
     /* large blocks round up to 2 MiB; peak follows and resets */
     device_reset_peak(GPU);
     assert_true(gpu_stats().peak_allocated == s0.allocated);

@@ -124,6 +124,21 @@ extern "C" void cuda_caching_free(void *p)
     c.free_blocks[block].push_back(p);
 }
 
+extern "C" void cuda_caching_free_to_driver(void *p)
+{
+    if (!p) return;
+    Cache &c = cache();
+    std::lock_guard<std::mutex> guard(c.lock);
+    auto it = c.live.find(p);
+    ENGINE_ASSERT(it != c.live.end() && "cuda_caching_free_to_driver of a pointer it did not allocate");
+    size_t block = it->second;
+    c.live.erase(it);
+    c.allocated -= block;
+    c.reserved -= block;
+    cuda_synchronize(); /* queued kernels may still use the block */
+    CUDA_CHECK(cudaFree(p));
+}
+
 extern "C" void cuda_allocator_stats(MemoryStats *out)
 {
     Cache &c = cache();

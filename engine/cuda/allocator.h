@@ -34,6 +34,10 @@ extern "C" {
 void *cuda_caching_alloc(size_t nbytes);
 /* Returns a block from cuda_caching_alloc to the cache; NULL is a no-op. */
 void cuda_caching_free(void *p);
+/* Returns a block from cuda_caching_alloc to the driver instead (waits for
+ * the stream): for one-off large blocks, such as the workspace of cuDNN's
+ * algorithm search, that would otherwise stay reserved for good. */
+void cuda_caching_free_to_driver(void *p);
 /* Block size a request of nbytes is rounded up to (0 on overflow). */
 size_t cuda_caching_round(size_t nbytes);
 void cuda_allocator_stats(MemoryStats *out);

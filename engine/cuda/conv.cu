@@ -259,7 +259,10 @@ static void search_timed(ConvPlan *plan, ConvDir dir, const ConvBuffers &b)
                                                                   ws, want));
         choose(plan, perf, n, want);
     }
-    cuda_caching_free(ws);
+    /* the search tries algorithms with workspaces up to SEARCH_WORKSPACE_CAP;
+     * the chosen one usually needs far less, so the block goes back to the
+     * driver rather than staying reserved (and counted) in the cache */
+    cuda_caching_free_to_driver(ws);
 }
 
 /* cuDNN's heuristic order, without timing: the same choice on every run. */
