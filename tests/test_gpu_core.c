@@ -148,10 +148,10 @@ static void test_allocator_reuses_blocks(void **state)
     /* a block given back to the driver leaves neither allocated nor reserved bytes behind */
     device_empty_cache(GPU);
     MemoryStats before_big = gpu_stats();
-    void *big = cuda_caching_alloc((size_t)64 << 20);
-    assert_non_null(big);
+    void *one_off = cuda_caching_alloc((size_t)64 << 20);
+    assert_non_null(one_off);
     assert_true(gpu_stats().reserved == before_big.reserved + ((size_t)64 << 20));
-    cuda_caching_free_to_driver(big);
+    cuda_caching_free_to_driver(one_off);
     MemoryStats after_big = gpu_stats();
     assert_true(after_big.allocated == before_big.allocated && after_big.reserved == before_big.reserved);
 
