@@ -1,9 +1,10 @@
 /* Memory statistics per device (see memory.h): the CUDA caching allocator
- * in CUDA builds, zeros for the CPU. */
+ * in CUDA builds, zeros for the CPU; empty_cache for both allocators. */
 #include "engine/memory.h"
 
 #include <string.h>
 
+#include "engine/cpu/allocator.h"
 #include "engine/error.h"
 #ifdef ENGINE_HAVE_CUDA
 #include "engine/cuda/allocator.h"
@@ -44,6 +45,10 @@ int device_memory_stats(Device d, MemoryStats *out)
 
 void device_empty_cache(Device d)
 {
+    if (d.type == DEVICE_CPU) {
+        cpu_allocator_empty_cache();
+        return;
+    }
 #ifdef ENGINE_HAVE_CUDA
     if (d.type == DEVICE_CUDA && cuda_device_valid(d)) cuda_allocator_empty_cache();
 #else

@@ -4,17 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cpu/allocator.h"
 #include "engine/cpu/strided.h"
 
-void *cpu_alloc(size_t nbytes)
-{
-    void *p = NULL;
-    /* 64-byte alignment suits AVX-512 loads and cache lines */
-    if (posix_memalign(&p, 64, nbytes ? nbytes : 64) != 0) return NULL;
-    return p;
-}
+/* Storage memory comes from the caching allocator (64-byte aligned, for
+ * AVX-512 loads and cache lines): see engine/cpu/allocator.h. */
+void *cpu_alloc(size_t nbytes) { return cpu_caching_alloc(nbytes); }
 
-void cpu_free(void *p) { free(p); }
+void cpu_free(void *p) { cpu_caching_free(p); }
 
 void cpu_memcpy_to_host(void *dst, const void *src, size_t nbytes) { memcpy(dst, src, nbytes); }
 void cpu_memcpy_from_host(void *dst, const void *src, size_t nbytes) { memcpy(dst, src, nbytes); }
