@@ -6,11 +6,14 @@
  * takes a page fault for every 4 KiB it touches. ResNet-18 at batch 256
  * (activations of 64 MiB) took 2.0 million page faults per step and 18.1 s;
  * with glibc's mmap and trim thresholds raised out of the way the same step
- * took 11.1 s. So, as on the GPU, blocks of CPU_ALLOC_CACHE_MIN bytes and
- * more are kept when freed, in free lists bucketed by size, and handed to
- * the next request of the same bucket: after the first step, a training
- * loop's large tensors reuse the previous step's pages. Smaller blocks go
- * straight to malloc/free (glibc keeps those in its heap anyway).
+ * took 11.1 s. Blocks of a few hundred KiB suffer too, from glibc trimming
+ * and regrowing the top of its heap: a MnistModel epoch (batch 128, blocks
+ * of 164-737 KiB) took 578,000 page faults with a 1 MiB threshold here and
+ * 20,800 with 64 KiB. So, as on the GPU, blocks of CPU_ALLOC_CACHE_MIN
+ * bytes and more are kept when freed, in free lists bucketed by size, and
+ * handed to the next request of the same bucket: after the first step, a
+ * training loop's tensors reuse the previous step's pages. Smaller blocks go
+ * straight to malloc/free.
  *
  * Buckets: large sizes are rounded up to one of four classes per power of
  * two (1, 1.25, 1.5 and 1.75 times 2^k), so nearby sizes share a bucket and
@@ -40,7 +43,7 @@
 #include <stddef.h>
 
 #define CPU_ALLOC_ALIGN ((size_t)64)
-#define CPU_ALLOC_CACHE_MIN ((size_t)1 << 20)
+#define CPU_ALLOC_CACHE_MIN ((size_t)64 << 10)
 #define CPU_ALLOC_RESERVE_FACTOR 2
 
 /* A block of at least nbytes aligned to CPU_ALLOC_ALIGN (a distinct valid
