@@ -8,6 +8,7 @@
 #   3. ./train -c config.json --set trainer.epochs=3 on the GPU (device
 #      memory in the epoch log), ./test on the GPU and, from the same
 #      checkpoint, on the CPU; then 3 epochs with the dataset on the device;
+#      a checkpoint made on the CPU tested and resumed on the GPU;
 #   4. TensorBoard's own reader on the event file, when tensorboard imports;
 #   5. the GPU benchmarks: whole training steps of MnistModel, the PyTorch
 #      examples' MNIST net, ResNet-18 (32x32, batch 256) and an MLP against
@@ -65,6 +66,11 @@ train_runs() {
     "$build/test" -r "$save/staged/models/best.ckpt" || status=1
     CUDA_VISIBLE_DEVICES="" "$build/test" -r "$save/staged/models/best.ckpt" || status=1
     train_on_gpu "dataset on the device" "$save/resident" --set data_loader.args.on_device=true
+    echo "== a CPU checkpoint on the GPU: ./test, and resuming the run"
+    CUDA_VISIBLE_DEVICES="" "$build/train" -c config.json --set n_gpu=0 --set trainer.epochs=1 \
+        --set data_loader.args.limit=6000 --set "trainer.save_dir=$save/cpu" >/dev/null 2>&1 || status=1
+    "$build/test" -r "$save/cpu/models/best.ckpt" --set n_gpu=1 || status=1
+    "$build/train" -r "$save/cpu/models/best.ckpt" --set n_gpu=1 --set trainer.epochs=2 2>&1 | tail -12 || status=1
     if python3 -c "import tensorboard" 2>/dev/null; then
         echo "== TensorBoard's reader"
         "$build/tests/test_tensorboard_reader" || status=1
