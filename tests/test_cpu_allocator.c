@@ -5,7 +5,6 @@
  * training step's tensors reuse the previous step's memory. Under ASan the
  * cached blocks are poisoned, so the other tests would catch a use after
  * free through the cache. */
-#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "engine/cpu/allocator.h"
 #include "engine/memory.h"
 #include "tests/support/check.h"
+#include "tests/support/heap.h"
 
 #define MiB ((size_t)1 << 20)
 
@@ -22,19 +22,6 @@ static CpuAllocatorStats stats(void)
     cpu_allocator_stats(&s);
     return s;
 }
-
-/* Bytes the process has allocated (as in test_scope_memory.c): under ASan
- * its allocator's count, else glibc's heap plus its mmapped blocks. */
-#if defined(__SANITIZE_ADDRESS__)
-size_t __sanitizer_get_current_allocated_bytes(void);
-static size_t allocated_bytes(void) { return __sanitizer_get_current_allocated_bytes(); }
-#else
-static size_t allocated_bytes(void)
-{
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
-}
-#endif
 
 /* Runs first, while the peak is still this test's own: two phases of
  * different sizes both stay cached, a third evicts the oldest phase. */
@@ -159,9 +146,9 @@ static void test_empty_cache_gives_memory_back(void **state)
     assert_int_equal(ms.allocated, 0);
     assert_int_equal(ms.reserved, 0);
     assert_int_equal(ms.peak_allocated, 0);
-    long long held = (long long)allocated_bytes();
+    long long held = (long long)heap_allocated_bytes();
     device_empty_cache(CPU);
-    long long released = held - (long long)allocated_bytes();
+    long long released = held - (long long)heap_allocated_bytes();
     print_message("  empty_cache: %zu cached bytes, %lld bytes back to the C library\n", full.cached_bytes, released);
     assert_int_equal(stats().cached_bytes, 0);
     assert_int_equal(stats().cached_blocks, 0);

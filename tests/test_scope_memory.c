@@ -2,26 +2,13 @@
  * moves a tensor to the enclosing scope, tensor_persist outlives scopes and
  * tensor_free releases it. Under ASan/LeakSanitizer these tests also check
  * that nothing leaks and nothing is used after it was freed. */
-#include <malloc.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "tests/support/check.h"
+#include "tests/support/heap.h"
 
 static Generator gen;
-
-/* Bytes currently allocated by the process: glibc's heap plus its mmapped
- * blocks (large allocations bypass the heap). ASan replaces malloc, so
- * mallinfo2 would see nothing there: ask the sanitizer's allocator instead. */
-#if defined(__SANITIZE_ADDRESS__)
-size_t __sanitizer_get_current_allocated_bytes(void);
-static size_t allocated_bytes(void) { return __sanitizer_get_current_allocated_bytes(); }
-#else
-static size_t allocated_bytes(void)
-{
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
-}
-#endif
 
 /* ---- a small MLP without matmul: y = sum(relu(x * w1 + b1) * w2, dim 1) + b2 ---- */
 
@@ -83,11 +70,11 @@ static double train_step(Mlp *m, int step, double lr)
 static void test_allocated_bytes_is_a_real_meter(void **state)
 {
     /* the flatness check below can only fail if the meter sees allocations */
-    size_t before = allocated_bytes();
+    size_t before = heap_allocated_bytes();
     void *block = malloc(1 << 20);
     assert_non_null(block);
     memset(block, 1, 1 << 20);
-    size_t during = allocated_bytes();
+    size_t during = heap_allocated_bytes();
     free(block);
     print_message("  1 MiB malloc seen as %+lld bytes\n", (long long)during - (long long)before);
     assert_true(during >= before + (1 << 20));
@@ -103,9 +90,9 @@ static void test_training_loop_memory_is_flat(void **state)
         double value = train_step(&m, step, lr);
         if (step == 0) first = value;
     }
-    size_t before = allocated_bytes();
+    size_t before = heap_allocated_bytes();
     for (int step = 10; step < 1010; step++) last = train_step(&m, step, lr);
-    size_t after = allocated_bytes();
+    size_t after = heap_allocated_bytes();
     long long growth = (long long)after - (long long)before;
     print_message("  1000 steps: loss %.4f -> %.4f, allocated bytes %+lld\n", first, last, growth);
     assert_true(last < first); /* the loop really trains */

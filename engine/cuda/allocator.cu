@@ -73,6 +73,17 @@ void *device_malloc(size_t size)
     return p;
 }
 
+/* Ends the life of live block p; returns its size. Caller holds the lock. */
+size_t release_live(Cache &c, void *p)
+{
+    auto it = c.live.find(p);
+    ENGINE_ASSERT(it != c.live.end() && "freeing a pointer the caching allocator did not allocate");
+    size_t block = it->second;
+    c.live.erase(it);
+    c.allocated -= block;
+    return block;
+}
+
 } // namespace
 
 extern "C" size_t cuda_caching_round(size_t nbytes)
@@ -116,11 +127,7 @@ extern "C" void cuda_caching_free(void *p)
     if (!p) return;
     Cache &c = cache();
     std::lock_guard<std::mutex> guard(c.lock);
-    auto it = c.live.find(p);
-    ENGINE_ASSERT(it != c.live.end() && "cuda_caching_free of a pointer it did not allocate");
-    size_t block = it->second;
-    c.live.erase(it);
-    c.allocated -= block;
+    size_t block = release_live(c, p);
     c.free_blocks[block].push_back(p);
 }
 
@@ -129,12 +136,7 @@ extern "C" void cuda_caching_free_to_driver(void *p)
     if (!p) return;
     Cache &c = cache();
     std::lock_guard<std::mutex> guard(c.lock);
-    auto it = c.live.find(p);
-    ENGINE_ASSERT(it != c.live.end() && "cuda_caching_free_to_driver of a pointer it did not allocate");
-    size_t block = it->second;
-    c.live.erase(it);
-    c.allocated -= block;
-    c.reserved -= block;
+    c.reserved -= release_live(c, p);
     cuda_synchronize(); /* queued kernels may still use the block */
     CUDA_CHECK(cudaFree(p));
 }
