@@ -23,6 +23,8 @@ build=${1:-build}
 part=${2:-all}
 status=0
 want() { [ "$part" = all ] || [ "$part" = "$1" ]; }
+# the reference scripts from this checkout, also for a build made elsewhere (scripts/bundle_build.sh)
+export TEST_REF_DIR="$PWD/tests/ref"
 nvidia-smi -L || { echo "gpu_check: no GPU visible (nvidia-smi failed)"; exit 1; }
 
 gpu_tests() {

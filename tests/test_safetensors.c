@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "tests/support/check.h"
+#include "tests/support/ref_dir.h"
 
 static Generator gen;
 static char dir[256]; /* a fresh directory for this run's files */
@@ -246,7 +247,7 @@ static void run_checker(const char *args)
         skip();
     }
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' '%s/safetensors_check.py' %s", TORCH_PYTHON, REF_DIR, args);
+    snprintf(cmd, sizeof cmd, "'%s' '%s/safetensors_check.py' %s", TORCH_PYTHON, ref_dir(), args);
     int status = system(cmd);
     assert_true(status != -1 && WIFEXITED(status));
     if (WEXITSTATUS(status) == 3) {

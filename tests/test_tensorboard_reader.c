@@ -9,6 +9,7 @@
 
 #include "logger/visualization.h"
 #include "tests/support/check.h"
+#include "tests/support/ref_dir.h"
 #include "tests/support/event_reader.h"
 #include "tests/support/temp_dir.h"
 
@@ -40,7 +41,7 @@ static cJSON *tensorboard_read(const char *path)
     for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
         if (!candidates[i][0]) continue;
         char cmd[2048];
-        snprintf(cmd, sizeof cmd, "'%s' '%s/tb_reader.py' '%s' 2>/dev/null", candidates[i], REF_DIR, path);
+        snprintf(cmd, sizeof cmd, "'%s' '%s/tb_reader.py' '%s' 2>/dev/null", candidates[i], ref_dir(), path);
         FILE *p = popen(cmd, "r");
         if (!p) continue;
         char *out = NULL;

@@ -1,5 +1,6 @@
 /* The PyTorch oracle's C side (see oracle.h). */
 #include "tests/support/oracle.h"
+#include "tests/support/ref_dir.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,7 @@ int oracle_run(Oracle *o)
         return -1;
     }
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' '%s/oracle.py' '%s' '%s'", TORCH_PYTHON, REF_DIR, in_path, out_path);
+    snprintf(cmd, sizeof cmd, "'%s' '%s/oracle.py' '%s' '%s'", TORCH_PYTHON, ref_dir(), in_path, out_path);
     int status = system(cmd);
     unlink(in_path);
     if (status == -1 || !WIFEXITED(status)) {

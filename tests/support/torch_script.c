@@ -1,5 +1,6 @@
 /* Runs standalone PyTorch reference scripts for the tests (see torch_script.h). */
 #include "tests/support/torch_script.h"
+#include "tests/support/ref_dir.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ int torch_script_run(const char *script, const char *label, int n, const char *c
         return -1;
     }
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' '%s/%s' '%s' '%s'", TORCH_PYTHON, REF_DIR, script, in_path, out_path);
+    snprintf(cmd, sizeof cmd, "'%s' '%s/%s' '%s' '%s'", TORCH_PYTHON, ref_dir(), script, in_path, out_path);
     int status = system(cmd);
     unlink(in_path);
     if (status == -1 || !WIFEXITED(status)) {
