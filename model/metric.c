@@ -20,6 +20,9 @@ static Tensor *correct_in_top_k(Tensor *output, Tensor *target, int k)
                  "metric: expected float32 scores [B, C] and int64 targets [B], got %s %s and %s %s",
                  dtype_name(output->dtype), shape_str(output->shape), dtype_name(target->dtype),
                  shape_str(target->shape));
+    /* torch.topk refuses k above the class count: so do we, rather than count every sample */
+    ENGINE_CHECK(k <= output->shape.d[1], "metric: top-%d accuracy needs at least %d classes, got scores %s", k, k,
+                 shape_str(output->shape));
     bool mode = no_grad_begin(); /* like the reference's torch.no_grad(): no graph for a metric */
     Device device = tensor_device(output);
     Tensor *classes = t_view(tensor_arange(0, (double)output->shape.d[1], 1, DT_I64, device), SHAPE(1, -1));

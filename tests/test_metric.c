@@ -50,6 +50,23 @@ static void test_metrics_count_like_the_host(void **state)
     }
 }
 
+/* A target outside [0, C) ranks below no class when every score is equal
+ * (target -1), and above every class for target C: without the range check
+ * the first would count as correct. The reference's argmax/topk never equal
+ * such a target. */
+static void test_targets_out_of_range_never_count(void **state)
+{
+    (void)state;
+    scope_begin();
+    Tensor *scores = tensor_zeros(SHAPE(3, 4), DT_F32, CPU);
+    const int64_t targets[] = {-1, 4, 0};
+    Tensor *target = tensor_from_data(targets, SHAPE(3), DT_I64, CPU);
+    REQUIRE_OK(target);
+    assert_true(tensor_item(accuracy(scores, target)) == 1.0);  /* only the last, by the lower-index tie rule */
+    assert_true(tensor_item(top_k_acc(scores, target)) == 1.0);
+    scope_end();
+}
+
 static void test_metrics_check_shapes(void **state)
 {
     (void)state;
@@ -58,6 +75,8 @@ static void test_metrics_check_shapes(void **state)
     expect_error(accuracy(scores, tensor_zeros(SHAPE(5), DT_I64, CPU)), "[4, 10]", "[5]");
     expect_error(accuracy(scores, tensor_zeros(SHAPE(4), DT_F32, CPU)), "int64", NULL);
     expect_error(top_k_acc(tensor_zeros(SHAPE(4), DT_F32, CPU), tensor_zeros(SHAPE(4), DT_I64, CPU)), "[B, C]", NULL);
+    expect_error(top_k_acc(tensor_zeros(SHAPE(4, 2), DT_F32, CPU), tensor_zeros(SHAPE(4), DT_I64, CPU)),
+                 "top-3 accuracy needs at least 3 classes", "[4, 2]");
     scope_end();
 }
 
@@ -86,6 +105,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_count_like_the_host),
+        cmocka_unit_test(test_targets_out_of_range_never_count),
         cmocka_unit_test(test_metrics_check_shapes),
     };
     const struct CMUnitTest gpu_tests[] = {
