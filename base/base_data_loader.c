@@ -79,18 +79,13 @@ static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, D
     pthread_cond_init(&dl->cv, NULL);
     /* a batch never holds more than the n samples, however large batch_size is */
     int64_t slot_rows = opts.batch_size < n ? opts.batch_size : (n > 0 ? n : 1);
-    Shape xs = {.ndim = ds->sample_shape.ndim + 1};
-    xs.d[0] = slot_rows;
-    for (int i = 0; i < ds->sample_shape.ndim; i++) xs.d[i + 1] = ds->sample_shape.d[i];
+    Shape xs = data_loader_batch_shape(ds, slot_rows);
     for (int i = 0; i < dl->n_slots; i++) {
         dl->slots[i].x = tensor_persist(tensor_empty(xs, DT_F32, CPU));
         dl->slots[i].y = tensor_persist(tensor_empty(SHAPE(slot_rows), DT_I64, CPU));
         if (!dl->slots[i].x || !dl->slots[i].y) { /* a batch_size too large for memory is bad input */
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", engine_last_error());
-            engine_clear_error();
-            engine_error("batch buffers for batch_size %lld, num_workers %d: %s", (long long)opts.batch_size,
-                         opts.num_workers, msg);
+            engine_error_context("batch buffers for batch_size %lld, num_workers %d", (long long)opts.batch_size,
+                                 opts.num_workers);
             data_loader_free(dl);
             return NULL;
         }
@@ -307,7 +302,7 @@ bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y)
         prefetch = next;
     }
     pthread_mutex_unlock(&dl->mu);
-    if (dl->staged) data_loader_hand_out_staged(dl, copy_now ? s : NULL, s, prefetch);
+    if (dl->staged) data_loader_hand_out_staged(copy_now ? s : NULL, s, prefetch);
     data_loader_slot_views(dl, s, x, y);
     return true;
 }

@@ -54,7 +54,6 @@ int data_loader_to(DataLoader *dl, Device device);
  * the CPU it only adds a copy per batch, which lets tests check the staging
  * without a GPU. */
 int data_loader_stage(DataLoader *dl, Device device);
-Device data_loader_device(const DataLoader *dl);
 
 /* Starts an epoch: draws the sample order (when shuffling) and lets the
  * workers start assembling. */

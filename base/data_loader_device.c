@@ -14,14 +14,6 @@
  * bounds the host memory it takes to a few MB per chunk. */
 enum { RESIDENT_CHUNK = 4096 };
 
-static Shape batch_shape(const Dataset *ds, int64_t rows)
-{
-    Shape s = {.ndim = ds->sample_shape.ndim + 1};
-    s.d[0] = rows;
-    for (int i = 0; i < ds->sample_shape.ndim; i++) s.d[i + 1] = ds->sample_shape.d[i];
-    return s;
-}
-
 /* Replaces *t with made, persistent; -1 (*t unchanged) when made is NULL. */
 static int replace_persistent(Tensor **t, Tensor *made)
 {
@@ -56,9 +48,9 @@ static int make_resident(DataLoader *dl, Device device)
 {
     const Dataset *ds = dl->ds;
     double mb = (double)ds->length * (double)shape_numel(ds->sample_shape) * 4.0 / 1e6;
-    Tensor *x = tensor_persist(tensor_empty(batch_shape(ds, ds->length), DT_F32, device));
+    Tensor *x = tensor_persist(tensor_empty(data_loader_batch_shape(ds, ds->length), DT_F32, device));
     Tensor *y = tensor_persist(tensor_empty(SHAPE(ds->length), DT_I64, device));
-    Tensor *hx = tensor_persist(tensor_empty(batch_shape(ds, RESIDENT_CHUNK), DT_F32, CPU));
+    Tensor *hx = tensor_persist(tensor_empty(data_loader_batch_shape(ds, RESIDENT_CHUNK), DT_F32, CPU));
     Tensor *hy = tensor_persist(tensor_empty(SHAPE(RESIDENT_CHUNK), DT_I64, CPU));
     int64_t idx[RESIDENT_CHUNK];
     int rc = x && y && hx && hy ? 0 : -1;
@@ -77,11 +69,8 @@ static int make_resident(DataLoader *dl, Device device)
     if (rc) {
         tensor_free(x);
         tensor_free(y);
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", engine_last_error());
-        engine_clear_error();
-        engine_error("on_device: the dataset (%lld samples, %.1f MB as f32) does not fit on %s: %s",
-                     (long long)ds->length, mb, device_name(device), msg);
+        engine_error_context("on_device: the dataset (%lld samples, %.1f MB as f32) does not fit on %s",
+                             (long long)ds->length, mb, device_name(device));
         return -1;
     }
     dl->resident_x = x;
@@ -109,8 +98,6 @@ int data_loader_to(DataLoader *dl, Device device)
     return data_loader_stage(dl, device);
 }
 
-Device data_loader_device(const DataLoader *dl) { return dl->device; }
-
 static void start_copies(Slot *s)
 {
     /* the tensors were checked when staged: same shapes, dtypes, contiguous */
@@ -118,9 +105,8 @@ static void start_copies(Slot *s)
     ENGINE_ASSERT(transfer_start(s->y_copy, s->y_dev, s->y) == 0);
 }
 
-void data_loader_hand_out_staged(DataLoader *dl, Slot *copy, Slot *use, Slot *prefetch)
+void data_loader_hand_out_staged(Slot *copy, Slot *use, Slot *prefetch)
 {
-    (void)dl;
     if (copy) start_copies(copy);
     transfer_use(use->x_copy);
     transfer_use(use->y_copy);

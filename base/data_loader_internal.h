@@ -64,6 +64,15 @@ static inline int64_t data_loader_batch_rows(const DataLoader *dl, int64_t b)
     return left < dl->opts.batch_size ? left : dl->opts.batch_size;
 }
 
+/* The shape of a batch of rows samples: [rows, ...sample_shape]. */
+static inline Shape data_loader_batch_shape(const Dataset *ds, int64_t rows)
+{
+    Shape s = {.ndim = ds->sample_shape.ndim + 1};
+    s.d[0] = rows;
+    for (int i = 0; i < ds->sample_shape.ndim; i++) s.d[i + 1] = ds->sample_shape.d[i];
+    return s;
+}
+
 /* Assembles batch b of this epoch's order into slot s (from any thread). */
 void data_loader_fill_slot(DataLoader *dl, Slot *s, int64_t b);
 /* The batch of a slot handed out, as the views data_loader_next returns. */
@@ -71,7 +80,7 @@ void data_loader_slot_views(DataLoader *dl, Slot *s, Tensor **x, Tensor **y);
 /* Staged loaders: queues the copies of slot `copy` (NULL: already queued),
  * orders the compute after those of slot `use`, then queues the copies of
  * `prefetch` (NULL: none) to run beside the coming step. */
-void data_loader_hand_out_staged(DataLoader *dl, Slot *copy, Slot *use, Slot *prefetch);
+void data_loader_hand_out_staged(Slot *copy, Slot *use, Slot *prefetch);
 /* Resident loaders: batch b, a view of the epoch's samples gathered on the device. */
 void data_loader_resident_batch(DataLoader *dl, int64_t b, Tensor **x, Tensor **y);
 /* Resident loaders: forgets the gathered epoch (its order changed). */

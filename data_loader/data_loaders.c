@@ -60,12 +60,7 @@ DataLoader *mnist_data_loader(const Config *cfg, const char *args_path, bool tra
      * reports on all of it whatever the training run used */
     if (training && limit > 0 && limit < ds->length) ds->length = limit;
     DataLoader *dl = base_data_loader_new(ds, o);
-    if (!dl) {
-        char msg[4096];
-        snprintf(msg, sizeof msg, "%s", engine_last_error());
-        engine_clear_error();
-        engine_error("%s: %s: %s", cfg->label, args_path, msg);
-    }
+    if (!dl) engine_error_context("%s: %s", cfg->label, args_path);
     return dl;
 }
 

@@ -19,6 +19,18 @@ void *engine_error(const char *fmt, ...)
     return NULL;
 }
 
+void engine_error_context(const char *fmt, ...)
+{
+    char context[sizeof error_message], cause[sizeof error_message];
+    snprintf(cause, sizeof cause, "%s", error_set ? error_message : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(context, sizeof context, fmt, ap);
+    va_end(ap);
+    snprintf(error_message, sizeof error_message, "%s%s%s", context, cause[0] ? ": " : "", cause);
+    error_set = true;
+}
+
 const char *engine_last_error(void) { return error_set ? error_message : ""; }
 bool engine_has_error(void) { return error_set; }
 

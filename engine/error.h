@@ -22,6 +22,10 @@
 /* Records a user error. The first error wins until engine_clear_error(), so
  * the root cause is what gets reported. Always returns NULL for convenience. */
 void *engine_error(const char *fmt, ...) ENGINE_PRINTF(1, 2);
+/* Puts context in front of the recorded error: "<context>: <message>"
+ * (just the context when none is recorded), so a caller can say where a
+ * failure from below happened without losing its cause. */
+void engine_error_context(const char *fmt, ...) ENGINE_PRINTF(1, 2);
 /* The recorded message, or "" when there is none. */
 const char *engine_last_error(void);
 bool engine_has_error(void);

@@ -140,7 +140,11 @@ static bool shape_valid(Shape shape, const char *op)
 Tensor *tensor_empty(Shape shape, DType dtype, Device device)
 {
     if (!shape_valid(shape, "empty")) return NULL;
-    Storage *s = storage_new((size_t)shape_numel(shape) * dtype_size(dtype), device);
+    return tensor_on_storage(storage_new((size_t)shape_numel(shape) * dtype_size(dtype), device), dtype, shape);
+}
+
+Tensor *tensor_on_storage(Storage *s, DType dtype, Shape shape)
+{
     if (!s) return NULL;
     Tensor *t = tensor_make_view(s, 0, dtype, shape, NULL);
     storage_release(s); /* the view holds the only reference */

@@ -117,6 +117,9 @@ void tensor_free(Tensor *t);
  * the scope rule. Used by view ops and allocation. */
 Tensor *tensor_make_view(Storage *storage, int64_t offset, DType dtype, Shape shape, const int64_t *strides);
 Storage *storage_new(size_t nbytes, Device device);
+/* Internal: a contiguous tensor over all of s that takes over the caller's
+ * reference to s (NULL stays NULL). */
+Tensor *tensor_on_storage(Storage *s, DType dtype, Shape shape);
 /* CPU storage in page-locked memory (CUDA builds with a device); NULL, with
  * no error recorded, when it cannot be had. See engine/transfer.h. */
 Storage *storage_new_pinned(size_t nbytes);

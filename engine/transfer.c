@@ -18,15 +18,8 @@ Tensor *tensor_empty_pinned(Shape shape, DType dtype)
 {
 #ifdef ENGINE_HAVE_CUDA
     if (device_cuda_count() > 0) {
-        size_t nbytes = (size_t)shape_numel(shape) * dtype_size(dtype);
-        Storage *s = storage_new_pinned(nbytes);
-        if (s) {
-            int64_t strides[MAX_DIMS];
-            shape_contiguous_strides(shape, strides);
-            Tensor *t = tensor_make_view(s, 0, dtype, shape, strides);
-            storage_release(s); /* the view holds the only reference */
-            return t;
-        }
+        Storage *s = storage_new_pinned((size_t)shape_numel(shape) * dtype_size(dtype));
+        if (s) return tensor_on_storage(s, dtype, shape);
     }
 #endif
     return tensor_empty(shape, dtype, CPU);

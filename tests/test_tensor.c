@@ -465,6 +465,22 @@ static void test_random_independent_of_thread_count(void **state)
 
 /* ---- six dims end to end ---- */
 
+/* The first error wins; context goes in front of it and keeps the cause. */
+static void test_error_context(void **state)
+{
+    (void)state;
+    engine_clear_error();
+    engine_error_context("loader %d", 1);
+    assert_string_equal(engine_last_error(), "loader 1");
+    engine_clear_error();
+    engine_error("cause %s", "here");
+    engine_error("a later error");
+    engine_error_context("inner");
+    engine_error_context("outer %s", "call");
+    assert_string_equal(engine_last_error(), "outer call: inner: cause here");
+    engine_clear_error();
+}
+
 static void test_six_dims(void **state)
 {
     scope_begin();
@@ -544,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_randint_and_randperm),
         cmocka_unit_test(test_random_independent_of_thread_count),
         cmocka_unit_test(test_six_dims),
+        cmocka_unit_test(test_error_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

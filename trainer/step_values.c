@@ -12,11 +12,10 @@ int step_values_init(StepValues *sv, int capacity, int n_values, Device device)
     sv->values = tensor_persist(tensor_zeros(SHAPE(capacity, n_values), DT_F32, device));
     sv->info = calloc((size_t)capacity, sizeof *sv->info);
     sv->host = calloc((size_t)capacity * (size_t)n_values, sizeof *sv->host);
-    if (!sv->values || !sv->info || !sv->host) {
-        step_values_free(sv);
-        ENGINE_CHECK_INT(false, "out of memory for the values of %d steps", capacity);
-    }
-    return 0;
+    if (sv->values && sv->info && sv->host) return 0;
+    step_values_free(sv);
+    engine_error_context("out of memory for the values of %d steps", capacity);
+    return -1;
 }
 
 void step_values_free(StepValues *sv)
@@ -47,12 +46,8 @@ int step_values_read(StepValues *sv)
     int rows = sv->count;
     if (rows == 0) return 0;
     scope_begin();
-    float *buf = malloc(sizeof(float) * (size_t)rows * (size_t)sv->n_values);
-    ENGINE_ASSERT(buf != NULL);
-    int rc = tensor_copy_to_buffer(t_narrow(sv->values, 0, 0, rows), buf);
+    int rc = tensor_copy_to_buffer(t_narrow(sv->values, 0, 0, rows), sv->host);
     scope_end();
-    for (int64_t i = 0; rc == 0 && i < (int64_t)rows * sv->n_values; i++) sv->host[i] = buf[i];
-    free(buf);
     sv->count = 0;
     return rc ? -1 : rows;
 }

@@ -22,7 +22,7 @@ typedef struct {
 typedef struct {
     Tensor *values; /* persistent [capacity, n_values] f32 on the device */
     StepInfo *info;
-    double *host;   /* the values read back, [count, n_values] */
+    float *host;    /* the values read back, [count, n_values] */
     int capacity, n_values, count;
 } StepValues;
 

@@ -39,7 +39,8 @@ static int diverged(const Trainer *t, int64_t epoch, const char *which)
 /* Reads the queued steps back and logs each as the reference does per
  * step: the writer's step (with the mode), lr in training, the loss and
  * metrics to the writer and, weighted by samples, to the tracker. Returns
- * the number of steps logged (their infos in sv->info) or -1. */
+ * the number of steps logged (their infos in sv->info) or -1; the last
+ * step's loss goes to *last_loss unless it is NULL. */
 static int log_steps(Trainer *t, StepValues *sv, MetricTracker *tracker, bool training, int64_t epoch,
                      double *last_loss)
 {
@@ -47,7 +48,7 @@ static int log_steps(Trainer *t, StepValues *sv, MetricTracker *tracker, bool tr
     int rows = step_values_read(sv);
     for (int r = 0; r < rows; r++) {
         const StepInfo *info = &sv->info[r];
-        const double *v = sv->host + (size_t)r * (size_t)sv->n_values;
+        const float *v = sv->host + (size_t)r * (size_t)sv->n_values;
         double n = (double)info->n;
         if (isnan(v[0])) return diverged(t, epoch, training ? "training" : "validation");
         if (writer_set_step_at(&bt->writer, info->step, training ? "train" : "valid", info->time) ||
@@ -58,7 +59,7 @@ static int log_steps(Trainer *t, StepValues *sv, MetricTracker *tracker, bool tr
             tracker_update(tracker, bt->metric_names[i], v[i + 1] / n, info->n);
             if (writer_add_scalar(&bt->writer, bt->metric_names[i], v[i + 1] / n)) return -1;
         }
-        *last_loss = v[0];
+        if (last_loss) *last_loss = v[0];
     }
     return rows;
 }
@@ -113,7 +114,6 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
     bool mode = no_grad_begin();
     data_loader_begin_epoch(t->valid_data_loader);
     int rc = 0;
-    double last_loss = NAN;
     int64_t n_batches = data_loader_num_batches(t->valid_data_loader);
     Tensor *x, *y;
     for (int64_t batch_idx = 0; rc == 0; batch_idx++) {
@@ -131,12 +131,12 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
         if (!loss || push_step(t, &sv, loss, output, y, info)) rc = -1;
         /* batch 0 is logged at once, so that the input grid goes to its step */
         if (rc == 0 && (batch_idx == 0 || step_values_full(&sv)) &&
-            log_steps(t, &sv, &t->valid_metrics, false, epoch, &last_loss) < 0)
+            log_steps(t, &sv, &t->valid_metrics, false, epoch, NULL) < 0)
             rc = -1;
         if (rc == 0 && batch_idx == 0 && add_input_grid(t, x, false)) rc = -1;
         scope_end();
     }
-    if (rc == 0 && log_steps(t, &sv, &t->valid_metrics, false, epoch, &last_loss) < 0) rc = -1;
+    if (rc == 0 && log_steps(t, &sv, &t->valid_metrics, false, epoch, NULL) < 0) rc = -1;
     grad_mode_restore(mode);
     step_values_free(&sv);
     if (rc == 0) log_dict_add_tracker(log, &t->valid_metrics, "val_");
