@@ -1,6 +1,8 @@
 /* conv2d and conv_transpose2d with their backward functions. Each is the
  * other's adjoint, so three kernels (convolution, its transpose and the
  * weight gradient) serve both ops in both directions. */
+#include <stdio.h>
+
 #include "engine/cpu/conv.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
@@ -120,27 +122,64 @@ static bool check_args(const char *op, Tensor *x, Tensor *w, Tensor *bias, ConvP
     return true;
 }
 
+/* a * b + c in *out, false on overflow: size arithmetic on user numbers. */
+static bool mul_add(int64_t a, int64_t b, int64_t c, int64_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out) && !__builtin_add_overflow(*out, c, out);
+}
+
+/* One spatial output size; false when the arithmetic overflows. */
+static bool output_size(int64_t in, int64_t k, ConvParams p, int i, bool transposed, int64_t *size)
+{
+    int64_t span, padded; /* the dilated kernel; the padded input */
+    if (!mul_add(p.dilation[i], k - 1, 1, &span)) return false;
+    if (transposed) /* (in - 1) * stride - 2 * padding + span + output_padding */
+        return mul_add(in - 1, p.stride[i], span, size) && mul_add(-2, p.padding[i], *size, size) &&
+               !__builtin_add_overflow(*size, p.output_padding[i], size);
+    if (!mul_add(2, p.padding[i], in, &padded)) return false;
+    *size = padded >= span ? (padded - span) / p.stride[i] + 1 : 0;
+    return true;
+}
+
 /* The output shape, or false with an error naming the input size, kernel
- * and padding when it would be empty. */
+ * and padding when it would be empty or its size overflows. */
 static bool output_shape(const char *op, Tensor *x, Tensor *w, ConvParams p, bool transposed, Shape *out)
 {
-    int64_t size[2];
-    for (int i = 0; i < 2; i++) {
-        int64_t in = x->shape.d[2 + i], k = w->shape.d[2 + i];
-        int64_t span = (int64_t)p.dilation[i] * (k - 1) + 1; /* the dilated kernel */
-        if (transposed) size[i] = (in - 1) * p.stride[i] - 2 * p.padding[i] + span + p.output_padding[i];
-        else size[i] = in + 2 * p.padding[i] >= span ? (in + 2 * p.padding[i] - span) / p.stride[i] + 1 : 0;
-    }
-    if (size[0] <= 0 || size[1] <= 0)
-        return engine_error("%s: calculated output size (%lld x %lld) is too small: input %s, kernel size (%lld x "
-                            "%lld), padding (%d, %d), stride (%d, %d), dilation (%d, %d)",
-                            op, (long long)size[0], (long long)size[1], shape_str(x->shape),
-                            (long long)w->shape.d[2], (long long)w->shape.d[3], p.padding[0], p.padding[1],
-                            p.stride[0], p.stride[1], p.dilation[0], p.dilation[1]),
+    int64_t size[2] = {0, 0};
+    bool fits = true;
+    for (int i = 0; i < 2 && fits; i++) fits = output_size(x->shape.d[2 + i], w->shape.d[2 + i], p, i, transposed, &size[i]);
+    if (!fits || size[0] <= 0 || size[1] <= 0) {
+        char what[64];
+        if (fits) snprintf(what, sizeof what, "(%lld x %lld) is too small", (long long)size[0], (long long)size[1]);
+        else snprintf(what, sizeof what, "overflows 64-bit size");
+        return engine_error("%s: calculated output size %s: input %s, kernel size (%lld x %lld), padding (%d, %d), "
+                            "stride (%d, %d), dilation (%d, %d)",
+                            op, what, shape_str(x->shape), (long long)w->shape.d[2], (long long)w->shape.d[3],
+                            p.padding[0], p.padding[1], p.stride[0], p.stride[1], p.dilation[0], p.dilation[1]),
                false;
+    }
     int64_t channels = transposed ? w->shape.d[1] * p.groups : w->shape.d[0];
     *out = SHAPE(x->shape.d[0], channels, size[0], size[1]);
-    return true;
+    return shape_check(*out, sizeof(float), op, NULL);
+}
+
+/* Whether the work of the convolution whose output planes are out (the
+ * output of conv2d, the input of conv_transpose2d) can be counted in int64:
+ * the multiply-adds, N * O * OH * OW * C/g * kh * kw, and the unfolded input
+ * one group's kernel reads, C/g * kw * (OH * stride + (kh - 1) * dilation) * OW.
+ * Every tensor fitting does not make these fit. The message names input. */
+static bool check_work_size(const char *op, Shape input, Shape out, Shape w, ConvParams p)
+{
+    int64_t cg = w.d[1], macs, rows, unfolded; /* as a convolution, either op's weight is [O, C/g, kh, kw] */
+    bool fits = shape_numel_checked(out, &macs) && mul_add(macs, cg, 0, &macs) && mul_add(macs, w.d[2], 0, &macs) &&
+                mul_add(macs, w.d[3], 0, &macs);
+    fits = fits && mul_add(out.d[2], p.stride[0], 0, &rows) && mul_add(w.d[2] - 1, p.dilation[0], rows, &rows) &&
+           mul_add(cg, w.d[3], 0, &unfolded) && mul_add(unfolded, rows, 0, &unfolded) &&
+           mul_add(unfolded, out.d[3], 0, &unfolded);
+    if (!fits)
+        engine_error("%s: input %s and weight %s are too large to convolve (the work size overflows 64-bit size)", op,
+                     shape_str(input), shape_str(w));
+    return fits;
 }
 
 /* Contiguous copies for the kernels, made outside autograd (the op records
@@ -174,7 +213,8 @@ Tensor *f_conv2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
 {
     if (!x || !weight) return NULL;
     Shape y_shape;
-    if (!check_args("conv2d", x, weight, bias, p, false) || !output_shape("conv2d", x, weight, p, false, &y_shape))
+    if (!check_args("conv2d", x, weight, bias, p, false) || !output_shape("conv2d", x, weight, p, false, &y_shape) ||
+        !check_work_size("conv2d", x->shape, y_shape, weight->shape, p))
         return NULL;
     Tensor *xc = contiguous_nograd(x), *wc = contiguous_nograd(weight), *bc = contiguous_nograd(bias);
     if (!xc || !wc || (bias && !bc)) return NULL;
@@ -208,7 +248,8 @@ Tensor *f_conv_transpose2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p
     if (!x || !weight) return NULL;
     Shape y_shape;
     if (!check_args("conv_transpose2d", x, weight, bias, p, true) ||
-        !output_shape("conv_transpose2d", x, weight, p, true, &y_shape))
+        !output_shape("conv_transpose2d", x, weight, p, true, &y_shape) ||
+        !check_work_size("conv_transpose2d", x->shape, x->shape, weight->shape, p))
         return NULL;
     Tensor *xc = contiguous_nograd(x), *wc = contiguous_nograd(weight), *bc = contiguous_nograd(bias);
     if (!xc || !wc || (bias && !bc)) return NULL;

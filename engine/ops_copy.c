@@ -71,7 +71,8 @@ Tensor *t_cat(Tensor *const *ts, int n, int dim)
                          "cat: sizes of tensors must match except in dimension %d: expected size %lld but got size "
                          "%lld for tensor number %d in the list",
                          d, (long long)first->shape.d[k], (long long)t->shape.d[k], i);
-        out_shape.d[d] += t->shape.d[d];
+        ENGINE_CHECK(!__builtin_add_overflow(out_shape.d[d], t->shape.d[d], &out_shape.d[d]),
+                     "cat: the sizes in dimension %d add up to more than an int64 holds (at tensor number %d)", d, i);
     }
     Tensor *out = tensor_empty(out_shape, first->dtype, tensor_device(first));
     if (!out) return NULL;

@@ -20,8 +20,9 @@ static Tensor *blas_operand(Tensor *t)
 }
 
 /* A view of t with its batch dims broadcast to out_shape's (stride 0 where
- * broadcast) and its own last two dims. */
-static Tensor *batch_broadcast_view(Tensor *t, Shape out_shape)
+ * broadcast) and its own last two dims; NULL with an error naming op when
+ * that view would have more elements than an int64 counts. */
+static Tensor *batch_broadcast_view(Tensor *t, Shape out_shape, const char *op)
 {
     int nd = out_shape.ndim;
     Shape shape = out_shape;
@@ -34,6 +35,7 @@ static Tensor *batch_broadcast_view(Tensor *t, Shape out_shape)
         shape.d[i] = t->shape.d[t->shape.ndim - nd + i];
         strides[i] = t->strides[t->shape.ndim - nd + i];
     }
+    if (!shape_check(shape, dtype_size(t->dtype), op, NULL)) return NULL;
     return tensor_make_view(t->storage, t->offset, t->dtype, shape, strides);
 }
 
@@ -62,7 +64,7 @@ static Tensor *matmul_nd(Tensor *a, Tensor *b, const char *op)
     Tensor *ca = blas_operand(a), *cb = blas_operand(b);
     Tensor *out = tensor_empty(out_shape, DT_F32, tensor_device(a));
     if (!ca || !cb || !out) return NULL;
-    Tensor *va = batch_broadcast_view(ca, out_shape), *vb = batch_broadcast_view(cb, out_shape);
+    Tensor *va = batch_broadcast_view(ca, out_shape, op), *vb = va ? batch_broadcast_view(cb, out_shape, op) : NULL;
     if (!va || !vb) return NULL;
     KERNEL(out, matmul)(out, va, vb, false);
     Node *n = autograd_record(out_shape.ndim == 2 ? "MmBackward0" : "BmmBackward0", matmul_backward, out, 2,

@@ -11,11 +11,17 @@ static Tensor *make_view(Tensor *t, Shape shape, const int64_t *strides, int64_t
     return tensor_make_view(t->storage, offset, t->dtype, shape, strides);
 }
 
-/* Resolves one -1 in shape against numel; NULL-style error on mismatch. */
-static bool infer_shape(Shape *shape, int64_t numel, const char *op)
+/* Resolves one -1 in shape against numel and checks the result can be a
+ * tensor of elem_size-byte elements; false with an error naming op. */
+static bool infer_shape(Shape *shape, int64_t numel, size_t elem_size, const char *op)
 {
+    if (shape->ndim < 0 || shape->ndim > MAX_DIMS) {
+        engine_error("%s: tensors have at most %d dims, got %d", op, MAX_DIMS, shape->ndim);
+        return false;
+    }
     int infer = -1;
-    int64_t known = 1;
+    int64_t known = 1; /* the product of the known non-zero sizes */
+    bool zero = false, overflow = false;
     for (int i = 0; i < shape->ndim; i++) {
         if (shape->d[i] == -1) {
             if (infer >= 0) {
@@ -26,10 +32,17 @@ static bool infer_shape(Shape *shape, int64_t numel, const char *op)
         } else if (shape->d[i] < 0) {
             engine_error("%s: invalid shape dimension %lld", op, (long long)shape->d[i]);
             return false;
+        } else if (shape->d[i] == 0) {
+            zero = true;
         } else {
-            known *= shape->d[i];
+            overflow = overflow || __builtin_mul_overflow(known, shape->d[i], &known);
         }
     }
+    if (overflow) {
+        engine_error("%s: shape %s has too many elements (overflows 64-bit size)", op, shape_str(*shape));
+        return false;
+    }
+    if (zero) known = 0;
     if (infer >= 0) {
         if (known == 0 || numel % known != 0) {
             engine_error("%s: shape '%s' is invalid for input of size %lld", op, shape_str(*shape), (long long)numel);
@@ -40,7 +53,7 @@ static bool infer_shape(Shape *shape, int64_t numel, const char *op)
         engine_error("%s: shape '%s' is invalid for input of size %lld", op, shape_str(*shape), (long long)numel);
         return false;
     }
-    return true;
+    return shape_check(*shape, elem_size, op, NULL);
 }
 
 /* Strides for viewing (shape, strides) as new_shape without a copy, following
@@ -58,8 +71,11 @@ static bool view_strides(Shape old, const int64_t *old_strides, Shape new_shape,
     int64_t tensor_numel_acc = 1, view_numel_acc = 1;
     for (int tensor_d = old.ndim - 1; tensor_d >= 0; tensor_d--) {
         tensor_numel_acc *= old.d[tensor_d];
+        int64_t chunk_stride; /* overflows only for strides no contiguous chunk has */
         if (tensor_d == 0 ||
-            (old.d[tensor_d - 1] != 1 && old_strides[tensor_d - 1] != tensor_numel_acc * chunk_base_stride)) {
+            (old.d[tensor_d - 1] != 1 &&
+             (__builtin_mul_overflow(tensor_numel_acc, chunk_base_stride, &chunk_stride) ||
+              old_strides[tensor_d - 1] != chunk_stride))) {
             while (view_d >= 0 && (view_numel_acc < tensor_numel_acc || new_shape.d[view_d] == 1)) {
                 out[view_d] = view_numel_acc * chunk_base_stride;
                 view_numel_acc *= new_shape.d[view_d];
@@ -86,7 +102,7 @@ Tensor *t_view(Tensor *t, Shape shape)
 {
     if (!t) return NULL;
     ENGINE_CHECK(shape.ndim <= MAX_DIMS, "view: at most %d dims", MAX_DIMS);
-    if (!infer_shape(&shape, tensor_numel(t), "view")) return NULL;
+    if (!infer_shape(&shape, tensor_numel(t), dtype_size(t->dtype), "view")) return NULL;
     int64_t strides[MAX_DIMS] = {0};
     ENGINE_CHECK(view_strides(t->shape, t->strides, shape, strides),
                  "view: view size %s is not compatible with input tensor's size %s and stride (at least one dimension "
@@ -100,7 +116,7 @@ Tensor *t_view(Tensor *t, Shape shape)
 Tensor *t_reshape(Tensor *t, Shape shape)
 {
     if (!t) return NULL;
-    if (!infer_shape(&shape, tensor_numel(t), "reshape")) return NULL;
+    if (!infer_shape(&shape, tensor_numel(t), dtype_size(t->dtype), "reshape")) return NULL;
     int64_t strides[MAX_DIMS] = {0};
     if (view_strides(t->shape, t->strides, shape, strides)) return t_view(t, shape);
     return t_view(t_contiguous(t), shape);
@@ -209,6 +225,7 @@ static int expand_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *t_expand(Tensor *t, Shape shape)
 {
     if (!t) return NULL;
+    ENGINE_CHECK(shape.ndim <= MAX_DIMS, "expand: tensors have at most %d dims, got %d", MAX_DIMS, shape.ndim);
     ENGINE_CHECK(shape.ndim >= t->shape.ndim,
                  "expand: the number of sizes provided (%d) must be greater or equal to the number of dimensions in "
                  "the tensor (%d)",
@@ -232,6 +249,7 @@ Tensor *t_expand(Tensor *t, Shape shape)
             strides[i] = 0;
         }
     }
+    if (!shape_check(shape, dtype_size(t->dtype), "expand", NULL)) return NULL;
     Tensor *out = make_view(t, shape, strides, t->offset);
     autograd_record("ExpandBackward0", expand_backward, out, 1, &t);
     return out;
@@ -261,7 +279,7 @@ static int slice_backward(Node *n, Tensor *g, Tensor **gin)
     } else {
         Shape s = in->shape;
         s.d[dim] = g->shape.d[dim];
-        strides[dim] *= step;
+        if (s.d[dim] > 1) strides[dim] *= step; /* fits: the elements lie inside z */
         part = tensor_make_view(z->storage, start * z->strides[dim], z->dtype, s, strides);
     }
     if (!part || tensor_copy_(part, g) != 0) return -1;
@@ -284,10 +302,10 @@ Tensor *t_slice(Tensor *t, int dim, int64_t start, int64_t end, int64_t step)
     if (end > size) end = size;
     if (end < start) end = start;
     Shape s = t->shape;
-    s.d[d] = (end - start + step - 1) / step;
+    s.d[d] = end == start ? 0 : (end - start - 1) / step + 1; /* without end - start + step overflowing */
     int64_t strides[MAX_DIMS] = {0};
     memcpy(strides, t->strides, sizeof strides);
-    strides[d] *= step;
+    if (s.d[d] > 1) strides[d] *= step; /* fits: the elements lie inside t; a huge step leaves one */
     Tensor *out = make_view(t, s, strides, t->offset + start * t->strides[d]);
     Node *n = autograd_record("SliceBackward0", slice_backward, out, 1, &t);
     if (n) {
@@ -307,7 +325,7 @@ Tensor *t_narrow(Tensor *t, int dim, int64_t start, int64_t length)
     if (d < 0) return NULL;
     int64_t size = t->shape.d[d];
     if (start < 0) start += size;
-    ENGINE_CHECK(start >= 0 && length >= 0 && start + length <= size,
+    ENGINE_CHECK(start >= 0 && length >= 0 && length <= size - start,
                  "narrow: start (%lld) + length (%lld) exceeds dimension size (%lld) of dim %d", (long long)start,
                  (long long)length, (long long)size, d);
     return t_slice(t, d, start, start + length, 1);
@@ -354,13 +372,13 @@ int t_chunk(Tensor *t, int chunks, int dim, Tensor **out)
             if (!(out[i] = t_narrow(t, d, 0, 0))) return -1;
         return chunks;
     }
-    int64_t step = (size + chunks - 1) / chunks;
+    int64_t step = (size - 1) / chunks + 1; /* ceil without size + chunks overflowing */
     int n = 0;
-    for (int64_t start = 0; start < size; start += step) {
-        int64_t len = start + step <= size ? step : size - start;
+    for (int64_t start = 0; start < size; n++) {
+        int64_t len = step <= size - start ? step : size - start;
         out[n] = t_narrow(t, d, start, len);
         if (!out[n]) return -1;
-        n++;
+        start += len;
     }
     return n;
 }

@@ -12,6 +12,63 @@ int64_t shape_numel(Shape s)
     return n;
 }
 
+/* The product of s's non-zero sizes times scale in *out, and whether a size
+ * is zero; false for a bad ndim, a negative size or an overflow of int64. */
+static bool nonzero_product(Shape s, int64_t scale, int64_t *out, bool *empty)
+{
+    if (s.ndim < 0 || s.ndim > MAX_DIMS) return false;
+    int64_t p = scale;
+    *empty = false;
+    for (int i = 0; i < s.ndim; i++) {
+        if (s.d[i] < 0) return false;
+        if (s.d[i] == 0) *empty = true;
+        else if (__builtin_mul_overflow(p, s.d[i], &p)) return false;
+    }
+    *out = p;
+    return true;
+}
+
+bool shape_numel_checked(Shape s, int64_t *numel)
+{
+    int64_t p;
+    bool empty;
+    if (!nonzero_product(s, 1, &p, &empty)) return false;
+    *numel = empty ? 0 : p;
+    return true;
+}
+
+bool shape_nbytes_checked(Shape s, size_t elem_size, size_t *nbytes)
+{
+    /* the bytes of the non-zero sizes must fit as well: byte offsets are
+     * computed from strides, which ignore zero sizes */
+    int64_t p;
+    bool empty;
+    if (elem_size > INT64_MAX || !nonzero_product(s, (int64_t)elem_size, &p, &empty)) return false;
+    *nbytes = empty ? 0 : (size_t)p;
+    return true;
+}
+
+bool shape_check(Shape s, size_t elem_size, const char *op, size_t *nbytes)
+{
+    if (s.ndim < 0 || s.ndim > MAX_DIMS) {
+        engine_error("%s: tensors have at most %d dims, got %d", op, MAX_DIMS, s.ndim);
+        return false;
+    }
+    for (int i = 0; i < s.ndim; i++) {
+        if (s.d[i] < 0) {
+            engine_error("%s: negative dimension %lld in shape %s", op, (long long)s.d[i], shape_str(s));
+            return false;
+        }
+    }
+    size_t n;
+    if (!shape_nbytes_checked(s, elem_size, &n)) {
+        engine_error("%s: shape %s has too many elements (overflows 64-bit size)", op, shape_str(s));
+        return false;
+    }
+    if (nbytes) *nbytes = n;
+    return true;
+}
+
 bool shape_equal(Shape a, Shape b)
 {
     if (a.ndim != b.ndim) return false;

@@ -2,6 +2,7 @@
 #include "engine/tensor.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +17,30 @@
 
 /* ---- storage ---- */
 
-Storage *storage_new(size_t nbytes, Device device)
+/* "12.0 GiB", "1280 bytes": sizes as a reader of an error message wants them. */
+static const char *format_bytes(size_t n, char *buf, size_t size)
 {
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    if (n < 1024) {
+        snprintf(buf, size, "%zu bytes", n);
+        return buf;
+    }
+    double v = (double)n / 1024.0;
+    int u = 0;
+    while (v >= 1024.0 && u < 5) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+/* A storage of nbytes on device, or NULL: with an error recorded when the
+ * device cannot be used, with *oom set (and no error) when the allocator
+ * had no memory, so callers can say what the memory was for. */
+static Storage *storage_alloc(size_t nbytes, Device device, bool *oom)
+{
+    *oom = false;
 #ifndef ENGINE_HAVE_CUDA
     ENGINE_CHECK(device.type == DEVICE_CPU, "device %s: this build has no CUDA support", device_name(device));
 #else
@@ -34,7 +57,20 @@ Storage *storage_new(size_t nbytes, Device device)
     s->data = KERNEL((&(Tensor){.storage = s}), alloc)(nbytes);
     if (!s->data) {
         free(s);
-        return engine_error("out of memory: cannot allocate %zu bytes on %s", nbytes, device_name(device));
+        *oom = true;
+        return NULL;
+    }
+    return s;
+}
+
+Storage *storage_new(size_t nbytes, Device device)
+{
+    bool oom;
+    Storage *s = storage_alloc(nbytes, device, &oom);
+    if (oom) {
+        char size[32];
+        engine_error("out of memory: cannot allocate %s on %s", format_bytes(nbytes, size, sizeof size),
+                     device_name(device));
     }
     return s;
 }
@@ -78,6 +114,9 @@ void storage_release(Storage *s)
 Tensor *tensor_make_view(Storage *storage, int64_t offset, DType dtype, Shape shape, const int64_t *strides)
 {
     ENGINE_ASSERT(shape.ndim >= 0 && shape.ndim <= MAX_DIMS);
+    /* views with computed sizes (expand, broadcasts, gathers) can ask for
+     * more elements than an int64 holds; their strides would overflow */
+    if (!shape_check(shape, dtype_size(dtype), "view", NULL)) return NULL;
     Tensor *t = calloc(1, sizeof *t);
     ENGINE_CHECK(t != NULL, "out of memory allocating a tensor header");
     t->storage = storage;
@@ -122,30 +161,41 @@ void tensor_free(Tensor *t)
 
 /* ---- creation ---- */
 
-static bool shape_valid(Shape shape, const char *op)
+/* Says what memory ran out for, and what may help. */
+static void *tensor_oom_error(Shape shape, DType dtype, Device device, size_t nbytes)
 {
-    if (shape.ndim < 0 || shape.ndim > MAX_DIMS) {
-        engine_error("%s: tensors have at most %d dims, got %d", op, MAX_DIMS, shape.ndim);
-        return false;
-    }
-    for (int i = 0; i < shape.ndim; i++) {
-        if (shape.d[i] < 0) {
-            engine_error("%s: negative dimension %lld in shape %s", op, (long long)shape.d[i], shape_str(shape));
-            return false;
-        }
-    }
-    return true;
+    char size[32];
+    return engine_error("out of memory: cannot allocate %s for a %s tensor of shape %s on %s (a smaller batch size "
+                        "may help)",
+                        format_bytes(nbytes, size, sizeof size), dtype_name(dtype), shape_str(shape),
+                        device_name(device));
 }
 
 Tensor *tensor_empty(Shape shape, DType dtype, Device device)
 {
-    if (!shape_valid(shape, "empty")) return NULL;
-    return tensor_on_storage(storage_new((size_t)shape_numel(shape) * dtype_size(dtype), device), dtype, shape);
+    size_t nbytes;
+    if (!shape_check(shape, dtype_size(dtype), "empty", &nbytes)) return NULL;
+    bool oom;
+    Storage *s = storage_alloc(nbytes, device, &oom);
+    if (oom) return tensor_oom_error(shape, dtype, device, nbytes);
+    return tensor_on_storage(s, dtype, shape);
 }
 
 Tensor *tensor_on_storage(Storage *s, DType dtype, Shape shape)
 {
     if (!s) return NULL;
+    /* the storage may have been sized by a caller's own arithmetic */
+    size_t nbytes;
+    bool fits = shape_check(shape, dtype_size(dtype), "empty", &nbytes);
+    if (fits && nbytes > s->nbytes) {
+        engine_error("empty: a %s tensor of shape %s needs %zu bytes, its storage has %zu", dtype_name(dtype),
+                     shape_str(shape), nbytes, s->nbytes);
+        fits = false;
+    }
+    if (!fits) {
+        storage_release(s);
+        return NULL;
+    }
     Tensor *t = tensor_make_view(s, 0, dtype, shape, NULL);
     storage_release(s); /* the view holds the only reference */
     return t;
@@ -181,8 +231,11 @@ Tensor *tensor_arange(double start, double end, double step, DType dtype, Device
     ENGINE_CHECK((end - start) / step >= 0 || end == start,
                  "arange: upper bound and larger bound inconsistent with step sign (start %g, end %g, step %g)", start,
                  end, step);
-    int64_t n = (int64_t)ceil((end - start) / step);
-    if (n < 0) n = 0;
+    double count = ceil((end - start) / step);
+    /* checked before the cast, which is undefined out of range */
+    ENGINE_CHECK(count < 9223372036854775807.0, "arange: (end - start) / step = %g elements overflows 64-bit size",
+                 count);
+    int64_t n = count > 0 ? (int64_t)count : 0;
     Tensor *host = tensor_empty(SHAPE(n), dtype, CPU);
     if (!host) return NULL;
     for (int64_t i = 0; i < n; i++) {

@@ -48,7 +48,10 @@ struct Tensor {
     Tensor *scope_prev, *scope_next;
 };
 
-/* ---- creation (all on the given device; results follow the scope rule) ---- */
+/* ---- creation (all on the given device; results follow the scope rule) ----
+ * Sizes are checked (shape_check): a shape whose bytes overflow 64 bits is
+ * an error naming it, and so is memory running out ("out of memory: cannot
+ * allocate 12.0 GiB for a float32 tensor of shape [...] on cpu ..."). */
 Tensor *tensor_empty(Shape shape, DType dtype, Device device);
 Tensor *tensor_zeros(Shape shape, DType dtype, Device device);
 Tensor *tensor_ones(Shape shape, DType dtype, Device device);
@@ -114,11 +117,13 @@ Tensor *tensor_persist(Tensor *t);
 void tensor_free(Tensor *t);
 
 /* Internal: a new tensor header viewing storage (refcount taken), following
- * the scope rule. Used by view ops and allocation. */
+ * the scope rule. Used by view ops and allocation. NULL with an error when
+ * shape's size overflows (a computed view shape can). */
 Tensor *tensor_make_view(Storage *storage, int64_t offset, DType dtype, Shape shape, const int64_t *strides);
 Storage *storage_new(size_t nbytes, Device device);
 /* Internal: a contiguous tensor over all of s that takes over the caller's
- * reference to s (NULL stays NULL). */
+ * reference to s (NULL stays NULL); NULL with an error, s released, when
+ * shape's bytes overflow or exceed s's. */
 Tensor *tensor_on_storage(Storage *s, DType dtype, Shape shape);
 /* CPU storage in page-locked memory (CUDA builds with a device); NULL, with
  * no error recorded, when it cannot be had. See engine/transfer.h. */

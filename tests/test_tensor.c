@@ -7,6 +7,13 @@
 
 #include "tests/support/check.h"
 
+/* The out-of-memory test asks for 4 PiB: AddressSanitizer's allocator then
+ * returns NULL, as the C library's does, instead of ending the run. */
+#if defined(__SANITIZE_ADDRESS__)
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+#endif
+
 /* The elements of t in row-major order as doubles (caller frees). */
 static double *values_of(Tensor *t)
 {
@@ -463,6 +470,93 @@ static void test_random_independent_of_thread_count(void **state)
     scope_end();
 }
 
+/* ---- sizes that overflow, and memory that runs out ---- */
+
+/* Element counts and byte sizes are computed with overflow checks; a zero
+ * size does not make huge other sizes valid (strides still multiply them). */
+static void test_checked_sizes(void **state)
+{
+    (void)state;
+    int64_t numel;
+    size_t nbytes;
+    assert_true(shape_numel_checked(SHAPE(2, 3, 4), &numel));
+    assert_int_equal(numel, 24);
+    assert_true(shape_nbytes_checked(SHAPE(2, 3, 4), 8, &nbytes));
+    assert_int_equal(nbytes, 192);
+    assert_true(shape_numel_checked(SHAPE(INT64_MAX), &numel));
+    assert_true(shape_numel_checked(SHAPE(5, 0, 2), &numel));
+    assert_int_equal(numel, 0);
+    assert_false(shape_numel_checked(SHAPE(64, 8006399337547549, 7, 7), &numel));
+    assert_false(shape_numel_checked(SHAPE(0, 1LL << 40, 1LL << 40), &numel));
+    assert_false(shape_numel_checked(SHAPE(2, -3), &numel));
+    assert_true(shape_nbytes_checked(SHAPE(1LL << 60), 4, &nbytes));
+    assert_false(shape_nbytes_checked(SHAPE(1LL << 61), 4, &nbytes));
+    assert_false(shape_nbytes_checked(SHAPE(0, 1LL << 61), 4, &nbytes));
+}
+
+/* Shapes whose element count or bytes overflow are errors naming the shape,
+ * never a small buffer that kernels then write past. */
+static void test_overflowing_shapes(void **state)
+{
+    (void)state;
+    scope_begin();
+    expect_error(tensor_empty(SHAPE(64, 8006399337547549, 7, 7), DT_F32, CPU),
+                 "empty: shape [64, 8006399337547549, 7, 7] has too many elements (overflows 64-bit size)", NULL);
+    expect_error(tensor_zeros(SHAPE(64, 8006399337547549, 3, 3), DT_F32, CPU), "[64, 8006399337547549, 3, 3]",
+                 "overflows 64-bit size");
+    expect_error(tensor_empty(SHAPE(0, 1LL << 40, 1LL << 40), DT_U8, CPU), "[0, 1099511627776, 1099511627776]",
+                 "too many elements");
+    expect_error(tensor_empty(SHAPE(1LL << 62), DT_F32, CPU), "[4611686018427387904]", "overflows 64-bit size");
+    expect_error(tensor_arange(0, 1e300, 1, DT_F32, CPU), "arange", "overflows 64-bit size");
+
+    Tensor *x = tensor_ones(SHAPE(1, 1), DT_F32, CPU);
+    REQUIRE_OK(x);
+    expect_error(t_expand(x, SHAPE(1LL << 40, 1LL << 40)), "expand: shape [1099511627776, 1099511627776]",
+                 "overflows 64-bit size");
+    expect_error(t_view(x, SHAPE(1LL << 40, 1LL << 40, 0)), "view: shape [1099511627776, 1099511627776, 0]",
+                 "overflows 64-bit size");
+    expect_error(t_reshape(x, SHAPE(-1, 1LL << 40, 1LL << 40)), "reshape", "overflows 64-bit size");
+    Tensor *empty = tensor_empty(SHAPE(0, 1LL << 62), DT_U8, CPU);
+    REQUIRE_OK(empty);
+    expect_error(t_cat((Tensor *[]){empty, empty}, 2, 1), "cat: the sizes in dimension 1", "int64");
+    scope_end();
+}
+
+/* Index arithmetic near the int64 limit: huge steps, lengths and sizes. */
+static void test_huge_view_arguments(void **state)
+{
+    (void)state;
+    scope_begin();
+    Tensor *x = t_transpose(t_reshape(tensor_arange(0, 12, 1, DT_F32, CPU), SHAPE(3, 4)), 0, 1); /* strides 1, 4 */
+    REQUIRE_OK(x);
+    Tensor *one = t_slice(x, 1, 1, 3, INT64_MAX);
+    expect_values(one, SHAPE(4, 1), DT_F32, (double[]){4, 5, 6, 7}, "slice with a huge step");
+    expect_error(t_narrow(x, 0, 1, INT64_MAX), "narrow: start (1) + length (9223372036854775807) exceeds", NULL);
+    /* chunks of a view with nearly 2^63 elements (stride 0: no memory) */
+    Tensor *wide = t_expand(tensor_zeros(SHAPE(1), DT_U8, CPU), SHAPE(INT64_MAX));
+    REQUIRE_OK(wide);
+    Tensor *parts[2];
+    assert_int_equal(t_chunk(wide, 2, 0, parts), 2);
+    assert_int_equal(parts[0]->shape.d[0], (INT64_MAX - 1) / 2 + 1);
+    assert_int_equal(parts[1]->shape.d[0], INT64_MAX - parts[0]->shape.d[0]);
+    scope_end();
+}
+
+/* Running out of memory names the size, dtype, shape and device, and what
+ * may help. A 4 PiB request fails at once everywhere (it exceeds the
+ * address space) without touching memory. */
+static void test_out_of_memory_message(void **state)
+{
+    (void)state;
+    scope_begin();
+    expect_error(tensor_empty(SHAPE(1LL << 48, 4), DT_F32, CPU),
+                 "out of memory: cannot allocate 4.0 PiB for a float32 tensor of shape [281474976710656, 4] on cpu",
+                 "a smaller batch size may help");
+    /* the next allocation works: the failure left nothing behind */
+    REQUIRE_OK(tensor_zeros(SHAPE(3), DT_F32, CPU));
+    scope_end();
+}
+
 /* ---- six dims end to end ---- */
 
 /* The first error wins; context goes in front of it and keeps the cause. */
@@ -561,6 +655,10 @@ int main(void)
         cmocka_unit_test(test_random_independent_of_thread_count),
         cmocka_unit_test(test_six_dims),
         cmocka_unit_test(test_error_context),
+        cmocka_unit_test(test_checked_sizes),
+        cmocka_unit_test(test_overflowing_shapes),
+        cmocka_unit_test(test_huge_view_arguments),
+        cmocka_unit_test(test_out_of_memory_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
