@@ -1,13 +1,16 @@
 /* ConfigParser (see parse_config.h). */
-#include "utils/parse_config.h"
+#include "parse_config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "utils/config_schema.h"
 #include "utils/fs.h"
 
 static void usage(const char *prog, const char *description, const CustomArg *custom, int n_custom)
@@ -32,12 +35,21 @@ static int make_run_dirs(ConfigParser *cp)
     const char *save_root, *name;
     if (config_string(cp->config, "trainer.save_dir", &save_root) || config_string(cp->config, "name", &name))
         return -1;
-    ENGINE_CHECK_INT(*name && !strchr(name, '/'), "%s: name: must be a non-empty folder name, got \"%s\"",
+    ENGINE_CHECK_INT(*name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0,
+                     "%s: name: must be a folder name (not empty, no '/', not '.' or '..'), got \"%s\"",
                      cp->config->label, name);
+    ENGINE_CHECK_INT(strlen(name) <= 255, "%s: name: at most 255 characters (a folder name), got %zu",
+                     cp->config->label, strlen(name));
     char root[4096];
+    ENGINE_CHECK_INT(strlen(save_root) < 3000, "%s: trainer.save_dir: path too long (%zu characters)",
+                     cp->config->label, strlen(save_root));
     snprintf(root, sizeof root, "%s", save_root);
     for (size_t len = strlen(root); len > 1 && root[len - 1] == '/'; len--) root[len - 1] = '\0';
+    ENGINE_CHECK_INT(root[0] && strcmp(root, "/") != 0,
+                     "%s: trainer.save_dir: must name a folder for the runs (not empty, not the file-system root), "
+                     "got \"%s\"", cp->config->label, save_root);
     save_root = root;
+    snprintf(cp->models_dir, sizeof cp->models_dir, "%s/models", save_root);
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
@@ -58,6 +70,42 @@ static int make_run_dirs(ConfigParser *cp)
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", cp->save_dir);
     return config_save(cp->config, path);
+}
+
+/* rmdir after removing the named files; stops at anything else. */
+static void remove_run_dir(const char *dir, const char *const *files)
+{
+    char path[4400];
+    for (int i = 0; files[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir); /* fails, and keeps it, when something else is there */
+    /* the <name> folder above, when this run was its only one */
+    snprintf(path, sizeof path, "%s", dir);
+    char *slash = strrchr(path, '/');
+    if (slash && slash != path) {
+        *slash = '\0';
+        rmdir(path);
+    }
+}
+
+void config_parser_discard_run_dirs(ConfigParser *cp)
+{
+    if (!cp || !cp->save_dir[0]) return;
+    static const char *const model_files[] = {"config.json", NULL};
+    static const char *const log_files[] = {"info.log", "metrics.csv", "curves.png", "input_grid.png", NULL};
+    remove_run_dir(cp->save_dir, model_files);
+    /* TensorBoard's event file has a generated name: remove events.out.tfevents.* too */
+    DIR *d = opendir(cp->log_dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (strncmp(e->d_name, "events.out.tfevents.", 20) == 0) unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    remove_run_dir(cp->log_dir, log_files);
+    cp->save_dir[0] = cp->log_dir[0] = '\0';
 }
 
 void config_parser_free(ConfigParser *cp)
@@ -140,6 +188,7 @@ ConfigParser *config_parser_from_args(int argc, char **argv, const char *descrip
     }
     for (int i = 0; i < n_sets; i++)
         if (config_set(cp->config, sets[i][0], sets[i][1]) != 0) goto fail;
+    if (config_check_schema(cp->config) != 0) goto fail;
     if (make_dirs && make_run_dirs(cp) != 0) goto fail;
     return cp;
 fail:

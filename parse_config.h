@@ -4,12 +4,12 @@
  * fine-tuning, then by the options), and the run folders
  * saved/models/<name>/<run_id>/ and saved/log/<name>/<run_id>/ with a copy
  * of the effective config. */
-#ifndef UTILS_PARSE_CONFIG_H
-#define UTILS_PARSE_CONFIG_H
+#ifndef PARSE_CONFIG_H
+#define PARSE_CONFIG_H
 
 #include <stdbool.h>
 
-#include "utils/checkpoint.h"
+#include "base/checkpoint.h"
 #include "utils/config.h"
 
 /* A command-line option that sets a config key (train.c's CustomArgs). */
@@ -22,9 +22,10 @@ typedef struct {
 
 typedef struct {
     Config *config;
-    Checkpoint *resume; /* loaded when -r was given */
+    Checkpoint *resume; /* loaded and checked when -r was given */
     bool fine_tune;     /* -c together with -r */
     char run_id[64];
+    char models_dir[4096]; /* <save_dir>/models: where best.ckpt links to the newest best model */
     char save_dir[4096]; /* empty when no run folders were made */
     char log_dir[4096];
 } ConfigParser;
@@ -34,5 +35,9 @@ typedef struct {
 ConfigParser *config_parser_from_args(int argc, char **argv, const char *description, const CustomArg *custom,
                                       int n_custom, bool make_run_dirs, bool *exit_now);
 void config_parser_free(ConfigParser *cp);
+/* Removes the run folders again (a run that failed or was stopped before
+ * it trained an epoch leaves nothing behind); only files the run itself
+ * writes there are removed, and a folder holding anything else is kept. */
+void config_parser_discard_run_dirs(ConfigParser *cp);
 
 #endif

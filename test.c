@@ -18,13 +18,12 @@
 #include "model/loss.h"
 #include "model/metric.h"
 #include "model/model.h"
-#include "utils/checkpoint.h"
+#include "base/checkpoint.h"
+#include "utils/criterion_config.h"
 #include "utils/fs.h"
-#include "utils/parse_config.h"
+#include "parse_config.h"
 #include "utils/threads.h"
 #include "utils/prepare_device.h"
-
-#define MAX_METRICS 8
 
 /* Adds a batch to the confusion matrix, made at the first batch with as many
  * classes as the output has columns. */
@@ -74,31 +73,24 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
         config_free(test_cfg);
         return -1;
     }
+    const Checkpoint *ck = cp->resume;
     int rc = -1;
     DataLoader *loader = data_loader_from_config(test_cfg, false);
     Module *model = loader ? model_from_config(cfg) : NULL;
-    const char *loss_name;
     LossFn criterion = NULL;
-    const char *names[MAX_METRICS];
-    MetricFn fns[MAX_METRICS];
+    const char *names[CONFIG_MAX_METRICS];
+    MetricFn fns[CONFIG_MAX_METRICS];
     int n_metrics = 0;
     int64_t n_gpu;
-    if (!model || checkpoint_restore_model(cp->resume, model)) goto done;
-    if (config_string(cfg, "loss", &loss_name) || !(criterion = loss_lookup(loss_name, cfg->label))) goto done;
-    const cJSON *metrics = config_find(cfg, "metrics");
-    for (int i = 0; metrics && i < cJSON_GetArraySize(metrics) && i < MAX_METRICS; i++) {
-        char key[32];
-        snprintf(key, sizeof key, "metrics.%d", i);
-        if (config_string(cfg, key, &names[i]) || !(fns[i] = metric_lookup(names[i], cfg->label))) goto done;
-        n_metrics++;
-    }
+    if (!model || checkpoint_restore_model(ck, model)) goto done;
+    if (!(criterion = loss_from_config(cfg)) || metrics_from_config(cfg, &n_metrics, names, fns)) goto done;
     if (config_int_or(cfg, "n_gpu", 0, &n_gpu)) goto done;
     Device device = prepare_device(n_gpu, &lg);
     if (configure_device_modes(cfg)) goto done;
     if (module_to(model, device) || data_loader_to(loader, device)) goto done;
     module_train(model, false);
 
-    double total_loss = 0, correct[MAX_METRICS] = {0};
+    double total_loss = 0, correct[CONFIG_MAX_METRICS] = {0};
     int64_t n_samples = 0, n_batches = data_loader_num_batches(loader), b = 0;
     ConfusionMatrix cm = {0};
     Progress bar;
@@ -107,6 +99,7 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     data_loader_begin_epoch(loader);
     rc = 0;
     for (;; b++) {
+        engine_clear_error(); /* errors are per batch: one a model's code ignored must not stand for a later one */
         scope_begin();
         Tensor *x, *y;
         if (!data_loader_next(loader, &x, &y)) {
@@ -141,7 +134,7 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
         snprintf(line + pos, sizeof line - (size_t)pos, "}");
         log_info(&lg, "%s", line);
         log_info(&lg, "(%lld test images)", (long long)n_samples);
-        if (confusion_dir && cm.counts && save_confusion(&cm, confusion_dir, cp->resume->path, &lg)) rc = -1;
+        if (confusion_dir && cm.counts && save_confusion(&cm, confusion_dir, ck->path, &lg)) rc = -1;
     }
     confusion_free(&cm);
 done:

@@ -10,8 +10,10 @@
 #include "model/metric.h"
 #include "model/model.h"
 #include "trainer/trainer.h"
+#include "utils/criterion_config.h"
+#include "utils/interrupt.h"
 #include "utils/optim_config.h"
-#include "utils/parse_config.h"
+#include "parse_config.h"
 #include "utils/threads.h"
 #include "utils/prepare_device.h"
 
@@ -20,25 +22,12 @@ static const CustomArg custom_args[] = {
     {"--bs", "--batch_size", "data_loader.args.batch_size", "batch size"},
 };
 
-/* The metric names and functions config's "metrics" lists. */
-static int read_metrics(const Config *cfg, int *n, const char **names, MetricFn *fns)
-{
-    const cJSON *arr = config_find(cfg, "metrics");
-    *n = 0;
-    if (!arr) return 0;
-    ENGINE_CHECK_INT(cJSON_IsArray(arr) && cJSON_GetArraySize(arr) <= TRAINER_MAX_METRICS,
-                     "%s: metrics: expected a list of at most %d metric names, got %s", cfg->label,
-                     TRAINER_MAX_METRICS, config_describe(arr));
-    for (int i = 0; i < cJSON_GetArraySize(arr); i++) {
-        char key[32];
-        snprintf(key, sizeof key, "metrics.%d", i);
-        if (config_string(cfg, key, &names[i])) return -1;
-        if (!(fns[i] = metric_lookup(names[i], cfg->label))) return -1;
-        (*n)++;
-    }
-    return 0;
-}
+/* Whether the run trained at least an epoch: one that did not keeps no run
+ * folders (a failed start must not leave empty folders behind). */
+static bool trained_an_epoch;
 
+/* 0, -1 with an error, or TRAIN_INTERRUPTED (the checkpoint saved, or none
+ * when the signal came before training began). */
 static int run(ConfigParser *cp)
 {
     const Config *cfg = cp->config;
@@ -60,7 +49,7 @@ static int run(ConfigParser *cp)
     Optimizer *optimizer = NULL;
     LRScheduler *scheduler = NULL;
     Tensor **params = NULL;
-    const char *loss_name, *metric_names[TRAINER_MAX_METRICS];
+    const char *metric_names[TRAINER_MAX_METRICS];
     MetricFn metric_fns[TRAINER_MAX_METRICS];
     int n_metrics;
     LossFn criterion;
@@ -72,8 +61,8 @@ static int run(ConfigParser *cp)
     Device device = prepare_device(n_gpu, &lg);
     if (configure_device_modes(cfg)) goto done;
     if (module_to(model, device)) goto done;
-    if (config_string(cfg, "loss", &loss_name) || !(criterion = loss_lookup(loss_name, cfg->label))) goto done;
-    if (read_metrics(cfg, &n_metrics, metric_names, metric_fns)) goto done;
+    if (!(criterion = loss_from_config(cfg))) goto done;
+    if (metrics_from_config(cfg, &n_metrics, metric_names, metric_fns)) goto done;
     int n_params = 0;
     params = module_parameters(model, &n_params);
     /* only trainable parameters go to the optimizer (frozen ones are filtered, as the reference does) */
@@ -92,7 +81,21 @@ static int run(ConfigParser *cp)
     if (trainer_init(&trainer, cp, model, criterion, n_metrics, metric_names, metric_fns, optimizer, device,
                      data_loader, valid_data_loader, scheduler, len_epoch))
         goto done;
-    rc = base_trainer_train(&trainer.base);
+    if (interrupt_requested()) {
+        rc = TRAIN_INTERRUPTED;
+        log_warning(&lg, "Interrupted by %s before training began: nothing saved",
+                    interrupt_name(interrupt_requested()));
+    } else {
+        rc = base_trainer_train(&trainer.base);
+    }
+    trained_an_epoch = trainer.base.epochs_done > 0;
+    if (rc == TRAIN_INTERRUPTED && trainer.base.interrupted_path[0]) {
+        trained_an_epoch = true; /* its checkpoint resumes the run: keep the folders */
+        log_warning(&lg, "Interrupted by %s: saved %s", interrupt_name(interrupt_requested()),
+                    trainer.base.interrupted_path);
+        fprintf(stderr, "interrupted by %s: the run's position is saved; resume with:\n  ./train -r %s\n",
+                interrupt_name(interrupt_requested()), trainer.base.interrupted_path);
+    }
     base_trainer_free(&trainer.base);
 done:
     scheduler_free(scheduler);
@@ -108,12 +111,18 @@ done:
 int main(int argc, char **argv)
 {
     prefer_passive_omp_waiting(argv);
+    if (interrupt_install()) {
+        fprintf(stderr, "error: %s\n", engine_last_error());
+        return 1;
+    }
     bool exit_now;
     ConfigParser *cp = config_parser_from_args(argc, argv, "PyTorch Template", custom_args,
                                                (int)(sizeof custom_args / sizeof custom_args[0]), true, &exit_now);
     if (exit_now) return 0;
     int rc = cp ? run(cp) : -1;
-    if (rc != 0) fprintf(stderr, "error: %s\n", engine_has_error() ? engine_last_error() : "training failed");
+    if (!trained_an_epoch) config_parser_discard_run_dirs(cp);
+    if (rc == -1) fprintf(stderr, "error: %s\n", engine_has_error() ? engine_last_error() : "training failed");
     config_parser_free(cp);
+    if (rc == TRAIN_INTERRUPTED) return interrupt_exit_status(interrupt_requested());
     return rc == 0 ? 0 : 1;
 }

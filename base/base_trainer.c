@@ -1,14 +1,16 @@
 /* BaseTrainer (see base_trainer.h). */
 #include "base/base_trainer.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/serialize/atomic_file.h"
 #include "logger/curves.h"
-#include "utils/checkpoint.h"
+#include "utils/interrupt.h"
 
 static int parse_monitor(BaseTrainer *bt, const Config *cfg)
 {
@@ -31,7 +33,7 @@ static int parse_monitor(BaseTrainer *bt, const Config *cfg)
 
 static int resume_checkpoint(BaseTrainer *bt)
 {
-    const Checkpoint *ck = bt->cp->resume;
+    const Checkpoint *ck = bt->resume = bt->cp->resume;
     const Config *cfg = bt->cp->config;
     log_info(&bt->logger, "Loading checkpoint: %s ...", ck->path);
     const char *arch;
@@ -45,6 +47,7 @@ static int resume_checkpoint(BaseTrainer *bt)
         return 0;
     }
     bt->start_epoch = ck->epoch + 1;
+    bt->resume_in_epoch = ck->has_progress;
     if (!isnan(ck->monitor_best)) bt->mnt_best = ck->monitor_best;
     bt->not_improved_count = ck->not_improved_count;
     /* optimizer state only when its type is unchanged, as the reference does */
@@ -62,7 +65,15 @@ static int resume_checkpoint(BaseTrainer *bt)
         return -1;
     generator_set_state(generator_default(), ck->rng_default);
     if (bt->data_loader && ck->has_loader) data_loader_set_position(bt->data_loader, &ck->loader);
-    log_info(&bt->logger, "Checkpoint loaded. Resume training from epoch %lld", (long long)bt->start_epoch);
+    if (ck->has_progress)
+        log_info(&bt->logger, "Checkpoint loaded. Resume training from epoch %lld, batch %lld",
+                 (long long)bt->start_epoch, (long long)ck->progress_batch);
+    else
+        log_info(&bt->logger, "Checkpoint loaded. Resume training from epoch %lld", (long long)bt->start_epoch);
+    if (bt->start_epoch > bt->epochs)
+        log_info(&bt->logger, "The checkpoint is at epoch %lld of trainer.epochs = %lld: nothing left to train "
+                              "(raise it with --set trainer.epochs=N to train on)",
+                 (long long)ck->epoch, (long long)bt->epochs);
     return 0;
 }
 
@@ -96,6 +107,8 @@ int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn c
                      (long long)bt->epochs);
     ENGINE_CHECK_INT(bt->save_period >= 1, "%s: trainer.save_period: must be at least 1, got %lld", cfg->label,
                      (long long)bt->save_period);
+    ENGINE_CHECK_INT(bt->early_stop >= 0, "%s: trainer.early_stop: must be 0 (never) or a number of epochs, got %lld",
+                     cfg->label, (long long)bt->early_stop);
     if (cp->resume && resume_checkpoint(bt)) return -1;
     /* the reference makes its TensorboardWriter here; metrics.csv comes with it */
     bool tensorboard;
@@ -109,24 +122,58 @@ int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn c
     return 0;
 }
 
-/* Points saved/models/best.ckpt at this run's model_best.ckpt (a relative
- * link, replaced atomically). */
+/* Points <save_dir>/models/best.ckpt at this run's model_best.ckpt (a
+ * relative link, replaced atomically through a name unique to this
+ * process, so two runs never share the temporary link). */
 static void link_best(BaseTrainer *bt)
 {
-    char link[4200], tmp[4300], target[4300];
-    /* save_dir is <save_root>/models/<name>/<run_id>: the link, in models/, points at <name>/<run_id> */
-    const char *models = strstr(bt->cp->save_dir, "/models/");
-    if (!models) return;
-    snprintf(link, sizeof link, "%.*s/models/best.ckpt", (int)(models - bt->cp->save_dir), bt->cp->save_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", link);
-    snprintf(target, sizeof target, "%s/model_best.ckpt", models + strlen("/models/"));
-    unlink(tmp);
-    if (symlink(target, tmp) != 0 || rename(tmp, link) != 0)
-        log_warning(&bt->logger, "Warning: could not update %s: %s", link, strerror(errno));
+    const ConfigParser *cp = bt->cp;
+    char link[4200], tmp[4400];
+    size_t n = strlen(cp->models_dir);
+    /* save_dir is <models_dir>/<name>/<run_id>: the link points at <name>/<run_id>/model_best.ckpt */
+    ENGINE_ASSERT(strncmp(cp->save_dir, cp->models_dir, n) == 0 && cp->save_dir[n] == '/');
+    char target[4300];
+    snprintf(target, sizeof target, "%s/model_best.ckpt", cp->save_dir + n + 1);
+    snprintf(link, sizeof link, "%s/best.ckpt", cp->models_dir);
+    if (atomic_temp_name(link, tmp, sizeof tmp) || symlink(target, tmp) != 0 || rename(tmp, link) != 0) {
+        log_warning(&bt->logger, "Warning: could not update %s: %s", link,
+                    engine_has_error() ? engine_last_error() : strerror(errno));
+        engine_clear_error();
+        unlink(tmp);
+    }
 }
 
-static int save_checkpoint(BaseTrainer *bt, int64_t epoch, bool save_best)
+/* Temporary files of runs killed while saving (kill -9, power loss): in
+ * this run's folder, its siblings (an interrupted run of the same name is
+ * resumed into a new folder) and the models folder (best.ckpt's link). */
+static void clean_stale_temp_files(BaseTrainer *bt)
 {
+    const ConfigParser *cp = bt->cp;
+    int removed = atomic_clean_stale(cp->models_dir);
+    char name_dir[4200];
+    snprintf(name_dir, sizeof name_dir, "%s", cp->save_dir);
+    char *slash = strrchr(name_dir, '/');
+    if (slash) *slash = '\0';
+    DIR *d = opendir(name_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char run_dir[4500];
+        snprintf(run_dir, sizeof run_dir, "%s/%s", name_dir, e->d_name);
+        removed += atomic_clean_stale(run_dir);
+    }
+    if (d) closedir(d);
+    if (removed) log_info(&bt->logger, "Removed %d temporary file(s) left by runs that died while saving", removed);
+}
+
+/* Writes the checkpoint at path and logs it. */
+static int write_checkpoint(BaseTrainer *bt, const char *path, int64_t epoch, const EpochProgress *progress)
+{
+    static bool cleaned;
+    if (!cleaned) {
+        clean_stale_temp_files(bt);
+        cleaned = true;
+    }
     DataLoaderPosition loader;
     if (bt->data_loader) data_loader_get_position(bt->data_loader, &loader);
     CheckpointContent c = {
@@ -138,20 +185,43 @@ static int save_checkpoint(BaseTrainer *bt, int64_t epoch, bool save_best)
         .not_improved_count = bt->not_improved_count,
         .rng_default = generator_default(),
         .loader = bt->data_loader ? &loader : NULL,
+        .progress = progress,
         .config = bt->cp->config,
     };
+    return checkpoint_save(path, &c);
+}
+
+/* always: save this epoch's checkpoint even off save_period (the run stops). */
+static int save_checkpoint(BaseTrainer *bt, int64_t epoch, bool save_best, bool always)
+{
     char path[4200];
-    if (epoch % bt->save_period == 0) {
+    if (always || epoch % bt->save_period == 0) {
         snprintf(path, sizeof path, "%s/checkpoint-epoch%lld.ckpt", bt->cp->save_dir, (long long)epoch);
-        if (checkpoint_save(path, &c)) return -1;
+        if (write_checkpoint(bt, path, epoch, NULL)) return -1;
         log_info(&bt->logger, "Saving checkpoint: %s ...", path);
+        if (always) snprintf(bt->interrupted_path, sizeof bt->interrupted_path, "%s", path);
     }
     if (save_best) {
         snprintf(path, sizeof path, "%s/model_best.ckpt", bt->cp->save_dir);
-        if (checkpoint_save(path, &c)) return -1;
+        if (write_checkpoint(bt, path, epoch, NULL)) return -1;
         log_info(&bt->logger, "Saving current best: model_best.ckpt ...");
         link_best(bt);
     }
+    return 0;
+}
+
+/* The checkpoint of an epoch stopped by a signal: the epochs before it done,
+ * and bt->progress inside it. */
+static int save_interrupted(BaseTrainer *bt, int64_t epoch)
+{
+    snprintf(bt->interrupted_path, sizeof bt->interrupted_path, "%s/checkpoint-epoch%lld-batch%lld.ckpt",
+             bt->cp->save_dir, (long long)epoch, (long long)bt->progress.batch);
+    bt->progress.epoch = epoch;
+    if (write_checkpoint(bt, bt->interrupted_path, epoch - 1, &bt->progress)) {
+        bt->interrupted_path[0] = '\0';
+        return -1;
+    }
+    log_info(&bt->logger, "Saving checkpoint: %s ...", bt->interrupted_path);
     return 0;
 }
 
@@ -173,7 +243,10 @@ int base_trainer_train(BaseTrainer *bt)
     for (int64_t epoch = bt->start_epoch; epoch <= bt->epochs; epoch++) {
         LogDict log = {0};
         log_dict_set(&log, "epoch", (double)epoch);
-        if (bt->train_epoch(bt, epoch, &log)) return -1;
+        int rc = bt->train_epoch(bt, epoch, &log);
+        if (rc == TRAIN_INTERRUPTED) return save_interrupted(bt, epoch) ? -1 : TRAIN_INTERRUPTED;
+        if (rc) return -1;
+        bt->epochs_done++;
         for (int i = 0; i < log.n; i++) {
             if (strcmp(log.keys[i], "epoch") == 0) log_info(&bt->logger, "    %-15s: %lld", log.keys[i], (long long)epoch);
             else log_info(&bt->logger, "    %-15s: %.6g", log.keys[i], log.values[i]);
@@ -199,8 +272,11 @@ int base_trainer_train(BaseTrainer *bt)
             }
         }
         /* the checkpoint of the last epoch is written before stopping, so a
-         * resume knows the run ended early */
-        if (save_checkpoint(bt, epoch, best)) return -1;
+         * resume knows the run ended early; a signal that came during the
+         * epoch's last steps or its save stops the run here, at a saved epoch */
+        bool interrupted = interrupt_requested() && epoch < bt->epochs && !stop;
+        if (save_checkpoint(bt, epoch, best, interrupted)) return -1;
+        if (interrupted) return TRAIN_INTERRUPTED;
         if (stop) {
             log_info(&bt->logger, "Validation performance didn't improve for %lld epochs. Training stops.",
                      (long long)bt->early_stop);

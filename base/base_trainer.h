@@ -8,6 +8,7 @@
 #define BASE_BASE_TRAINER_H
 
 #include "base/base_data_loader.h"
+#include "base/checkpoint.h"
 #include "engine/nn/nn.h"
 #include "engine/optim/optim.h"
 #include "logger/csv_log.h"
@@ -16,7 +17,7 @@
 #include "model/loss.h"
 #include "model/metric.h"
 #include "utils/metric_tracker.h"
-#include "utils/parse_config.h"
+#include "parse_config.h"
 
 #define TRAINER_MAX_METRICS 8
 
@@ -24,8 +25,12 @@ typedef enum { MONITOR_OFF, MONITOR_MIN, MONITOR_MAX } MonitorMode;
 
 typedef struct BaseTrainer BaseTrainer;
 
-/* Fills log with the epoch's results ("loss", metrics, "val_..."). 0 or -1. */
+/* Fills log with the epoch's results ("loss", metrics, "val_..."). 0, -1
+ * with an error, or TRAIN_INTERRUPTED when SIGINT/SIGTERM asked the run to
+ * stop: the function then stopped after a whole step and filled
+ * bt->progress with where the epoch stands. */
 typedef int (*TrainEpochFn)(BaseTrainer *bt, int64_t epoch, LogDict *log);
+enum { TRAIN_INTERRUPTED = 1 };
 
 struct BaseTrainer {
     TrainEpochFn train_epoch;
@@ -46,6 +51,11 @@ struct BaseTrainer {
     double mnt_best;
     int64_t not_improved_count;
     int64_t start_epoch;
+    const Checkpoint *resume; /* the checkpoint resumed from (the parser's), or NULL */
+    bool resume_in_epoch;     /* resume->has_progress, until train_epoch has taken it */
+    EpochProgress progress;   /* where an interrupted epoch stood */
+    int64_t epochs_done;      /* by this process */
+    char interrupted_path[4200]; /* the checkpoint an interrupt left, "" otherwise */
 
     TensorboardWriter writer; /* a no-op writer when "tensorboard" is false */
     MetricsLog metrics_csv;   /* not open when the run has no log folder */
@@ -59,7 +69,8 @@ int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn c
                       const char *const *metric_names, const MetricFn *metric_fns, Optimizer *optimizer,
                       LRScheduler *lr_scheduler, DataLoader *data_loader, TrainEpochFn train_epoch);
 
-/* The full training loop. 0, or -1 with an error. */
+/* The full training loop. 0, -1 with an error, or TRAIN_INTERRUPTED after
+ * saving bt->interrupted_path. */
 int base_trainer_train(BaseTrainer *bt);
 /* Closes the event file and metrics.csv. */
 void base_trainer_free(BaseTrainer *bt);

@@ -1,6 +1,8 @@
 /* Checkpoint save/load (see checkpoint.h). */
-#include "utils/checkpoint.h"
+#include "base/checkpoint.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,13 +28,31 @@ static char *loader_epoch_json(const DataLoaderPosition *p)
     return buf;
 }
 
+static char *progress_json(const EpochProgress *p)
+{
+    cJSON *root = cJSON_CreateObject(), *totals = cJSON_CreateObject();
+    ENGINE_ASSERT(root && totals);
+    cJSON_AddNumberToObject(root, "epoch", (double)p->epoch);
+    cJSON_AddNumberToObject(root, "batch", (double)p->batch);
+    for (int i = 0; i < p->train.n; i++) {
+        double pair[2] = {p->train.total[i], (double)p->train.count[i]};
+        cJSON_AddItemToObject(totals, p->train.keys[i], cJSON_CreateDoubleArray(pair, 2));
+    }
+    cJSON_AddItemToObject(root, "totals", totals);
+    char *s = cJSON_PrintUnformatted(root);
+    ENGINE_ASSERT(s != NULL);
+    cJSON_Delete(root);
+    return s;
+}
+
 int checkpoint_save(const char *path, const CheckpointContent *c)
 {
     StateDict model_sd, opt_sd, all;
     state_dict_init(&model_sd);
     state_dict_init(&opt_sd);
     state_dict_init(&all);
-    char *opt_json = NULL, *sched_json = NULL, *config_json = NULL, *rng_d = NULL, *rng_l = NULL, *loader_e = NULL;
+    char *opt_json = NULL, *sched_json = NULL, *config_json = NULL, *rng_d = NULL, *rng_l = NULL, *loader_e = NULL,
+         *progress_j = NULL;
     int rc = module_state_dict(c->model, &model_sd);
     if (rc == 0 && c->optimizer) rc = optimizer_state_dict(c->optimizer, &opt_sd, &opt_json);
     for (int i = 0; rc == 0 && i < model_sd.n; i++) rc = state_dict_add(&all, model_sd.names[i], model_sd.tensors[i]);
@@ -51,6 +71,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
             rng_d = rng_json(state);
         }
         rng_l = c->loader ? rng_json(c->loader->rng) : NULL;
+        if (c->progress) progress_j = progress_json(c->progress);
         loader_e = c->loader ? loader_epoch_json(c->loader) : NULL;
         char epoch[32], best[64], counter[32];
         snprintf(epoch, sizeof epoch, "%" PRId64, c->epoch);
@@ -62,7 +83,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
             {"not_improved_count", counter}, {"config", config_json},
             {"optimizer", opt_json},       {"lr_scheduler", sched_json},
             {"rng_default", rng_d},        {"rng_loader", rng_l},
-            {"loader_epoch", loader_e},
+            {"loader_epoch", loader_e},    {"epoch_progress", progress_j},
         };
         const char *keys[16], *values[16];
         int n = 0;
@@ -79,6 +100,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
     free(rng_d);
     free(rng_l);
     free(loader_e);
+    free(progress_j);
     state_dict_free(&model_sd);
     state_dict_free(&opt_sd);
     state_dict_free(&all);
@@ -94,60 +116,174 @@ void checkpoint_free(Checkpoint *ck)
     free(ck);
 }
 
-static bool parse_rng(const char *s, uint64_t out[2])
+/* ---- strict reading of the metadata's numbers ---- */
+
+static bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
-    unsigned long long a, b;
-    if (!s || sscanf(s, "[%llu, %llu]", &a, &b) != 2) return false;
-    out[0] = a;
-    out[1] = b;
+    if (!s || !*s || isspace((unsigned char)*s)) return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end != '\0' || errno || v < min || v > max) return false;
+    *out = v;
     return true;
 }
 
-Checkpoint *checkpoint_load(const char *path)
+/* A JSON array of exactly n unsigned 64-bit integers ("[1, 2]"); uint64
+ * values are written as decimal text, beyond what a double holds exactly,
+ * so the items are read from the text, not from cJSON's doubles. */
+static bool parse_u64_array(const char *s, uint64_t *out, int n)
 {
-    Safetensors *st = safetensors_load(path);
-    if (!st) return NULL;
+    if (!s) return false;
+    const char *p = s;
+    while (*p == ' ') p++;
+    if (*p++ != '[') return false;
+    for (int i = 0; i < n; i++) {
+        while (*p == ' ') p++;
+        if (!isdigit((unsigned char)*p)) return false;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (errno) return false;
+        out[i] = v;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p++ != (i + 1 < n ? ',' : ']')) return false;
+    }
+    while (*p == ' ') p++;
+    return *p == '\0';
+}
+
+/* Epochs and counters stay far below what an int64 (and a double) holds, so
+ * epoch + 1 and every count derived from them cannot wrap. */
+#define CHECKPOINT_MAX_COUNT ((int64_t)1 << 50)
+
+static void *damaged(Checkpoint *ck, const char *entry, const char *value, const char *expected)
+{
+    char shown[64];
+    snprintf(shown, sizeof shown, "%s", value ? value : "");
+    if (value && strlen(value) >= sizeof shown) strcpy(shown + sizeof shown - 4, "...");
+    engine_error("%s: checkpoint metadata is damaged: '%s' is %s%s%s, expected %s", ck->path, entry, value ? "\"" : "",
+                 value ? shown : "missing", value ? "\"" : "", expected);
+    checkpoint_free(ck);
+    return NULL;
+}
+
+/* "epoch_progress": {"epoch": e, "batch": k, "totals": {"loss": [total, count], ...}} */
+static bool parse_progress(Checkpoint *ck, const char *json)
+{
+    cJSON *root = cJSON_Parse(json);
+    const cJSON *epoch = cJSON_GetObjectItemCaseSensitive(root, "epoch");
+    const cJSON *batch = cJSON_GetObjectItemCaseSensitive(root, "batch");
+    const cJSON *totals = cJSON_GetObjectItemCaseSensitive(root, "totals");
+    bool ok = cJSON_IsObject(root) && cJSON_IsNumber(epoch) && cJSON_IsNumber(batch) && cJSON_IsObject(totals) &&
+              epoch->valuedouble == ck->epoch + 1 && batch->valuedouble >= 0 &&
+              batch->valuedouble <= (double)CHECKPOINT_MAX_COUNT && batch->valuedouble == floor(batch->valuedouble);
+    if (ok) {
+        ck->progress_epoch = (int64_t)epoch->valuedouble;
+        ck->progress_batch = (int64_t)batch->valuedouble;
+    }
+    const cJSON *item, *entries = ok ? totals : NULL;
+    cJSON_ArrayForEach(item, entries)
+    {
+        const cJSON *total = cJSON_GetArrayItem(item, 0), *count = cJSON_GetArrayItem(item, 1);
+        if (ck->n_totals == TRACKER_MAX_KEYS || strlen(item->string) >= sizeof ck->total_keys[0] ||
+            !cJSON_IsArray(item) || cJSON_GetArraySize(item) != 2 || !cJSON_IsNumber(total) ||
+            !isfinite(total->valuedouble) || !cJSON_IsNumber(count) || count->valuedouble < 0 ||
+            count->valuedouble > (double)CHECKPOINT_MAX_COUNT || count->valuedouble != floor(count->valuedouble)) {
+            ok = false;
+            break;
+        }
+        strcpy(ck->total_keys[ck->n_totals], item->string);
+        ck->totals[ck->n_totals] = total->valuedouble;
+        ck->counts[ck->n_totals] = (int64_t)count->valuedouble;
+        ck->n_totals++;
+    }
+    cJSON_Delete(root);
+    ck->has_progress = ok;
+    return ok;
+}
+
+/* Takes st. */
+static Checkpoint *checkpoint_open(Safetensors *st, const char *path)
+{
     Checkpoint *ck = calloc(1, sizeof *ck);
     ENGINE_ASSERT(ck != NULL);
     ck->st = st;
     ck->path = strdup(path);
+    ENGINE_ASSERT(ck->path != NULL);
     const char *format = safetensors_meta(st, "format");
     const char *config = safetensors_meta(st, "config");
-    const char *epoch = safetensors_meta(st, "epoch");
-    const char *best = safetensors_meta(st, "monitor_best");
-    const char *counter = safetensors_meta(st, "not_improved_count");
     ck->arch = safetensors_meta(st, "arch");
     ck->optimizer_json = safetensors_meta(st, "optimizer");
     ck->scheduler_json = safetensors_meta(st, "lr_scheduler");
-    if (!format || strcmp(format, CHECKPOINT_FORMAT) != 0 || !config || !epoch || !ck->arch) {
+    if (!format || strcmp(format, CHECKPOINT_FORMAT) != 0 || !config || !ck->arch) {
         engine_error("%s: a safetensors file, but not a checkpoint of this framework (metadata 'format' is %s%s%s)",
                      path, format ? "'" : "", format ? format : "missing", format ? "'" : "");
         checkpoint_free(ck);
         return NULL;
     }
+    const char *text;
+    text = safetensors_meta(st, "epoch");
+    if (!parse_i64(text, 0, CHECKPOINT_MAX_COUNT, &ck->epoch))
+        return damaged(ck, "epoch", text, "a whole number of epochs from 0 to 2^50");
+    text = safetensors_meta(st, "not_improved_count");
+    ck->not_improved_count = 0;
+    if (text && !parse_i64(text, 0, ck->epoch, &ck->not_improved_count))
+        return damaged(ck, "not_improved_count", text, "a whole number from 0 to the epoch");
+    text = safetensors_meta(st, "monitor_best");
+    ck->monitor_best = NAN;
+    if (text) {
+        char *end;
+        ck->monitor_best = strtod(text, &end);
+        if (!*text || *end != '\0') return damaged(ck, "monitor_best", text, "a number");
+    }
+    text = safetensors_meta(st, "rng_default");
+    if (!parse_u64_array(text, ck->rng_default, 2)) return damaged(ck, "rng_default", text, "[state, stream]");
+    text = safetensors_meta(st, "rng_loader");
+    ck->has_loader = text != NULL;
+    if (text && !parse_u64_array(text, ck->loader.rng, 2)) return damaged(ck, "rng_loader", text, "[state, stream]");
+    ck->loader.taken = INT64_MAX; /* without loader_epoch: resume at an epoch's end */
+    text = safetensors_meta(st, "loader_epoch");
+    if (text) {
+        uint64_t e[3];
+        if (!parse_u64_array(text, e, 3) || e[2] > (uint64_t)CHECKPOINT_MAX_COUNT)
+            return damaged(ck, "loader_epoch", text, "[state, stream, batches taken]");
+        ck->loader.epoch_rng[0] = e[0];
+        ck->loader.epoch_rng[1] = e[1];
+        ck->loader.taken = (int64_t)e[2];
+    }
+    text = safetensors_meta(st, "epoch_progress");
+    if (text && !parse_progress(ck, text))
+        return damaged(ck, "epoch_progress", text, "{\"epoch\": the next epoch, \"batch\": k, \"totals\": {...}}");
     char label[4200];
     snprintf(label, sizeof label, "%s (embedded config)", path);
-    ck->config = config_parse(config, label);
-    ck->epoch = strtoll(epoch, NULL, 10);
-    ck->monitor_best = best ? strtod(best, NULL) : NAN;
-    ck->not_improved_count = counter ? strtoll(counter, NULL, 10) : 0;
-    bool rng_ok = parse_rng(safetensors_meta(st, "rng_default"), ck->rng_default);
-    ck->has_loader = parse_rng(safetensors_meta(st, "rng_loader"), ck->loader.rng);
-    ck->loader.taken = INT64_MAX; /* without loader_epoch: resume at an epoch's end */
-    const char *loader_epoch = safetensors_meta(st, "loader_epoch");
-    unsigned long long e0, e1;
-    long long taken;
-    if (loader_epoch && sscanf(loader_epoch, "[%llu, %llu, %lld]", &e0, &e1, &taken) == 3) {
-        ck->loader.epoch_rng[0] = e0;
-        ck->loader.epoch_rng[1] = e1;
-        ck->loader.taken = taken;
-    }
-    if (!ck->config || ck->epoch < 0 || !rng_ok) {
-        if (ck->config) engine_error("%s: checkpoint metadata is damaged (epoch or RNG state)", path);
+    if (!(ck->config = config_parse(config, label))) {
         checkpoint_free(ck);
         return NULL;
     }
     return ck;
+}
+
+Checkpoint *checkpoint_load(const char *path)
+{
+    Safetensors *st = safetensors_load(path);
+    return st ? checkpoint_open(st, path) : NULL;
+}
+
+int checkpoint_restore_progress(const Checkpoint *ck, MetricTracker *t)
+{
+    ENGINE_ASSERT(ck->has_progress);
+    for (int i = 0; i < t->n; i++) {
+        int k = 0;
+        while (k < ck->n_totals && strcmp(ck->total_keys[k], t->keys[i]) != 0) k++;
+        ENGINE_CHECK_INT(k < ck->n_totals,
+                         "%s: the interrupted epoch's progress has no total for '%s' (were the metrics changed?)",
+                         ck->path, t->keys[i]);
+        t->total[i] = ck->totals[k];
+        t->count[i] = ck->counts[k];
+    }
+    return 0;
 }
 
 /* Joins the lines of PyTorch's multi-line load_state_dict message, so the

@@ -16,6 +16,7 @@
 #include "logger/image_grid.h"
 #include "logger/progress.h"
 #include "trainer/step_values.h"
+#include "utils/interrupt.h"
 
 /* Queues the step's loss and each metric's correct count. */
 static int push_step(Trainer *t, StepValues *sv, Tensor *loss, Tensor *output, Tensor *target, StepInfo info)
@@ -27,12 +28,13 @@ static int push_step(Trainer *t, StepValues *sv, Tensor *loss, Tensor *output, T
     return step_values_push(sv, values, info);
 }
 
-/* A NaN loss means training diverged: stop with a message (the checkpoints
- * of earlier epochs stay as they are) rather than go on with NaN weights. */
-static int diverged(const Trainer *t, int64_t epoch, const char *which)
+/* A NaN or infinite loss means training diverged: stop with a message (the
+ * checkpoints of earlier epochs stay as they are) rather than go on with
+ * NaN weights. */
+static int diverged(const Trainer *t, int64_t epoch, const char *which, float loss)
 {
-    engine_error("%s: epoch %lld: the %s loss is nan: training diverged (a smaller optimizer.args.lr may help)",
-                 t->base.cp->config->label, (long long)epoch, which);
+    engine_error("%s: epoch %lld: the %s loss is %s: training diverged (a smaller optimizer.args.lr may help)",
+                 t->base.cp->config->label, (long long)epoch, which, isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf");
     return -1;
 }
 
@@ -50,7 +52,7 @@ static int log_steps(Trainer *t, StepValues *sv, MetricTracker *tracker, bool tr
         const StepInfo *info = &sv->info[r];
         const float *v = sv->host + (size_t)r * (size_t)sv->n_values;
         double n = (double)info->n;
-        if (isnan(v[0])) return diverged(t, epoch, training ? "training" : "validation");
+        if (!isfinite(v[0])) return diverged(t, epoch, training ? "training" : "validation", v[0]);
         if (writer_set_step_at(&bt->writer, info->step, training ? "train" : "valid", info->time) ||
             (training && writer_add_scalar(&bt->writer, "lr", info->lr)) || writer_add_scalar(&bt->writer, "loss", v[0]))
             return -1;
@@ -117,6 +119,11 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
     int64_t n_batches = data_loader_num_batches(t->valid_data_loader);
     Tensor *x, *y;
     for (int64_t batch_idx = 0; rc == 0; batch_idx++) {
+        if (interrupt_requested()) {
+            rc = TRAIN_INTERRUPTED;
+            break;
+        }
+        engine_clear_error(); /* errors are per step: one a model's code ignored must not stand for a later one */
         scope_begin();
         if (!data_loader_next(t->valid_data_loader, &x, &y)) {
             scope_end();
@@ -140,7 +147,7 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
     grad_mode_restore(mode);
     step_values_free(&sv);
     if (rc == 0) log_dict_add_tracker(log, &t->valid_metrics, "val_");
-    return rc;
+    return rc; /* TRAIN_INTERRUPTED: validation runs again from its start on resume */
 }
 
 static int step_scheduler_per_epoch(Trainer *t, const LogDict *log)
@@ -189,24 +196,48 @@ static int log_train_steps(Trainer *t, StepValues *sv, int64_t epoch, int64_t to
     return 0;
 }
 
+/* Where the epoch starts: batch 0 of a new loader epoch, or, resuming a
+ * checkpoint saved inside this epoch, its next batch with the epoch's
+ * training totals so far (the loader's position was restored with it). */
+static int begin_train_epoch(Trainer *t, int64_t *first_batch)
+{
+    BaseTrainer *bt = &t->base;
+    tracker_reset(&t->train_metrics);
+    *first_batch = 0;
+    if (bt->resume_in_epoch) {
+        bt->resume_in_epoch = false;
+        *first_batch = bt->resume->progress_batch;
+        ENGINE_CHECK_INT(*first_batch <= t->len_epoch,
+                         "%s: the checkpoint stopped at batch %lld of its epoch, but an epoch now has %lld batches "
+                         "(was the batch size or len_epoch changed?)",
+                         bt->resume->path, (long long)*first_batch, (long long)t->len_epoch);
+        return checkpoint_restore_progress(bt->resume, &t->train_metrics);
+    }
+    if (!t->iteration_based) data_loader_begin_epoch(t->data_loader);
+    return 0;
+}
+
 static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
 {
     Trainer *t = (Trainer *)bt;
     device_reset_peak(t->device);
     module_train(bt->model, true);
-    tracker_reset(&t->train_metrics);
+    int64_t first_batch;
+    if (begin_train_epoch(t, &first_batch)) return -1;
     StepValues sv;
     if (step_values_init(&sv, (int)t->log_step, bt->n_metrics + 1, t->device)) return -1;
-    if (!t->iteration_based) data_loader_begin_epoch(t->data_loader);
     int64_t batch_size = data_loader_batch_size(t->data_loader);
     int64_t total = t->iteration_based ? t->len_epoch * batch_size : data_loader_num_samples(t->data_loader);
     int rc = 0;
+    bool interrupted = false;
     double last_loss = NAN;
     char label[64], note[64];
     snprintf(label, sizeof label, "Train epoch %lld", (long long)epoch);
     Progress bar; /* on a terminal only: the log_step lines serve elsewhere */
     progress_begin(&bar, label, t->len_epoch, 0);
-    for (int64_t batch_idx = 0; batch_idx < t->len_epoch && rc == 0; batch_idx++) {
+    int64_t batch_idx = first_batch;
+    for (; batch_idx < t->len_epoch && rc == 0 && !interrupted; batch_idx++) {
+        engine_clear_error(); /* errors are per step: one a model's code ignored must not stand for a later one */
         scope_begin();
         Tensor *x, *y;
         if (!next_batch(t, &x, &y)) {
@@ -227,18 +258,23 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
         if (rc == 0 && (batch_idx % t->log_step == 0 || step_values_full(&sv)) &&
             log_train_steps(t, &sv, epoch, total, &bar, &last_loss))
             rc = -1;
-        if (rc == 0 && batch_idx == 0 && add_input_grid(t, x, true)) rc = -1;
+        if (rc == 0 && batch_idx == first_batch && add_input_grid(t, x, true)) rc = -1;
         scope_end();
         snprintf(note, sizeof note, "loss %.4f", last_loss);
         progress_update(&bar, batch_idx + 1, note);
         if (rc == 0 && t->scheduler_per_batch && scheduler_step(bt->lr_scheduler)) rc = -1;
+        /* a signal stops the run between whole steps, where a checkpoint is exact */
+        interrupted = interrupt_requested() != 0;
     }
     if (rc == 0 && log_train_steps(t, &sv, epoch, total, &bar, &last_loss)) rc = -1;
     progress_end(&bar);
     step_values_free(&sv);
     if (rc) return -1;
+    bt->progress.batch = batch_idx; /* the training batches done, should the epoch be interrupted */
+    bt->progress.train = t->train_metrics;
+    if (interrupted) return TRAIN_INTERRUPTED;
     log_dict_add_tracker(log, &t->train_metrics, "");
-    if (t->valid_data_loader && valid_epoch(t, epoch, log)) return -1;
+    if (t->valid_data_loader && (rc = valid_epoch(t, epoch, log)) != 0) return rc;
     add_memory_stats(t, log);
     if (add_parameter_histograms(bt)) return -1;
     return step_scheduler_per_epoch(t, log);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/error.h"
+#include "utils/config_schema.h"
 #include "utils/fs.h"
 
 static char *dup_str(const char *s)
@@ -17,6 +18,50 @@ static char *dup_str(const char *s)
     char *d = malloc(n);
     if (d) memcpy(d, s, n);
     return d;
+}
+
+/* What JSON allows but a config must not hold: a key written twice in one
+ * object (cJSON keeps both, and the first would silently win) and numbers
+ * that overflow to infinity (1e999 would be saved as null, and the run's
+ * own checkpoint could then never be resumed). path: the node's key path. */
+static const char *check_values(const cJSON *node, char *path, size_t cap, const char **problem)
+{
+    size_t len = strlen(path);
+    if (cJSON_IsNumber(node) && !isfinite(node->valuedouble)) {
+        *problem = "not a finite number (out of the range of a double)";
+        return path;
+    }
+    if (!cJSON_IsObject(node) && !cJSON_IsArray(node)) return NULL;
+    int index = 0;
+    for (const cJSON *item = node->child; item; item = item->next, index++) {
+        if (cJSON_IsObject(node)) {
+            for (const cJSON *before = node->child; before != item; before = before->next)
+                if (strcmp(before->string, item->string) == 0) {
+                    snprintf(path + len, cap - len, "%s%s", len ? "." : "", item->string);
+                    *problem = "duplicate key (each key may appear once in an object)";
+                    return path;
+                }
+            snprintf(path + len, cap - len, "%s%s", len ? "." : "", item->string);
+        } else {
+            snprintf(path + len, cap - len, "%s%d", len ? "." : "", index);
+        }
+        const char *bad = check_values(item, path, cap, problem);
+        if (bad) return bad;
+        path[len] = '\0';
+    }
+    return NULL;
+}
+
+/* 0, or -1 with "<label>: <key path>: <problem>". prefix: the key path of node. */
+static int config_check_values(const cJSON *node, const char *label, const char *prefix)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s", prefix);
+    const char *problem = NULL;
+    const char *bad = check_values(node, path, sizeof path, &problem);
+    if (!bad) return 0;
+    engine_error("%s: %s: %s", label, bad[0] ? bad : "(top level)", problem);
+    return -1;
 }
 
 Config *config_parse(const char *json, const char *label)
@@ -32,6 +77,10 @@ Config *config_parse(const char *json, const char *label)
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return engine_error("%s: expected a JSON object at the top level", label);
+    }
+    if (config_check_values(root, label, "")) {
+        cJSON_Delete(root);
+        return NULL;
     }
     Config *c = malloc(sizeof *c);
     ENGINE_ASSERT(c != NULL);
@@ -200,7 +249,10 @@ int config_check_keys(const Config *c, const char *key_path, const char *const *
             size_t pos = 0;
             for (int i = 0; allowed[i] && pos < sizeof known; i++)
                 pos += (size_t)snprintf(known + pos, sizeof known - pos, "%s%s", i ? ", " : "", allowed[i]);
-            engine_error("%s: %s.%s: unknown key for %s (accepted: %s)", c->label, key_path, item->string, what,
+            const char *near = config_nearest_key(item->string, allowed);
+            char hint[128] = "";
+            if (near) snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
+            engine_error("%s: %s.%s: unknown key for %s (%saccepted: %s)", c->label, key_path, item->string, what, hint,
                          known);
             return -1;
         }
@@ -312,6 +364,10 @@ int config_set(Config *c, const char *key_path, const char *value)
     cJSON *old = config_find(c, key_path);
     cJSON *v = typed_value(c, key_path, old, value);
     if (!v) return -1;
+    if (config_check_values(v, c->label, key_path)) {
+        cJSON_Delete(v);
+        return -1;
+    }
     if (cJSON_IsArray(parent)) {
         char *end;
         long i = strtol(leaf, &end, 10);

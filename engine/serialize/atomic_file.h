@@ -22,4 +22,14 @@ void atomic_file_abort(AtomicFile *f);
 /* The whole dance for one buffer. */
 int atomic_write_file(const char *path, const void *data, size_t n);
 
+/* A temporary name beside path, unique to this process and call:
+ * "<path>.tmp.<host>.<pid>.<n>". The host and pid let a later run tell
+ * the leftovers of a dead process (kill -9, power loss) from the files of
+ * one still writing. 0, or -1 with an error when it does not fit in cap. */
+int atomic_temp_name(const char *path, char *out, size_t cap);
+/* Removes the temporary files in dir left by processes of this host that
+ * no longer run. Returns how many were removed; never fails (a folder that
+ * cannot be read is skipped). */
+int atomic_clean_stale(const char *dir);
+
 #endif

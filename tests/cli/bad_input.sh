@@ -608,14 +608,16 @@ case_command_line() {
 }
 
 case_divergence() {
+  local before after
+  before=$(ls "$T/saved/models/BadInput" "$T/saved/log/BadInput" 2>/dev/null)
   expect_fail "train: diverging learning rate" "base.json: epoch 1: the training loss is nan" "optimizer.args.lr" -- \
     "$TRAIN" -c base.json --lr 1e30
-  local run
-  run=$(ls -td "$T/saved/models/BadInput"/*/ | head -1)
-  if ls "$run"*.ckpt >/dev/null 2>&1; then
-    report "train: a diverged run writes no checkpoint" "found $(ls "$run"*.ckpt)"
+  after=$(ls "$T/saved/models/BadInput" "$T/saved/log/BadInput" 2>/dev/null)
+  if [ "$before" != "$after" ]; then
+    report "train: a run that diverges in its first epoch leaves no run folder" \
+      "run folders before: $(echo $before)" "after: $(echo $after)"
   else
-    report "train: a diverged run writes no checkpoint"
+    report "train: a run that diverges in its first epoch leaves no run folder"
   fi
   # training started from the checkpoint (epoch 2), then failed: the checkpoint stays as it was
   expect_fail "train: resumed run that diverges in epoch 2" "epoch 2: the training loss is nan" -- \

@@ -15,7 +15,7 @@ rc=$?
 [ "$rc" -eq 0 ] && [ -d "$P" ] && pass "new_project.sh $P" || fail "new_project.sh exited with $rc: $out"
 
 for f in CMakeLists.txt config.json train.c test.c new_project.sh README.md logger/logger_config.json \
-  base/base_trainer.c data_loader/data_loaders.c model/model.c trainer/trainer.c utils/parse_config.c engine/tensor.h; do
+  base/base_trainer.c data_loader/data_loaders.c model/model.c trainer/trainer.c parse_config.c engine/tensor.h; do
   [ -f "$P/$f" ] || lacks="${lacks:-} $f"
 done
 [ -z "${lacks:-}" ] && pass "the copy holds the template's sources" || fail "the copy lacks:$lacks"
