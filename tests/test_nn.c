@@ -511,6 +511,61 @@ static void test_module_errors(void **state)
     scope_end();
 }
 
+/* ---- errors inside a forward name the module ---- */
+
+static Tensor *blocks_forward(Module *self, Tensor *x) { return module_forward(module_get_child(self, "blocks"), x); }
+static Tensor *bad_view_forward(Module *self, Tensor *x) { return t_view(x, SHAPE(7, -1)); }
+
+/* Counts the occurrences of piece in s. */
+static int count_of(const char *s, const char *piece)
+{
+    int n = 0;
+    for (const char *p = strstr(s, piece); p; p = strstr(p + 1, piece)) n++;
+    return n;
+}
+
+/* An op failing inside a nested child gets the child's full dotted path in
+ * front, once (not one prefix per level); only a forward that failed adds
+ * it; an error in the outermost module's own forward has none. */
+static void test_errors_name_the_module_path(void **state)
+{
+    scope_begin();
+    engine_clear_error();
+    Module *net = module_new("Net");
+    net->forward = blocks_forward;
+    Module *conv_seq = NN_SEQUENTIAL(nn_conv2d(3, 4, 3, 3, conv_params_default(), true));
+    REQUIRE_OK(module_register_module(net, "blocks", NN_SEQUENTIAL(nn_relu(), conv_seq)));
+    Tensor *flat = tensor_zeros(SHAPE(2, 3), DT_F32, CPU);
+    for (int round = 0; round < 2; round++) { /* the same failure reads the same the second time */
+        assert_null(module_forward(net, flat));
+        const char *msg = engine_last_error();
+        print_message("  error: %s\n", msg);
+        assert_true(strncmp(msg, "blocks.1.0: conv2d: expected 4-D input", 38) == 0);
+        assert_int_equal(count_of(msg, "blocks"), 1);
+        assert_int_equal(count_of(msg, "conv2d"), 1);
+        engine_clear_error();
+    }
+    /* a child called on its own is the outermost module: no path */
+    assert_null(module_forward(conv_seq, flat));
+    assert_true(strncmp(engine_last_error(), "0: conv2d: expected 4-D input", 29) == 0);
+    engine_clear_error();
+    /* an error recorded before a forward is left alone, whether it succeeds or fails */
+    engine_error("an earlier error");
+    REQUIRE_OK(module_forward(net, tensor_zeros(SHAPE(1, 3, 5, 5), DT_F32, CPU)));
+    assert_null(module_forward(net, flat));
+    assert_string_equal(engine_last_error(), "an earlier error");
+    engine_clear_error();
+    /* an op of the outermost module's own forward */
+    Module *root = module_new("Root");
+    root->forward = bad_view_forward;
+    assert_null(module_forward(root, flat));
+    assert_true(strncmp(engine_last_error(), "view: shape '[7, -1]' is invalid", 32) == 0);
+    engine_clear_error();
+    module_free(root);
+    module_free(net);
+    scope_end();
+}
+
 /* A model whose repr nests three levels, with and without extra_repr. */
 /* Every layer's repr (and a three-level nesting) against PyTorch's. */
 static void test_reprs_match_pytorch(void **state)
@@ -635,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_zero_grad),
         cmocka_unit_test(test_num_parameters_and_tied_weights),
         cmocka_unit_test(test_module_errors),
+        cmocka_unit_test(test_errors_name_the_module_path),
         cmocka_unit_test(test_reprs_match_pytorch),
         cmocka_unit_test(test_mnist_model_summary),
     };

@@ -2,6 +2,7 @@
  * PyTorch's order, train/eval, apply, zero_grad, device moves and freeing. */
 #include "engine/nn/module.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,6 +213,51 @@ int module_remove_hook(Module *m, int handle)
     return -1;
 }
 
+/* The modules whose forward runs on this thread, outermost first, so an
+ * error raised inside a forward can name the module it came from by its
+ * dotted path ("layer2.0.conv1: conv2d: ..."), as the state dict names its
+ * parameters. Deeper nesting than the stack holds goes unnamed below it. */
+enum { FORWARD_STACK_MAX = 64 };
+static _Thread_local struct {
+    const Module *stack[FORWARD_STACK_MAX];
+    int depth;
+    uint64_t named_error; /* hash of the last message given a path: it has its prefix */
+} running;
+
+static uint64_t message_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Appends child's name under parent to path ("0", "layer2"); false when
+ * child is not a direct child of parent (then the path starts over). */
+static bool append_child_name(char *path, size_t size, const Module *parent, const Module *child)
+{
+    for (int i = 0; i < parent->children.n; i++) {
+        if (parent->children.items[i] != child) continue;
+        size_t len = strlen(path);
+        snprintf(path + len, size - len, "%s%s", len ? "." : "", parent->children.names[i]);
+        return true;
+    }
+    return false;
+}
+
+/* Puts the dotted path of the module at stack[depth] in front of the error
+ * its forward raised, once: the outer modules' forwards fail with the same
+ * error and leave it as it is. */
+static void name_failed_module(int depth)
+{
+    const char *msg = engine_last_error();
+    if (!msg[0] || message_hash(msg) == running.named_error) return;
+    char path[1024] = "";
+    for (int i = 1; i <= depth && i < FORWARD_STACK_MAX; i++)
+        if (!append_child_name(path, sizeof path, running.stack[i - 1], running.stack[i])) path[0] = '\0';
+    if (path[0]) engine_error_context("%s", path);
+    running.named_error = message_hash(engine_last_error());
+}
+
 Tensor *module_forward(Module *m, Tensor *x)
 {
     if (!x) return NULL;
@@ -221,8 +267,15 @@ Tensor *module_forward(Module *m, Tensor *x)
         Tensor *replaced = ((ModulePreHookFn)m->pre_hooks.hooks[i].fn)(m, x, m->pre_hooks.hooks[i].ctx);
         if (replaced) x = replaced;
     }
+    bool had_error = engine_has_error(); /* an error from before is not this forward's */
+    int depth = running.depth++;
+    if (depth < FORWARD_STACK_MAX) running.stack[depth] = m;
     Tensor *y = m->forward(m, x);
-    if (!y) return NULL;
+    running.depth--;
+    if (!y) {
+        if (!had_error) name_failed_module(depth);
+        return NULL;
+    }
     for (int i = 0; i < m->hooks.n; i++) {
         Tensor *replaced = ((ModuleHookFn)m->hooks.hooks[i].fn)(m, x, y, m->hooks.hooks[i].ctx);
         if (replaced) y = replaced;
