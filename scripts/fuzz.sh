@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses of tests/fuzz (clang, ASan + UBSan, in
+# build-fuzz) and runs each one for a bounded time, one after the other,
+# on one core each:
+#   1. the saved reproducers of earlier findings (tests/fuzz/regressions/<harness>/)
+#      are replayed once each;
+#   2. the harness fuzzes for SECONDS, starting from the committed seed corpus
+#      (tests/fuzz/corpus/<harness>/, copied: it is never modified) plus
+#      what earlier runs in this build folder found (build-fuzz/fuzz-work/<harness>/corpus).
+# It prints executions and findings per harness and exits non-zero on any
+# crash, leak, sanitizer report, timeout or out-of-memory; reproducers are
+# left in build-fuzz/fuzz-work/<harness>/ (crash-*, leak-*, timeout-*, oom-*).
+#
+# usage: scripts/fuzz.sh [SECONDS] [HARNESS...]
+#   SECONDS   fuzzing time per harness (default 12; CI). A long run: scripts/fuzz.sh 3600
+#   HARNESS   safetensors idx config parse_config (default: all)
+# environment: FUZZ_BUILD (build folder, default build-fuzz), CC (default clang),
+#   FUZZ_ARGS (more libFuzzer options, e.g. FUZZ_ARGS=-only_ascii=1)
+# Reproduce a finding: build-fuzz/tests/fuzz/fuzz_<harness> FILE
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${1:-12}
+shift || true
+case "$seconds" in '' | *[!0-9]*) echo "usage: $0 [SECONDS] [HARNESS...]" >&2; exit 2 ;; esac
+all=(safetensors idx config parse_config)
+harnesses=("$@")
+[ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
+build=${FUZZ_BUILD:-build-fuzz}
+cc=${CC:-clang}
+command -v "$cc" >/dev/null || { echo "fuzz: $cc not found (scripts/install_deps.sh installs clang)" >&2; exit 1; }
+
+echo "== fuzz: building the harnesses in $build"
+CC=$cc cmake -S . -B "$build" -DFUZZ=ON -DWITH_CUDA=OFF -DTOP_LEVEL_LINKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" --target fuzzers -j"$(nproc)" >/dev/null
+
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0:symbolize=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+
+failed=()
+summary=()
+for h in "${harnesses[@]}"; do
+    bin="$build/tests/fuzz/fuzz_$h"
+    [ -x "$bin" ] || { echo "fuzz: no harness $h ($bin)" >&2; exit 2; }
+    work="$build/fuzz-work/$h"
+    mkdir -p "$work/corpus"
+    rm -f "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* "$work"/slow-unit-*
+    dict=()
+    [ "$h" != idx ] && dict=(-dict=tests/fuzz/json.dict)
+    common=(-timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=2048 -error_exitcode=77 -timeout_exitcode=78
+            "-artifact_prefix=$work/" "${dict[@]}")
+
+    # 1. earlier findings
+    regressions=()
+    if [ -d "tests/fuzz/regressions/$h" ]; then
+        while IFS= read -r -d '' f; do regressions+=("$f"); done \
+            < <(find "tests/fuzz/regressions/$h" -type f ! -name '*.md' ! -name '.*' -print0 | sort -z)
+    fi
+    if [ ${#regressions[@]} -gt 0 ]; then
+        if ! "$bin" "${common[@]}" "${regressions[@]}" >"$work/regressions.log" 2>&1; then
+            echo "fuzz_$h: a saved reproducer fails again (tests/fuzz/regressions/$h/):"
+            grep -E "^Running:|ERROR|SUMMARY|runtime error|check failed" "$work/regressions.log" | tail -20
+            failed+=("$h (regressions)")
+        fi
+    fi
+
+    # 2. fuzzing, from the committed seeds and what earlier runs here found
+    cp -r "tests/fuzz/corpus/$h/." "$work/corpus/"
+    rc=0
+    # shellcheck disable=SC2086
+    timeout $((seconds + 120)) "$bin" "${common[@]}" -max_total_time="$seconds" -print_final_stats=1 \
+        ${FUZZ_ARGS:-} "$work/corpus" >"$work/fuzz.log" 2>&1 || rc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log" | tail -1)
+    files=$(find "$work/corpus" -type f | wc -l)
+    findings=$(find "$work" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | sort)
+    line="fuzz_$h: ${execs:-?} executions in ${seconds} s, corpus $files inputs"
+    if [ $rc -ne 0 ] || [ -n "$findings" ]; then
+        line="$line, FAILED (exit $rc)"
+        failed+=("$h")
+        echo "$line"
+        grep -E "ERROR|SUMMARY|runtime error|check failed|Test unit written" "$work/fuzz.log" | head -20 || true
+        grep -A25 -E "^==[0-9]+==ERROR|runtime error" "$work/fuzz.log" | grep -E "^ +#[0-9]+ " | head -15 || true
+        for f in $findings; do echo "  reproducer: $f   (replay: $bin $f)"; done
+        echo "  log: $work/fuzz.log"
+    else
+        line="$line, no findings"
+        echo "$line"
+    fi
+    summary+=("$line")
+done
+
+echo "== fuzz summary"
+printf '%s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "fuzz: FAILED: ${failed[*]}" >&2
+    exit 1
+fi
