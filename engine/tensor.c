@@ -166,7 +166,7 @@ static void *tensor_oom_error(Shape shape, DType dtype, Device device, size_t nb
 {
     char size[32];
     return engine_error("out of memory: cannot allocate %s for a %s tensor of shape %s on %s (a smaller batch size "
-                        "may help)",
+                        "or model may help)",
                         format_bytes(nbytes, size, sizeof size), dtype_name(dtype), shape_str(shape),
                         device_name(device));
 }

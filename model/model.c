@@ -26,10 +26,12 @@ static Tensor *mnist_model_forward(Module *m, Tensor *x)
 }
 
 /* Registers children in order; on any failure frees m and returns NULL
- * (the registration calls free what they were given on failure). */
+ * (the registration calls free what they were given on failure). A child
+ * whose constructor failed puts its name in front of the message. */
 static Module *with_children(Module *m, int n, const char *const *names, Module *const *children)
 {
     for (int i = 0; i < n; i++) {
+        if (!children[i]) engine_error_context("%s", names[i]);
         if (!module_register_module(m, names[i], children[i])) {
             for (int j = i + 1; j < n; j++) module_free(children[j]);
             module_free(m);
@@ -132,6 +134,14 @@ Module *mnist_mlp(const int64_t *hidden, int n_hidden, int64_t num_classes)
 
 typedef Module *(*ArchBuilder)(const Config *cfg);
 
+/* m; when the constructor failed (sizes too large for memory or for 64-bit
+ * sizes), the message says the arguments came from the config. */
+static Module *built(const Config *cfg, Module *m)
+{
+    if (!m) engine_error_context("%s: arch.args", cfg->label);
+    return m;
+}
+
 /* Checks arch.args has only the keys the arch takes (a typo is an error, as
  * an unknown keyword argument is in Python), then reads num_classes. */
 static int num_classes_arg(const Config *cfg, const char *const *keys, const char *arch, int64_t *out)
@@ -147,19 +157,19 @@ static const char *const num_classes_only[] = {"num_classes", NULL};
 static Module *build_mnist_model(const Config *cfg)
 {
     int64_t k;
-    return num_classes_arg(cfg, num_classes_only, "MnistModel", &k) ? NULL : mnist_model(k);
+    return num_classes_arg(cfg, num_classes_only, "MnistModel", &k) ? NULL : built(cfg, mnist_model(k));
 }
 
 static Module *build_mnist_net(const Config *cfg)
 {
     int64_t k;
-    return num_classes_arg(cfg, num_classes_only, "MnistNet", &k) ? NULL : mnist_net(k);
+    return num_classes_arg(cfg, num_classes_only, "MnistNet", &k) ? NULL : built(cfg, mnist_net(k));
 }
 
 static Module *build_lenet5(const Config *cfg)
 {
     int64_t k;
-    return num_classes_arg(cfg, num_classes_only, "LeNet5", &k) ? NULL : lenet5(k);
+    return num_classes_arg(cfg, num_classes_only, "LeNet5", &k) ? NULL : built(cfg, lenet5(k));
 }
 
 static Module *build_mlp(const Config *cfg)
@@ -182,7 +192,7 @@ static Module *build_mlp(const Config *cfg)
                          (long long)hidden[i]);
         }
     }
-    return mnist_mlp(hidden, n, k);
+    return built(cfg, mnist_mlp(hidden, n, k));
 }
 
 static Module *build_resnet18(const Config *cfg)
@@ -193,7 +203,7 @@ static Module *build_resnet18(const Config *cfg)
         return NULL;
     ENGINE_CHECK(in_channels > 0, "%s: arch.args.in_channels: must be positive, got %lld", cfg->label,
                  (long long)in_channels);
-    return resnet18(k, in_channels);
+    return built(cfg, resnet18(k, in_channels));
 }
 
 static const RegistryEntry archs[] = {

@@ -12,13 +12,15 @@
 static Tensor *call(Module *m, const char *name, Tensor *x) { return module_forward(module_get_child(m, name), x); }
 
 /* Registers child under name and returns m; on any failure frees what it
- * holds and returns NULL, so a constructor can chain calls and check once. */
+ * holds and returns NULL, so a constructor can chain calls and check once.
+ * A child whose constructor failed puts its name in front of the message. */
 static Module *add(Module *m, const char *name, Module *child)
 {
     if (!m) {
         module_free(child);
         return NULL;
     }
+    if (!child) engine_error_context("%s", name);
     if (!module_register_module(m, name, child)) {
         module_free(m);
         return NULL;

@@ -269,6 +269,58 @@ static void test_mnist_model_against_torch(void **state)
     scope_end();
 }
 
+/* ---- absurd sizes ---- */
+
+/* Layer sizes whose parameters would overflow 64-bit sizes are errors that
+ * name the layer with its arguments, never a small buffer written past. */
+static void test_absurd_layer_sizes(void **state)
+{
+    (void)state;
+    scope_begin();
+    ConvParams pad1 = conv_params_default();
+    pad1.padding[0] = pad1.padding[1] = 1;
+    expect_error(nn_conv2d(8006399337547549, 64, 3, 3, pad1, false),
+                 "Conv2d(8006399337547549, 64, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False): empty: "
+                 "shape [64, 8006399337547549, 3, 3] has too many elements (overflows 64-bit size)",
+                 NULL);
+    expect_error(nn_linear(1LL << 40, 1LL << 40, true),
+                 "Linear(in_features=1099511627776, out_features=1099511627776, bias=True)",
+                 "has too many elements (overflows 64-bit size)");
+    expect_error(nn_embedding(1LL << 40, 1LL << 40, -1), "Embedding(1099511627776, 1099511627776)",
+                 "overflows 64-bit size");
+    expect_error(nn_batch_norm2d(1LL << 62), "BatchNorm2d(4611686018427387904, eps=", "overflows 64-bit size");
+    expect_error(nn_layer_norm(SHAPE(1LL << 40, 1LL << 40), 1e-5, true),
+                 "LayerNorm((1099511627776, 1099511627776), eps=1e-05, elementwise_affine=True)",
+                 "overflows 64-bit size");
+    PoolParams pool = pool_params(3, 0, 0);
+    pool.padding[0] = 2147483647;
+    expect_error(nn_max_pool2d(pool), "pad should be at most half of kernel size", NULL);
+    scope_end();
+}
+
+/* conv2d's output size and work are computed with overflow checks (the
+ * operands are stride-0 views: no memory behind their sizes). */
+static void test_conv_size_arithmetic_overflow(void **state)
+{
+    (void)state;
+    scope_begin();
+    Tensor *one = tensor_zeros(SHAPE(1, 1, 1, 1), DT_F32, CPU);
+    ConvParams dilated = conv_params_default();
+    dilated.dilation[0] = 2147483647;
+    expect_error(f_conv2d(one, t_expand(one, SHAPE(1, 1, 1LL << 40, 1)), NULL, dilated),
+                 "conv2d: calculated output size overflows 64-bit size", NULL);
+    ConvParams wide = conv_params_default();
+    wide.stride[0] = 2147483647;
+    wide.output_padding[0] = 1;
+    expect_error(f_conv_transpose2d(t_expand(one, SHAPE(1, 1, 1LL << 40, 1)), one, NULL, wide),
+                 "conv_transpose2d: calculated output size overflows 64-bit size", NULL);
+    Tensor *x = t_expand(one, SHAPE(1, 1LL << 21, 1LL << 20, 16));
+    Tensor *w = t_expand(one, SHAPE(1LL << 21, 1LL << 21, 1, 1));
+    expect_error(f_conv2d(x, w, NULL, conv_params_default()), "conv2d: input [1, 2097152, 1048576, 16] and weight",
+                 "too large to convolve");
+    scope_end();
+}
+
 /* ---- dropout in training mode: masks are ours, so check their statistics ---- */
 
 static void test_dropout_training_statistics(void **state)
@@ -319,6 +371,8 @@ int main(void)
         cmocka_unit_test(test_activations_and_shapes),
         cmocka_unit_test(test_mnist_model_against_torch),
         cmocka_unit_test(test_dropout_training_statistics),
+        cmocka_unit_test(test_absurd_layer_sizes),
+        cmocka_unit_test(test_conv_size_arithmetic_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -271,10 +271,52 @@ static void test_resnet18_config_and_shapes(void **state)
     scope_end();
 }
 
+/* An in_channels whose stem weight overflows 64-bit sizes (the stem once
+ * got a 1,280-byte buffer that init and conv wrote past): an error naming
+ * the config, the layer and the shape, from the registry and from resnet18. */
+static void test_resnet18_absurd_in_channels(void **state)
+{
+    scope_begin();
+    Config *cfg = config_parse(
+        "{\"arch\": {\"type\": \"ResNet18\", \"args\": {\"in_channels\": 8006399337547549}}}", "t.json");
+    assert_non_null(cfg);
+    expect_error(model_from_config(cfg),
+                 "t.json: arch.args: conv1: Conv2d(8006399337547549, 64, kernel_size=(3, 3), stride=(1, 1), "
+                 "padding=(1, 1), bias=False): empty: shape [64, 8006399337547549, 3, 3] has too many elements "
+                 "(overflows 64-bit size)",
+                 NULL);
+    config_free(cfg);
+    expect_error(resnet18(8006399337547549, 3), "fc: Linear(in_features=512, out_features=8006399337547549",
+                 "overflows 64-bit size");
+    scope_end();
+}
+
+/* Feeds conv1 of the block a flattened input, so conv2d fails deep inside. */
+static Tensor *flatten_input(Module *m, Tensor *x, void *ctx) { return t_flatten(x, 1, -1); }
+
+/* An error deep inside the model names the failing module's full path. */
+static void test_resnet18_error_names_the_module(void **state)
+{
+    scope_begin();
+    Module *model = resnet18(10, 3);
+    REQUIRE_OK(model);
+    Module *conv = module_get_child(module_get_child(module_get_child(model, "layer2"), "0"), "conv1");
+    assert_non_null(conv);
+    module_register_forward_pre_hook(conv, flatten_input, NULL);
+    bool mode = no_grad_begin();
+    expect_error(module_forward(model, tensor_zeros(SHAPE(1, 3, 8, 8), DT_F32, CPU)),
+                 "layer2.0.conv1: conv2d: expected 4-D input", NULL);
+    grad_mode_restore(mode);
+    module_free(model);
+    scope_end();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resnet18_config_and_shapes),
+        cmocka_unit_test(test_resnet18_absurd_in_channels),
+        cmocka_unit_test(test_resnet18_error_names_the_module),
         cmocka_unit_test(test_resnet18_structure_matches_torch),
         cmocka_unit_test(test_resnet18_step_matches_torch),
     };

@@ -16,6 +16,13 @@ Module *layer_new(const char *type_name, size_t impl_size, ModuleForwardFn forwa
 
 Module *layer_fail(Module *m)
 {
+    /* name the layer with its arguments, as its repr does: a shape that
+     * overflows or memory that runs out then says which arguments asked */
+    if (m->extra_repr) {
+        char extra[512] = "";
+        m->extra_repr(m, extra, sizeof extra);
+        engine_error_context("%s(%s)", m->type_name, extra);
+    }
     module_free(m);
     return NULL;
 }

@@ -8,7 +8,9 @@
 
 /* A module with zeroed private data of impl_size bytes (freed by module_free). */
 Module *layer_new(const char *type_name, size_t impl_size, ModuleForwardFn forward, ModuleExtraReprFn extra_repr);
-/* module_free(m) and NULL: the failure exit of constructors. */
+/* module_free(m) and NULL: the failure exit of constructors. The recorded
+ * error gets the layer's repr in front ("Conv2d(3, 64, kernel_size=(3, 3),
+ * stride=(1, 1)): ..."), so extra_repr must work on what is set so far. */
 Module *layer_fail(Module *m);
 /* A persistent-to-be [shape] f32 CPU tensor for module_register_*. */
 Tensor *layer_tensor(Shape shape);

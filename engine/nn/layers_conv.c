@@ -12,7 +12,7 @@ typedef struct {
     int64_t in_channels, out_channels;
     int kernel[2];
     ConvParams p;
-    bool transposed;
+    bool transposed, has_bias; /* has_bias is set before bias exists, for the repr of a failed constructor */
     Tensor *weight, *bias;
 } ConvImpl;
 
@@ -43,7 +43,7 @@ static void conv_repr(const Module *self, char *buf, size_t size)
     if (c->p.output_padding[0] || c->p.output_padding[1])
         strbuf_printf(&b, ", output_padding=%s", py_tuple2(c->p.output_padding, t, sizeof t));
     if (c->p.groups != 1) strbuf_printf(&b, ", groups=%d", c->p.groups);
-    if (!c->bias) strbuf_printf(&b, ", bias=False");
+    if (!c->has_bias) strbuf_printf(&b, ", bias=False");
     snprintf(buf, size, "%s", strbuf_str(&b));
     strbuf_free(&b);
 }
@@ -75,6 +75,7 @@ static Module *conv_new(const char *type, int64_t in_channels, int64_t out_chann
     c->kernel[1] = kw;
     c->p = p;
     c->transposed = transposed;
+    c->has_bias = bias;
     Shape w = transposed ? SHAPE(in_channels, out_channels / p.groups, kh, kw)
                          : SHAPE(out_channels, in_channels / p.groups, kh, kw);
     c->weight = module_register_parameter(m, "weight", layer_tensor(w));

@@ -11,6 +11,7 @@
 
 typedef struct {
     int64_t in_features, out_features;
+    bool has_bias; /* set before bias exists, for the repr of a failed constructor */
     Tensor *weight, *bias;
 } LinearImpl;
 
@@ -24,7 +25,7 @@ static void linear_repr(const Module *self, char *buf, size_t size)
 {
     const LinearImpl *l = self->impl;
     snprintf(buf, size, "in_features=%" PRId64 ", out_features=%" PRId64 ", bias=%s", l->in_features, l->out_features,
-             py_bool(l->bias != NULL));
+             py_bool(l->has_bias));
 }
 
 Module *nn_linear(int64_t in_features, int64_t out_features, bool bias)
@@ -36,6 +37,7 @@ Module *nn_linear(int64_t in_features, int64_t out_features, bool bias)
     LinearImpl *l = m->impl;
     l->in_features = in_features;
     l->out_features = out_features;
+    l->has_bias = bias;
     l->weight = module_register_parameter(m, "weight", layer_tensor(SHAPE(out_features, in_features)));
     if (!l->weight) return layer_fail(m);
     if (bias && !(l->bias = module_register_parameter(m, "bias", layer_tensor(SHAPE(out_features)))))

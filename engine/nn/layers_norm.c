@@ -102,6 +102,7 @@ Module *nn_batch_norm2d(int64_t num_features) { return nn_batch_norm2d_ex(num_fe
 typedef struct {
     Shape normalized_shape;
     double eps;
+    bool elementwise_affine; /* set before weight exists, for the repr of a failed constructor */
     Tensor *weight, *bias;
 } LayerNormImpl;
 
@@ -120,7 +121,7 @@ static void layer_norm_repr(const Module *self, char *buf, size_t size)
         strbuf_printf(&b, "%s%" PRId64, i ? ", " : "", l->normalized_shape.d[i]);
     char eps[40];
     strbuf_printf(&b, "%s), eps=%s, elementwise_affine=%s", l->normalized_shape.ndim == 1 ? "," : "",
-                  format_py_float(l->eps, eps, sizeof eps), py_bool(l->weight != NULL));
+                  format_py_float(l->eps, eps, sizeof eps), py_bool(l->elementwise_affine));
     snprintf(buf, size, "%s", strbuf_str(&b));
     strbuf_free(&b);
 }
@@ -137,6 +138,7 @@ Module *nn_layer_norm(Shape normalized_shape, double eps, bool elementwise_affin
     LayerNormImpl *l = m->impl;
     l->normalized_shape = normalized_shape;
     l->eps = eps;
+    l->elementwise_affine = elementwise_affine;
     if (elementwise_affine) {
         l->weight = module_register_parameter(m, "weight", layer_tensor(normalized_shape));
         l->bias = module_register_parameter(m, "bias", layer_tensor(normalized_shape));

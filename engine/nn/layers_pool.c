@@ -36,8 +36,8 @@ static Module *pool_new(const char *type, PoolParams p, ModuleForwardFn forward,
     ENGINE_CHECK(p.kernel[0] > 0 && p.kernel[1] > 0 && p.stride[0] > 0 && p.stride[1] > 0,
                  "%s: kernel size and stride must be greater than zero, got kernel (%d, %d), stride (%d, %d)", type,
                  p.kernel[0], p.kernel[1], p.stride[0], p.stride[1]);
-    ENGINE_CHECK(p.padding[0] >= 0 && p.padding[1] >= 0 && 2 * p.padding[0] <= p.kernel[0] &&
-                     2 * p.padding[1] <= p.kernel[1],
+    ENGINE_CHECK(p.padding[0] >= 0 && p.padding[1] >= 0 && p.padding[0] <= p.kernel[0] / 2 &&
+                     p.padding[1] <= p.kernel[1] / 2,
                  "%s: pad should be at most half of kernel size, but got pad=(%d, %d) and kernel_size=(%d, %d)", type,
                  p.padding[0], p.padding[1], p.kernel[0], p.kernel[1]);
     Module *m = layer_new(type, sizeof(PoolImpl), forward, repr);
