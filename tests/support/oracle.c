@@ -2,6 +2,10 @@
 #include "tests/support/oracle.h"
 #include "tests/support/ref_dir.h"
 
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +13,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <cmocka.h>
 
 enum { ORACLE_MAX_INPUTS = 16 };
 
@@ -161,4 +166,91 @@ Tensor *oracle_grad(Oracle *o, int case_index, int input_index)
     char name[64];
     snprintf(name, sizeof name, "c%d.grad%d", case_index, input_index);
     return o->result ? safetensors_get(o->result, name) : NULL;
+}
+
+/* ---- non-finite values ---- */
+
+/* The f32 values of t in row-major order, in a malloc'd buffer. */
+static float *host_values(Tensor *t)
+{
+    bool mode = no_grad_begin();
+    Tensor *f = tensor_to_dtype(t_contiguous(t), DT_F32);
+    grad_mode_restore(mode);
+    float *buf = malloc(sizeof(float) * (size_t)(tensor_numel(t) + 1));
+    assert_non_null(f);
+    assert_non_null(buf);
+    assert_int_equal(tensor_copy_to_buffer(f, buf), 0);
+    return buf;
+}
+
+void put_nonfinite_at(Tensor *t, int64_t i, char kind)
+{
+    ENGINE_ASSERT(t->dtype == DT_F32 && device_equal(tensor_device(t), CPU) && i >= 0 && i < tensor_numel(t));
+    int64_t off = t->offset;
+    for (int d = t->shape.ndim - 1; d >= 0; d--) {
+        off += (i % t->shape.d[d]) * t->strides[d];
+        i /= t->shape.d[d];
+    }
+    float *data = (float *)t->storage->data;
+    switch (kind) {
+    case 'n': data[off] = NAN; break;
+    case '+': data[off] = INFINITY; break;
+    case '-': data[off] = -INFINITY; break;
+    case '0': data[off] = 0.0f; break;
+    default: break;
+    }
+}
+
+void put_nonfinite(Tensor *t, const char *pattern)
+{
+    int64_t n = (int64_t)strlen(pattern);
+    ENGINE_ASSERT(n > 0);
+    for (int64_t i = 0; i < tensor_numel(t); i++) put_nonfinite_at(t, i, pattern[i % n]);
+}
+
+void sprinkle_nonfinite(Tensor *t, int n_nan, int n_pos, int n_neg, Generator *g)
+{
+    int total = n_nan + n_pos + n_neg;
+    if (total == 0 || tensor_numel(t) == 0) return;
+    Tensor *at = tensor_randint(0, tensor_numel(t), SHAPE(total), g, CPU);
+    ENGINE_ASSERT(at != NULL);
+    for (int k = 0; k < total; k++) put_nonfinite_at(t, tensor_i64(at)[k], k < n_nan ? 'n' : k < n_nan + n_pos ? '+' : '-');
+}
+
+static const char *value_kind(float v) { return isnan(v) ? "NaN" : isinf(v) ? (v > 0 ? "+Inf" : "-Inf") : "finite"; }
+
+void expect_close_nonfinite(Tensor *ours, Tensor *ref, double tol, const char *label)
+{
+    assert_non_null(ours);
+    assert_non_null(ref);
+    if (!shape_equal(ours->shape, ref->shape))
+        fail_msg("%s: shape mismatch: ours %s, reference %s", label, shape_str(ours->shape), shape_str(ref->shape));
+    float *a = host_values(ours), *b = host_values(ref);
+    int64_t numel = tensor_numel(ref), n_special = 0;
+    double max_diff = 0, scale = 1e-12;
+    for (int64_t i = 0; i < numel; i++) {
+        bool a_finite = isfinite(a[i]), b_finite = isfinite(b[i]);
+        bool same_kind = isnan(b[i]) ? isnan(a[i]) : isinf(b[i]) ? a[i] == b[i] : a_finite;
+        if (!same_kind) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s: element %lld is %s (%g), the reference's is %s (%g)", label, (long long)i,
+                     value_kind(a[i]), (double)a[i], value_kind(b[i]), (double)b[i]);
+            free(a);
+            free(b);
+            fail_msg("%s", msg);
+        }
+        if (!b_finite) {
+            n_special++;
+            continue;
+        }
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > max_diff) max_diff = d;
+        if (fabs(b[i]) > scale) scale = fabs(b[i]);
+    }
+    free(a);
+    free(b);
+    double err = max_diff / scale;
+    print_message("  %-48s max rel err %.3g (tol %.0e), %lld non-finite matched\n", label, err, tol,
+                  (long long)n_special);
+    if (!(err <= tol)) fail_msg("%s: max relative error %.3g exceeds %.0e", label, err, tol);
 }

@@ -24,6 +24,25 @@ int oracle_run(Oracle *o);
 Tensor *oracle_output(Oracle *o, int case_index, int k);
 Tensor *oracle_grad(Oracle *o, int case_index, int input_index);
 
+/* Non-finite inputs and results, for the checks that NaN and +-Inf behave
+ * as in PyTorch. */
+
+/* Writes into a CPU f32 tensor t (any strides) at each flat row-major index
+ * i the value pattern[i % strlen(pattern)] names: 'n' NaN, '+' +Inf, '-'
+ * -Inf, '0' zero; any other character leaves the element as it is. */
+void put_nonfinite(Tensor *t, const char *pattern);
+/* Writes the value kind names ('n', '+', '-' or '0', as above) at the flat
+ * row-major index i of t. */
+void put_nonfinite_at(Tensor *t, int64_t i, char kind);
+/* Writes n_nan NaN, n_pos +Inf and n_neg -Inf at random flat indices of t
+ * drawn from g (a later one may overwrite an earlier one). */
+void sprinkle_nonfinite(Tensor *t, int n_nan, int n_pos, int n_neg, Generator *g);
+/* Like expect_close, but exact about non-finite values: ours must be NaN
+ * exactly where ref is NaN and the same infinity where ref is infinite;
+ * finite values are compared relative to the largest finite |ref| (an
+ * infinity in ref would otherwise hide every finite error). */
+void expect_close_nonfinite(Tensor *ours, Tensor *ref, double tol, const char *label);
+
 /* Skips the calling cmocka test visibly when torch is not available. */
 #define ORACLE_RUN_OR_SKIP(o)                                                      \
     do {                                                                           \
