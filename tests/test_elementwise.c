@@ -1,5 +1,6 @@
 /* Elementwise ops: forward and backward against PyTorch (contiguous,
- * non-contiguous and broadcast inputs) and against finite differences. */
+ * non-contiguous and broadcast inputs, and with NaN and +-Inf among the
+ * values) and against finite differences. */
 #include <math.h>
 
 #include "tests/support/check.h"
@@ -180,6 +181,131 @@ static void test_where_and_compare_against_torch(void **state)
     scope_end();
 }
 
+/* Every unary op on NaN, +Inf, -Inf and 0 among ordinary values, forward
+ * and backward (contiguous and strided), against PyTorch: NaN must stay
+ * NaN (relu and clamp once turned it into a number) and the gradients at
+ * the special values must be PyTorch's. */
+static void test_unary_nonfinite_against_torch(void **state)
+{
+    static const UnaryCase extra[] = {
+        {"clamp", "{\"min\": -0.3}", u_clamp, -0.3, INFINITY, -INFINITY},
+        {"clamp", "{\"max\": 0.2}", u_clamp, -INFINITY, 0.2, -INFINITY},
+        {"pow", "{\"p\": 2.0}", u_pow, 2.0, 0, -INFINITY},
+        {"pow", "{\"p\": 1.5}", u_pow, 1.5, 0, -INFINITY},
+        {"pow", "{\"p\": -0.5}", u_pow, -0.5, 0, -INFINITY},
+        {"pow", "{\"p\": -1.0}", u_pow, -1.0, 0, -INFINITY},
+        {"pow", "{\"p\": -2.0}", u_pow, -2.0, 0, -INFINITY},
+        {"pow", "{\"p\": 0.0}", u_pow, 0.0, 0, -INFINITY},
+        {"pow", "{\"p\": 1.0}", u_pow, 1.0, 0, -INFINITY},
+        {"mul_scalar", "{\"s\": 0.0}", u_mul_scalar, 0.0, 0, -INFINITY},
+    };
+    enum { N_EXTRA = sizeof extra / sizeof extra[0], N_ALL = N_UNARY + N_EXTRA };
+    scope_begin();
+    Oracle *o = oracle_new("unary_nonfinite");
+    Tensor *ours[2 * N_ALL], *ins[2 * N_ALL];
+    const UnaryCase *cases[2 * N_ALL];
+    int ids[2 * N_ALL], n = 0;
+    for (int c = 0; c < N_ALL; c++)
+        for (int contig = 0; contig < 2; contig++) {
+            const UnaryCase *uc = c < N_UNARY ? &unary_cases[c] : &extra[c - N_UNARY];
+            /* ordinary values of both signs (the domain shift would hide the negative ones) */
+            Tensor *x = contig ? rand_leaf(SHAPE(3, 9), &gen) : noncontig_leaf(SHAPE(3, 9), &gen);
+            put_nonfinite(x, "n+-0..+.-n..");
+            Tensor *y = uc->fn(x, uc->s0, uc->s1);
+            REQUIRE_OK(y);
+            Tensor *gout = tensor_randn(y->shape, &gen, CPU);
+            assert_int_equal(tensor_backward(y, gout), 0);
+            ids[n] = oracle_add(o, uc->op, uc->args, 1, &x, gout);
+            ours[n] = y;
+            ins[n] = x;
+            cases[n] = uc;
+            n++;
+        }
+    ORACLE_RUN_OR_SKIP(o);
+    for (int i = 0; i < n; i++) {
+        char label[96];
+        snprintf(label, sizeof label, "%s %s non-finite%s", cases[i]->op, cases[i]->args,
+                 tensor_is_contiguous(ins[i]) ? "" : " (strided)");
+        expect_close_nonfinite(ours[i], oracle_output(o, ids[i], 0), 1e-5, label);
+        expect_close_nonfinite(ins[i]->grad, oracle_grad(o, ids[i], 0), 1e-5, "  grad");
+    }
+    oracle_free(o);
+    scope_end();
+}
+
+/* add/sub/mul/div with NaN and +-Inf in both operands (broadcast), forward
+ * and backward, every comparison with NaN and +-Inf (exact 0/1), where and
+ * masked_fill. */
+static void test_binary_nonfinite_against_torch(void **state)
+{
+    static const struct {
+        const char *op;
+        BinaryFn fn;
+    } arith[] = {{"add", t_add}, {"sub", t_sub}, {"mul", t_mul}, {"div", t_div}},
+      compare[] = {{"eq", t_eq}, {"ne", t_ne}, {"gt", t_gt}, {"lt", t_lt}, {"ge", t_ge}, {"le", t_le}};
+    scope_begin();
+    Oracle *o = oracle_new("binary_nonfinite");
+    Tensor *outs[10], *as[10], *bs[10];
+    int ids[10];
+    for (int k = 0; k < 10; k++) {
+        bool is_arith = k < 4;
+        Tensor *a = k % 2 ? noncontig_leaf(SHAPE(9, 8), &gen) : rand_leaf(SHAPE(9, 8), &gen);
+        Tensor *b = rand_leaf(SHAPE(8), &gen);
+        put_nonfinite(a, "n+-0..+.-"); /* 9 long: each row meets b's specials differently */
+        put_nonfinite(b, "+-n0.-.+");
+        if (!is_arith) {
+            tensor_set_requires_grad(a, false);
+            tensor_set_requires_grad(b, false);
+        }
+        BinaryFn fn = is_arith ? arith[k].fn : compare[k - 4].fn;
+        Tensor *y = fn(a, b);
+        REQUIRE_OK(y);
+        Tensor *gout = NULL;
+        if (is_arith) {
+            gout = tensor_randn(y->shape, &gen, CPU);
+            assert_int_equal(tensor_backward(y, gout), 0);
+        }
+        ids[k] = oracle_add(o, is_arith ? arith[k].op : compare[k - 4].op, NULL, 2, (Tensor *[]){a, b}, gout);
+        outs[k] = y;
+        as[k] = a;
+        bs[k] = b;
+    }
+    /* where and masked_fill move NaN and +-Inf like any value; a NaN fill value too */
+    Tensor *wa = rand_leaf(SHAPE(4, 6), &gen), *wb = rand_leaf(SHAPE(6), &gen), *mx = rand_leaf(SHAPE(3, 6), &gen);
+    put_nonfinite(wa, "n.+.-..");
+    put_nonfinite(wb, ".-n+..");
+    put_nonfinite(mx, "..+n-");
+    Tensor *cond = t_gt(tensor_randn(SHAPE(4, 1), &gen, CPU), tensor_zeros(SCALAR_SHAPE, DT_F32, CPU));
+    Tensor *mask = t_gt(tensor_randn(SHAPE(6), &gen, CPU), tensor_zeros(SCALAR_SHAPE, DT_F32, CPU));
+    Tensor *w = t_where(cond, wa, wb), *m = t_masked_fill(mx, mask, NAN);
+    REQUIRE_OK(w);
+    REQUIRE_OK(m);
+    Tensor *gw = tensor_randn(w->shape, &gen, CPU), *gm = tensor_randn(m->shape, &gen, CPU);
+    assert_int_equal(tensor_backward(w, gw), 0);
+    assert_int_equal(tensor_backward(m, gm), 0);
+    int cw = oracle_add(o, "where", NULL, 3, (Tensor *[]){cond, wa, wb}, gw);
+    int cm = oracle_add(o, "masked_fill", "{\"value\": \"nan\"}", 2, (Tensor *[]){mx, mask}, gm);
+    ORACLE_RUN_OR_SKIP(o);
+    expect_close_nonfinite(w, oracle_output(o, cw, 0), 0, "where non-finite");
+    expect_close_nonfinite(wa->grad, oracle_grad(o, cw, 1), 0, "  grad a");
+    expect_close_nonfinite(wb->grad, oracle_grad(o, cw, 2), 1e-6, "  grad b");
+    expect_close_nonfinite(m, oracle_output(o, cm, 0), 0, "masked_fill NaN, non-finite input");
+    expect_close_nonfinite(mx->grad, oracle_grad(o, cm, 0), 0, "  grad");
+    for (int k = 0; k < 10; k++) {
+        char label[96];
+        snprintf(label, sizeof label, "%s non-finite [9, 8] [8]", k < 4 ? arith[k].op : compare[k - 4].op);
+        if (k >= 4) {
+            expect_equal(outs[k], oracle_output(o, ids[k], 0), label);
+            continue;
+        }
+        expect_close_nonfinite(outs[k], oracle_output(o, ids[k], 0), 1e-5, label);
+        expect_close_nonfinite(as[k]->grad, oracle_grad(o, ids[k], 0), 1e-5, "  grad a");
+        expect_close_nonfinite(bs[k]->grad, oracle_grad(o, ids[k], 1), 1e-5, "  grad b");
+    }
+    oracle_free(o);
+    scope_end();
+}
+
 static Tensor *fd_unary(Tensor **in, void *ctx)
 {
     const UnaryCase *c = ctx;
@@ -250,6 +376,8 @@ int main(void)
         cmocka_unit_test(test_unary_against_torch),
         cmocka_unit_test(test_binary_against_torch),
         cmocka_unit_test(test_where_and_compare_against_torch),
+        cmocka_unit_test(test_unary_nonfinite_against_torch),
+        cmocka_unit_test(test_binary_nonfinite_against_torch),
         cmocka_unit_test(test_unary_finite_differences),
         cmocka_unit_test(test_binary_finite_differences),
         cmocka_unit_test(test_errors_name_the_shapes),

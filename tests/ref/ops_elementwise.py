@@ -21,7 +21,12 @@ OPS = {
     "tanh": lambda x, a: torch.tanh(x[0]),
     "gelu": lambda x, a: torch.nn.functional.gelu(x[0], approximate=a["approximate"]),
     "where": lambda x, a: torch.where(x[0].bool(), x[1], x[2]),
-    "masked_fill": lambda x, a: x[0].masked_fill(x[1].bool(), a["value"]),
+    # value may be a string ("nan", "inf", "-inf"): JSON has no NaN or Infinity
+    "masked_fill": lambda x, a: x[0].masked_fill(x[1].bool(), float(a["value"])),
     "gt": lambda x, a: (x[0] > x[1]).to(torch.uint8),
     "eq": lambda x, a: (x[0] == x[1]).to(torch.uint8),
+    "ne": lambda x, a: (x[0] != x[1]).to(torch.uint8),
+    "lt": lambda x, a: (x[0] < x[1]).to(torch.uint8),
+    "ge": lambda x, a: (x[0] >= x[1]).to(torch.uint8),
+    "le": lambda x, a: (x[0] <= x[1]).to(torch.uint8),
 }
