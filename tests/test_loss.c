@@ -2,8 +2,8 @@
  * cross_entropy over [C], [N, C] and [N, C, d...] inputs with class weights,
  * ignore_index and label smoothing; mse, l1, binary_cross_entropy (with
  * weights) and binary_cross_entropy_with_logits (weight, pos_weight); every
- * reduction, strided inputs, gradients of input and target; finite
- * differences and error messages. */
+ * reduction, strided inputs, gradients of input and target, NaN and
+ * +-Inf inputs; finite differences and error messages. */
 #include <math.h>
 
 #include "tests/support/check.h"
@@ -119,6 +119,54 @@ static void test_class_losses_against_torch(void **state)
     scope_end();
 }
 
+/* NaN, +Inf and -Inf among the scores, at targets and elsewhere, in
+ * ignored rows too (which must stay 0): nll_loss on raw scores and after
+ * log_softmax, cross_entropy with and without label smoothing, every
+ * reduction, against PyTorch forward and backward. */
+static void test_class_losses_nonfinite_against_torch(void **state)
+{
+    enum { N_CASES = N_CLASS_KINDS * 2 * 3 };
+    scope_begin();
+    Oracle *o = oracle_new("class_losses_nonfinite");
+    Tensor *outs[N_CASES], *xs[N_CASES];
+    int ids[N_CASES], n = 0;
+    char labels[N_CASES][128];
+    for (int kind = 0; kind < N_CLASS_KINDS; kind++)
+        for (int weighted = 0; weighted < 2; weighted++)
+            for (int r = 0; r < 3; r++) {
+                Shape is = (kind + r) % 2 ? SHAPE(12, 5) : SHAPE(4, 5, 3);
+                Tensor *x = leaf_with(is, NULL, r == 1);
+                sprinkle_nonfinite(x, 3, 3, 4, &gen);
+                Tensor *target = class_targets(target_shape(is), 5, true, -100);
+                Tensor *w = weighted ? uniform(SHAPE(5), 0.2) : NULL;
+                Tensor *y = class_loss((ClassKind)kind, x, target, w, -100, (Reduction)r);
+                REQUIRE_OK(y);
+                Tensor *gout = tensor_randn(y->shape, &gen, CPU);
+                assert_int_equal(tensor_backward(y, gout), 0);
+                const char *op = kind == NLL_RAW ? "nll_loss"
+                                 : kind == NLL_LOG_SOFTMAX ? "nll_loss_of_log_softmax"
+                                                           : "cross_entropy";
+                char args[160];
+                snprintf(args, sizeof args,
+                         "{\"ignore_index\": -100, \"reduction\": \"%s\", \"label_smoothing\": %g, \"dim\": 1}",
+                         reduction_names[r], kind == CE_SMOOTHED ? 0.1 : 0.0);
+                ids[n] = oracle_add(o, op, args, 3, (Tensor *[]){x, target, w}, gout);
+                snprintf(labels[n], sizeof labels[n], "%s %s%s %s non-finite%s", class_kind_names[kind],
+                         shape_str(is), weighted ? " weighted" : "", reduction_names[r],
+                         tensor_is_contiguous(x) ? "" : " (strided)");
+                outs[n] = y;
+                xs[n] = x;
+                n++;
+            }
+    ORACLE_RUN_OR_SKIP(o);
+    for (int i = 0; i < n; i++) {
+        expect_close_nonfinite(outs[i], oracle_output(o, ids[i], 0), 1e-5, labels[i]);
+        expect_close_nonfinite(xs[i]->grad, oracle_grad(o, ids[i], 0), 1e-5, "  grad input");
+    }
+    oracle_free(o);
+    scope_end();
+}
+
 /* ---------------- pointwise losses ---------------- */
 
 typedef enum { PW_MSE, PW_L1, PW_BCE, PW_BCE_LOGITS, N_PW_KINDS } PwKind;
@@ -187,6 +235,55 @@ static void test_pointwise_losses_against_torch(void **state)
         expect_close(xs[i]->grad, oracle_grad(o, ids[i], 0), 1e-5, "  grad input");
         expect_close(ts[i]->grad, oracle_grad(o, ids[i], 1), 1e-5, "  grad target");
     }
+    oracle_free(o);
+    scope_end();
+}
+
+/* mse, l1 and binary_cross_entropy_with_logits (with and without
+ * pos_weight) with NaN and +-Inf in input and target, binary_cross_entropy
+ * with them in the target; every reduction, forward and both gradients
+ * against PyTorch. A NaN probability is refused by binary_cross_entropy,
+ * as PyTorch refuses it. */
+static void test_pointwise_losses_nonfinite_against_torch(void **state)
+{
+    enum { N_CASES = (N_PW_KINDS + 1) * 3 };
+    scope_begin();
+    Oracle *o = oracle_new("pointwise_losses_nonfinite");
+    Tensor *outs[N_CASES], *xs[N_CASES], *ts[N_CASES];
+    int ids[N_CASES], n = 0;
+    char labels[N_CASES][128];
+    for (int k = 0; k <= N_PW_KINDS; k++) /* the last one: with logits and pos_weight */
+        for (int r = 0; r < 3; r++) {
+            PwKind kind = k < N_PW_KINDS ? (PwKind)k : PW_BCE_LOGITS;
+            Shape sh = SHAPE(6, 7);
+            Tensor *x, *t;
+            pw_inputs(kind, sh, r == 1, &x, &t);
+            if (kind != PW_BCE) put_nonfinite(x, "n..+.-...+..-.");
+            put_nonfinite(t, ".+.n..-.-.+..");
+            Tensor *pw = k == N_PW_KINDS ? uniform(SHAPE(7), 0.5) : NULL;
+            Tensor *y = pw_loss(kind, x, t, NULL, pw, (Reduction)r);
+            REQUIRE_OK(y);
+            Tensor *gout = tensor_randn(y->shape, &gen, CPU);
+            assert_int_equal(tensor_backward(y, gout), 0);
+            char args[64];
+            snprintf(args, sizeof args, "{\"reduction\": \"%s\"}", reduction_names[r]);
+            ids[n] = oracle_add(o, pw_names[kind], args, 4, (Tensor *[]){x, t, NULL, pw}, gout);
+            snprintf(labels[n], sizeof labels[n], "%s %s%s non-finite%s", pw_names[kind], reduction_names[r],
+                     pw ? " pos_weight" : "", tensor_is_contiguous(x) ? "" : " (strided)");
+            outs[n] = y;
+            xs[n] = x;
+            ts[n] = t;
+            n++;
+        }
+    ORACLE_RUN_OR_SKIP(o);
+    for (int i = 0; i < n; i++) {
+        expect_close_nonfinite(outs[i], oracle_output(o, ids[i], 0), 1e-5, labels[i]);
+        expect_close_nonfinite(xs[i]->grad, oracle_grad(o, ids[i], 0), 1e-5, "  grad input");
+        expect_close_nonfinite(ts[i]->grad, oracle_grad(o, ids[i], 1), 1e-5, "  grad target");
+    }
+    Tensor *p = uniform(SHAPE(4), 0.0);
+    put_nonfinite(p, "..n.");
+    expect_error(f_binary_cross_entropy(p, uniform(SHAPE(4), 0.0), NULL, REDUCTION_MEAN), "between 0 and 1", NULL);
     oracle_free(o);
     scope_end();
 }
@@ -315,6 +412,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_class_losses_against_torch),
         cmocka_unit_test(test_pointwise_losses_against_torch),
+        cmocka_unit_test(test_class_losses_nonfinite_against_torch),
+        cmocka_unit_test(test_pointwise_losses_nonfinite_against_torch),
         cmocka_unit_test(test_bce_clamps_logs),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_errors),

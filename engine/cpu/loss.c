@@ -73,8 +73,19 @@ void cpu_nll_loss_backward(Tensor *grad_input, const Tensor *g, const Tensor *ta
 static inline float clamped_log(float v) { return fmaxf(logf(v), -100.0f); }
 static inline float clamped_log1m(float v) { return fmaxf(log1pf(-v), -100.0f); }
 
-/* log(1 + exp(-x)) without overflow */
-static inline float softplus_neg(float x) { return fmaxf(-x, 0.0f) + log1pf(expf(-fabsf(x))); }
+/* log(1 + exp(-x)) as PyTorch's binary_cross_entropy_with_logits computes
+ * it, m + log(exp(-m) + exp(-x - m)) with m = max(-x, 0): no overflow, and
+ * PyTorch's NaN at x = -Inf (-x - m is Inf - Inf), which makes the loss
+ * NaN there whatever the target. */
+static inline float softplus_neg(float x)
+{
+    float m = -x > 0.0f ? -x : 0.0f;
+    return m + logf(expf(-m) + expf(-x - m));
+}
+
+/* log(sigmoid(x)) as PyTorch's log_sigmoid: min(x, 0) - log1p(exp(-|x|)),
+ * finite wherever it can be (0 at +Inf, -Inf at -Inf). */
+static inline float log_sigmoid(float x) { return fminf(x, 0.0f) - log1pf(expf(-fabsf(x))); }
 
 /* Elements handled per task; float partial sums within a block vectorise,
  * the double total across blocks keeps large tensors accurate. */
@@ -126,7 +137,9 @@ static void pointwise_grads(PointwiseLoss kind, float *dx, float *dt, const floa
             float sig = 1.0f / (1.0f + expf(-x[i]));
             dx[i] = pw ? (pw[i] * t[i] + 1.0f - t[i]) * sig - pw[i] * t[i] : sig - t[i];
         }
-        for (int64_t i = 0; dt && i < n; i++) dt[i] = pw ? (pw[i] - 1.0f) * softplus_neg(x[i]) - x[i] : -x[i];
+        /* PyTorch's form: with pos_weight, (pw - 1) * softplus_neg(x) - x would
+         * give Inf - Inf = NaN at x = -Inf where PyTorch gives +Inf */
+        for (int64_t i = 0; dt && i < n; i++) dt[i] = pw ? log_sigmoid(-x[i]) - pw[i] * log_sigmoid(x[i]) : -x[i];
         return;
     }
 }

@@ -123,8 +123,19 @@ struct PointwiseArgs {
 __device__ __forceinline__ float clamped_log(float v) { return fmaxf(logf(v), -100.0f); }
 __device__ __forceinline__ float clamped_log1m(float v) { return fmaxf(log1pf(-v), -100.0f); }
 
-/* log(1 + exp(-x)) without overflow */
-__device__ __forceinline__ float softplus_neg(float x) { return fmaxf(-x, 0.0f) + log1pf(expf(-fabsf(x))); }
+/* log(1 + exp(-x)) as PyTorch's binary_cross_entropy_with_logits computes
+ * it, m + log(exp(-m) + exp(-x - m)) with m = max(-x, 0): no overflow, and
+ * PyTorch's NaN at x = -Inf (-x - m is Inf - Inf), which makes the loss
+ * NaN there whatever the target. */
+__device__ __forceinline__ float softplus_neg(float x)
+{
+    float m = -x > 0.0f ? -x : 0.0f;
+    return m + logf(expf(-m) + expf(-x - m));
+}
+
+/* log(sigmoid(x)) as PyTorch's log_sigmoid: min(x, 0) - log1p(exp(-|x|)),
+ * finite wherever it can be (0 at +Inf, -Inf at -Inf). */
+__device__ __forceinline__ float log_sigmoid(float x) { return fminf(x, 0.0f) - log1pf(expf(-fabsf(x))); }
 
 /* Element i's loss, weighted. */
 __device__ __forceinline__ float pointwise_value(const PointwiseArgs &a, int64_t i)
@@ -215,7 +226,8 @@ __device__ __forceinline__ float pointwise_grad(const PointwiseArgs &a, int64_t 
     case POINTWISE_BCE:
         return wrt_target ? clamped_log1m(x) - clamped_log(x) : (x - t) / fmaxf((1.0f - x) * x, 1e-12f);
     case POINTWISE_BCE_LOGITS:
-        if (wrt_target) return a.pw ? (a.pw[i] - 1.0f) * softplus_neg(x) - x : -x;
+        /* PyTorch's form (see the CPU kernel) */
+        if (wrt_target) return a.pw ? log_sigmoid(-x) - a.pw[i] * log_sigmoid(x) : -x;
         else {
             float sig = 1.0f / (1.0f + expf(-x));
             return a.pw ? (a.pw[i] * t + 1.0f - t) * sig - a.pw[i] * t : sig - t;
