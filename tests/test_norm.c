@@ -1,6 +1,7 @@
 /* batch_norm (training and eval, running statistics) and layer_norm:
  * forward and backward against PyTorch, running buffers after several
- * calls against nn.BatchNorm's, finite differences and error messages. */
+ * calls against nn.BatchNorm's, NaN and +-Inf inputs, finite differences
+ * and error messages. */
 #include <math.h>
 
 #include "tests/support/check.h"
@@ -164,6 +165,82 @@ static void test_layer_norm_against_torch(void **state)
     scope_end();
 }
 
+/* batch_norm (training with and without running stats, eval) and
+ * layer_norm with a NaN, a +Inf and a -Inf in the input: the channels or
+ * samples holding one become NaN (and the running stats of those
+ * channels), the others stay exact; forward, backward and running stats
+ * against PyTorch. */
+static void test_norms_nonfinite_against_torch(void **state)
+{
+    Shape bn_shapes[] = {SHAPE(8, 5), SHAPE(4, 3, 6), SHAPE(2, 4, 3, 5)};
+    Shape ln_shapes[][2] = {{SHAPE(4, 10), SHAPE(10)}, {SHAPE(2, 3, 8), SHAPE(8)}, {SHAPE(5, 2, 40), SHAPE(2, 40)}};
+    enum { N_BN = 3 * 3, N_LN = 3 };
+    scope_begin();
+    Oracle *o = oracle_new("norm_nonfinite");
+    Tensor *outs[N_BN + N_LN], *xs[N_BN + N_LN], *ws[N_BN + N_LN], *bs[N_BN + N_LN];
+    Tensor *rms[N_BN] = {NULL}, *rvs[N_BN] = {NULL};
+    int ids[N_BN + N_LN], n = 0;
+    for (int s = 0; s < 3; s++)
+        for (int mode = 0; mode < 3; mode++, n++) {
+            int64_t C = bn_shapes[s].d[1];
+            Tensor *x = (s + mode) % 2 ? noncontig_leaf(bn_shapes[s], &gen) : rand_leaf(bn_shapes[s], &gen);
+            sprinkle_nonfinite(x, 1, 1, 1, &gen);
+            /* +Inf as the first sample of channel 1 (statistics kernels shift by that sample) */
+            put_nonfinite_at(x, tensor_numel(x) / (bn_shapes[s].d[0] * C), '+');
+            ws[n] = rand_leaf(SHAPE(C), &gen);
+            bs[n] = rand_leaf(SHAPE(C), &gen);
+            rms[n] = mode != BN_TRAIN_NO_STATS ? tensor_randn(SHAPE(C), &gen, CPU) : NULL;
+            rvs[n] = mode != BN_TRAIN_NO_STATS ? positive(SHAPE(C)) : NULL;
+            Tensor *rm0 = rms[n] ? t_clone(rms[n]) : NULL, *rv0 = rvs[n] ? t_clone(rvs[n]) : NULL;
+            outs[n] = f_batch_norm(x, rms[n], rvs[n], ws[n], bs[n], mode != BN_EVAL, 0.1, 1e-5);
+            REQUIRE_OK(outs[n]);
+            Tensor *gout = tensor_randn(outs[n]->shape, &gen, CPU);
+            assert_int_equal(tensor_backward(outs[n], gout), 0);
+            ids[n] = oracle_add(o, "batch_norm",
+                                mode != BN_EVAL ? "{\"training\": true, \"momentum\": 0.1, \"eps\": 1e-5}"
+                                                : "{\"training\": false, \"momentum\": 0.1, \"eps\": 1e-5}",
+                                5, (Tensor *[]){x, rm0, rv0, ws[n], bs[n]}, gout);
+            xs[n] = x;
+        }
+    for (int c = 0; c < N_LN; c++, n++) {
+        Shape ns = ln_shapes[c][1];
+        Tensor *x = c == 1 ? noncontig_leaf(ln_shapes[c][0], &gen) : rand_leaf(ln_shapes[c][0], &gen);
+        sprinkle_nonfinite(x, 1, 1, 1, &gen);
+        ws[n] = rand_leaf(ns, &gen);
+        bs[n] = rand_leaf(ns, &gen);
+        outs[n] = f_layer_norm(x, ns, ws[n], bs[n], 1e-5);
+        REQUIRE_OK(outs[n]);
+        Tensor *gout = tensor_randn(outs[n]->shape, &gen, CPU);
+        assert_int_equal(tensor_backward(outs[n], gout), 0);
+        char args[96];
+        snprintf(args, sizeof args, "{\"eps\": 1e-5, \"shape\": [%lld%s%lld]}", (long long)ns.d[0],
+                 ns.ndim > 1 ? ", " : "", ns.ndim > 1 ? (long long)ns.d[1] : 0LL);
+        if (ns.ndim == 1) snprintf(args, sizeof args, "{\"eps\": 1e-5, \"shape\": [%lld]}", (long long)ns.d[0]);
+        ids[n] = oracle_add(o, "layer_norm", args, 3, (Tensor *[]){x, ws[n], bs[n]}, gout);
+        xs[n] = x;
+    }
+    ORACLE_RUN_OR_SKIP(o);
+    const char *mode_names[] = {"train", "train (no running stats)", "eval"};
+    for (int i = 0; i < n; i++) {
+        char label[128];
+        if (i < N_BN)
+            snprintf(label, sizeof label, "batch_norm %s %s non-finite", shape_str(xs[i]->shape), mode_names[i % 3]);
+        else
+            snprintf(label, sizeof label, "layer_norm %s non-finite", shape_str(xs[i]->shape));
+        expect_close_nonfinite(outs[i], oracle_output(o, ids[i], 0), 1e-5, label);
+        if (i < N_BN && rms[i]) {
+            expect_close_nonfinite(rms[i], oracle_output(o, ids[i], 1), 1e-6, "  running_mean");
+            expect_close_nonfinite(rvs[i], oracle_output(o, ids[i], 2), 1e-6, "  running_var");
+        }
+        int wi = i < N_BN ? 3 : 1;
+        expect_close_nonfinite(xs[i]->grad, oracle_grad(o, ids[i], 0), 1e-5, "  grad x");
+        expect_close_nonfinite(ws[i]->grad, oracle_grad(o, ids[i], wi), 1e-5, "  grad weight");
+        expect_close_nonfinite(bs[i]->grad, oracle_grad(o, ids[i], wi + 1), 1e-5, "  grad bias");
+    }
+    oracle_free(o);
+    scope_end();
+}
+
 /* ---- finite differences ---- */
 
 typedef struct {
@@ -231,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_batch_norm_against_torch),
         cmocka_unit_test(test_batch_norm_running_stats_match_module),
         cmocka_unit_test(test_layer_norm_against_torch),
+        cmocka_unit_test(test_norms_nonfinite_against_torch),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_errors),
     };

@@ -244,8 +244,10 @@ void cpu_batch_norm_stats(const Tensor *x, Tensor *mean, Tensor *var, Tensor *in
     double M = (double)(lay.N * lay.L);
     double *shift = alloc_doubles(lay.C), *s1 = alloc_doubles(lay.C), *s2 = alloc_doubles(lay.C);
     /* shifting by one sample of the channel keeps the one-pass variance
-     * free of cancellation when the mean is large against the spread */
-    for (int64_t c = 0; c < lay.C; c++) shift[c] = M > 0 ? px[c * lay.L] : 0.0;
+     * free of cancellation when the mean is large against the spread; not
+     * by an infinite one, which would make the mean Inf - Inf = NaN where
+     * PyTorch's is Inf (a NaN sample makes it NaN either way) */
+    for (int64_t c = 0; c < lay.C; c++) shift[c] = M > 0 && isfinite(px[c * lay.L]) ? px[c * lay.L] : 0.0;
     channel_sums(px, NULL, shift, lay, s1, s2);
     float *pm = tensor_f32(mean), *pv = tensor_f32(var), *pi = tensor_f32(invstd);
     for (int64_t c = 0; c < lay.C; c++) {

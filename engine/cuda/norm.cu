@@ -33,7 +33,21 @@ struct SumSpec {
     const float *shift; /* per channel at shift[c * shift_stride]; NULL = 0 */
     int64_t shift_stride;
     const float *row_shift, *row_scale; /* per row (layer norm); NULL = 0 and 1 */
+    bool stats_shift; /* shift is a sample of x for the statistics: see stats_shift() */
 };
+
+/* The statistics shift by one sample of each channel; not by an infinite
+ * one, which would make the mean Inf - Inf = NaN where PyTorch's is Inf (a
+ * NaN sample makes it NaN either way). The CPU kernel's rule. */
+__device__ __forceinline__ float stats_shift(float sample) { return isfinite(sample) ? sample : 0.0f; }
+
+/* Channel c's shift as spec s defines it. */
+__device__ __forceinline__ float channel_shift(const SumSpec &s, int64_t c)
+{
+    if (!s.shift) return 0.0f;
+    float v = s.shift[c * s.shift_stride];
+    return s.stats_shift ? stats_shift(v) : v;
+}
 
 __device__ __forceinline__ void accumulate(const SumSpec &s, int64_t i, float shift, float row_shift,
                                            float row_scale, double &a1, double &a2)
@@ -54,7 +68,7 @@ __global__ void column_partials(SumSpec s, int64_t rows, int64_t width, int64_t 
     int64_t r0 = rows * slice / slices, r1 = rows * (slice + 1) / slices;
     double a1 = 0.0, a2 = 0.0;
     if (j < width) {
-        float shift = s.shift ? s.shift[(j / run) * s.shift_stride] : 0.0f;
+        float shift = channel_shift(s, j / run);
         for (int64_t r = r0 + threadIdx.y; r < r1; r += COL_Y)
             accumulate(s, r * width + j, shift, s.row_shift ? s.row_shift[r] : 0.0f,
                        s.row_scale ? s.row_scale[r] : 1.0f, a1, a2);
@@ -79,7 +93,7 @@ __global__ void channel_partials(SumSpec s, int64_t n, int64_t channels, int64_t
 {
     int64_t c = blockIdx.x, slice = blockIdx.y, slices = gridDim.y, m = n * run;
     int64_t k0 = m * slice / slices, k1 = m * (slice + 1) / slices;
-    float shift = s.shift ? s.shift[c * s.shift_stride] : 0.0f;
+    float shift = channel_shift(s, c);
     double a1 = 0.0, a2 = 0.0;
     for (int64_t k = k0 + threadIdx.x; k < k1; k += blockDim.x)
         accumulate(s, ((k / run) * channels + c) * run + k % run, shift, 0.0f, 1.0f, a1, a2);
@@ -153,8 +167,9 @@ static unsigned threads_for(int64_t n) { return (unsigned)(n < CUDA_THREADS ? (n
 
 /* ======================= batch norm ======================= */
 
-/* shift is one sample of each channel (x[c * L]): the one-pass variance
- * then suffers no cancellation when the mean is large against the spread. */
+/* shift is one sample of each channel (x[c * L], through stats_shift): the
+ * one-pass variance then suffers no cancellation when the mean is large
+ * against the spread. */
 __global__ void finish_stats(Partials p, const float *shift, int64_t shift_stride, double count, double eps,
                              float *mean, float *var, float *invstd, int64_t channels)
 {
@@ -164,7 +179,7 @@ __global__ void finish_stats(Partials p, const float *shift, int64_t shift_strid
     channel_total(p, c, &s1, &s2);
     double d = s1 / count, v = s2 / count - d * d;
     if (v < 0.0) v = 0.0;
-    mean[c] = (float)((count > 0 ? (double)shift[c * shift_stride] : 0.0) + d);
+    mean[c] = (float)((count > 0 ? (double)stats_shift(shift[c * shift_stride]) : 0.0) + d);
     var[c] = (float)v;
     invstd[c] = (float)(1.0 / sqrt(v + eps));
 }
@@ -185,7 +200,7 @@ extern "C" void cuda_batch_norm_stats(const Tensor *x, Tensor *mean, Tensor *var
     if (lay.c == 0) return;
     bool empty = lay.n * lay.l == 0;
     /* an empty batch has no sample to shift by (the sums are 0 anyway) */
-    SumSpec s = {tensor_f32(x), NULL, empty ? NULL : tensor_f32(x), lay.l, NULL, NULL};
+    SumSpec s = {tensor_f32(x), NULL, empty ? NULL : tensor_f32(x), lay.l, NULL, NULL, true};
     Partials p = channel_sums(s, lay.n, lay.c, lay.l);
     finish_stats<<<(unsigned)((lay.c + CUDA_THREADS - 1) / CUDA_THREADS), threads_for(lay.c), 0,
                    cuda_current_stream()>>>(p, tensor_f32(x), lay.l, (double)(lay.n * lay.l), eps, tensor_f32(mean),
