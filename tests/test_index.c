@@ -1,6 +1,7 @@
 /* Indexing ops (gather, scatter_add, index_select, embedding, pad, one_hot):
- * forward and backward against PyTorch with repeated indices and strided
- * inputs, finite differences, deterministic accumulation, and error paths. */
+ * forward and backward against PyTorch with repeated indices, strided
+ * inputs and NaN and +-Inf values, finite differences, deterministic
+ * accumulation, and error paths. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -285,6 +286,79 @@ static void test_pad_against_torch(void **state)
     scope_end();
 }
 
+/* Queues case c like add_case, but with NaN, +Inf and -Inf in the output
+ * gradient too, and checks nothing yet. */
+static void add_nonfinite_case(Oracle *o, Case *c, const char *op, const char *args, Tensor *out, int n,
+                               Tensor *const *ins, const char *label)
+{
+    REQUIRE_OK(out);
+    Tensor *gout = tensor_randn(out->shape, &gen, CPU);
+    sprinkle_nonfinite(gout, 1, 1, 1, &gen);
+    assert_int_equal(tensor_backward(out, gout), 0);
+    c->out = out;
+    c->n_in = n;
+    for (int i = 0; i < n; i++) c->ins[i] = ins[i];
+    c->id = oracle_add(o, op, args, n, ins, gout);
+    snprintf(c->label, sizeof c->label, "%s non-finite", label);
+}
+
+/* The index ops move NaN and +-Inf like any value, and their backward adds
+ * them (+Inf and -Inf meeting at one place give NaN): gather, scatter_add,
+ * index_select, embedding (a padding row of NaN gets no gradient) and pad
+ * (NaN and Inf inputs, NaN and Inf pad values), against PyTorch. */
+static void test_index_ops_nonfinite_against_torch(void **state)
+{
+    enum { N = 8 };
+    static const int64_t idx[8] = {2, 0, 1, 2, 2, 4, 1, 2};
+    scope_begin();
+    Oracle *o = oracle_new("index_nonfinite");
+    Case cases[N];
+    Tensor *t = leaf(SHAPE(4, 5), true), *tg = leaf(SHAPE(3, 4, 5), false), *src = leaf(SHAPE(12, 5), true);
+    Tensor *ts = leaf(SHAPE(5, 5), true), *w = leaf(SHAPE(6, 3), true), *xp = leaf(SHAPE(3, 4), false);
+    Tensor *ti = leaf(SHAPE(6, 4), false), *xq = leaf(SHAPE(2, 3), true), *xr = leaf(SHAPE(2, 3), true);
+    put_nonfinite(t, "n..+.-.");
+    put_nonfinite(tg, "..n+..-");
+    put_nonfinite(src, ".+.-n.++-");
+    put_nonfinite(ts, "+...n");
+    put_nonfinite(w, ".....n+..-."); /* row 1 holds NaN and +Inf and is the padding row */
+    put_nonfinite(xp, "n+.-");
+    put_nonfinite(ti, "-.+.n");
+    put_nonfinite(xr, "..+");
+    Tensor *gi = rand_index(SHAPE(4, 7), 5, true), *gi3 = rand_index(SHAPE(3, 3, 6), 5, false);
+    Tensor *si = rand_index(SHAPE(12, 5), 5, true); /* many repeats: +Inf and -Inf may meet */
+    Tensor *ii = tensor_from_data(idx, SHAPE(8), DT_I64, CPU);
+    Tensor *ei = t_reshape(tensor_from_data(idx, SHAPE(8), DT_I64, CPU), SHAPE(2, 4));
+    add_nonfinite_case(o, &cases[0], "gather", "{\"dim\": 1}", t_gather(t, 1, gi), 2, (Tensor *[]){t, gi},
+                       "gather [4, 5] dim 1");
+    add_nonfinite_case(o, &cases[1], "gather", "{\"dim\": 2}", t_gather(tg, 2, gi3), 2, (Tensor *[]){tg, gi3},
+                       "gather [3, 4, 5] (strided) dim 2");
+    add_nonfinite_case(o, &cases[2], "scatter_add", "{\"dim\": 0}", t_scatter_add(ts, 0, si, src), 3,
+                       (Tensor *[]){ts, si, src}, "scatter_add [5, 5] dim 0");
+    add_nonfinite_case(o, &cases[3], "index_select", "{\"dim\": 0}", t_index_select(ti, 0, ii), 2,
+                       (Tensor *[]){ti, ii}, "index_select [6, 4] (strided) dim 0");
+    add_nonfinite_case(o, &cases[4], "embedding", "{\"padding_idx\": 1}", f_embedding(ei, w, 1), 2,
+                       (Tensor *[]){ei, w}, "embedding [2, 4] weight [6, 3] padding_idx 1");
+    add_nonfinite_case(o, &cases[5], "pad", "{\"pads\": [1, -1, 2, 1], \"value\": 0.5}",
+                       f_pad(xp, (int64_t[]){1, -1, 2, 1}, 4, 0.5), 1, (Tensor *[]){xp}, "pad [3, 4] (strided)");
+    add_nonfinite_case(o, &cases[6], "pad", "{\"pads\": [2, 1], \"value\": \"nan\"}",
+                       f_pad(xq, (int64_t[]){2, 1}, 2, NAN), 1, (Tensor *[]){xq}, "pad [2, 3] value NaN");
+    add_nonfinite_case(o, &cases[7], "pad", "{\"pads\": [0, 1, 1, 0], \"value\": \"-inf\"}",
+                       f_pad(xr, (int64_t[]){0, 1, 1, 0}, 4, -INFINITY), 1, (Tensor *[]){xr}, "pad [2, 3] value -Inf");
+    ORACLE_RUN_OR_SKIP(o);
+    for (int k = 0; k < N; k++) {
+        Case *c = &cases[k];
+        expect_close_nonfinite(c->out, oracle_output(o, c->id, 0), 0, c->label);
+        for (int i = 0; i < c->n_in; i++) {
+            if (!c->ins[i]->requires_grad) continue;
+            char label[48];
+            snprintf(label, sizeof label, "  grad input %d", i);
+            expect_close_nonfinite(c->ins[i]->grad, oracle_grad(o, c->id, i), 1e-5, label);
+        }
+    }
+    oracle_free(o);
+    scope_end();
+}
+
 static void test_one_hot_against_torch(void **state)
 {
     scope_begin();
@@ -524,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_embedding_padding_row_and_accumulation),
         cmocka_unit_test(test_pad_against_torch),
         cmocka_unit_test(test_one_hot_against_torch),
+        cmocka_unit_test(test_index_ops_nonfinite_against_torch),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_accumulation_is_serial_and_deterministic),
         cmocka_unit_test(test_zero_dim_and_empty),

@@ -1,6 +1,7 @@
 /* Pooling ops (max_pool2d, avg_pool2d, adaptive_avg_pool2d): forward and
  * backward against PyTorch (padding, ceil_mode, count_include_pad, non-square
- * windows, non-divisible adaptive sizes, non-contiguous inputs), finite
+ * windows, non-divisible adaptive sizes, non-contiguous inputs, NaN and
+ * +-Inf in the windows), finite
  * differences, output sizes and error messages. */
 #include <math.h>
 
@@ -87,27 +88,45 @@ static void add_result(Oracle *o, Result *r, const char *op, const char *args, T
     r->x = x;
 }
 
-static void check_results(Oracle *o, Result *r, int n)
+static void check_results(Oracle *o, Result *r, int n, bool nonfinite)
 {
     for (int i = 0; i < n; i++) {
-        expect_close(r[i].out, oracle_output(o, r[i].id, 0), 1e-5, r[i].label);
-        expect_close(r[i].x->grad, oracle_grad(o, r[i].id, 0), 1e-5, "  grad input");
+        if (nonfinite) {
+            expect_close_nonfinite(r[i].out, oracle_output(o, r[i].id, 0), 1e-5, r[i].label);
+            expect_close_nonfinite(r[i].x->grad, oracle_grad(o, r[i].id, 0), 1e-5, "  grad input");
+        } else {
+            expect_close(r[i].out, oracle_output(o, r[i].id, 0), 1e-5, r[i].label);
+            expect_close(r[i].x->grad, oracle_grad(o, r[i].id, 0), 1e-5, "  grad input");
+        }
     }
 }
 
-static void test_pools_against_torch(void **state)
+/* An input of shape s; with nonfinite, about one element in 16 each is
+ * NaN, +Inf and -Inf, so windows meet none, one or several of them. */
+static Tensor *case_input(Shape s, bool contiguous, bool nonfinite)
+{
+    Tensor *x = input(s, contiguous);
+    int k = (int)(shape_numel(s) / 16 + 1);
+    if (nonfinite) sprinkle_nonfinite(x, k, k, k, &gen);
+    return x;
+}
+
+/* Every case; with nonfinite, on inputs holding NaN and +-Inf: a max
+ * window with NaN gives NaN (its last NaN takes the gradient, as in
+ * PyTorch's kernels), averages propagate NaN and Inf. */
+static void run_pools_against_torch(bool nonfinite)
 {
     enum { NMAX = sizeof max_cases / sizeof max_cases[0], NAVG = sizeof avg_cases / sizeof avg_cases[0] };
     enum { NADA = sizeof adaptive_cases / sizeof adaptive_cases[0] };
     scope_begin();
-    Oracle *o = oracle_new("pool");
+    Oracle *o = oracle_new(nonfinite ? "pool_nonfinite" : "pool");
     Result r[NMAX + NAVG + NADA];
     int n = 0;
     char args[256];
     for (int k = 0; k < NMAX + NAVG; k++, n++) {
         bool is_max = k < NMAX;
         const PoolCase *c = is_max ? &max_cases[k] : &avg_cases[k - NMAX];
-        Tensor *x = input(c->x, c->contiguous);
+        Tensor *x = case_input(c->x, c->contiguous, nonfinite);
         Tensor *y = is_max ? f_max_pool2d(x, params_of(c)) : f_avg_pool2d(x, params_of(c));
         pool_json(c, args, sizeof args);
         add_result(o, &r[n], is_max ? "max_pool2d" : "avg_pool2d", args, x, y);
@@ -117,7 +136,7 @@ static void test_pools_against_torch(void **state)
                  !is_max && !c->count_include_pad ? " excl_pad" : "");
     }
     for (int k = 0; k < NADA; k++, n++) {
-        Tensor *x = input(adaptive_cases[k].x, adaptive_cases[k].contiguous);
+        Tensor *x = case_input(adaptive_cases[k].x, adaptive_cases[k].contiguous, nonfinite);
         snprintf(args, sizeof args, "{\"output_size\": [%lld, %lld]}", (long long)adaptive_cases[k].oh,
                  (long long)adaptive_cases[k].ow);
         add_result(o, &r[n], "adaptive_avg_pool2d", args, x,
@@ -127,10 +146,13 @@ static void test_pools_against_torch(void **state)
                  (long long)adaptive_cases[k].ow);
     }
     ORACLE_RUN_OR_SKIP(o);
-    check_results(o, r, n);
+    check_results(o, r, n, nonfinite);
     oracle_free(o);
     scope_end();
 }
+
+static void test_pools_against_torch(void **state) { run_pools_against_torch(false); }
+static void test_pools_nonfinite_against_torch(void **state) { run_pools_against_torch(true); }
 
 /* PyTorch's output sizes (checked against torch), ceil_mode's last-window
  * rule included: in 5, k 2, s 2, p 1 would give 4 windows, but the last one
@@ -224,6 +246,7 @@ int main(void)
     generator_seed(&gen, 5);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pools_against_torch),
+        cmocka_unit_test(test_pools_nonfinite_against_torch),
         cmocka_unit_test(test_output_sizes),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_errors_name_the_shapes),

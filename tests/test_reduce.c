@@ -1,7 +1,8 @@
 /* Reductions: sum, mean, var, std, amax, amin (over all or some dims, with
  * keepdim and negative dims), max/min along a dim with indices, argmax and
  * argmin: forward and backward against PyTorch on contiguous and strided
- * inputs, large inputs that take the chunked and row paths, ties and NaN,
+ * inputs, large inputs that take the chunked and row paths, ties, NaN and
+ * +-Inf,
  * finite differences, and error messages. */
 #include <math.h>
 
@@ -327,6 +328,119 @@ static void test_nan_and_ties_in_fast_paths(void **state)
     scope_end();
 }
 
+/* NaN, +Inf and -Inf at random places (a few each, so some outputs see
+ * none, some one kind, some several): forward and backward of every
+ * reduction over the shapes of reduce_cases (the big ones too, which take
+ * the chunked and vectorised paths), against PyTorch. The kinds vary with
+ * the case: +-Inf only (sum gives NaN where both meet), +Inf only, and NaN
+ * with +-Inf. */
+static void test_nonfinite_reductions_against_torch(void **state)
+{
+    enum { MAX_RUNS = 8 * N_REDUCE_CASES };
+    static const int kinds[3][3] = {{0, 2, 2}, {0, 3, 0}, {2, 2, 2}}; /* NaN, +Inf, -Inf per input */
+    scope_begin();
+    Oracle *o = oracle_new("reduce_nonfinite");
+    Tensor *outs[MAX_RUNS], *ins[MAX_RUNS];
+    int ids[MAX_RUNS], n = 0;
+    char labels[MAX_RUNS][112];
+    for (int k = 0; k < N_REDUCE_CASES; k++) {
+        const ReduceCase *c = &reduce_cases[k];
+        const int *kind = kinds[k % 3];
+        for (int op = 0; op < N_REDOPS; op++)
+            for (int correction = 0; correction < ((op == R_VAR || op == R_STD) ? 2 : 1); correction++) {
+                /* the big shapes (sent to PyTorch whole) for one op of each kernel */
+                bool big = shape_numel(c->shape) > 100000;
+                if (big && !(op == R_SUM || op == R_AMAX || (op == R_VAR && correction == 1))) continue;
+                Tensor *x = case_input(c);
+                sprinkle_nonfinite(x, kind[0], kind[1], kind[2], &gen);
+                const int *dims = c->nd ? c->dims : NULL;
+                Tensor *y = apply_reduce((RedOp)op, x, dims, c->nd, c->keepdim, correction);
+                REQUIRE_OK(y);
+                Tensor *gout = tensor_randn(y->shape, &gen, CPU);
+                assert_int_equal(tensor_backward(y, gout), 0);
+                char dj[64], args[160];
+                dims_json(c, dj, sizeof dj);
+                snprintf(args, sizeof args, "{\"dims\": %s, \"keepdim\": %s, \"correction\": %d}", dj,
+                         c->keepdim ? "true" : "false", correction);
+                ids[n] = oracle_add(o, redop_name[op], args, 1, &x, gout);
+                snprintf(labels[n], sizeof labels[n], "%s%s %s dims=%s%s NaN/+Inf/-Inf %d/%d/%d", redop_name[op],
+                         (op == R_VAR || op == R_STD) ? (correction ? "(c=1)" : "(c=0)") : "", shape_str(c->shape),
+                         dj, c->noncontig ? " (strided)" : "", kind[0], kind[1], kind[2]);
+                outs[n] = y;
+                ins[n] = x;
+                n++;
+            }
+    }
+    ORACLE_RUN_OR_SKIP(o);
+    for (int i = 0; i < n; i++) {
+        expect_close_nonfinite(outs[i], oracle_output(o, ids[i], 0), 1e-5, labels[i]);
+        expect_close_nonfinite(ins[i]->grad, oracle_grad(o, ids[i], 0), 1e-5, "  grad");
+    }
+    oracle_free(o);
+    scope_end();
+}
+
+/* max/min along a dim, argmax/argmin and argmax over all elements with
+ * NaN (the first NaN is selected and gets the gradient), +Inf and -Inf
+ * (rows of only -Inf included), against PyTorch. */
+static void test_nonfinite_max_min_dim_against_torch(void **state)
+{
+    enum { MAX_RUNS = N_DIM_CASES * 2 };
+    scope_begin();
+    Oracle *o = oracle_new("maxdim_nonfinite");
+    Tensor *vals[MAX_RUNS], *idxs[MAX_RUNS], *args_[MAX_RUNS], *ins[MAX_RUNS];
+    int ids[MAX_RUNS], aids[MAX_RUNS], n = 0;
+    char labels[MAX_RUNS][96];
+    for (int is_max = 0; is_max < 2; is_max++)
+        for (int k = 0; k < N_DIM_CASES; k++) {
+            const DimCase *c = &dim_cases[k];
+            Tensor *x = c->noncontig ? noncontig_leaf(c->shape, &gen) : rand_leaf(c->shape, &gen);
+            if (k == 1) put_nonfinite(x, "------+.-n.n"); /* [5, 6]: a row of -Inf, NaN after and before +Inf */
+            else sprinkle_nonfinite(x, 3, 3, 3, &gen);
+            Tensor *idx = NULL;
+            Tensor *v = is_max ? t_max_dim(x, c->dim, c->keepdim, &idx) : t_min_dim(x, c->dim, c->keepdim, &idx);
+            REQUIRE_OK(v);
+            Tensor *a = is_max ? t_argmax(x, c->dim, c->keepdim) : t_argmin(x, c->dim, c->keepdim);
+            REQUIRE_OK(a);
+            Tensor *gout = tensor_randn(v->shape, &gen, CPU);
+            assert_int_equal(tensor_backward(v, gout), 0);
+            char args[96];
+            snprintf(args, sizeof args, "{\"dim\": %d, \"keepdim\": %s}", c->dim, c->keepdim ? "true" : "false");
+            ids[n] = oracle_add(o, is_max ? "max_dim" : "min_dim", args, 1, &x, gout);
+            aids[n] = oracle_add(o, is_max ? "argmax" : "argmin", args, 1, &x, NULL);
+            snprintf(labels[n], sizeof labels[n], "%s %s dim=%d%s non-finite", is_max ? "max" : "min",
+                     shape_str(c->shape), c->dim, c->noncontig ? " (strided)" : "");
+            vals[n] = v;
+            idxs[n] = idx;
+            args_[n] = a;
+            ins[n] = x;
+            n++;
+        }
+    Tensor *flat_in[3] = {rand_leaf(SHAPE(4, 6), &gen), noncontig_leaf(SHAPE(4, 6), &gen), rand_leaf(SHAPE(5), &gen)};
+    put_nonfinite(flat_in[0], "..+..n...n.");
+    put_nonfinite(flat_in[1], "..+....-");
+    put_nonfinite(flat_in[2], "-");
+    Tensor *flat_out[3];
+    int flat_ids[3];
+    for (int i = 0; i < 3; i++) {
+        flat_out[i] = t_argmax_all(flat_in[i]);
+        REQUIRE_OK(flat_out[i]);
+        flat_ids[i] = oracle_add(o, "argmax_all", NULL, 1, &flat_in[i], NULL);
+    }
+    ORACLE_RUN_OR_SKIP(o);
+    for (int i = 0; i < n; i++) {
+        expect_close_nonfinite(vals[i], oracle_output(o, ids[i], 0), 0, labels[i]);
+        expect_equal(idxs[i], oracle_output(o, ids[i], 1), "  indices");
+        expect_equal(args_[i], oracle_output(o, aids[i], 0), i < N_DIM_CASES ? "  argmin" : "  argmax");
+        expect_close_nonfinite(ins[i]->grad, oracle_grad(o, ids[i], 0), 0, "  grad");
+    }
+    expect_equal(flat_out[0], oracle_output(o, flat_ids[0], 0), "argmax_all [4, 6] NaN and +Inf");
+    expect_equal(flat_out[1], oracle_output(o, flat_ids[1], 0), "argmax_all [4, 6] +-Inf (strided)");
+    expect_equal(flat_out[2], oracle_output(o, flat_ids[2], 0), "argmax_all [5] all -Inf");
+    oracle_free(o);
+    scope_end();
+}
+
 /* A leaf whose values are distinct and at least 0.1 apart, so max/min pick
  * the same element when finite differences nudge it by 1e-3. */
 static Tensor *distinct_leaf(Shape s, bool noncontig)
@@ -473,6 +587,8 @@ int main(void)
         cmocka_unit_test(test_max_min_dim_against_torch),
         cmocka_unit_test(test_ties_and_nan_against_torch),
         cmocka_unit_test(test_nan_and_ties_in_fast_paths),
+        cmocka_unit_test(test_nonfinite_reductions_against_torch),
+        cmocka_unit_test(test_nonfinite_max_min_dim_against_torch),
         cmocka_unit_test(test_reductions_finite_differences),
         cmocka_unit_test(test_max_dim_finite_differences),
         cmocka_unit_test(test_scalar_and_empty_inputs),

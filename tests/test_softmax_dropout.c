@@ -1,7 +1,7 @@
 /* softmax / log_softmax against PyTorch (every dim, strided inputs, large
- * logits) and finite differences; dropout and dropout2d: drop rate,
- * scaling, reproducibility from the generator state, identity in eval,
- * gradient equal to the mask. */
+ * logits, NaN and +-Inf) and finite differences; dropout and dropout2d:
+ * drop rate, scaling, reproducibility from the generator state, identity
+ * in eval, gradient equal to the mask, NaN and +-Inf inputs. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -63,6 +63,60 @@ static void test_softmax_against_torch(void **state)
         expect_close(ins[i]->grad, oracle_grad(o, ids[i], 0), 1e-5, "  grad");
     }
     expect_close(y0, oracle_output(o, id0, 0), 0, "softmax of a 0-dim tensor");
+    oracle_free(o);
+    scope_end();
+}
+
+/* softmax and log_softmax of rows holding NaN, +Inf (one or two), -Inf
+ * (some or all of the row) and mixtures, along the last dim (rows) and
+ * along other dims (blocks), forward and backward against PyTorch: a NaN
+ * or +Inf makes its whole slice NaN, -Inf gives probability 0, a slice of
+ * only -Inf is NaN. */
+static void test_softmax_nonfinite_against_torch(void **state)
+{
+    static const struct {
+        const char *op;
+        SoftmaxFn fn;
+    } ops[] = {{"softmax", f_softmax}, {"log_softmax", f_log_softmax}};
+    /* rows of 6: clean, NaN, +Inf, two +Inf, -Inf, all -Inf, +Inf and -Inf */
+    const char *rows = "........n....+....+...+....-..------+-....";
+    static const struct {
+        Shape shape;
+        int dim;
+        bool strided;
+    } cases[] = {
+        {SHAPE(7, 6), -1, false}, {SHAPE(7, 6), 0, false},   {SHAPE(7, 6), 1, true},
+        {SHAPE(2, 7, 6), 1, false}, {SHAPE(3, 700), -1, false}, {SHAPE(300, 4), 0, false},
+    };
+    enum { N_CASES = sizeof cases / sizeof cases[0] };
+    scope_begin();
+    Oracle *o = oracle_new("softmax_nonfinite");
+    Tensor *outs[2 * N_CASES], *ins[2 * N_CASES];
+    int ids[2 * N_CASES], n = 0;
+    for (int k = 0; k < 2; k++)
+        for (int c = 0; c < N_CASES; c++) {
+            Tensor *x = cases[c].strided ? noncontig_leaf(cases[c].shape, &gen) : rand_leaf(cases[c].shape, &gen);
+            if (shape_numel(cases[c].shape) <= 84) put_nonfinite(x, rows);
+            else sprinkle_nonfinite(x, 1, 2, 40, &gen); /* long slices: most stay finite */
+            Tensor *y = ops[k].fn(x, cases[c].dim);
+            REQUIRE_OK(y);
+            Tensor *gout = tensor_randn(y->shape, &gen, CPU);
+            assert_int_equal(tensor_backward(y, gout), 0);
+            char args[32];
+            snprintf(args, sizeof args, "{\"dim\": %d}", cases[c].dim);
+            ids[n] = oracle_add(o, ops[k].op, args, 1, &x, gout);
+            outs[n] = y;
+            ins[n] = x;
+            n++;
+        }
+    ORACLE_RUN_OR_SKIP(o);
+    for (int i = 0; i < n; i++) {
+        char label[96];
+        snprintf(label, sizeof label, "%s %s dim %d%s non-finite", ops[i / N_CASES].op, shape_str(ins[i]->shape),
+                 cases[i % N_CASES].dim, tensor_is_contiguous(ins[i]) ? "" : " (strided)");
+        expect_close_nonfinite(outs[i], oracle_output(o, ids[i], 0), 1e-5, label);
+        expect_close_nonfinite(ins[i]->grad, oracle_grad(o, ids[i], 0), 1e-5, "  grad");
+    }
     oracle_free(o);
     scope_end();
 }
@@ -200,6 +254,43 @@ static void test_dropout_gradient_is_the_mask(void **state)
     scope_end();
 }
 
+/* PyTorch's dropout multiplies by the scaled 0/1 mask, so a dropped NaN or
+ * +-Inf gives NaN (0 * Inf), not 0, and a kept one stays as it is: with
+ * p = 1 too. The gradient is still the mask (finite). */
+static void test_dropout_of_nonfinite_values(void **state)
+{
+    scope_begin();
+    const double ps[] = {0.5, 1.0};
+    for (int k = 0; k < 2; k++) {
+        for (int channels = 0; channels < 2; channels++) {
+            Tensor *x = tensor_set_requires_grad(tensor_ones(SHAPE(8, 6, 5), DT_F32, CPU), true);
+            put_nonfinite(x, "n+-.");
+            Tensor *y = channels ? f_dropout2d(x, ps[k], true, &gen) : f_dropout(x, ps[k], true, &gen);
+            REQUIRE_OK(y);
+            assert_int_equal(tensor_backward(y, tensor_ones(y->shape, DT_F32, CPU)), 0);
+            const float *px = tensor_f32(x), *py = tensor_f32(y), *pg = tensor_f32(x->grad);
+            int64_t dropped_nonfinite = 0, kept_nonfinite = 0;
+            for (int64_t i = 0; i < tensor_numel(x); i++) {
+                assert_true(pg[i] == 0.0f || pg[i] == (float)(1.0 / (1.0 - ps[k])));
+                if (isfinite(px[i])) {
+                    assert_true(py[i] == px[i] * pg[i]);
+                } else if (pg[i] == 0.0f) {
+                    assert_true(isnan(py[i]));
+                    dropped_nonfinite++;
+                } else {
+                    assert_true(py[i] == px[i] || (isnan(py[i]) && isnan(px[i])));
+                    kept_nonfinite++;
+                }
+            }
+            print_message("  %s p=%.1f: %lld dropped NaN/Inf gave NaN, %lld kept\n", channels ? "dropout2d" : "dropout",
+                          ps[k], (long long)dropped_nonfinite, (long long)kept_nonfinite);
+            assert_true(dropped_nonfinite > 0);
+            if (ps[k] < 1.0) assert_true(kept_nonfinite > 0);
+        }
+    }
+    scope_end();
+}
+
 static void test_dropout2d_drops_whole_channels(void **state)
 {
     scope_begin();
@@ -286,11 +377,13 @@ int main(void)
     generator_seed(&gen, 11);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_against_torch),
+        cmocka_unit_test(test_softmax_nonfinite_against_torch),
         cmocka_unit_test(test_softmax_finite_differences),
         cmocka_unit_test(test_dropout_rate_and_scaling),
         cmocka_unit_test(test_dropout_reproducible_from_generator_state),
         cmocka_unit_test(test_dropout_identity_and_edge_probabilities),
         cmocka_unit_test(test_dropout_gradient_is_the_mask),
+        cmocka_unit_test(test_dropout_of_nonfinite_values),
         cmocka_unit_test(test_dropout2d_drops_whole_channels),
         cmocka_unit_test(test_dropout_finite_differences),
         cmocka_unit_test(test_errors),
