@@ -11,7 +11,8 @@
 #include "engine/tensor.h"
 
 /* Correct predictions in the batch as a 0-dim f32 tensor on output's
- * device, or NULL with an error. output [B, C], target i64 [B]. */
+ * device, or NULL with an error. output [B, C], target i64 [B]. A row of
+ * output holding a NaN or a +Inf never counts as correct (see metric.c). */
 typedef Tensor *(*MetricFn)(Tensor *output, Tensor *target);
 
 MetricFn metric_lookup(const char *name, const char *config_label);

@@ -1,21 +1,32 @@
 /* The template's metrics (model/metric.c), written with ops: accuracy and
  * top_k_acc against a direct count on the host, with ties (broken toward
  * the lower class index, as torch.argmax does), targets out of range
- * (never correct), a partial batch, and shape errors; on a GPU, the same
+ * (never correct), rows holding NaN or +Inf (never correct) or -Inf (an
+ * ordinary score), a partial batch, and shape errors; on a GPU, the same
  * counts as on the CPU ("test_metric gpu", skipped without a device). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/metric.h"
 #include "tests/support/check.h"
 #include "tests/support/gpu_compare.h"
+#include "tests/support/oracle.h"
+
+/* Whether row i of scores [b, c] holds a NaN or a +Inf (never correct). */
+static bool row_refused(const float *s, int64_t i, int64_t c)
+{
+    for (int64_t j = 0; j < c; j++)
+        if (isnan(s[i * c + j]) || s[i * c + j] == INFINITY) return true;
+    return false;
+}
 
 /* Samples whose target is among the k best scores, counted directly. */
 static double host_top_k(const float *s, const int64_t *y, int64_t b, int64_t c, int k)
 {
     double correct = 0;
     for (int64_t i = 0; i < b; i++) {
-        if (y[i] < 0 || y[i] >= c) continue;
+        if (y[i] < 0 || y[i] >= c || row_refused(s, i, c)) continue;
         int64_t better = 0;
         for (int64_t j = 0; j < c; j++)
             if (s[i * c + j] > s[i * c + y[i]] || (s[i * c + j] == s[i * c + y[i]] && j < y[i])) better++;
@@ -67,6 +78,69 @@ static void test_targets_out_of_range_never_count(void **state)
     scope_end();
 }
 
+/* One row per case: NaN at the target (nothing compares above a NaN, so it
+ * once counted), NaN elsewhere, all NaN, +Inf at the target or elsewhere:
+ * never correct. -Inf elsewhere or everywhere: an ordinary lowest score
+ * (an all -Inf row picks class 0, as argmax does). */
+static void test_nonfinite_rows_never_count(void **state)
+{
+    (void)state;
+    scope_begin();
+    const float N = NAN, I = INFINITY;
+    const float rows[][4] = {
+        {N, 1, 2, 3},  /* target 0: NaN at the target */
+        {3, N, 2, 1},  /* target 0: the best finite score, NaN elsewhere */
+        {N, N, N, N},  /* target 0 */
+        {I, 1, 2, 3},  /* target 0: +Inf at the target */
+        {3, I, 2, 1},  /* target 0 */
+        {3, -I, 2, 1}, /* target 0: correct */
+        {-I, -I, -I, -I}, /* target 0: correct (first of equals) */
+        {1, 5, -I, 2}, /* target 1: correct */
+        {N, 5, 4, 3},  /* target 1 */
+    };
+    const int64_t targets[] = {0, 0, 0, 0, 0, 0, 0, 1, 1};
+    const int64_t b = sizeof targets / sizeof targets[0];
+    Tensor *scores = tensor_from_data(rows, SHAPE(b, 4), DT_F32, CPU);
+    Tensor *target = tensor_from_data(targets, SHAPE(b), DT_I64, CPU);
+    REQUIRE_OK(scores);
+    REQUIRE_OK(target);
+    double acc = tensor_item(accuracy(scores, target)), top3 = tensor_item(top_k_acc(scores, target));
+    print_message("  accuracy %g, top_k_acc %g of %lld rows (3 without NaN or +Inf are correct)\n", acc, top3,
+                  (long long)b);
+    assert_true(acc == 3.0);
+    assert_true(top3 == 3.0);
+    /* the diverged model: an infinite output bias makes log_softmax NaN in every row */
+    Tensor *logits = t_add(tensor_zeros(SHAPE(6, 10), DT_F32, CPU), tensor_full(SHAPE(10), INFINITY, DT_F32, CPU));
+    Tensor *log_probs = f_log_softmax(logits, 1);
+    Tensor *zeros = tensor_zeros(SHAPE(6), DT_I64, CPU);
+    REQUIRE_OK(log_probs);
+    assert_true(tensor_item(accuracy(log_probs, zeros)) == 0.0);
+    assert_true(tensor_item(top_k_acc(log_probs, zeros)) == 0.0);
+    scope_end();
+}
+
+/* Random scores with NaN, +Inf and -Inf sprinkled in, against the direct
+ * count (which skips rows holding NaN or +Inf). */
+static void test_nonfinite_scores_count_like_the_host(void **state)
+{
+    (void)state;
+    Generator g;
+    generator_seed(&g, 11);
+    scope_begin();
+    Tensor *scores = t_mul_scalar(tensor_to_dtype(tensor_randint(0, 6, SHAPE(200, 10), &g, CPU), DT_F32), 0.5);
+    sprinkle_nonfinite(scores, 20, 20, 60, &g);
+    Tensor *target = tensor_randint(0, 10, SHAPE(200), &g, CPU);
+    REQUIRE_OK(scores);
+    double acc = tensor_item(accuracy(scores, target)), top3 = tensor_item(top_k_acc(scores, target));
+    double want_acc = host_top_k(tensor_f32(scores), tensor_i64(target), 200, 10, 1);
+    double want_top3 = host_top_k(tensor_f32(scores), tensor_i64(target), 200, 10, 3);
+    print_message("  accuracy %g (host %g), top_k_acc %g (host %g)\n", acc, want_acc, top3, want_top3);
+    assert_true(acc == want_acc);
+    assert_true(top3 == want_top3);
+    assert_true(want_acc > 0 && want_top3 > want_acc);
+    scope_end();
+}
+
 static void test_metrics_check_shapes(void **state)
 {
     (void)state;
@@ -88,6 +162,7 @@ static void test_gpu_metrics_equal_cpu(void **state)
     generator_seed(&g, 5);
     scope_begin();
     Tensor *scores = t_mul_scalar(tensor_to_dtype(tensor_randint(0, 6, SHAPE(128, 10), &g, CPU), DT_F32), 0.5);
+    sprinkle_nonfinite(scores, 10, 10, 30, &g); /* rows with NaN or +Inf never count there either */
     Tensor *target = tensor_randint(-1, 11, SHAPE(128), &g, CPU);
     MetricFn fns[] = {accuracy, top_k_acc};
     for (int i = 0; i < 2; i++) {
@@ -106,6 +181,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_count_like_the_host),
         cmocka_unit_test(test_targets_out_of_range_never_count),
+        cmocka_unit_test(test_nonfinite_rows_never_count),
+        cmocka_unit_test(test_nonfinite_scores_count_like_the_host),
         cmocka_unit_test(test_metrics_check_shapes),
     };
     const struct CMUnitTest gpu_tests[] = {
