@@ -3,9 +3,11 @@
 #include "data_loader/idx.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* Reads exactly n bytes; false on a short read. */
@@ -22,40 +24,73 @@ static bool read_exact(gzFile f, void *buf, size_t n)
     return true;
 }
 
+/* What a path that is not a regular file is, for "cannot read" messages. */
+static const char *not_regular(mode_t mode)
+{
+    if (S_ISDIR(mode)) return "Is a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe), not a regular file";
+    if (S_ISCHR(mode)) return "a character device, not a regular file";
+    if (S_ISBLK(mode)) return "a block device, not a regular file";
+    if (S_ISSOCK(mode)) return "a socket, not a regular file";
+    return "not a regular file";
+}
+
+/* Opens path for gzread if it is a regular file; its size in *size. NULL
+ * with an error otherwise: a FIFO is opened without blocking (no writer
+ * needed) and refused like a directory or /dev/zero, which would hang or
+ * never end. */
+static gzFile open_regular(const char *path, int64_t *size)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return engine_error("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0) why = strerror(errno);
+    else if (!S_ISREG(st.st_mode)) why = not_regular(st.st_mode);
+    if (why) {
+        close(fd);
+        return engine_error("%s: cannot read: %s", path, why);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* reads of a regular file: plain blocking ones */
+    *size = (int64_t)st.st_size;
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return engine_error("%s: cannot open: out of memory", path);
+    }
+    return f;
+}
+
 /* Checks the data size the header announces against what the file can hold,
  * before anything is allocated: a damaged header must not ask for terabytes
- * (or overflow the element count). A raw file must hold the data exactly;
+ * (or sizes whose product, strides included, overflows: a zero size does
+ * not make huge others harmless). A raw file must hold the data exactly;
  * deflate expands at most about 1032:1, so a gzip file announcing more is
  * truncated or damaged. */
-static int check_announced_size(gzFile f, const char *path, Shape shape, int64_t header_bytes)
+static int check_announced_size(gzFile f, const char *path, Shape shape, int64_t header_bytes, int64_t file_size)
 {
-    uint64_t numel = 1;
-    for (int i = 0; i < shape.ndim; i++) {
-        uint64_t d = (uint64_t)shape.d[i];
-        ENGINE_CHECK_INT(d == 0 || numel <= (uint64_t)INT64_MAX / d, "%s: damaged IDX header: shape %s is too large",
-                         path, shape_str(shape));
-        numel *= d;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0) return 0; /* the reads report what is wrong */
-    int64_t file_size = (int64_t)st.st_size;
+    int64_t numel;
+    ENGINE_CHECK_INT(shape_numel_checked(shape, &numel),
+                     "%s: damaged IDX header: shape %s is too large (its sizes multiply past 64 bits)", path,
+                     shape_str(shape));
     if (gzdirect(f)) {
-        ENGINE_CHECK_INT(numel <= (uint64_t)(file_size - header_bytes),
-                         "%s: truncated IDX file: shape %s needs %llu bytes of data, the file has %lld after its header",
-                         path, shape_str(shape), (unsigned long long)numel, (long long)(file_size - header_bytes));
+        ENGINE_CHECK_INT(numel <= file_size - header_bytes,
+                         "%s: truncated IDX file: shape %s needs %lld bytes of data, the file has %lld after its header",
+                         path, shape_str(shape), (long long)numel, (long long)(file_size - header_bytes));
     } else {
-        ENGINE_CHECK_INT(numel / 1032 <= (uint64_t)file_size,
-                         "%s: truncated or damaged IDX file: shape %s needs %llu bytes of data, more than a %lld-byte "
+        ENGINE_CHECK_INT(numel / 1032 <= file_size,
+                         "%s: truncated or damaged IDX file: shape %s needs %lld bytes of data, more than a %lld-byte "
                          "gzip file can hold",
-                         path, shape_str(shape), (unsigned long long)numel, (long long)file_size);
+                         path, shape_str(shape), (long long)numel, (long long)file_size);
     }
     return 0;
 }
 
 Tensor *idx_load_u8(const char *path, int expected_ndim)
 {
-    gzFile f = gzopen(path, "rb");
-    if (!f) return engine_error("%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
+    int64_t file_size = 0;
+    gzFile f = open_regular(path, &file_size);
+    if (!f) return NULL;
     unsigned char magic[4];
     Tensor *t = NULL;
     if (!read_exact(f, magic, 4)) {
@@ -81,7 +116,7 @@ Tensor *idx_load_u8(const char *path, int expected_ndim)
         }
         shape.d[i] = ((int64_t)b[0] << 24) | ((int64_t)b[1] << 16) | ((int64_t)b[2] << 8) | b[3];
     }
-    if (check_announced_size(f, path, shape, 4 + 4 * (int64_t)ndim)) goto done;
+    if (check_announced_size(f, path, shape, 4 + 4 * (int64_t)ndim, file_size)) goto done;
     t = tensor_empty(shape, DT_U8, CPU);
     if (!t) goto done;
     tensor_persist(t);
