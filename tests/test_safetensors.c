@@ -645,6 +645,91 @@ static void test_failed_save_keeps_old_file(void **state)
     scope_end();
 }
 
+/* ---------------- the writer refuses what the reader refuses ---------------- */
+
+/* Asserts a save to path failed with a message holding piece, creating
+ * nothing: no file, no temporary file. */
+static void expect_refused_save(int rc, const char *path, const char *piece)
+{
+    assert_int_equal(rc, -1);
+    print_message("  %.300s\n", engine_last_error());
+    assert_non_null(strstr(engine_last_error(), piece));
+    engine_clear_error();
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(count_temp_files(), 0);
+}
+
+static void test_writer_refuses_what_the_reader_refuses(void **state)
+{
+    scope_begin();
+    char path[512];
+    path_in_dir(path, sizeof path, "refused.safetensors");
+    Tensor *t = filled(SHAPE(2), 1.0);
+    const char *name[] = {"t"};
+    engine_clear_error();
+
+    /* a header over the reader's 100 MiB limit (a huge config in the metadata) */
+    size_t big = 100u * 1024u * 1024u;
+    char *value = malloc(big + 1);
+    assert_non_null(value);
+    memset(value, 'x', big);
+    value[big] = '\0';
+    expect_refused_save(safetensors_save(path, 1, name, &t, 2, (const char *[]){"epoch", "config"},
+                                         (const char *[]){"1", value}),
+                        path, "over the 104857600-byte limit readers accept (its largest metadata value, 'config'");
+    free(value);
+
+    /* metadata the header cannot hold as given */
+    expect_refused_save(safetensors_save(path, 1, name, &t, 2, (const char *[]){"k", "k"}, (const char *[]){"1", "2"}),
+                        path, "duplicate metadata key 'k'");
+    expect_refused_save(safetensors_save(path, 1, name, &t, 1, (const char *[]){"k"}, (const char *[]){NULL}), path,
+                        "metadata entry 0 has no value");
+    expect_refused_save(safetensors_save(path, 1, (const char *[]){NULL}, &t, 0, NULL, NULL), path,
+                        "a tensor has no name");
+
+    /* sizes and offsets a JSON number (a double) does not carry exactly:
+     * stride-0 views, so no memory stands behind them */
+    Tensor *byte = tensor_zeros(SHAPE(1), DT_U8, CPU);
+    Tensor *wide = t_expand(byte, SHAPE((1LL << 53) + 1));
+    REQUIRE_OK(wide);
+    expect_refused_save(safetensors_save(path, 1, name, &wide, 0, NULL, NULL), path,
+                        "size 9007199254740993 of shape [9007199254740993] is beyond what a JSON header carries");
+    Tensor *half = t_expand(byte, SHAPE(1LL << 52));
+    expect_refused_save(safetensors_save(path, 3, (const char *[]){"a", "b", "c"}, (Tensor *[]){half, half, half}, 0,
+                                         NULL, NULL),
+                        path, "tensor 'c': the data would end past byte 9007199254740992");
+    scope_end();
+}
+
+/* ---------------- the reader refuses what is not a regular file ---------------- */
+
+/* A FIFO with no writer (opening it would wait for one), a folder and a
+ * device that never ends. The alarm only turns a hang into a failure. */
+static void test_reader_refuses_non_regular_files(void **state)
+{
+    (void)state;
+    char path[512];
+    path_in_dir(path, sizeof path, "fifo.safetensors");
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(60);
+    Safetensors *st = safetensors_load(path);
+    alarm(0);
+    expect_error(st, path, "cannot read: a FIFO (named pipe), not a regular file");
+    unlink(path);
+
+    path_in_dir(path, sizeof path, "folder.safetensors");
+    assert_int_equal(mkdir(path, 0700), 0);
+    expect_error(safetensors_load(path), path, "Is a directory");
+    rmdir(path);
+
+    alarm(60);
+    st = safetensors_load("/dev/zero");
+    alarm(0);
+    expect_error(st, "/dev/zero: cannot read: a character device, not a regular file", NULL);
+    path_in_dir(path, sizeof path, "missing.safetensors");
+    expect_error(safetensors_load(path), path, "cannot open: No such file or directory");
+}
+
 int main(void)
 {
     generator_seed(&gen, 7);
@@ -656,6 +741,8 @@ int main(void)
         cmocka_unit_test(test_rejects_bad_entries),
         cmocka_unit_test(test_save_into_missing_directory),
         cmocka_unit_test(test_failed_save_keeps_old_file),
+        cmocka_unit_test(test_writer_refuses_what_the_reader_refuses),
+        cmocka_unit_test(test_reader_refuses_non_regular_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

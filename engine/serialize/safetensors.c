@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Header larger than this is rejected as malformed (the reference
@@ -79,22 +80,6 @@ static bool json_uint(const cJSON *j, uint64_t *out)
     return (double)*out == j->valuedouble;
 }
 
-/* Bytes of a shape's data, or false when the element count would not fit in
- * int64 (a zero dim does not make huge other dims valid). */
-static bool shape_bytes(Shape shape, size_t elem_size, uint64_t *out)
-{
-    uint64_t nonzero = elem_size;
-    bool empty = false;
-    for (int i = 0; i < shape.ndim; i++) {
-        uint64_t d = (uint64_t)shape.d[i];
-        if (d == 0) empty = true;
-        else if (nonzero > (uint64_t)INT64_MAX / d) return false;
-        else nonzero *= d;
-    }
-    *out = empty ? 0 : nonzero;
-    return true;
-}
-
 static bool read_u64_le(const unsigned char *p, uint64_t *out)
 {
     uint64_t v = 0;
@@ -149,9 +134,10 @@ static int parse_entry(Safetensors *st, const cJSON *entry, const unsigned char 
                          name);
         shape.d[k++] = (int64_t)size;
     }
-    uint64_t expected;
-    ENGINE_CHECK_INT(shape_bytes(shape, dtype_size(dt), &expected), "%s: tensor '%s': shape %s is too large", label,
-                     name, shape_str(shape));
+    size_t expected;
+    ENGINE_CHECK_INT(shape_nbytes_checked(shape, dtype_size(dt), &expected),
+                     "%s: tensor '%s': shape %s is too large (its size overflows 64 bits)", label, name,
+                     shape_str(shape));
     ENGINE_CHECK_INT(cJSON_IsArray(jo) && cJSON_GetArraySize(jo) == 2,
                      "%s: tensor '%s': 'data_offsets' must be [begin, end]", label, name);
     const cJSON *jb = cJSON_GetArrayItem(jo, 0), *je = cJSON_GetArrayItem(jo, 1);
@@ -252,79 +238,173 @@ Safetensors *safetensors_parse(const unsigned char *bytes, size_t size, const ch
     return st;
 }
 
+/* What a path that is not a regular file is, for "cannot read" messages. */
+static const char *not_regular(mode_t mode)
+{
+    if (S_ISDIR(mode)) return "Is a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe), not a regular file";
+    if (S_ISCHR(mode)) return "a character device, not a regular file";
+    if (S_ISBLK(mode)) return "a block device, not a regular file";
+    if (S_ISSOCK(mode)) return "a socket, not a regular file";
+    return "not a regular file";
+}
+
+/* Reads up to cap bytes of fd into buf; the count, or -1 with errno set. */
+static ssize_t read_all(int fd, unsigned char *buf, size_t cap)
+{
+    size_t got = 0;
+    while (got < cap) {
+        ssize_t r = read(fd, buf + got, cap - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
 Safetensors *safetensors_load(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    ENGINE_CHECK(f != NULL, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
-    size_t size = 0, cap = 0;
-    for (;;) {
-        if (size == cap) {
-            cap = cap ? cap * 2 : 1 << 16;
-            unsigned char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return engine_error("%s: out of memory reading the file", path);
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + size, 1, cap - size, f);
-        size += got;
-        if (got == 0) break;
+    /* O_NONBLOCK: a FIFO without a writer is refused below instead of
+     * waiting for one; a directory or a device (/dev/zero would never end)
+     * is refused too */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    ENGINE_CHECK(fd >= 0, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0) why = strerror(errno);
+    else if (!S_ISREG(st.st_mode)) why = not_regular(st.st_mode);
+    if (why) {
+        close(fd);
+        return engine_error("%s: cannot read: %s", path, why);
     }
-    bool read_error = ferror(f);
-    fclose(f);
-    if (read_error) {
+    size_t size = (size_t)st.st_size;
+    unsigned char *buf = malloc(size ? size : 1);
+    if (!buf) {
+        close(fd);
+        return engine_error("%s: out of memory reading the %zu-byte file", path, size);
+    }
+    ssize_t got = read_all(fd, buf, size);
+    int read_errno = errno;
+    close(fd);
+    if (got < 0) {
         free(buf);
-        return engine_error("%s: read error: %s", path, strerror(errno));
+        return engine_error("%s: read error: %s", path, strerror(read_errno));
     }
-    Safetensors *st = safetensors_parse(buf, size, path);
+    Safetensors *st_file = safetensors_parse(buf, (size_t)got, path); /* a file cut short reads as truncated */
     free(buf);
-    return st;
+    return st_file;
 }
 
 /* ---- writing ---- */
 
+/* The writer refuses what the reader above (and the reference reader) would
+ * refuse, before it creates any file: a checkpoint that saves must load. */
+
+/* Integers JSON numbers carry exactly (readers parse them as doubles). */
+#define MAX_JSON_INT 9007199254740992ull
+
+static int check_metadata(const char *path, int n_meta, const char *const *keys, const char *const *values)
+{
+    ENGINE_CHECK_INT(n_meta >= 0, "%s: negative metadata count %d", path, n_meta);
+    for (int i = 0; i < n_meta; i++) {
+        ENGINE_CHECK_INT(keys[i] && values[i], "%s: metadata entry %d has no %s", path, i, keys[i] ? "value" : "key");
+        for (int j = 0; j < i; j++)
+            ENGINE_CHECK_INT(strcmp(keys[i], keys[j]) != 0, "%s: duplicate metadata key '%s'", path, keys[i]);
+    }
+    return 0;
+}
+
+/* Adds tensor t's header entry at *offset (then moved past its data). */
+static int add_entry(cJSON *header, const char *path, const char *name, const Tensor *t, uint64_t *offset)
+{
+    ENGINE_CHECK_INT(name != NULL, "%s: a tensor has no name", path);
+    ENGINE_CHECK_INT(strcmp(name, "__metadata__") != 0, "%s: '__metadata__' is reserved and cannot name a tensor",
+                     path);
+    ENGINE_CHECK_INT(!cJSON_GetObjectItemCaseSensitive(header, name), "%s: duplicate tensor name '%s'", path, name);
+    DType readable;
+    ENGINE_CHECK_INT(dtype_from_safetensors_name(dtype_safetensors_name(t->dtype), &readable) && readable == t->dtype,
+                     "%s: tensor '%s': dtype %s cannot be stored (supported: F32, I64, U8)", path, name,
+                     dtype_name(t->dtype));
+    ENGINE_CHECK_INT(t->shape.ndim <= MAX_DIMS, "%s: tensor '%s': %d dims, at most %d supported", path, name,
+                     t->shape.ndim, MAX_DIMS);
+    size_t nbytes;
+    ENGINE_CHECK_INT(shape_nbytes_checked(t->shape, dtype_size(t->dtype), &nbytes),
+                     "%s: tensor '%s': shape %s is too large (its size overflows 64 bits)", path, name,
+                     shape_str(t->shape));
+    for (int d = 0; d < t->shape.ndim; d++)
+        ENGINE_CHECK_INT((uint64_t)t->shape.d[d] <= MAX_JSON_INT,
+                         "%s: tensor '%s': size %lld of shape %s is beyond what a JSON header carries exactly", path,
+                         name, (long long)t->shape.d[d], shape_str(t->shape));
+    ENGINE_CHECK_INT(nbytes <= MAX_JSON_INT - *offset,
+                     "%s: tensor '%s': the data would end past byte %llu, beyond what a JSON header carries exactly",
+                     path, name, MAX_JSON_INT);
+    cJSON *e = cJSON_AddObjectToObject(header, name);
+    cJSON *shape = e ? cJSON_AddArrayToObject(e, "shape") : NULL;
+    cJSON *offs = e ? cJSON_AddArrayToObject(e, "data_offsets") : NULL;
+    bool ok = e && shape && offs && cJSON_AddStringToObject(e, "dtype", dtype_safetensors_name(t->dtype));
+    for (int d = 0; ok && d < t->shape.ndim; d++)
+        ok = cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape.d[d]));
+    ok = ok && cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)*offset)) &&
+         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(*offset + nbytes)));
+    ENGINE_CHECK_INT(ok, "%s: out of memory building the header", path);
+    *offset += nbytes;
+    return 0;
+}
+
+/* The header refused for its size names its largest metadata value, the
+ * likely cause (a config embedded in a checkpoint). */
+static void *header_too_large(const char *path, size_t bytes, int n_meta, const char *const *keys,
+                              const char *const *values)
+{
+    int largest = -1;
+    for (int i = 0; i < n_meta; i++)
+        if (largest < 0 || strlen(values[i]) > strlen(values[largest])) largest = i;
+    if (largest < 0)
+        return engine_error("%s: the safetensors header would be %zu bytes, over the %u-byte limit readers accept",
+                            path, bytes, MAX_HEADER_BYTES);
+    return engine_error("%s: the safetensors header would be %zu bytes, over the %u-byte limit readers accept (its "
+                        "largest metadata value, '%s', is %zu bytes)",
+                        path, bytes, MAX_HEADER_BYTES, keys[largest], strlen(values[largest]));
+}
+
+/* The header JSON, unpadded, or NULL with an error: everything the reader
+ * checks is checked here. */
+static char *header_json(const char *path, int n, const char *const *names, Tensor *const *tensors, int n_meta,
+                         const char *const *meta_keys, const char *const *meta_values)
+{
+    ENGINE_CHECK(n >= 0, "%s: negative tensor count %d", path, n);
+    if (check_metadata(path, n_meta, meta_keys, meta_values) != 0) return NULL;
+    for (int i = 0; i < n; i++)
+        if (!tensors[i]) return NULL; /* a failed op upstream: its message stands */
+    cJSON *header = cJSON_CreateObject();
+    ENGINE_CHECK(header != NULL, "%s: out of memory", path);
+    bool ok = true;
+    if (n_meta > 0) {
+        cJSON *meta = cJSON_AddObjectToObject(header, "__metadata__");
+        ok = meta != NULL;
+        for (int i = 0; ok && i < n_meta; i++) ok = cJSON_AddStringToObject(meta, meta_keys[i], meta_values[i]);
+        if (!ok) engine_error("%s: out of memory building the header", path);
+    }
+    uint64_t offset = 0;
+    for (int i = 0; ok && i < n; i++) ok = add_entry(header, path, names[i], tensors[i], &offset) == 0;
+    char *json = ok ? cJSON_PrintUnformatted(header) : NULL;
+    cJSON_Delete(header);
+    if (!ok) return NULL;
+    ENGINE_CHECK(json != NULL, "%s: out of memory", path);
+    size_t padded = (strlen(json) + 7) & ~(size_t)7;
+    if (padded > MAX_HEADER_BYTES) {
+        free(json);
+        return header_too_large(path, padded, n_meta, meta_keys, meta_values);
+    }
+    return json;
+}
+
 int safetensors_save(const char *path, int n, const char *const *names, Tensor *const *tensors, int n_meta,
                      const char *const *meta_keys, const char *const *meta_values)
 {
-    cJSON *header = cJSON_CreateObject();
-    ENGINE_CHECK_INT(header != NULL, "%s: out of memory", path);
-    if (n_meta > 0) {
-        cJSON *meta = cJSON_AddObjectToObject(header, "__metadata__");
-        for (int i = 0; i < n_meta; i++) cJSON_AddStringToObject(meta, meta_keys[i], meta_values[i]);
-    }
-    uint64_t offset = 0;
-    for (int i = 0; i < n; i++) {
-        if (!tensors[i]) {
-            cJSON_Delete(header);
-            return -1;
-        }
-        if (strcmp(names[i], "__metadata__") == 0) {
-            cJSON_Delete(header);
-            engine_error("%s: '__metadata__' is reserved and cannot name a tensor", path);
-            return -1;
-        }
-        if (cJSON_GetObjectItemCaseSensitive(header, names[i])) {
-            cJSON_Delete(header);
-            engine_error("%s: duplicate tensor name '%s'", path, names[i]);
-            return -1;
-        }
-        const Tensor *t = tensors[i];
-        cJSON *e = cJSON_AddObjectToObject(header, names[i]);
-        cJSON_AddStringToObject(e, "dtype", dtype_safetensors_name(t->dtype));
-        cJSON *shape = cJSON_AddArrayToObject(e, "shape");
-        for (int d = 0; d < t->shape.ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape.d[d]));
-        uint64_t nbytes = (uint64_t)tensor_numel(t) * dtype_size(t->dtype);
-        cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
-        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)offset));
-        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(offset + nbytes)));
-        offset += nbytes;
-    }
-    char *json = cJSON_PrintUnformatted(header);
-    cJSON_Delete(header);
-    ENGINE_CHECK_INT(json != NULL, "%s: out of memory", path);
+    char *json = header_json(path, n, names, tensors, n_meta, meta_keys, meta_values);
+    if (!json) return -1;
     size_t json_len = strlen(json);
     size_t padded = (json_len + 7) & ~(size_t)7; /* data starts 8-byte aligned */
 
