@@ -18,11 +18,15 @@ typedef struct {
 } Safetensors;
 
 /* Writes tensors (any device, any strides) and metadata (may be 0 entries).
- * Returns 0, or -1 with an error naming path. */
+ * Returns 0, or -1 with an error naming path. What a reader would refuse (a
+ * header over the 100 MiB readers accept, duplicate names or metadata keys,
+ * sizes a JSON number does not carry exactly) fails before any file is made. */
 int safetensors_save(const char *path, int n, const char *const *names, Tensor *const *tensors, int n_meta,
                      const char *const *meta_keys, const char *const *meta_values);
 
-/* Reads and validates a whole file; NULL with an error naming path. */
+/* Reads and validates a whole file; NULL with an error naming path. Only
+ * regular files are read: a folder, a device or a FIFO (not waited on) is
+ * refused. */
 Safetensors *safetensors_load(const char *path);
 /* Parses an in-memory file image (what safetensors_load reads); label names
  * it in errors. */
