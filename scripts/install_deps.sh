@@ -3,8 +3,10 @@
 # already there. Runs apt-get as root, or through sudo otherwise.
 set -euo pipefail
 
+# clang, libclang-rt-dev (libFuzzer and the sanitizer runtimes, only recommended by clang): the
+# libFuzzer harnesses (scripts/fuzz.sh)
 packages=(build-essential cmake pkg-config libcjson-dev libopenblas-dev libpng-dev libcmocka-dev zlib1g-dev
-          libomp-dev python3 python3-numpy python3-torch)
+          libomp-dev clang libclang-rt-dev python3 python3-numpy python3-torch)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -155,6 +155,45 @@ static void build_like_train(const Config *c)
     tensor_free(params[1]);
 }
 
+/* A key path without empty or overlong parts: one that names one node. */
+static bool simple_path(const char *path)
+{
+    if (!*path) return false;
+    for (const char *p = path;;) {
+        size_t n = strcspn(p, ".");
+        if (n == 0 || n >= 255) return false;
+        p += n;
+        if (!*p) return true;
+        p++;
+    }
+}
+
+/* config_set as README documents it: a new key takes the value as JSON
+ * when the whole value parses, else as a string; an object, array or null
+ * is replaced only by a whole JSON value. */
+static void check_set(Config *c, const char *key, const char *value)
+{
+    bool simple = simple_path(key);
+    const cJSON *old = simple ? config_find(c, key) : NULL;
+    bool old_json = old && (cJSON_IsObject(old) || cJSON_IsArray(old) || cJSON_IsNull(old));
+    if (config_set(c, key, value) != 0) {
+        CHECK(engine_has_error());
+        engine_clear_error();
+        return;
+    }
+    if (!simple) return;
+    const cJSON *now = config_find(c, key);
+    CHECK(now != NULL);
+    cJSON *whole = cJSON_ParseWithOpts(value, NULL, true);
+    if (!old) {
+        if (whole) CHECK(cJSON_Compare(now, whole, true));
+        else CHECK(cJSON_IsString(now) && strcmp(now->valuestring, value) == 0);
+    } else if (old_json) {
+        CHECK(whole != NULL && cJSON_Compare(now, whole, true));
+    }
+    cJSON_Delete(whole);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -183,8 +222,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char *eq = strchr(item, '=');
             if (!eq) continue;
             *eq = '\0';
-            if (config_set(c, item, eq + 1) != 0) CHECK(engine_has_error());
-            engine_clear_error();
+            check_set(c, item, eq + 1);
         }
         char path[1024] = "";
         walk(c, c->root, path, sizeof path, true, 0);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "base/checkpoint.h"
 #include "engine/engine.h"
 #include "tests/fuzz/fuzz_support.h"
 #include "utils/fs.h"
@@ -200,6 +201,55 @@ static void config_seeds(const char *src)
     free(repo);
 }
 
+/* ---- checkpoints ---- */
+
+/* The harness's training run after two steps (inside its second epoch's
+ * loader pass: 3 batches an epoch), saved as BaseTrainer saves it; with
+ * progress, as saved on an interrupt inside an epoch. */
+static void checkpoint_seed(const char *optimizer, const char *scheduler, bool progress)
+{
+    FuzzRun r;
+    manual_seed(3);
+    if (fuzz_run_init(&r, optimizer, scheduler) != 0) fail("training run");
+    for (int i = 0; i < 2; i++)
+        if (fuzz_run_step(&r) != 0) fail("training step");
+    DataLoaderPosition pos;
+    data_loader_get_position(r.loader, &pos);
+    static const char *const keys[] = {"loss", "accuracy"};
+    EpochProgress ep = {.epoch = 2, .batch = 2};
+    tracker_init(&ep.train, 2, keys);
+    tracker_update(&ep.train, "loss", 0.69, 6);
+    tracker_update(&ep.train, "accuracy", 0.5, 6);
+    CheckpointContent c = {
+        .model = r.model,
+        .optimizer = r.optimizer,
+        .scheduler = r.scheduler,
+        .epoch = 1,
+        .monitor_best = 0.6931,
+        .not_improved_count = 1,
+        .rng_default = generator_default(),
+        .loader = &pos,
+        .progress = progress ? &ep : NULL,
+        .config = r.config,
+    };
+    char name[128];
+    snprintf(name, sizeof name, "%s_%s%s.ckpt", optimizer, scheduler ? scheduler : "none", progress ? "_mid_epoch" : "");
+    if (checkpoint_save(seed_path("checkpoint", name), &c) != 0) fail(name);
+    fuzz_run_free(&r);
+}
+
+static void checkpoint_seeds(void)
+{
+    checkpoint_seed("SGD", NULL, false);
+    checkpoint_seed("SGD", "StepLR", true);
+    checkpoint_seed("Adam", "OneCycleLR", false);
+    checkpoint_seed("AdamW", "CosineAnnealingLR", false);
+    checkpoint_seed("RMSprop", "ReduceLROnPlateau", true);
+    checkpoint_seed("Adagrad", "MultiStepLR", false);
+    checkpoint_seed("Adadelta", "ExponentialLR", false);
+    checkpoint_seed("SGD", "LinearLR", false);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -211,5 +261,6 @@ int main(int argc, char **argv)
     safetensors_seeds();
     idx_seeds();
     config_seeds(argv[1]);
+    checkpoint_seeds();
     return 0;
 }
