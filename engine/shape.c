@@ -5,13 +5,6 @@
 
 #include "engine/error.h"
 
-int64_t shape_numel(Shape s)
-{
-    int64_t n = 1;
-    for (int i = 0; i < s.ndim; i++) n *= s.d[i];
-    return n;
-}
-
 /* The product of s's non-zero sizes times scale in *out, and whether a size
  * is zero; false for a bad ndim, a negative size or an overflow of int64. */
 static bool nonzero_product(Shape s, int64_t scale, int64_t *out, bool *empty)
@@ -35,6 +28,12 @@ bool shape_numel_checked(Shape s, int64_t *numel)
     if (!nonzero_product(s, 1, &p, &empty)) return false;
     *numel = empty ? 0 : p;
     return true;
+}
+
+int64_t shape_numel(Shape s)
+{
+    int64_t n;
+    return shape_numel_checked(s, &n) ? n : -1; /* never a wrapped product */
 }
 
 bool shape_nbytes_checked(Shape s, size_t elem_size, size_t *nbytes)

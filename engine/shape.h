@@ -18,7 +18,8 @@ typedef struct {
 /* The shape of a 0-dim tensor. */
 #define SCALAR_SHAPE ((Shape){.ndim = 0})
 
-/* The element count of a shape that is known to be valid (a tensor's). */
+/* The element count of a valid shape (a tensor's); -1, never a wrapped
+ * product, for one that shape_numel_checked refuses. */
 int64_t shape_numel(Shape s);
 
 /* ---- checked sizes: every allocation and every shape read from a user or a

@@ -17,7 +17,8 @@
 
 /* ---- storage ---- */
 
-/* "12.0 GiB", "1280 bytes": sizes as a reader of an error message wants them. */
+/* "12.0 GiB (12884901888 bytes)", "1280 bytes": sizes a reader takes in at
+ * a glance, exact too. */
 static const char *format_bytes(size_t n, char *buf, size_t size)
 {
     static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -31,7 +32,7 @@ static const char *format_bytes(size_t n, char *buf, size_t size)
         v /= 1024.0;
         u++;
     }
-    snprintf(buf, size, "%.1f %s", v, units[u]);
+    snprintf(buf, size, "%.1f %s (%zu bytes)", v, units[u], n);
     return buf;
 }
 
@@ -68,7 +69,7 @@ Storage *storage_new(size_t nbytes, Device device)
     bool oom;
     Storage *s = storage_alloc(nbytes, device, &oom);
     if (oom) {
-        char size[32];
+        char size[64];
         engine_error("out of memory: cannot allocate %s on %s", format_bytes(nbytes, size, sizeof size),
                      device_name(device));
     }
@@ -164,7 +165,7 @@ void tensor_free(Tensor *t)
 /* Says what memory ran out for, and what may help. */
 static void *tensor_oom_error(Shape shape, DType dtype, Device device, size_t nbytes)
 {
-    char size[32];
+    char size[64];
     return engine_error("out of memory: cannot allocate %s for a %s tensor of shape %s on %s (a smaller batch size "
                         "or model may help)",
                         format_bytes(nbytes, size, sizeof size), dtype_name(dtype), shape_str(shape),

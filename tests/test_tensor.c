@@ -550,7 +550,8 @@ static void test_out_of_memory_message(void **state)
     (void)state;
     scope_begin();
     expect_error(tensor_empty(SHAPE(1LL << 48, 4), DT_F32, CPU),
-                 "out of memory: cannot allocate 4.0 PiB for a float32 tensor of shape [281474976710656, 4] on cpu",
+                 "out of memory: cannot allocate 4.0 PiB (4503599627370496 bytes) for a float32 tensor of shape "
+                 "[281474976710656, 4] on cpu",
                  "(a smaller batch size or model may help)");
     /* the next allocation works: the failure left nothing behind */
     REQUIRE_OK(tensor_zeros(SHAPE(3), DT_F32, CPU));
