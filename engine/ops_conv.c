@@ -98,14 +98,19 @@ static bool check_args(const char *op, Tensor *x, Tensor *w, Tensor *bias, ConvP
                             "weight of size %s instead",
                             op, p.groups, p.groups, shape_str(w->shape)),
                false;
-    int64_t expected_c = transposed ? w->shape.d[0] : w->shape.d[1] * p.groups;
+    int64_t grouped; /* weight dim 1 times groups: the input (conv2d) or output (transposed) channels */
+    if (__builtin_mul_overflow(w->shape.d[1], (int64_t)p.groups, &grouped)) /* possible when dim 0 is 0 */
+        return engine_error("%s: Given groups=%d, weight of size %s has more channels than an int64 counts", op,
+                            p.groups, shape_str(w->shape)),
+               false;
+    int64_t expected_c = transposed ? w->shape.d[0] : grouped;
     if (x->shape.d[1] != expected_c)
         return engine_error("%s: Given groups=%d, weight of size %s, expected input%s to have %lld channels, but got "
                             "%lld channels instead",
                             op, p.groups, shape_str(w->shape), shape_str(x->shape), (long long)expected_c,
                             (long long)x->shape.d[1]),
                false;
-    int64_t out_channels = transposed ? w->shape.d[1] * p.groups : w->shape.d[0];
+    int64_t out_channels = transposed ? grouped : w->shape.d[0];
     if (bias && (bias->shape.ndim != 1 || bias->shape.d[0] != out_channels))
         return engine_error("%s: Given weight of size %s, expected bias to be 1-dimensional with %lld elements, but "
                             "got bias of size %s instead",
@@ -158,7 +163,7 @@ static bool output_shape(const char *op, Tensor *x, Tensor *w, ConvParams p, boo
                             p.padding[0], p.padding[1], p.stride[0], p.stride[1], p.dilation[0], p.dilation[1]),
                false;
     }
-    int64_t channels = transposed ? w->shape.d[1] * p.groups : w->shape.d[0];
+    int64_t channels = transposed ? w->shape.d[1] * p.groups : w->shape.d[0]; /* fits: check_args */
     *out = SHAPE(x->shape.d[0], channels, size[0], size[1]);
     return shape_check(*out, sizeof(float), op, NULL);
 }

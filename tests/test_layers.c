@@ -318,6 +318,11 @@ static void test_conv_size_arithmetic_overflow(void **state)
     Tensor *w = t_expand(one, SHAPE(1LL << 21, 1LL << 21, 1, 1));
     expect_error(f_conv2d(x, w, NULL, conv_params_default()), "conv2d: input [1, 2097152, 1048576, 16] and weight",
                  "too large to convolve");
+    ConvParams grouped = conv_params_default();
+    grouped.groups = 1 << 30;
+    Tensor *no_filters = tensor_empty(SHAPE(0, 1LL << 60, 1, 1), DT_F32, CPU); /* no bytes, huge dim 1 */
+    expect_error(f_conv2d(one, no_filters, NULL, grouped), "conv2d: Given groups=1073741824, weight of size",
+                 "more channels than an int64 counts");
     scope_end();
 }
 
