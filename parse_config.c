@@ -72,6 +72,20 @@ static int make_run_dirs(ConfigParser *cp)
     return config_save(cp->config, path);
 }
 
+/* The config travels in every checkpoint's metadata: refuse at the start
+ * what the checkpoint writer would refuse after an epoch of training. */
+#define CONFIG_MAX_BYTES (16u << 20)
+static int check_config_size(const Config *c)
+{
+    char *text = config_to_string(c);
+    ENGINE_CHECK_INT(text != NULL, "%s: out of memory", c->label);
+    size_t n = strlen(text);
+    free(text);
+    ENGINE_CHECK_INT(n <= CONFIG_MAX_BYTES, "%s: the config is %.1f MiB as JSON; at most %u MiB fits into a checkpoint",
+                     c->label, (double)n / (1 << 20), CONFIG_MAX_BYTES >> 20);
+    return 0;
+}
+
 /* rmdir after removing the named files; stops at anything else. */
 static void remove_run_dir(const char *dir, const char *const *files)
 {
@@ -188,7 +202,7 @@ ConfigParser *config_parser_from_args(int argc, char **argv, const char *descrip
     }
     for (int i = 0; i < n_sets; i++)
         if (config_set(cp->config, sets[i][0], sets[i][1]) != 0) goto fail;
-    if (config_check_schema(cp->config) != 0) goto fail;
+    if (config_check_schema(cp->config) != 0 || check_config_size(cp->config) != 0) goto fail;
     if (make_dirs && make_run_dirs(cp) != 0) goto fail;
     return cp;
 fail:

@@ -84,7 +84,7 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     int64_t n_gpu;
     if (!model || checkpoint_restore_model(ck, model)) goto done;
     if (!(criterion = loss_from_config(cfg)) || metrics_from_config(cfg, &n_metrics, names, fns)) goto done;
-    if (config_int_or(cfg, "n_gpu", 0, &n_gpu)) goto done;
+    if (n_gpu_from_config(cfg, &n_gpu)) goto done;
     Device device = prepare_device(n_gpu, &lg);
     if (configure_device_modes(cfg)) goto done;
     if (module_to(model, device) || data_loader_to(loader, device)) goto done;

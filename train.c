@@ -33,8 +33,10 @@ static int run(ConfigParser *cp)
     const Config *cfg = cp->config;
     int64_t verbosity, seed, n_gpu, len_epoch;
     if (config_int_or(cfg, "trainer.verbosity", 2, &verbosity) || config_int_or(cfg, "seed", 123, &seed) ||
-        config_int_or(cfg, "n_gpu", 0, &n_gpu) || config_int_or(cfg, "trainer.len_epoch", 0, &len_epoch))
+        n_gpu_from_config(cfg, &n_gpu) || config_int_or(cfg, "trainer.len_epoch", 0, &len_epoch))
         return -1;
+    ENGINE_CHECK_INT(len_epoch >= 0, "%s: trainer.len_epoch: expected 0 (epoch-based) or a number of batches, got %lld",
+                     cfg->label, (long long)len_epoch);
     ENGINE_CHECK_INT(verbosity >= 0 && verbosity <= 2, "%s: trainer.verbosity: expected 0, 1 or 2, got %lld",
                      cfg->label, (long long)verbosity);
     char log_config[] = "logger/logger_config.json";
@@ -83,8 +85,8 @@ static int run(ConfigParser *cp)
         goto done;
     if (interrupt_requested()) {
         rc = TRAIN_INTERRUPTED;
-        log_warning(&lg, "Interrupted by %s before training began: nothing saved",
-                    interrupt_name(interrupt_requested()));
+        fprintf(stderr, "interrupted by %s before training began: nothing saved\n",
+                interrupt_name(interrupt_requested()));
     } else {
         rc = base_trainer_train(&trainer.base);
     }

@@ -21,6 +21,14 @@ Device prepare_device(int64_t n_gpu_use, const Logger *lg)
     return n_gpu_use > 0 ? CUDA(0) : CPU;
 }
 
+int n_gpu_from_config(const Config *cfg, int64_t *n_gpu)
+{
+    if (config_int_or(cfg, "n_gpu", 0, n_gpu)) return -1;
+    ENGINE_CHECK_INT(*n_gpu >= 0, "%s: n_gpu: expected 0 (CPU) or a number of GPUs, got %lld", cfg->label,
+                     (long long)*n_gpu);
+    return 0;
+}
+
 int configure_device_modes(const Config *cfg)
 {
     static const char *const keys[] = {"tf32", "deterministic", NULL};

@@ -11,6 +11,9 @@
 #include "utils/config.h"
 
 Device prepare_device(int64_t n_gpu_use, const Logger *lg);
+/* The config's n_gpu (default 0): -1 with an error when it is not a whole
+ * number >= 0. */
+int n_gpu_from_config(const Config *cfg, int64_t *n_gpu);
 /* The GPU backend's numeric modes from the config's optional "cuda" block:
  * {"tf32": false, "deterministic": false} (PyTorch's allow_tf32 and
  * cudnn.deterministic; both off by default). -1 with an error naming the

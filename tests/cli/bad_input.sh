@@ -166,6 +166,21 @@ config_with() {
   fi
 }
 
+# with_meta SRC DST KEY VALUE: a copy of checkpoint SRC with metadata KEY set
+# to VALUE (python3, standard library only).
+with_meta() {
+  python3 - "$@" <<'PY'
+import json, struct, sys
+src, dst, key, value = sys.argv[1:5]
+data = open(src, "rb").read()
+(n,) = struct.unpack("<Q", data[:8])
+header = json.loads(data[8:8 + n])
+header["__metadata__"][key] = value
+h = json.dumps(header).encode()
+open(dst, "wb").write(struct.pack("<Q", len(h)) + h + data[8 + n:])
+PY
+}
+
 # ---------------------------------------------------------------- setup
 
 mnist_dir "$T/data"
@@ -627,6 +642,120 @@ case_divergence() {
 # Existing run folders named like the next runs' ids (MMDD_HHMMSS of the next
 # seconds), each with checkpoints: failing runs and a successful one must
 # leave every byte of them as it was.
+
+# Numbers out of range and hostile sizes: in configs, on the command line,
+# in checkpoints' metadata.
+case_hostile_numbers() {
+  expect_fail "train: ResNet18 with 8006399337547549 input channels" "arch" "8006399337547549" -- \
+    "$TRAIN" -c base.json --set arch.type=ResNet18 --set 'arch.args={"in_channels":8006399337547549}'
+  with_meta "$CK" "$T/hugearch.ckpt" config "$(sed -e 's/"type": "MLP"/"type": "ResNet18"/' \
+    -e 's/"hidden": \[32\]/"in_channels": 8006399337547549/' "$T/base.json")"
+  expect_fail "test: a checkpoint whose config asks for 8006399337547549 input channels" "8006399337547549" -- \
+    "$TEST" -r hugearch.ckpt
+  local v
+  for v in 9223372036854775807 abc -1 1.5 " 3" 1125899906842625; do
+    with_meta "$CK" "$T/epoch.ckpt" epoch "$v"
+    expect_fail "train: checkpoint with epoch \"$v\"" "epoch.ckpt: checkpoint metadata is damaged: 'epoch'" -- \
+      "$TRAIN" -r epoch.ckpt
+  done
+  with_meta "$CK" "$T/count.ckpt" not_improved_count 5
+  expect_fail "train: checkpoint with not_improved_count above its epoch" \
+    "count.ckpt: checkpoint metadata is damaged: 'not_improved_count'" -- "$TRAIN" -r count.ckpt
+  for v in "[-1, 2]" "[1]" "[1, 2, 3]" "[18446744073709551616, 1]" "[1, 2] x"; do
+    with_meta "$CK" "$T/rng.ckpt" rng_default "$v"
+    expect_fail "train: checkpoint with rng_default $v" "rng.ckpt: checkpoint metadata is damaged: 'rng_default'" -- \
+      "$TRAIN" -r rng.ckpt
+  done
+  with_meta "$CK" "$T/loader.ckpt" loader_epoch "[1, 2, -3]"
+  expect_fail "train: checkpoint with a negative loader position" \
+    "loader.ckpt: checkpoint metadata is damaged: 'loader_epoch'" -- "$TRAIN" -r loader.ckpt
+  with_meta "$CK" "$T/progress.ckpt" epoch_progress '{"epoch": 2, "batch": -1, "totals": {}}'
+  expect_fail "train: checkpoint with a negative batch in its epoch progress" \
+    "progress.ckpt: checkpoint metadata is damaged: 'epoch_progress'" -- "$TRAIN" -r progress.ckpt
+  with_meta "$CK" "$T/monitor.ckpt" monitor_best "fast"
+  expect_fail "train: checkpoint with monitor_best \"fast\"" "monitor.ckpt: checkpoint metadata is damaged: 'monitor_best'" -- \
+    "$TRAIN" -r monitor.ckpt
+
+  expect_fail "train: --set eps=1e999 inside a JSON value" "base.json: optimizer.args.eps: not a finite number" -- \
+    "$TRAIN" -c base.json --set 'optimizer.args={"lr":0.001,"eps":1e999}'
+  expect_fail "train: --lr inf" "base.json: optimizer.args.lr: not a finite number" -- "$TRAIN" -c base.json --lr inf
+  expect_fail "train: --lr nan" "base.json: optimizer.args.lr: not a finite number" -- "$TRAIN" -c base.json --lr nan
+  config_with 's/"lr": 0.001/"lr": 1e999/'
+  expect_fail "train: lr 1e999 in the config file" "config.json: optimizer.args.lr: not a finite number" -- \
+    "$TRAIN" -c config.json
+  expect_fail "train: early_stop -1" "base.json: trainer.early_stop: must be 0 (never) or a number of epochs, got -1" -- \
+    "$TRAIN" -c base.json --set trainer.early_stop=-1
+  expect_fail "train: len_epoch -1" "base.json: trainer.len_epoch: expected 0 (epoch-based) or a number of batches" -- \
+    "$TRAIN" -c base.json --set trainer.len_epoch=-1
+  expect_fail "train: n_gpu -1" "base.json: n_gpu: expected 0 (CPU) or a number of GPUs, got -1" -- \
+    "$TRAIN" -c base.json --set n_gpu=-1
+  expect_fail "test: n_gpu -1" "n_gpu: expected 0 (CPU) or a number of GPUs, got -1" -- "$TEST" -r "$CK" --set n_gpu=-1
+  expect_fail "train: empty save_dir" "base.json: trainer.save_dir: must name a folder for the runs" -- \
+    "$TRAIN" -c base.json --set trainer.save_dir=
+  expect_fail "train: save_dir is the root" "base.json: trainer.save_dir: must name a folder for the runs" -- \
+    "$TRAIN" -c base.json --set trainer.save_dir=//
+  expect_fail "train: a run name that leaves save_dir" "base.json: name: must be a folder name" -- \
+    "$TRAIN" -c base.json --set name=..
+}
+
+# Every key a user writes is used or refused.
+case_strict_keys() {
+  expect_fail "train: a typo in trainer" "base.json: trainer.epochz: unknown key (did you mean 'epochs'?" -- \
+    "$TRAIN" -c base.json --set trainer.epochz=1
+  expect_fail "test: a typo in trainer" "trainer.epochz: unknown key (did you mean 'epochs'?" -- \
+    "$TEST" -r "$CK" --set trainer.epochz=1
+  expect_fail "train: an unknown top-level key" "base.json: optimiser: unknown key (did you mean 'optimizer'?" -- \
+    "$TRAIN" -c base.json --set 'optimiser={"type": "SGD"}'
+  config_with 's/"name": "BadInput",/"name": "BadInput", "comment": "x",/'
+  expect_fail "train: an unknown top-level key in the file" "config.json: comment: unknown key (known keys at the top level:" -- \
+    "$TRAIN" -c config.json
+  config_with 's/"epochs": 1,/"epochs": 1, "epochs": 100,/'
+  expect_fail "train: a key written twice" "config.json: trainer.epochs: duplicate key" -- "$TRAIN" -c config.json
+  expect_fail "train: a duplicate key inside a --set value" "base.json: optimizer.args.lr: duplicate key" -- \
+    "$TRAIN" -c base.json --set 'optimizer.args={"lr": 0.1, "lr": 0.2}'
+  expect_fail "train: a typo in an argument" "base.json: optimizer.args.betas1: unknown key for Adam (did you mean 'betas'?" -- \
+    "$TRAIN" -c base.json --set optimizer.args.betas1=0.9
+  expect_fail "train: trainer is not an object" "base.json: trainer: expected an object, got 5" -- \
+    "$TRAIN" -c base.json --set trainer=5
+  local nine='["accuracy","accuracy","accuracy","accuracy","accuracy","accuracy","accuracy","accuracy","accuracy"]'
+  expect_fail "train: nine metrics" "metrics: expected a list of at most 8 metric names" -- \
+    "$TRAIN" -c base.json --set "metrics=$nine"
+  expect_fail "test: nine metrics, as ./train" "metrics: expected a list of at most 8 metric names" -- \
+    "$TEST" -r "$CK" --set "metrics=$nine"
+  expect_fail "test: a metric listed twice" "metrics.1: 'accuracy' is listed twice" -- \
+    "$TEST" -r "$CK" --set 'metrics=["accuracy","accuracy"]'
+  # a config larger than a checkpoint can hold: refused before training
+  python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["data_loader"]["args"]["data_dir"] = "x" * (17 << 20); json.dump(c, open(sys.argv[2], "w"))' \
+    "$T/base.json" "$T/huge.json"
+  expect_fail "train: a 17 MiB config" "huge.json: the config is 17.0 MiB as JSON; at most 16 MiB fits into a checkpoint" -- \
+    "$TRAIN" -c huge.json
+  rm -f "$T/huge.json"
+}
+
+# Where files go: best.ckpt in save_dir's own models/ folder; a file-size
+# limit is a write error, and leaves no temporary file.
+case_files() {
+  mkdir -p "$T/x/models"
+  echo "a user's own file" >"$T/x/models/best.ckpt"
+  protect "$T/x/models/best.ckpt"
+  expect_ok "train: save_dir inside a folder named models" -- "$TRAIN" -c base.json --set "trainer.save_dir=$T/x/models/exp"
+  if [ -L "$T/x/models/exp/models/best.ckpt" ] && [ -f "$T/x/models/exp/models/best.ckpt" ]; then
+    report "train: best.ckpt is linked in <save_dir>/models"
+  else
+    report "train: best.ckpt is linked in <save_dir>/models" "no link at $T/x/models/exp/models/best.ckpt"
+  fi
+  run_in_tmp bash -c "ulimit -f 300; exec '$TRAIN' -c base.json --set 'trainer.save_dir=$T/limited'"
+  local -a problems=()
+  [ "$rc" -eq 1 ] || problems+=("exit status $rc, expected 1")
+  grep -q "^error: .*checkpoint-epoch1.ckpt: write failed: File too large" "$T/err" || problems+=("no write error on stderr")
+  [ -z "$(find "$T/limited" -name '*.tmp.*')" ] || problems+=("temporary files left: $(find "$T/limited" -name '*.tmp.*')")
+  report "train: a file-size limit (ulimit -f) is a write error" "${problems[@]}"
+  mkfifo "$T/fifo.json"
+  expect_fail "train: a FIFO as config file" "fifo.json" -- timeout 20 "$TRAIN" -c fifo.json
+  expect_fail "test: a FIFO as checkpoint" "fifo.json" -- timeout 20 "$TEST" -r fifo.json
+  expect_fail "train: /dev/zero as config file" "/dev/zero" -- timeout 20 "$TRAIN" -c /dev/zero
+}
+
 case_existing_checkpoints() {
   local now i dir
   now=$(date +%s)
@@ -679,6 +808,9 @@ case_idx_bad_header
 case_checkpoint_truncated
 case_checkpoint_not_safetensors
 case_checkpoint_foreign
+case_hostile_numbers
+case_strict_keys
+case_files
 case_checkpoint_other_arch
 case_checkpoint_missing
 case_set
