@@ -214,7 +214,7 @@ extern "C" void cuda_batch_norm_backward_reduce(Tensor *sum_g, Tensor *sum_g_xha
 {
     ChannelLayout lay = channel_layout(x);
     if (lay.c == 0) return;
-    SumSpec s = {tensor_f32(x), tensor_f32(g), tensor_f32(mean), 1, NULL, NULL};
+    SumSpec s = {tensor_f32(x), tensor_f32(g), tensor_f32(mean), 1, NULL, NULL, false};
     Partials p = channel_sums(s, lay.n, lay.c, lay.l);
     finish_grad_sums<<<(unsigned)((lay.c + CUDA_THREADS - 1) / CUDA_THREADS), threads_for(lay.c), 0,
                        cuda_current_stream()>>>(p, tensor_f32(invstd), tensor_f32(sum_g), tensor_f32(sum_g_xhat),
@@ -391,7 +391,7 @@ extern "C" void cuda_layer_norm_backward_params(Tensor *grad_weight, Tensor *gra
     int64_t rows = tensor_numel(mean);
     if (cols == 0) return;
     /* per column: sum of g, and of g * (x - mean[r]) * rstd[r] */
-    SumSpec s = {tensor_f32(x), tensor_f32(g), NULL, 0, tensor_f32(mean), tensor_f32(rstd)};
+    SumSpec s = {tensor_f32(x), tensor_f32(g), NULL, 0, tensor_f32(mean), tensor_f32(rstd), false};
     Partials p = column_sums(s, rows, cols, 1);
     finish_columns<<<(unsigned)((cols + CUDA_THREADS - 1) / CUDA_THREADS), threads_for(cols), 0,
                      cuda_current_stream()>>>(p, grad_weight ? tensor_f32(grad_weight) : NULL,
