@@ -299,6 +299,14 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
 
     t->iteration_based = len_epoch > 0;
     t->len_epoch = len_epoch > 0 ? len_epoch : data_loader_num_batches(data_loader);
+    /* TensorBoard steps count batches over the whole run: keep them exact in a double */
+    int64_t steps;
+    if (__builtin_mul_overflow(t->base.epochs, t->len_epoch, &steps) || steps > ((int64_t)1 << 53)) {
+        engine_error("%s: trainer.epochs (%lld) times %lld batches per epoch is more steps than a run can count",
+                     cp->config->label, (long long)t->base.epochs, (long long)t->len_epoch);
+        base_trainer_free(&t->base);
+        return -1;
+    }
     t->log_step = (int64_t)sqrt((double)data_loader_batch_size(data_loader));
     if (t->log_step < 1) t->log_step = 1;
     t->scheduler_per_batch = lr_scheduler && strcmp(scheduler_name(lr_scheduler), "OneCycleLR") == 0;

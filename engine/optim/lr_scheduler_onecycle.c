@@ -180,7 +180,9 @@ LRScheduler *sched_one_cycle_lr(Optimizer *opt, OneCycleLROptions o)
         ENGINE_CHECK(o.epochs > 0, "%s: Expected positive integer epochs, but got %lld", what, (long long)o.epochs);
         ENGINE_CHECK(o.steps_per_epoch > 0, "%s: Expected positive integer steps_per_epoch, but got %lld", what,
                      (long long)o.steps_per_epoch);
-        o.total_steps = o.epochs * o.steps_per_epoch;
+        ENGINE_CHECK(!__builtin_mul_overflow(o.epochs, o.steps_per_epoch, &o.total_steps),
+                     "%s: epochs (%lld) times steps_per_epoch (%lld) overflows", what, (long long)o.epochs,
+                     (long long)o.steps_per_epoch);
     }
     if (check_options(o.total_steps, o.pct_start, o.anneal_strategy, what) != 0) return NULL;
     const char *momentum_name = optimizer_has_hparam(opt, "beta1") ? "beta1" : "momentum";

@@ -683,6 +683,8 @@ case_hostile_numbers() {
   config_with 's/"lr": 0.001/"lr": 1e999/'
   expect_fail "train: lr 1e999 in the config file" "config.json: optimizer.args.lr: not a finite number" -- \
     "$TRAIN" -c config.json
+  expect_fail "train: 9e15 epochs" "base.json: trainer.epochs (9000000000000000) times 8 batches per epoch is more steps" -- \
+    "$TRAIN" -c base.json --set trainer.epochs=9000000000000000
   expect_fail "train: early_stop -1" "base.json: trainer.early_stop: must be 0 (never) or a number of epochs, got -1" -- \
     "$TRAIN" -c base.json --set trainer.early_stop=-1
   expect_fail "train: len_epoch -1" "base.json: trainer.len_epoch: expected 0 (epoch-based) or a number of batches" -- \
