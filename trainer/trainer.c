@@ -142,6 +142,7 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
             rc = -1;
         if (rc == 0 && batch_idx == 0 && add_input_grid(t, x, false)) rc = -1;
         scope_end();
+        if (rc == 0) engine_clear_error(); /* nor after the last step */
     }
     if (rc == 0 && log_steps(t, &sv, &t->valid_metrics, false, epoch, NULL) < 0) rc = -1;
     grad_mode_restore(mode);
@@ -263,6 +264,7 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
         snprintf(note, sizeof note, "loss %.4f", last_loss);
         progress_update(&bar, batch_idx + 1, note);
         if (rc == 0 && t->scheduler_per_batch && scheduler_step(bt->lr_scheduler)) rc = -1;
+        if (rc == 0) engine_clear_error(); /* nor after the last step */
         /* a signal stops the run between whole steps, where a checkpoint is exact */
         interrupted = interrupt_requested() != 0;
     }
