@@ -99,7 +99,9 @@ static inline Module *module_child_at(const Module *m, int i) { return (Module *
 
 /* ---- calling ---- */
 /* Runs the pre-hooks, forward, then the hooks (each list in registration
- * order). A module without forward is an error, as in PyTorch. */
+ * order). A module without forward is an error, as in PyTorch. An error
+ * raised inside a child's forward gets the child's dotted path below the
+ * outermost module in front, once ("layer2.0.conv1: conv2d: ..."). */
 Tensor *module_forward(Module *m, Tensor *x);
 /* Return a handle for module_remove_hook(). */
 int module_register_forward_pre_hook(Module *m, ModulePreHookFn fn, void *ctx);
