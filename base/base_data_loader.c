@@ -68,7 +68,7 @@ static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, D
     memcpy(dl->order, indices, sizeof(int64_t) * (size_t)n);
     generator_seed(&dl->gen, opts.seed);
     generator_get_state(&dl->gen, dl->epoch_rng);
-    dl->n_batches = opts.drop_last ? n / opts.batch_size : (n + opts.batch_size - 1) / opts.batch_size;
+    dl->n_batches = opts.drop_last ? n / opts.batch_size : (n == 0 ? 0 : (n - 1) / opts.batch_size + 1);
     dl->n_slots = opts.num_workers > 0 ? 2 * opts.num_workers : 1;
     dl->slots = calloc((size_t)dl->n_slots, sizeof(Slot));
     ENGINE_ASSERT(dl->slots != NULL);

@@ -17,8 +17,10 @@ struct Transfer {
 Tensor *tensor_empty_pinned(Shape shape, DType dtype)
 {
 #ifdef ENGINE_HAVE_CUDA
+    size_t nbytes;
+    if (!shape_check(shape, dtype_size(dtype), "empty_pinned", &nbytes)) return NULL;
     if (device_cuda_count() > 0) {
-        Storage *s = storage_new_pinned((size_t)shape_numel(shape) * dtype_size(dtype));
+        Storage *s = storage_new_pinned(nbytes);
         if (s) return tensor_on_storage(s, dtype, shape);
     }
 #endif

@@ -181,17 +181,18 @@ static void add_memory_stats(const Trainer *t, LogDict *log)
 
 /* Logs the queued training steps, and the reference's progress line for
  * the batch that is a multiple of log_step (the last one queued then). */
-static int log_train_steps(Trainer *t, StepValues *sv, int64_t epoch, int64_t total, Progress *bar, double *last_loss)
+static int log_train_steps(Trainer *t, StepValues *sv, int64_t epoch, double total, Progress *bar, double *last_loss)
 {
     int rows = log_steps(t, sv, &t->train_metrics, true, epoch, last_loss);
     if (rows < 0) return -1;
     for (int r = 0; r < rows; r++) {
         int64_t batch_idx = sv->info[r].batch;
         if (batch_idx % t->log_step != 0) continue;
-        int64_t current = batch_idx * data_loader_batch_size(t->data_loader);
+        /* samples as doubles: batches x batch_size may pass what an int64 holds */
+        double current = (double)batch_idx * (double)data_loader_batch_size(t->data_loader);
         progress_clear(bar);
-        log_debug(&t->base.logger, "Train Epoch: %lld [%lld/%lld (%.0f%%)] Loss: %.6f", (long long)epoch,
-                  (long long)current, (long long)total, 100.0 * (double)current / (double)total,
+        log_debug(&t->base.logger, "Train Epoch: %lld [%.0f/%.0f (%.0f%%)] Loss: %.6f", (long long)epoch,
+                  current, total, 100.0 * current / total,
                   sv->host[(size_t)r * (size_t)sv->n_values]);
     }
     return 0;
@@ -228,7 +229,8 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
     StepValues sv;
     if (step_values_init(&sv, (int)t->log_step, bt->n_metrics + 1, t->device)) return -1;
     int64_t batch_size = data_loader_batch_size(t->data_loader);
-    int64_t total = t->iteration_based ? t->len_epoch * batch_size : data_loader_num_samples(t->data_loader);
+    double total = t->iteration_based ? (double)t->len_epoch * (double)batch_size
+                                      : (double)data_loader_num_samples(t->data_loader);
     int rc = 0;
     bool interrupted = false;
     double last_loss = NAN;
