@@ -319,10 +319,14 @@ int config_read_args(const Config *c, const char *args_path, const char *what, c
 }
 
 /* The value text typed like the node it replaces. */
+/* The whole text as JSON, or NULL: "4abc" or "[1]]" are not JSON followed
+ * by something to ignore. */
+static cJSON *parse_whole(const char *text) { return cJSON_ParseWithOpts(text, NULL, true); }
+
 static cJSON *typed_value(const Config *c, const char *key_path, const cJSON *old, const char *value)
 {
     if (!old) {
-        cJSON *j = cJSON_Parse(value);
+        cJSON *j = parse_whole(value);
         return j ? j : cJSON_CreateString(value);
     }
     if (cJSON_IsNumber(old)) {
@@ -339,13 +343,18 @@ static cJSON *typed_value(const Config *c, const char *key_path, const cJSON *ol
         return engine_error("%s: %s: expected true or false for --set, got \"%s\"", c->label, key_path, value);
     }
     if (cJSON_IsString(old)) return cJSON_CreateString(value);
-    cJSON *j = cJSON_Parse(value);
+    cJSON *j = parse_whole(value);
     if (!j) return engine_error("%s: %s: expected JSON for --set, got \"%s\"", c->label, key_path, value);
     return j;
 }
 
 int config_set(Config *c, const char *key_path, const char *value)
 {
+    /* an empty part (".name", "a..b", "a.") would be looked up as the key ""
+     * but inserted under another name */
+    size_t len = strlen(key_path);
+    ENGINE_CHECK_INT(len > 0 && key_path[0] != '.' && key_path[len - 1] != '.' && !strstr(key_path, ".."),
+                     "%s: --set %s: a key path is names joined by single dots", c->label, key_path);
     const char *dot = strrchr(key_path, '.');
     char parent_path[256];
     const char *leaf = key_path;

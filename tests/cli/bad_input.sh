@@ -715,6 +715,10 @@ case_strict_keys() {
   expect_fail "train: a key written twice" "config.json: trainer.epochs: duplicate key" -- "$TRAIN" -c config.json
   expect_fail "train: a duplicate key inside a --set value" "base.json: optimizer.args.lr: duplicate key" -- \
     "$TRAIN" -c base.json --set 'optimizer.args={"lr": 0.1, "lr": 0.2}'
+  expect_fail "train: --set with an empty key part" "base.json: --set .name: a key path is names joined by single dots" -- \
+    "$TRAIN" -c base.json --set .name=b
+  expect_fail "train: --set JSON with trailing text" 'base.json: metrics: expected JSON for --set, got "["accuracy"]]"' -- \
+    "$TRAIN" -c base.json --set 'metrics=["accuracy"]]'
   expect_fail "train: a typo in an argument" "base.json: optimizer.args.betas1: unknown key for Adam (did you mean 'betas'?" -- \
     "$TRAIN" -c base.json --set optimizer.args.betas1=0.9
   expect_fail "train: trainer is not an object" "base.json: trainer: expected an object, got 5" -- \
