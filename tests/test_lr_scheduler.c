@@ -1,7 +1,9 @@
 /* LR schedulers against PyTorch: every group's lr (and OneCycleLR's
  * momentum / beta1) after construction and after each of 100 steps, for
- * two parameter groups with different lrs; state save/load half-way
- * continues identically; and the error paths. */
+ * two parameter groups with different lrs; the same with a third group added
+ * to the optimizer half-way (as unfreezing does); state save/load half-way
+ * continues identically, also across and after an added group; and the
+ * error paths. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,7 +237,12 @@ static void run(const SchedCase *c, Setup *su, Trace *t, int from, int to)
     }
 }
 
-static char *torch_args(void)
+/* The point where the tests that add a group add it (before this step),
+ * and its lr. */
+#define ADD_AT 40
+static const double added_lr = 0.05;
+
+static char *torch_args(bool add_group)
 {
     cJSON *args = cJSON_CreateObject();
     cJSON_AddStringToObject(args, "task", "sched");
@@ -248,6 +255,10 @@ static char *torch_args(void)
         cJSON_AddItemToObject(jc, "optim_kwargs", cJSON_Parse(cases[k].optim_kwargs));
         cJSON_AddItemToObject(jc, "group_lrs", cJSON_CreateDoubleArray(group_lrs, N_GROUPS));
         cJSON_AddNumberToObject(jc, "steps", N_STEPS);
+        if (add_group) {
+            cJSON_AddNumberToObject(jc, "add_at", ADD_AT);
+            cJSON_AddNumberToObject(jc, "add_lr", added_lr);
+        }
         if (cases[k].metrics) {
             /* as %.17g text: cJSON's own printing may drop the last bit */
             cJSON *m = cJSON_AddArrayToObject(jc, "metrics");
@@ -284,7 +295,7 @@ static double trace_error(double (*ours)[N_GROUPS], const cJSON *ref)
 static void test_schedulers_against_torch(void **state)
 {
     scope_begin();
-    char *args = torch_args();
+    char *args = torch_args(false);
     Safetensors *ref = NULL;
     int rc = torch_script_run("optim_ref.py", "sched", 0, NULL, NULL, args, &ref);
     free(args);
@@ -360,6 +371,163 @@ static void test_state_round_trip(void **state)
     scope_end();
 }
 
+/* ---- a group added after the scheduler was made ---- */
+
+typedef struct {
+    Tensor *param;
+    double lr[N_STEPS + 1][N_GROUPS + 1]; /* the added group's entries are NAN before it exists */
+    double momentum[N_STEPS + 1][N_GROUPS + 1];
+} AddTrace;
+
+/* Adds the group as train.c's unfreezing does: default hyperparameters,
+ * then its lr, then the scheduler takes it in. */
+static void add_group(Setup *su, AddTrace *t)
+{
+    assert_int_equal(optimizer_add_param_group(su->opt, &t->param, 1), N_GROUPS);
+    assert_int_equal(optimizer_set(su->opt, N_GROUPS, "lr", added_lr), 0);
+    if (scheduler_adopt_param_groups(su->sched) != 0) fail_engine("scheduler_adopt_param_groups");
+    assert_int_equal(scheduler_n_groups(su->sched), N_GROUPS + 1);
+}
+
+static void add_record(AddTrace *t, int point, const Setup *su)
+{
+    const double *last = scheduler_get_last_lr(su->sched);
+    for (int g = 0; g <= N_GROUPS; g++) {
+        bool exists = g < su->opt->n_groups;
+        t->lr[point][g] = exists ? su->opt->groups[g].lr : NAN;
+        t->momentum[point][g] = exists ? group_momentum(su->opt, g) : NAN;
+        if (exists) assert_true(last[g] == su->opt->groups[g].lr);
+    }
+}
+
+/* Steps from..to-1, adding the group before step ADD_AT. */
+static void add_run(const SchedCase *c, Setup *su, AddTrace *t, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        if (i == ADD_AT) add_group(su, t);
+        step(c, su, i);
+        add_record(t, i + 1, su);
+    }
+}
+
+/* Max relative difference against torch's [point][group] list, whose
+ * points before ADD_AT have one group fewer. */
+static double add_trace_error(double (*ours)[N_GROUPS + 1], const cJSON *ref)
+{
+    assert_int_equal(cJSON_GetArraySize(ref), N_STEPS + 1);
+    double worst = 0;
+    for (int i = 0; i <= N_STEPS; i++) {
+        const cJSON *point = cJSON_GetArrayItem(ref, i);
+        int n = i > ADD_AT ? N_GROUPS + 1 : N_GROUPS;
+        assert_int_equal(cJSON_GetArraySize(point), n);
+        for (int g = 0; g < n; g++) {
+            double r = cJSON_GetArrayItem(point, g)->valuedouble;
+            double err = fabs(ours[i][g] - r) / fmax(fabs(r), 1e-300);
+            if (!(err <= worst)) worst = err;
+        }
+    }
+    return worst;
+}
+
+/* Every scheduler with a group added before step 40: the added group's lrs
+ * (and momenta) against PyTorch's, taking the group in as
+ * lr_scheduler.h describes (tests/ref/optim_ref.py adopt_group); the first
+ * groups go on exactly as without it. */
+static void test_added_group_against_torch(void **state)
+{
+    scope_begin();
+    char *args = torch_args(true);
+    Safetensors *ref = NULL;
+    int rc = torch_script_run("optim_ref.py", "sched_added_group", 0, NULL, NULL, args, &ref);
+    free(args);
+    if (rc == 1) {
+        scope_end();
+        print_message("SKIP: PyTorch reference not available (python3-torch)\n");
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    cJSON *result = cJSON_Parse(safetensors_meta(ref, "result"));
+    const cJSON *rcases = cJSON_GetObjectItemCaseSensitive(result, "cases");
+    assert_int_equal(cJSON_GetArraySize(rcases), N_CASES);
+    const double tol = 1e-12;
+    static AddTrace t;
+    t.param = tensor_persist(tensor_zeros(SHAPE(1), DT_F32, CPU));
+    for (int k = 0; k < N_CASES; k++) {
+        const SchedCase *c = &cases[k];
+        Setup su;
+        setup_make(&su, c);
+        add_record(&t, 0, &su);
+        add_run(c, &su, &t, 0, N_STEPS);
+        const cJSON *rc_k = cJSON_GetArrayItem(rcases, k);
+        double lr_err = add_trace_error(t.lr, cJSON_GetObjectItemCaseSensitive(rc_k, "lrs"));
+        double mom_err = add_trace_error(t.momentum, cJSON_GetObjectItemCaseSensitive(rc_k, "momentum"));
+        print_message("  %-18s %-60.60s added group: lr err %.3g, momentum err %.3g (tol %.0e)\n", c->sched,
+                      c->kwargs, lr_err, mom_err, tol);
+        setup_free(&su);
+        if (!(lr_err <= tol && mom_err <= tol))
+            fail_msg("%s %s with an added group: lr error %.3g, momentum error %.3g", c->sched, c->kwargs, lr_err,
+                     mom_err);
+    }
+    tensor_free(t.param);
+    cJSON_Delete(result);
+    safetensors_free(ref);
+    scope_end();
+}
+
+/* Save at step `at`, rebuild optimizer and scheduler (adding the group
+ * again first when it was there, as a resumed run rebuilds its layout),
+ * load and go on: the same lrs and momenta, bit for bit, as straight
+ * through. at before ADD_AT: the state of 2 groups, the group added after
+ * loading; at after it: the state of 3 groups. */
+static void test_added_group_round_trip(void **state)
+{
+    scope_begin();
+    static AddTrace a, b;
+    a.param = tensor_persist(tensor_zeros(SHAPE(1), DT_F32, CPU));
+    b.param = tensor_persist(tensor_zeros(SHAPE(1), DT_F32, CPU));
+    const int points[] = {ADD_AT - 10, ADD_AT, ADD_AT + 10};
+    for (int k = 0; k < N_CASES; k++) {
+        const SchedCase *c = &cases[k];
+        Setup su;
+        setup_make(&su, c);
+        add_record(&a, 0, &su);
+        add_run(c, &su, &a, 0, N_STEPS);
+        setup_free(&su);
+        for (int p = 0; p < 3; p++) {
+            int at = points[p];
+            memset(b.lr, 0, sizeof b.lr);
+            memset(b.momentum, 0, sizeof b.momentum);
+            setup_make(&su, c);
+            add_record(&b, 0, &su);
+            add_run(c, &su, &b, 0, at);
+            StateDict sd;
+            state_dict_init(&sd);
+            char *opt_json = NULL;
+            assert_int_equal(optimizer_state_dict(su.opt, &sd, &opt_json), 0);
+            char *sched_json = scheduler_state_dict(su.sched);
+            assert_non_null(sched_json);
+            setup_free(&su);
+
+            setup_make(&su, c);
+            if (at > ADD_AT) add_group(&su, &b);
+            if (optimizer_load_state_dict(su.opt, &sd, opt_json) != 0) fail_engine("optimizer_load_state_dict");
+            if (scheduler_load_state_dict(su.sched, sched_json) != 0) fail_engine("scheduler_load_state_dict");
+            add_run(c, &su, &b, at, N_STEPS);
+            setup_free(&su);
+            state_dict_free(&sd);
+            free(opt_json);
+            free(sched_json);
+            bool same = memcmp(a.lr, b.lr, sizeof a.lr) == 0 && memcmp(a.momentum, b.momentum, sizeof a.momentum) == 0;
+            if (!same) fail_msg("%s %s: resumed at step %d (group added before %d) differs", c->sched, c->kwargs, at,
+                                ADD_AT);
+        }
+        print_message("  %-18s resumed before, at and after the added group: exact\n", c->sched);
+    }
+    tensor_free(a.param);
+    tensor_free(b.param);
+    scope_end();
+}
+
 static void test_errors(void **state)
 {
     scope_begin();
@@ -430,11 +598,15 @@ static void test_errors(void **state)
     tensor_free(lone);
     free(json);
 
-    /* a group added after the scheduler was made */
+    /* a group added after the scheduler was made is taken in; a state of
+     * 2 groups then no longer loads (the layout must be rebuilt first) */
+    char *json2 = scheduler_state_dict(su.sched);
     Tensor *extra = tensor_persist(tensor_zeros(SHAPE(1), DT_F32, CPU));
     assert_int_equal(optimizer_add_param_group(su.opt, &extra, 1), N_GROUPS);
-    expect_failure(scheduler_step(su.sched) != 0,
-                 "the optimizer has 3 parameter groups but the scheduler was made for 2", NULL);
+    assert_int_equal(scheduler_step(su.sched), 0);
+    assert_int_equal(scheduler_n_groups(su.sched), N_GROUPS + 1);
+    expect_failure(scheduler_load_state_dict(su.sched, json2) != 0, "'_last_lr' must be a list of 3 numbers", NULL);
+    free(json2);
     setup_free(&su);
     tensor_free(extra);
     scope_end();
@@ -445,6 +617,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedulers_against_torch),
         cmocka_unit_test(test_state_round_trip),
+        cmocka_unit_test(test_added_group_against_torch),
+        cmocka_unit_test(test_added_group_round_trip),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

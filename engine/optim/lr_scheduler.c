@@ -1,6 +1,7 @@
 /* What every LR scheduler shares: construction (base lrs from the groups'
- * initial_lr), the epoch step that writes get_lr()'s values into the
- * groups, and the common part of the state dict. */
+ * initial_lr), taking in groups added to the optimizer later, the epoch
+ * step that writes get_lr()'s values into the groups, and the common part
+ * of the state dict. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,18 +54,49 @@ bool scheduler_needs_metric(const LRScheduler *s) { return s->vt->uses_metric; }
 const double *scheduler_get_last_lr(const LRScheduler *s) { return s->last_lrs; }
 int scheduler_n_groups(const LRScheduler *s) { return s->n_groups; }
 
-static int check_groups(const LRScheduler *s)
+/* Grows a group array from n to m entries (the new ones zero). */
+static double *grow_group_array(double *a, int n, int m)
 {
-    ENGINE_CHECK_INT(s->opt->n_groups == s->n_groups,
-                     "%s: the optimizer has %d parameter groups but the scheduler was made for %d", s->vt->name,
-                     s->opt->n_groups, s->n_groups);
+    double *b = realloc(a, sizeof(double) * (size_t)m);
+    ENGINE_ASSERT(b != NULL);
+    memset(b + n, 0, sizeof(double) * (size_t)(m - n));
+    return b;
+}
+
+/* PyTorch's schedulers iterate over optimizer.param_groups as it is at each
+ * step, so a group added later is scaled from its own lr on; the arrays
+ * sized at construction are grown here so that nothing reads past them. */
+int scheduler_adopt_param_groups(LRScheduler *s)
+{
+    const int n = s->n_groups, m = s->opt->n_groups;
+    if (m == n) return 0;
+    ENGINE_CHECK_INT(m > n, "%s: the optimizer has %d parameter groups but the scheduler was made for %d", s->vt->name,
+                     m, n);
+    s->base_lrs = grow_group_array(s->base_lrs, n, m);
+    s->last_lrs = grow_group_array(s->last_lrs, n, m);
+    for (int k = 0; k < SCHED_MAX_GROUP_ARRAYS; k++)
+        if (s->group_arrays[k]) s->group_arrays[k] = grow_group_array(s->group_arrays[k], n, m);
+    for (int g = n; g < m; g++) {
+        if (s->vt->adopt && s->vt->adopt(s, g) != 0) {
+            s->n_groups = g; /* the groups before it stay adopted; the arrays are large enough */
+            return -1;
+        }
+        ParamGroup *group = &s->opt->groups[g];
+        if (!s->vt->uses_metric) {
+            /* as at construction: PyTorch's setdefault('initial_lr', lr) */
+            if (isnan(group->initial_lr)) group->initial_lr = group->lr;
+            s->base_lrs[g] = group->initial_lr;
+        }
+        s->last_lrs[g] = group->lr;
+    }
+    s->n_groups = m;
     return 0;
 }
 
 /* PyTorch's _LRScheduler.step() without an epoch argument. */
 static int epoch_step(LRScheduler *s)
 {
-    if (check_groups(s) != 0) return -1;
+    if (scheduler_adopt_param_groups(s) != 0) return -1;
     double *lrs = alloc_group_array(s->n_groups);
     s->step_count++;
     s->last_epoch++;
@@ -99,7 +131,7 @@ int scheduler_step(LRScheduler *s)
 int scheduler_step_metric(LRScheduler *s, double metric)
 {
     ENGINE_CHECK_INT(s->vt->uses_metric, "%s: step takes no metric (use scheduler_step)", s->vt->name);
-    if (check_groups(s) != 0) return -1;
+    if (scheduler_adopt_param_groups(s) != 0) return -1;
     return s->vt->step_metric(s, metric);
 }
 
@@ -135,6 +167,8 @@ int scheduler_load_state_dict(LRScheduler *s, const char *json)
 {
     char what[64];
     snprintf(what, sizeof what, "%s.load_state_dict", s->vt->name);
+    /* a state saved after groups were added has entries for them */
+    if (scheduler_adopt_param_groups(s) != 0) return -1;
     cJSON *root = optim_json_parse_object(json, what);
     if (!root) return -1;
     int rc = -1;

@@ -10,7 +10,24 @@
  * scheduler_step() after optimizer_step(), once per epoch (or per batch for
  * OneCycleLR); ReduceLROnPlateau takes the monitored value instead:
  * scheduler_step_metric(). Constructors return NULL with an error for
- * invalid options. A scheduler references its optimizer, which must outlive it. */
+ * invalid options. A scheduler references its optimizer, which must outlive it.
+ *
+ * Groups added to the optimizer after the scheduler was made (e.g. layers
+ * unfrozen during fine-tuning) are taken in at the next step, state load or
+ * scheduler_adopt_param_groups(). PyTorch's schedulers step whatever
+ * optimizer.param_groups holds at each step; for such a group this means:
+ *  - its initial_lr is set to its lr where unset (what the constructor does
+ *    for the first groups) and is its base lr;
+ *  - StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR and LinearLR
+ *    then scale it from its own lr with the same recursive rule as every
+ *    other group (as PyTorch's do; CosineAnnealingLR's restart step, where
+ *    PyTorch would skip a group it has no base lr for, uses that base lr);
+ *  - OneCycleLR, which sets every lr from the schedule (PyTorch fails there:
+ *    the group lacks the keys its constructor sets), gives it the first
+ *    group's max_lr, min_lr, momenta, initial_lr and its current lr and
+ *    momentum, so it follows the first group's schedule from that step;
+ *  - ReduceLROnPlateau (PyTorch reads past its min_lrs list) gives it the
+ *    first group's min_lr. */
 #ifndef ENGINE_OPTIM_LR_SCHEDULER_H
 #define ENGINE_OPTIM_LR_SCHEDULER_H
 
@@ -103,8 +120,8 @@ LRScheduler *sched_reduce_lr_on_plateau(Optimizer *opt, ReduceLROnPlateauOptions
 const char *scheduler_name(const LRScheduler *s);
 /* Whether the scheduler steps on a metric (ReduceLROnPlateau). */
 bool scheduler_needs_metric(const LRScheduler *s);
-/* One epoch-based step; -1 with an error for ReduceLROnPlateau, when the
- * optimizer's groups changed, or past OneCycleLR's total steps. */
+/* One epoch-based step; -1 with an error for ReduceLROnPlateau or past
+ * OneCycleLR's total steps. */
 int scheduler_step(LRScheduler *s);
 /* One ReduceLROnPlateau step with the monitored value; -1 with an error for
  * the other schedulers. */
@@ -112,13 +129,20 @@ int scheduler_step_metric(LRScheduler *s, double metric);
 /* The lrs the last step set, one per parameter group. */
 const double *scheduler_get_last_lr(const LRScheduler *s);
 int scheduler_n_groups(const LRScheduler *s);
+/* Takes in the groups added to the optimizer since the scheduler last saw
+ * it (see above), so that its state dict and last lrs include them; call it
+ * right after optimizer_add_param_group when the state may be saved before
+ * the next step. 0, or -1 with an error (the optimizer lost groups). */
+int scheduler_adopt_param_groups(LRScheduler *s);
 
 /* The scheduler's state (counters, base lrs and options) as a malloc'd JSON
  * object, as PyTorch's scheduler.state_dict(). */
 char *scheduler_state_dict(const LRScheduler *s);
-/* Restores it; fails (changing nothing) with an error when the JSON is for
- * another scheduler type or number of groups. Like PyTorch, it does not
- * touch the optimizer's lrs: load the optimizer's state too. */
+/* Restores it; fails (changing nothing but the adoption of added groups)
+ * with an error when the JSON is for another scheduler type or number of
+ * groups. Like PyTorch, it does not touch the optimizer's lrs: load the
+ * optimizer's state too. A state saved after groups were added loads into a
+ * scheduler whose optimizer has the same groups again. */
 int scheduler_load_state_dict(LRScheduler *s, const char *json);
 
 void scheduler_free(LRScheduler *s);

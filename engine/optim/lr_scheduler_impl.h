@@ -27,6 +27,11 @@ typedef struct {
     int (*load)(LRScheduler *s, const cJSON *obj, const char *what);
     /* Frees what the kind allocated besides the group arrays (NULL: nothing). */
     void (*destroy)(LRScheduler *s);
+    /* Fills the kind's per-group values for group g, which was added to the
+     * optimizer after the scheduler was made (the group arrays already have
+     * room for it); runs before the common part sets its base lr from its
+     * initial_lr. NULL: nothing of its own. 0 or -1 with an error. */
+    int (*adopt)(LRScheduler *s, int g);
 } SchedulerVTable;
 
 struct LRScheduler {

@@ -135,8 +135,26 @@ done:
     return rc;
 }
 
-static const SchedulerVTable one_cycle_vtable = {
-    .name = "OneCycleLR", .get_lr = one_cycle_get_lr, .save = one_cycle_save, .load = one_cycle_load};
+/* A group added after construction follows the first group's schedule from
+ * the current step: its values, initial_lr, lr and momentum (see lr_scheduler.h). */
+static int one_cycle_adopt(LRScheduler *s, int g)
+{
+    ParamGroup *first = &s->opt->groups[0], *group = &s->opt->groups[g];
+    if (s->u.one_cycle.cycle_momentum) {
+        const char *name = s->u.one_cycle.momentum_name;
+        if (optimizer_set(s->opt, g, name, optimizer_get(s->opt, 0, name)) != 0) return -1;
+    }
+    for (int k = 0; k < N_ARRAYS; k++) s->group_arrays[k][g] = s->group_arrays[k][0];
+    group->initial_lr = first->initial_lr;
+    group->lr = first->lr;
+    return 0;
+}
+
+static const SchedulerVTable one_cycle_vtable = {.name = "OneCycleLR",
+                                                 .get_lr = one_cycle_get_lr,
+                                                 .save = one_cycle_save,
+                                                 .load = one_cycle_load,
+                                                 .adopt = one_cycle_adopt};
 
 OneCycleLROptions one_cycle_lr_defaults(void)
 {

@@ -109,12 +109,20 @@ static int plateau_load(LRScheduler *s, const cJSON *obj, const char *what)
     return 0;
 }
 
+/* A group added after construction gets the first group's min_lr. */
+static int plateau_adopt(LRScheduler *s, int g)
+{
+    s->group_arrays[MIN_LRS][g] = s->group_arrays[MIN_LRS][0];
+    return 0;
+}
+
 static const SchedulerVTable plateau_vtable = {
     .name = "ReduceLROnPlateau",
     .uses_metric = true,
     .step_metric = plateau_step_metric,
     .save = plateau_save,
     .load = plateau_load,
+    .adopt = plateau_adopt,
 };
 
 ReduceLROnPlateauOptions reduce_lr_on_plateau_defaults(void)

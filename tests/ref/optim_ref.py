@@ -12,7 +12,10 @@ safetensors file whose metadata "args" is a JSON object with a "task":
          metadata, the total norms.
   sched: each case builds an optimizer with one tiny parameter per group and
          a scheduler, steps it, and writes in "result" every group's lr (and
-         momentum or beta1) after construction and after each step.
+         momentum or beta1) after construction and after each step. With
+         "add_at" and "add_lr", a group with that lr is added before step
+         add_at and taken in by the scheduler as the engine does (see
+         adopt_group; the lists then have one more entry per point).
 
 Exit code 3 means torch is not importable (the C side then skips).
 """
@@ -88,6 +91,31 @@ def group_momentum(group):
     return group.get("momentum", 0.0)
 
 
+def adopt_group(sched, opt):
+    """What engine/optim/lr_scheduler.h does with a group added after the
+    scheduler was made, written with PyTorch's own keys: the recursive
+    schedulers step whatever param_groups holds, so they only need the base
+    lr that their constructor would have set (initial_lr, the group's lr);
+    OneCycleLR and ReduceLROnPlateau, which PyTorch cannot step with such a
+    group, take the first group's per-group values."""
+    first, group = opt.param_groups[0], opt.param_groups[-1]
+    if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        sched.min_lrs.append(sched.min_lrs[0])
+        return
+    if isinstance(sched, torch.optim.lr_scheduler.OneCycleLR):
+        for key in ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"):
+            if key in first:  # (the momenta only with cycle_momentum)
+                group[key] = first[key]
+        group["lr"] = first["lr"]
+        if sched.cycle_momentum:
+            if "betas" in group:
+                group["betas"] = (first["betas"][0], group["betas"][1])
+            else:
+                group["momentum"] = first["momentum"]
+    group.setdefault("initial_lr", group["lr"])
+    sched.base_lrs.append(group["initial_lr"])
+
+
 def run_sched(args):
     results = []
     for case in args["cases"]:
@@ -99,6 +127,9 @@ def run_sched(args):
         moms = [[group_momentum(g) for g in opt.param_groups]]
         metrics = case.get("metrics")
         for s in range(case["steps"]):
+            if s == case.get("add_at"):
+                opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": case["add_lr"]})
+                adopt_group(sched, opt)
             opt.step()
             if metrics is not None:
                 sched.step(metrics[s])
