@@ -8,7 +8,8 @@
  * the loader's position and an interrupted epoch's progress. Then it trains
  * two steps from there, and, when everything was restored, saves a
  * checkpoint with the real writer that must load again: a resumed run must
- * be able to resume once more. */
+ * be able to resume once more. Half of the mutations work inside one
+ * metadata value (the states and the config are JSON texts in JSON strings). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,9 +80,6 @@ static const char *config_type(const Config *c, const char *key, const char *con
 static bool resume(const Checkpoint *ck, FuzzRun *r)
 {
     bool ok = true;
-    const char *arch;
-    if (config_string(ck->config, "arch.type", &arch) == 0) (void)strcmp(arch, ck->arch);
-    engine_clear_error();
     if (checkpoint_restore_model(ck, r->model) != 0) failed(&ok);
     engine_clear_error();
     /* the optimizer state only when its type is the optimizer's, as BaseTrainer does */
@@ -103,6 +101,59 @@ static bool resume(const Checkpoint *ck, FuzzRun *r)
         engine_clear_error();
     }
     return ok;
+}
+
+/* ---- mutations inside the metadata ----
+ * The optimizer and scheduler states and the config are JSON texts held in
+ * JSON strings of the header: a byte mutation that puts a quote or a key
+ * there breaks the header instead of the state. So half of the mutations
+ * take one metadata value out, mutate it as text (with the dictionary) and
+ * write the header back around the same data. */
+
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
+
+static size_t mutate_metadata(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+    if (size < 8) return 0;
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = n << 8 | data[i];
+    if (n > size - 8) return 0;
+    cJSON *header = cJSON_ParseWithLength((const char *)data + 8, (size_t)n);
+    cJSON *meta = cJSON_GetObjectItemCaseSensitive(header, "__metadata__");
+    int count = cJSON_IsObject(meta) ? cJSON_GetArraySize(meta) : 0;
+    cJSON *item = count ? cJSON_GetArrayItem(meta, (int)(seed / 2 % (unsigned)count)) : NULL;
+    size_t out = 0;
+    if (cJSON_IsString(item)) {
+        size_t len = strlen(item->valuestring), cap = 2 * len + 64;
+        uint8_t *text = malloc(cap + 1);
+        CHECK(text != NULL);
+        memcpy(text, item->valuestring, len);
+        len = LLVMFuzzerMutate(text, len, cap);
+        text[len] = '\0';
+        cJSON *value = cJSON_CreateString((const char *)text);
+        free(text);
+        CHECK(value && cJSON_ReplaceItemViaPointer(meta, item, value));
+        char *json = cJSON_PrintUnformatted(header);
+        CHECK(json != NULL);
+        size_t json_len = strlen(json), padded = (json_len + 7) & ~(size_t)7, data_len = size - 8 - (size_t)n;
+        if (8 + padded + data_len <= max_size) {
+            memmove(data + 8 + padded, data + 8 + n, data_len);
+            for (int i = 0; i < 8; i++) data[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+            memcpy(data + 8, json, json_len);
+            memset(data + 8 + json_len, ' ', padded - json_len);
+            out = 8 + padded + data_len;
+        }
+        free(json);
+    }
+    cJSON_Delete(header);
+    return out;
+}
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
+{
+    size_t out = seed % 2 ? mutate_metadata(data, size, max_size, seed) : 0;
+    return out ? out : LLVMFuzzerMutate(data, size, max_size);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
