@@ -14,6 +14,12 @@
 #include "engine/ops.h"
 #include "engine/scope.h"
 
+SampleContext data_loader_context(const DataLoader *dl)
+{
+    return (SampleContext){.seed = dl->opts.seed, .epoch = dl->sample_epoch,
+                           .training = !dl->opts.evaluation && !dl->parent};
+}
+
 void data_loader_fill_slot(DataLoader *dl, Slot *s, int64_t b)
 {
     /* a staged slot's last copy may still be reading the buffers */
@@ -22,7 +28,16 @@ void data_loader_fill_slot(DataLoader *dl, Slot *s, int64_t b)
         transfer_wait(s->y_copy);
     }
     int64_t rows = data_loader_batch_rows(dl, b);
-    dl->ds->collate(dl->ds, dl->order + b * dl->opts.batch_size, (int)rows, tensor_f32(s->x), tensor_i64(s->y));
+    SampleContext ctx = data_loader_context(dl);
+    Batch batch = {.n = (int)rows, .input = tensor_f32(s->x), .target = tensor_i64(s->y)};
+    free(s->error);
+    s->error = NULL;
+    if (dataset_collate(dl->ds, dl->order + b * dl->opts.batch_size, (int)rows, &ctx, &batch)) {
+        /* the error slot is per thread: the message travels with the batch to the consumer */
+        s->error = strdup(engine_has_error() ? engine_last_error() : "the dataset failed without a message");
+        ENGINE_ASSERT(s->error != NULL);
+        engine_clear_error();
+    }
     s->rows = (int)rows;
 }
 
@@ -105,6 +120,10 @@ static DataLoader *fail_freeing(Dataset *ds) { dataset_free(ds); return NULL; }
 DataLoader *base_data_loader_new(Dataset *ds, DataLoaderOptions opts)
 {
     ENGINE_CHECK(ds != NULL, "data loader: no dataset");
+    if (!ds->get && !ds->collate) {
+        engine_error("data loader: dataset %s has neither get nor collate", ds->name ? ds->name : "(unnamed)");
+        return fail_freeing(ds);
+    }
     DataLoader *checked = base_data_loader_checked(ds, opts);
     if (!checked) return fail_freeing(ds);
     return checked;
@@ -200,6 +219,7 @@ void data_loader_free(DataLoader *dl)
     for (int i = 0; i < dl->n_slots; i++) {
         tensor_free(dl->slots[i].x);
         tensor_free(dl->slots[i].y);
+        free(dl->slots[i].error);
     }
     free(dl->slots);
     free(dl->indices);
@@ -213,9 +233,12 @@ int64_t data_loader_num_samples(const DataLoader *dl) { return dl->n; }
 int64_t data_loader_num_batches(const DataLoader *dl) { return dl->n_batches; }
 int64_t data_loader_batch_size(const DataLoader *dl) { return dl->opts.batch_size; }
 const Dataset *data_loader_dataset(const DataLoader *dl) { return dl->ds; }
+bool data_loader_failed(const DataLoader *dl) { return dl->failed; }
+int64_t data_loader_epoch(const DataLoader *dl) { return dl->sample_epoch; }
 
 /* Starts an epoch at batch `first` (0, or where a checkpoint left off),
- * drawing a new order when asked to and shuffling. */
+ * drawing a new order when asked to and shuffling; dl->epochs already
+ * counts it. */
 static void start_epoch(DataLoader *dl, int64_t first, bool draw_order)
 {
     pthread_mutex_lock(&dl->mu);
@@ -236,6 +259,10 @@ static void start_epoch(DataLoader *dl, int64_t first, bool draw_order)
     for (int i = 0; i < dl->n_slots; i++) dl->slots[i].state = SLOT_EMPTY;
     dl->in_use = -1;
     dl->started = true;
+    dl->failed = false;
+    /* a split-validation loader validates its training loader's epoch */
+    int64_t epochs = dl->parent ? dl->parent->epochs : dl->epochs;
+    dl->sample_epoch = epochs > 0 ? epochs - 1 : 0;
     dl->next_take = first;
     /* a resident loader gathers its batches on the device: the workers stay idle */
     dl->next_fill = dl->resident_x ? dl->n_batches : first;
@@ -244,7 +271,11 @@ static void start_epoch(DataLoader *dl, int64_t first, bool draw_order)
     pthread_mutex_unlock(&dl->mu);
 }
 
-void data_loader_begin_epoch(DataLoader *dl) { start_epoch(dl, 0, true); }
+void data_loader_begin_epoch(DataLoader *dl)
+{
+    dl->epochs++;
+    start_epoch(dl, 0, true);
+}
 
 void data_loader_get_position(DataLoader *dl, DataLoaderPosition *pos)
 {
@@ -252,6 +283,7 @@ void data_loader_get_position(DataLoader *dl, DataLoaderPosition *pos)
     generator_get_state(&dl->gen, pos->rng);
     memcpy(pos->epoch_rng, dl->epoch_rng, sizeof pos->epoch_rng);
     pos->taken = dl->next_take;
+    pos->epochs = dl->epochs;
     pthread_mutex_unlock(&dl->mu);
 }
 
@@ -259,6 +291,7 @@ void data_loader_set_position(DataLoader *dl, const DataLoaderPosition *pos)
 {
     bool inside = pos->taken >= 0 && pos->taken < dl->n_batches;
     if (inside) generator_set_state(&dl->gen, pos->epoch_rng); /* to draw that epoch's order again */
+    dl->epochs = pos->epochs;
     start_epoch(dl, inside ? pos->taken : dl->n_batches, inside);
     generator_set_state(&dl->gen, pos->rng);
 }
@@ -288,6 +321,15 @@ bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y)
         data_loader_fill_slot(dl, s, b);
     } else {
         while (!(s->state == SLOT_READY && s->batch == b)) pthread_cond_wait(&dl->cv, &dl->mu);
+    }
+    if (s->error) { /* the dataset failed: the epoch ends here, with its message */
+        engine_error("%s", s->error);
+        s->state = SLOT_EMPTY;
+        dl->failed = true;
+        dl->next_take = dl->next_fill = dl->n_batches;
+        pthread_cond_broadcast(&dl->cv);
+        pthread_mutex_unlock(&dl->mu);
+        return false;
     }
     s->state = SLOT_IN_USE;
     dl->in_use = k;

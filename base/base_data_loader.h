@@ -1,15 +1,18 @@
-/* BaseDataLoader: batches from a Dataset, with pytorch-template's options:
- * batch_size, shuffle, validation_split (a fraction, or a count of samples,
- * held out with a split seeded independently of training), num_workers
- * (threads that assemble the next batches while the current one trains),
- * drop_last, and split_validation() for the held-out loader. */
+/* BaseDataLoader: batches from a Dataset (base_dataset.h), with
+ * pytorch-template's options: batch_size, shuffle, validation_split (a
+ * fraction, or a count of samples, held out with a split seeded
+ * independently of training), num_workers (threads that assemble the next
+ * batches while the current one trains), drop_last, and split_validation()
+ * for the held-out loader, whose samples get the dataset's validation
+ * transforms. The loader counts its epochs and tells the dataset the epoch
+ * of every sample it asks for, which seeds the random transforms. */
 #ifndef BASE_BASE_DATA_LOADER_H
 #define BASE_BASE_DATA_LOADER_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "data_loader/datasets.h"
+#include "base/base_dataset.h"
 #include "engine/random.h"
 
 typedef struct {
@@ -20,6 +23,7 @@ typedef struct {
     bool drop_last;
     uint64_t seed;           /* shuffling order */
     bool on_device;          /* keep the whole dataset, transformed, on the loader's device (data_loader_to) */
+    bool evaluation;         /* validation/test samples (./test's loader): the dataset's evaluation transforms */
 } DataLoaderOptions;
 
 typedef struct DataLoader DataLoader;
@@ -60,8 +64,17 @@ int data_loader_stage(DataLoader *dl, Device device);
 void data_loader_begin_epoch(DataLoader *dl);
 /* The next batch on the loader's device: x f32 [B, ...sample_shape], y i64
  * [B], valid until the next call (they live in the loader's buffers; the
- * headers belong to the current scope). false at the end of the epoch. */
+ * headers belong to the current scope). false at the end of the epoch, and
+ * when the dataset failed to give a sample: then data_loader_failed() is
+ * true and the dataset's error is recorded (engine_last_error). */
 bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y);
+/* The last data_loader_next ended the epoch on a dataset error (until the
+ * next epoch begins). */
+bool data_loader_failed(const DataLoader *dl);
+/* The epoch the samples handed out now belong to, from 0 (the number that
+ * seeds their random transforms; a split-validation loader takes its
+ * training loader's). */
+int64_t data_loader_epoch(const DataLoader *dl);
 
 /* Where the loader stands, for checkpoints. Iteration-based training ends
  * its epochs in the middle of the loader's, so a resume must draw the same
@@ -70,6 +83,7 @@ typedef struct {
     uint64_t rng[2];       /* the shuffling generator now */
     uint64_t epoch_rng[2]; /* the same, before this epoch's order was drawn */
     int64_t taken;         /* batches of this epoch handed out; n_batches (or more) once it is over */
+    int64_t epochs;        /* epochs begun (the current one included) */
 } DataLoaderPosition;
 
 void data_loader_get_position(DataLoader *dl, DataLoaderPosition *pos);

@@ -19,13 +19,31 @@ static char *rng_json(const uint64_t s[2])
     return buf;
 }
 
-/* The loader's epoch: its generator state before the order was drawn and the batches taken. */
+/* The loader's epoch: its generator state before the order was drawn, the
+ * batches taken and the epochs begun (which seed the random transforms). */
 static char *loader_epoch_json(const DataLoaderPosition *p)
 {
-    char *buf = malloc(96);
+    char *buf = malloc(128);
     ENGINE_ASSERT(buf != NULL);
-    snprintf(buf, 96, "[%" PRIu64 ", %" PRIu64 ", %" PRId64 "]", p->epoch_rng[0], p->epoch_rng[1], p->taken);
+    snprintf(buf, 128, "[%" PRIu64 ", %" PRIu64 ", %" PRId64 ", %" PRId64 "]", p->epoch_rng[0], p->epoch_rng[1],
+             p->taken, p->epochs);
     return buf;
+}
+
+/* ["T-shirt/top", "Trouser", ...] */
+static char *class_names_json(const char *const *names, int n)
+{
+    cJSON *list = cJSON_CreateArray();
+    ENGINE_ASSERT(list != NULL);
+    for (int i = 0; i < n; i++) {
+        cJSON *name = cJSON_CreateString(names[i]);
+        ENGINE_ASSERT(name != NULL);
+        cJSON_AddItemToArray(list, name);
+    }
+    char *s = cJSON_PrintUnformatted(list);
+    ENGINE_ASSERT(s != NULL);
+    cJSON_Delete(list);
+    return s;
 }
 
 static char *progress_json(const EpochProgress *p)
@@ -52,7 +70,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
     state_dict_init(&opt_sd);
     state_dict_init(&all);
     char *opt_json = NULL, *sched_json = NULL, *config_json = NULL, *rng_d = NULL, *rng_l = NULL, *loader_e = NULL,
-         *progress_j = NULL;
+         *progress_j = NULL, *classes_j = NULL;
     int rc = module_state_dict(c->model, &model_sd);
     if (rc == 0 && c->optimizer) rc = optimizer_state_dict(c->optimizer, &opt_sd, &opt_json);
     for (int i = 0; rc == 0 && i < model_sd.n; i++) rc = state_dict_add(&all, model_sd.names[i], model_sd.tensors[i]);
@@ -73,6 +91,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
         rng_l = c->loader ? rng_json(c->loader->rng) : NULL;
         if (c->progress) progress_j = progress_json(c->progress);
         loader_e = c->loader ? loader_epoch_json(c->loader) : NULL;
+        if (c->class_names && c->n_classes > 0) classes_j = class_names_json(c->class_names, c->n_classes);
         char epoch[32], best[64], counter[32];
         snprintf(epoch, sizeof epoch, "%" PRId64, c->epoch);
         snprintf(best, sizeof best, "%.17g", c->monitor_best);
@@ -84,6 +103,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
             {"optimizer", opt_json},       {"lr_scheduler", sched_json},
             {"rng_default", rng_d},        {"rng_loader", rng_l},
             {"loader_epoch", loader_e},    {"epoch_progress", progress_j},
+            {"class_names", classes_j},
         };
         const char *keys[16], *values[16];
         int n = 0;
@@ -101,6 +121,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
     free(rng_l);
     free(loader_e);
     free(progress_j);
+    free(classes_j);
     state_dict_free(&model_sd);
     state_dict_free(&opt_sd);
     state_dict_free(&all);
@@ -110,6 +131,8 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
 void checkpoint_free(Checkpoint *ck)
 {
     if (!ck) return;
+    for (int i = 0; i < ck->n_classes; i++) free(ck->class_names[i]);
+    free(ck->class_names);
     safetensors_free(ck->st);
     config_free(ck->config);
     free(ck->path);
@@ -204,6 +227,36 @@ static bool parse_progress(Checkpoint *ck, const char *json)
     return ok;
 }
 
+/* Class names: at most this many, each 1 to CHECKPOINT_MAX_NAME bytes. */
+#define CHECKPOINT_MAX_CLASSES 100000
+#define CHECKPOINT_MAX_NAME 1024
+
+/* "class_names": ["cat", "dog", ...], a non-empty list of non-empty strings. */
+static bool parse_class_names(Checkpoint *ck, const char *json)
+{
+    cJSON *root = cJSON_Parse(json);
+    int n = cJSON_IsArray(root) ? cJSON_GetArraySize(root) : 0;
+    bool ok = n >= 1 && n <= CHECKPOINT_MAX_CLASSES;
+    if (ok) {
+        ck->class_names = calloc((size_t)n, sizeof(char *));
+        ENGINE_ASSERT(ck->class_names != NULL);
+    }
+    const cJSON *item, *items = ok ? root : NULL;
+    cJSON_ArrayForEach(item, items)
+    {
+        size_t len = cJSON_IsString(item) ? strlen(item->valuestring) : 0;
+        if (len == 0 || len > CHECKPOINT_MAX_NAME) {
+            ok = false;
+            break;
+        }
+        ck->class_names[ck->n_classes] = strdup(item->valuestring);
+        ENGINE_ASSERT(ck->class_names[ck->n_classes] != NULL);
+        ck->n_classes++;
+    }
+    cJSON_Delete(root);
+    return ok;
+}
+
 /* Takes st. */
 static Checkpoint *checkpoint_open(Safetensors *st, const char *path)
 {
@@ -244,18 +297,29 @@ static Checkpoint *checkpoint_open(Safetensors *st, const char *path)
     ck->has_loader = text != NULL;
     if (text && !parse_u64_array(text, ck->loader.rng, 2)) return damaged(ck, "rng_loader", text, "[state, stream]");
     ck->loader.taken = INT64_MAX; /* without loader_epoch: resume at an epoch's end */
+    ck->loader.epochs = -1;
     text = safetensors_meta(st, "loader_epoch");
     if (text) {
-        uint64_t e[3];
-        if (!parse_u64_array(text, e, 3) || e[2] > (uint64_t)CHECKPOINT_MAX_COUNT)
-            return damaged(ck, "loader_epoch", text, "[state, stream, batches taken]");
+        /* checkpoints written before the loader counted its epochs hold three numbers */
+        uint64_t e[4];
+        bool four = parse_u64_array(text, e, 4);
+        if ((!four && !parse_u64_array(text, e, 3)) || e[2] > (uint64_t)CHECKPOINT_MAX_COUNT ||
+            (four && e[3] > (uint64_t)CHECKPOINT_MAX_COUNT))
+            return damaged(ck, "loader_epoch", text, "[state, stream, batches taken, epochs begun]");
         ck->loader.epoch_rng[0] = e[0];
         ck->loader.epoch_rng[1] = e[1];
         ck->loader.taken = (int64_t)e[2];
+        if (four) ck->loader.epochs = (int64_t)e[3];
     }
     text = safetensors_meta(st, "epoch_progress");
     if (text && !parse_progress(ck, text))
         return damaged(ck, "epoch_progress", text, "{\"epoch\": the next epoch, \"batch\": k, \"totals\": {...}}");
+    /* without the count (older checkpoints, which had no random transforms to seed): the epochs
+     * trained, the interrupted one included */
+    if (ck->loader.epochs < 0) ck->loader.epochs = ck->epoch + (ck->has_progress ? 1 : 0);
+    text = safetensors_meta(st, "class_names");
+    if (text && !parse_class_names(ck, text))
+        return damaged(ck, "class_names", text, "a list of 1 to 100000 class names, each 1 to 1024 bytes");
     char label[4200];
     snprintf(label, sizeof label, "%s (embedded config)", path);
     if (!(ck->config = config_parse(config, label))) {

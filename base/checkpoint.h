@@ -2,7 +2,8 @@
  * PyTorch's state_dict names ("conv1.weight"), the optimizer's state tensors
  * under "optimizer.state.<i>.<name>", and in the metadata: the arch, epoch,
  * monitor_best, the early-stop counter, optimizer and LR-scheduler state,
- * the RNG states, the training loader's position and the run's config.
+ * the RNG states, the training loader's position, the run's config and,
+ * when the dataset names its classes, their names ("class_names").
  * ./test and resume need nothing else. A checkpoint saved inside an epoch
  * (on SIGINT/SIGTERM) also holds the epoch's progress: the batches done and
  * the running totals of the epoch's training metrics.
@@ -46,6 +47,8 @@ typedef struct {
     const DataLoaderPosition *loader; /* the training loader's; may be NULL */
     const EpochProgress *progress;    /* inside an epoch; NULL at an epoch's end */
     const Config *config;
+    const char *const *class_names;   /* the dataset's, index -> name; NULL when unnamed */
+    int n_classes;
 } CheckpointContent;
 
 int checkpoint_save(const char *path, const CheckpointContent *c);
@@ -69,6 +72,8 @@ typedef struct {
     char total_keys[TRACKER_MAX_KEYS][48];
     double totals[TRACKER_MAX_KEYS];
     int64_t counts[TRACKER_MAX_KEYS];
+    char **class_names; /* NULL when the checkpoint names no classes */
+    int n_classes;
 } Checkpoint;
 
 /* NULL with an error naming the file: missing, truncated, not safetensors,

@@ -43,10 +43,16 @@ int data_loader_stage(DataLoader *dl, Device device)
     return 0;
 }
 
-/* Transforms every sample of the dataset into tensors on device. */
+/* Transforms every sample of the dataset into tensors on device, with the
+ * loader's transforms (the training or the evaluation ones). */
 static int make_resident(DataLoader *dl, Device device)
 {
     const Dataset *ds = dl->ds;
+    SampleContext ctx = data_loader_context(dl);
+    ENGINE_CHECK_INT(!(ctx.training ? ds->random_train : ds->random_eval),
+                     "on_device: the %s transforms of %s are random, and a dataset kept on the device is transformed "
+                     "once; turn on_device off to draw them every epoch",
+                     ctx.training ? "training" : "validation", ds->name ? ds->name : "the dataset");
     double mb = (double)ds->length * (double)shape_numel(ds->sample_shape) * 4.0 / 1e6;
     Tensor *x = tensor_persist(tensor_empty(data_loader_batch_shape(ds, ds->length), DT_F32, device));
     Tensor *y = tensor_persist(tensor_empty(SHAPE(ds->length), DT_I64, device));
@@ -54,10 +60,16 @@ static int make_resident(DataLoader *dl, Device device)
     Tensor *hy = tensor_persist(tensor_empty(SHAPE(RESIDENT_CHUNK), DT_I64, CPU));
     int64_t idx[RESIDENT_CHUNK];
     int rc = x && y && hx && hy ? 0 : -1;
+    bool data_failed = false;
     for (int64_t start = 0; rc == 0 && start < ds->length; start += RESIDENT_CHUNK) {
         int64_t rows = ds->length - start < RESIDENT_CHUNK ? ds->length - start : RESIDENT_CHUNK;
         for (int64_t i = 0; i < rows; i++) idx[i] = start + i;
-        ds->collate(ds, idx, (int)rows, tensor_f32(hx), tensor_i64(hy));
+        Batch batch = {.n = (int)rows, .input = tensor_f32(hx), .target = tensor_i64(hy)};
+        if (dataset_collate(ds, idx, (int)rows, &ctx, &batch)) {
+            rc = -1;
+            data_failed = true;
+            break;
+        }
         scope_begin();
         if (tensor_copy_from_buffer(t_narrow(x, 0, start, rows), tensor_f32(hx)) ||
             tensor_copy_from_buffer(t_narrow(y, 0, start, rows), tensor_i64(hy)))
@@ -69,8 +81,10 @@ static int make_resident(DataLoader *dl, Device device)
     if (rc) {
         tensor_free(x);
         tensor_free(y);
-        engine_error_context("on_device: the dataset (%lld samples, %.1f MB as f32) does not fit on %s",
-                             (long long)ds->length, mb, device_name(device));
+        if (data_failed) engine_error_context("on_device: transforming the dataset");
+        else
+            engine_error_context("on_device: the dataset (%lld samples, %.1f MB as f32) does not fit on %s",
+                                 (long long)ds->length, mb, device_name(device));
         return -1;
     }
     dl->resident_x = x;
@@ -84,8 +98,9 @@ int data_loader_to(DataLoader *dl, Device device)
     ENGINE_CHECK_INT(!dl->started, "data loader: the device must be chosen before the first epoch");
     if (dl->opts.on_device) {
         DataLoader *p = dl->parent;
-        if (p && p->resident_x && device_equal(tensor_device(p->resident_x), device)) {
-            dl->resident_x = p->resident_x; /* the validation loader shares the training loader's copy */
+        if (p && p->resident_x && device_equal(tensor_device(p->resident_x), device) && !dl->ds->eval_differs) {
+            /* the validation loader shares the training loader's copy, transformed alike */
+            dl->resident_x = p->resident_x;
             dl->resident_y = p->resident_y;
         } else if (make_resident(dl, device)) {
             return -1;

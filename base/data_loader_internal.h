@@ -20,6 +20,7 @@ typedef struct {
     Tensor *x_dev, *y_dev;
     Transfer *x_copy, *y_copy;
     bool copy_started; /* the copy of this slot's batch is queued */
+    char *error;       /* the dataset's error for this batch (malloc'd), NULL when it was assembled */
 } Slot;
 
 struct DataLoader {
@@ -32,6 +33,9 @@ struct DataLoader {
     DataLoaderOptions opts;
     Generator gen;
     uint64_t epoch_rng[2]; /* gen before this epoch's order was drawn */
+    int64_t epochs;        /* epochs begun */
+    int64_t sample_epoch;  /* the epoch the samples being assembled belong to */
+    bool failed;           /* the dataset failed in this epoch: no more batches */
 
     int64_t *order; /* this epoch's order */
     int64_t n_batches;
@@ -73,7 +77,10 @@ static inline Shape data_loader_batch_shape(const Dataset *ds, int64_t rows)
     return s;
 }
 
-/* Assembles batch b of this epoch's order into slot s (from any thread). */
+/* What the loader tells the dataset about its samples now. */
+SampleContext data_loader_context(const DataLoader *dl);
+/* Assembles batch b of this epoch's order into slot s (from any thread); a
+ * dataset error is kept in s->error. */
 void data_loader_fill_slot(DataLoader *dl, Slot *s, int64_t b);
 /* The batch of a slot handed out, as the views data_loader_next returns. */
 void data_loader_slot_views(DataLoader *dl, Slot *s, Tensor **x, Tensor **y);

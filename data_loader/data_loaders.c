@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "data_loader/datasets.h"
 #include "utils/registry.h"
 
 typedef DataLoader *(*LoaderBuilder)(const Config *cfg, const char *args_path, bool training);

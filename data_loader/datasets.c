@@ -16,15 +16,13 @@ typedef struct {
     float mean, std;
 } MnistDataset;
 
-static void mnist_collate(const Dataset *ds, const int64_t *idx, int n, float *x, int64_t *y)
+static int mnist_get(const Dataset *ds, int64_t i, const SampleContext *ctx, Sample *out)
 {
     const MnistDataset *m = (const MnistDataset *)ds;
     const int64_t pixels = 28 * 28;
-    const uint8_t *images = tensor_u8(m->images), *labels = tensor_u8(m->labels);
-    for (int i = 0; i < n; i++) {
-        to_tensor_normalize(images + idx[i] * pixels, pixels, m->mean, m->std, x + (int64_t)i * pixels);
-        y[i] = labels[idx[i]];
-    }
+    to_tensor_normalize(tensor_u8(m->images) + i * pixels, pixels, m->mean, m->std, out->input);
+    out->target = tensor_u8(m->labels)[i];
+    return 0;
 }
 
 static void mnist_destroy(Dataset *ds)
@@ -81,18 +79,11 @@ Dataset *mnist_dataset(const char *data_dir, bool training, float mean, float st
     m->base.name = training ? "MNIST-train" : "MNIST-test";
     m->base.length = images->shape.d[0];
     m->base.sample_shape = SHAPE(1, 28, 28);
-    m->base.collate = mnist_collate;
+    m->base.get = mnist_get;
     m->base.destroy = mnist_destroy;
     m->images = images;
     m->labels = labels;
     m->mean = mean;
     m->std = std;
     return &m->base;
-}
-
-void dataset_free(Dataset *ds)
-{
-    if (!ds) return;
-    if (ds->destroy) ds->destroy(ds);
-    free(ds);
 }

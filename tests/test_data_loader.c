@@ -18,13 +18,12 @@ enum { N_SAMPLES = 1000, SAMPLE_H = 3, SAMPLE_W = 5, BATCH = 64, EPOCHS = 3 };
 
 /* Sample i: pixels i + j / 100 and target i % 10, so every value tells
  * which sample and which pixel it came from. */
-static void synthetic_collate(const Dataset *ds, const int64_t *idx, int n, float *x, int64_t *y)
+static int synthetic_get(const Dataset *ds, int64_t i, const SampleContext *ctx, Sample *out)
 {
     int64_t per = shape_numel(ds->sample_shape);
-    for (int r = 0; r < n; r++) {
-        for (int64_t j = 0; j < per; j++) x[r * per + j] = (float)idx[r] + (float)j / 100.0f;
-        y[r] = idx[r] % 10;
-    }
+    for (int64_t j = 0; j < per; j++) out->input[j] = (float)i + (float)j / 100.0f;
+    out->target = i % 10;
+    return 0;
 }
 
 static Dataset *synthetic_dataset(void)
@@ -34,7 +33,7 @@ static Dataset *synthetic_dataset(void)
     ds->name = "synthetic";
     ds->length = N_SAMPLES;
     ds->sample_shape = SHAPE(1, SAMPLE_H, SAMPLE_W);
-    ds->collate = synthetic_collate;
+    ds->get = synthetic_get;
     return ds;
 }
 

@@ -116,12 +116,11 @@ const char *fuzz_state_type(const char *state_json, const char *const *known, in
 #define N_SAMPLES 7
 #define BATCH 3
 
-static void fake_collate(const Dataset *ds, const int64_t *idx, int n, float *x, int64_t *y)
+static int fake_get(const Dataset *ds, int64_t i, const SampleContext *ctx, Sample *out)
 {
-    for (int i = 0; i < n; i++) {
-        for (int k = 0; k < 28 * 28; k++) x[(int64_t)i * 28 * 28 + k] = (float)((idx[i] * 7 + k) % 13) / 13.0f;
-        y[i] = idx[i] % 2;
-    }
+    for (int k = 0; k < 28 * 28; k++) out->input[k] = (float)((i * 7 + k) % 13) / 13.0f;
+    out->target = i % 2;
+    return 0;
 }
 
 static Dataset *fake_dataset(void)
@@ -131,7 +130,7 @@ static Dataset *fake_dataset(void)
     ds->name = "fake";
     ds->length = N_SAMPLES;
     ds->sample_shape = (Shape){.ndim = 3, .d = {1, 28, 28}};
-    ds->collate = fake_collate;
+    ds->get = fake_get;
     return ds;
 }
 
