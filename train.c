@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include "base/base_model.h"
+#include "base/finetune.h"
+#include "base/pretrained.h"
 #include "data_loader/data_loaders.h"
 #include "engine/engine.h"
 #include "model/loss.h"
@@ -13,6 +15,7 @@
 #include "utils/criterion_config.h"
 #include "utils/interrupt.h"
 #include "utils/optim_config.h"
+#include "utils/param_groups.h"
 #include "parse_config.h"
 #include "utils/threads.h"
 #include "utils/prepare_device.h"
@@ -25,6 +28,34 @@ static const CustomArg custom_args[] = {
 /* Whether the run trained at least an epoch: one that did not keeps no run
  * folders (a failed start must not leave empty folders behind). */
 static bool trained_an_epoch;
+
+/* The model's starting weights and what trains: arch.pretrained (not when
+ * resuming: the checkpoint's weights replace them), arch.exclude and
+ * arch.freeze. */
+static int prepare_model(const ConfigParser *cp, Module *model, const Logger *lg)
+{
+    const Config *cfg = cp->config;
+    if (cp->resume && config_has(cfg, "arch.pretrained")) {
+        ENGINE_CHECK_INT(!cp->fine_tune,
+                         "%s: arch.pretrained: the starting weights would come from both it and -r %s: give one",
+                         cfg->label, cp->resume->path);
+        log_info(lg, "Resuming: the weights come from the checkpoint (arch.pretrained is not read again)");
+    } else if (pretrained_load_from_config(cfg, model, lg)) {
+        return -1;
+    }
+    return finetune_freeze_from_config(cfg, model, lg);
+}
+
+/* Logs the optimizer's parameter groups when there are several. */
+static void log_param_groups(const Optimizer *opt, const Module *model, const Logger *lg)
+{
+    if (opt->n_groups < 2) return;
+    char text[600];
+    for (int g = 0; g < opt->n_groups; g++) {
+        param_group_describe(opt, g, model, text, sizeof text);
+        log_info(lg, "Parameter group %d: %s", g, text);
+    }
+}
 
 /* 0, -1 with an error, or TRAIN_INTERRUPTED (the checkpoint saved, or none
  * when the signal came before training began). */
@@ -50,7 +81,6 @@ static int run(ConfigParser *cp)
     Module *model = NULL;
     Optimizer *optimizer = NULL;
     LRScheduler *scheduler = NULL;
-    Tensor **params = NULL;
     const char *metric_names[TRAINER_MAX_METRICS];
     MetricFn metric_fns[TRAINER_MAX_METRICS];
     int n_metrics;
@@ -58,20 +88,17 @@ static int run(ConfigParser *cp)
 
     if (!(data_loader = data_loader_from_config(cfg, true))) goto done;
     valid_data_loader = data_loader_split_validation(data_loader);
-    if (!(model = model_from_config(cfg))) goto done;
+    if (!(model = model_from_config(cfg)) || prepare_model(cp, model, &lg)) goto done;
     base_model_log_summary(model, &lg);
     Device device = prepare_device(n_gpu, &lg);
     if (configure_device_modes(cfg)) goto done;
     if (module_to(model, device)) goto done;
     if (!(criterion = loss_from_config(cfg))) goto done;
     if (metrics_from_config(cfg, &n_metrics, metric_names, metric_fns)) goto done;
-    int n_params = 0;
-    params = module_parameters(model, &n_params);
-    /* only trainable parameters go to the optimizer (frozen ones are filtered, as the reference does) */
-    int n_trainable = 0;
-    for (int i = 0; i < n_params; i++)
-        if (params[i]->requires_grad) params[n_trainable++] = params[i];
-    if (!(optimizer = optimizer_from_config(cfg, params, n_trainable))) goto done;
+    /* only trainable parameters go to the optimizer (frozen ones are filtered, as the reference
+     * does), in the groups optimizer.param_groups asks for */
+    if (!(optimizer = optimizer_from_config_for_model(cfg, model))) goto done;
+    log_param_groups(optimizer, model, &lg);
     int64_t epochs;
     bool no_scheduler;
     if (config_int(cfg, "trainer.epochs", &epochs)) goto done;
@@ -102,7 +129,6 @@ static int run(ConfigParser *cp)
 done:
     scheduler_free(scheduler);
     optimizer_free(optimizer);
-    free(params);
     module_free(model);
     data_loader_free(valid_data_loader);
     data_loader_free(data_loader);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/finetune.h"
 #include "engine/serialize/atomic_file.h"
 #include "logger/curves.h"
 #include "utils/interrupt.h"
@@ -48,6 +49,17 @@ static int resume_checkpoint(BaseTrainer *bt)
     }
     bt->start_epoch = ck->epoch + 1;
     bt->resume_in_epoch = ck->has_progress;
+    /* the epoch the checkpoint is in (its last whole one, or the one it
+     * stopped inside): when that epoch began with unfreezing, the optimizer
+     * had the unfrozen groups, and its state expects them */
+    int64_t at = ck->has_progress ? ck->progress_epoch : ck->epoch;
+    if (bt->unfreeze_epoch > 0 && at >= bt->unfreeze_epoch) {
+        if (finetune_unfreeze(cfg, bt->model, bt->optimizer, bt->lr_scheduler, NULL)) return -1;
+        bt->unfrozen = true;
+        log_info(&bt->logger, "The checkpoint is past trainer.unfreeze_epoch = %lld: arch.freeze's parameters train "
+                              "(optimizer groups: %d)",
+                 (long long)bt->unfreeze_epoch, bt->optimizer->n_groups);
+    }
     if (!isnan(ck->monitor_best)) bt->mnt_best = ck->monitor_best;
     bt->not_improved_count = ck->not_improved_count;
     /* optimizer state only when its type is unchanged, as the reference does */
@@ -101,7 +113,8 @@ int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn c
     bt->data_loader = data_loader;
     bt->start_epoch = 1;
     if (config_int(cfg, "trainer.epochs", &bt->epochs) || config_int_or(cfg, "trainer.save_period", 1, &bt->save_period) ||
-        config_int_or(cfg, "trainer.early_stop", 0, &bt->early_stop) || parse_monitor(bt, cfg))
+        config_int_or(cfg, "trainer.early_stop", 0, &bt->early_stop) || parse_monitor(bt, cfg) ||
+        finetune_unfreeze_epoch(cfg, &bt->unfreeze_epoch))
         return -1;
     ENGINE_CHECK_INT(bt->epochs >= 1, "%s: trainer.epochs: must be at least 1, got %lld", cfg->label,
                      (long long)bt->epochs);
@@ -241,6 +254,11 @@ static void write_epoch_files(BaseTrainer *bt, const LogDict *log)
 int base_trainer_train(BaseTrainer *bt)
 {
     for (int64_t epoch = bt->start_epoch; epoch <= bt->epochs; epoch++) {
+        if (bt->unfreeze_epoch > 0 && !bt->unfrozen && epoch >= bt->unfreeze_epoch) {
+            log_info(&bt->logger, "Epoch %lld: trainer.unfreeze_epoch", (long long)epoch);
+            if (finetune_unfreeze(bt->cp->config, bt->model, bt->optimizer, bt->lr_scheduler, &bt->logger)) return -1;
+            bt->unfrozen = true;
+        }
         LogDict log = {0};
         log_dict_set(&log, "epoch", (double)epoch);
         int rc = bt->train_epoch(bt, epoch, &log);

@@ -1,7 +1,10 @@
 /* BaseTrainer, as in pytorch-template: owns the epoch loop, the monitor
  * ("min val_loss", "max val_accuracy" or "off"), early stopping (0 turns it
  * off), checkpointing every save_period epochs plus model_best, and resume.
- * A concrete trainer supplies train_epoch (see trainer/trainer.h). It also
+ * A concrete trainer supplies train_epoch (see trainer/trainer.h). It
+ * unfreezes arch.freeze's parameters at trainer.unfreeze_epoch (see
+ * base/finetune.h), and a resumed run past that epoch rebuilds the
+ * optimizer's groups as they were before loading its state. It also
  * owns what shows the run: the TensorBoard writer (logger/visualization.h),
  * and metrics.csv and curves.png in the run's log folder, written every epoch. */
 #ifndef BASE_BASE_TRAINER_H
@@ -55,6 +58,8 @@ struct BaseTrainer {
     bool resume_in_epoch;     /* resume->has_progress, until train_epoch has taken it */
     EpochProgress progress;   /* where an interrupted epoch stood */
     int64_t epochs_done;      /* by this process */
+    int64_t unfreeze_epoch;   /* trainer.unfreeze_epoch; 0: none */
+    bool unfrozen;            /* arch.freeze's parameters train again */
     char interrupted_path[4200]; /* the checkpoint an interrupt left, "" otherwise */
 
     TensorboardWriter writer; /* a no-op writer when "tensorboard" is false */

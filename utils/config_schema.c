@@ -13,7 +13,9 @@ typedef struct {
     bool checked_elsewhere;
 } KnownKey;
 
-/* pytorch-template's config.json keys, plus ours (seed, len_epoch, cuda).
+/* pytorch-template's config.json keys, plus ours (seed, len_epoch, cuda;
+ * fine-tuning: arch.pretrained, arch.exclude, arch.freeze,
+ * trainer.unfreeze_epoch, optimizer.param_groups).
  * A new key that code reads goes here too, or configs using it are refused. */
 static const KnownKey known_keys[] = {
     {"name", false},
@@ -22,12 +24,16 @@ static const KnownKey known_keys[] = {
     {"arch", false},
     {"arch.type", false},
     {"arch.args", true},
+    {"arch.pretrained", false}, /* base/pretrained.c */
+    {"arch.exclude", false},
+    {"arch.freeze", false}, /* base/finetune.c */
     {"data_loader", false},
     {"data_loader.type", false},
     {"data_loader.args", true},
     {"optimizer", false},
     {"optimizer.type", false},
     {"optimizer.args", true},
+    {"optimizer.param_groups", true}, /* each entry's keys: utils/param_groups.c */
     {"loss", false},
     {"metrics", true},
     {"lr_scheduler", false},
@@ -42,6 +48,7 @@ static const KnownKey known_keys[] = {
     {"trainer.early_stop", false},
     {"trainer.tensorboard", false},
     {"trainer.len_epoch", false},
+    {"trainer.unfreeze_epoch", false},
     {"cuda", false},
     {"cuda.tf32", false},
     {"cuda.deterministic", false},

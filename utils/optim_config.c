@@ -14,18 +14,19 @@
 
 typedef Optimizer *(*OptimBuilder)(const Config *cfg, Tensor **params, int n);
 
+static const ArgSpec sgd_specs[] = {
+    ARG_SPEC(ARG_NUMBER, lr, SGDOptions, lr),
+    ARG_SPEC(ARG_NUMBER, momentum, SGDOptions, momentum),
+    ARG_SPEC(ARG_NUMBER, dampening, SGDOptions, dampening),
+    ARG_SPEC(ARG_NUMBER, weight_decay, SGDOptions, weight_decay),
+    ARG_SPEC(ARG_BOOL, nesterov, SGDOptions, nesterov),
+    ARG_SPEC(ARG_BOOL, maximize, SGDOptions, maximize),
+};
+
 static Optimizer *build_sgd(const Config *cfg, Tensor **params, int n)
 {
-    static const ArgSpec specs[] = {
-        ARG_SPEC(ARG_NUMBER, lr, SGDOptions, lr),
-        ARG_SPEC(ARG_NUMBER, momentum, SGDOptions, momentum),
-        ARG_SPEC(ARG_NUMBER, dampening, SGDOptions, dampening),
-        ARG_SPEC(ARG_NUMBER, weight_decay, SGDOptions, weight_decay),
-        ARG_SPEC(ARG_BOOL, nesterov, SGDOptions, nesterov),
-        ARG_SPEC(ARG_BOOL, maximize, SGDOptions, maximize),
-    };
     SGDOptions o = sgd_defaults();
-    return config_read_args(cfg, OPT_ARGS, "SGD", specs, N_SPECS(specs), &o) ? NULL : optim_sgd(params, n, o);
+    return config_read_args(cfg, OPT_ARGS, "SGD", sgd_specs, N_SPECS(sgd_specs), &o) ? NULL : optim_sgd(params, n, o);
 }
 
 static const ArgSpec adam_specs[] = {
@@ -51,47 +52,55 @@ static Optimizer *build_adamw(const Config *cfg, Tensor **params, int n)
                                                                                          : optim_adamw(params, n, o);
 }
 
+static const ArgSpec rmsprop_specs[] = {
+    ARG_SPEC(ARG_NUMBER, lr, RMSpropOptions, lr),
+    ARG_SPEC(ARG_NUMBER, alpha, RMSpropOptions, alpha),
+    ARG_SPEC(ARG_NUMBER, eps, RMSpropOptions, eps),
+    ARG_SPEC(ARG_NUMBER, weight_decay, RMSpropOptions, weight_decay),
+    ARG_SPEC(ARG_NUMBER, momentum, RMSpropOptions, momentum),
+    ARG_SPEC(ARG_BOOL, centered, RMSpropOptions, centered),
+    ARG_SPEC(ARG_BOOL, maximize, RMSpropOptions, maximize),
+};
+
 static Optimizer *build_rmsprop(const Config *cfg, Tensor **params, int n)
 {
-    static const ArgSpec specs[] = {
-        ARG_SPEC(ARG_NUMBER, lr, RMSpropOptions, lr),
-        ARG_SPEC(ARG_NUMBER, alpha, RMSpropOptions, alpha),
-        ARG_SPEC(ARG_NUMBER, eps, RMSpropOptions, eps),
-        ARG_SPEC(ARG_NUMBER, weight_decay, RMSpropOptions, weight_decay),
-        ARG_SPEC(ARG_NUMBER, momentum, RMSpropOptions, momentum),
-        ARG_SPEC(ARG_BOOL, centered, RMSpropOptions, centered),
-        ARG_SPEC(ARG_BOOL, maximize, RMSpropOptions, maximize),
-    };
     RMSpropOptions o = rmsprop_defaults();
-    return config_read_args(cfg, OPT_ARGS, "RMSprop", specs, N_SPECS(specs), &o) ? NULL : optim_rmsprop(params, n, o);
+    return config_read_args(cfg, OPT_ARGS, "RMSprop", rmsprop_specs, N_SPECS(rmsprop_specs), &o)
+               ? NULL
+               : optim_rmsprop(params, n, o);
 }
+
+static const ArgSpec adagrad_specs[] = {
+    ARG_SPEC(ARG_NUMBER, lr, AdagradOptions, lr),
+    ARG_SPEC(ARG_NUMBER, lr_decay, AdagradOptions, lr_decay),
+    ARG_SPEC(ARG_NUMBER, weight_decay, AdagradOptions, weight_decay),
+    ARG_SPEC(ARG_NUMBER, initial_accumulator_value, AdagradOptions, initial_accumulator_value),
+    ARG_SPEC(ARG_NUMBER, eps, AdagradOptions, eps),
+    ARG_SPEC(ARG_BOOL, maximize, AdagradOptions, maximize),
+};
 
 static Optimizer *build_adagrad(const Config *cfg, Tensor **params, int n)
 {
-    static const ArgSpec specs[] = {
-        ARG_SPEC(ARG_NUMBER, lr, AdagradOptions, lr),
-        ARG_SPEC(ARG_NUMBER, lr_decay, AdagradOptions, lr_decay),
-        ARG_SPEC(ARG_NUMBER, weight_decay, AdagradOptions, weight_decay),
-        ARG_SPEC(ARG_NUMBER, initial_accumulator_value, AdagradOptions, initial_accumulator_value),
-        ARG_SPEC(ARG_NUMBER, eps, AdagradOptions, eps),
-        ARG_SPEC(ARG_BOOL, maximize, AdagradOptions, maximize),
-    };
     AdagradOptions o = adagrad_defaults();
-    return config_read_args(cfg, OPT_ARGS, "Adagrad", specs, N_SPECS(specs), &o) ? NULL : optim_adagrad(params, n, o);
+    return config_read_args(cfg, OPT_ARGS, "Adagrad", adagrad_specs, N_SPECS(adagrad_specs), &o)
+               ? NULL
+               : optim_adagrad(params, n, o);
 }
+
+static const ArgSpec adadelta_specs[] = {
+    ARG_SPEC(ARG_NUMBER, lr, AdadeltaOptions, lr),
+    ARG_SPEC(ARG_NUMBER, rho, AdadeltaOptions, rho),
+    ARG_SPEC(ARG_NUMBER, eps, AdadeltaOptions, eps),
+    ARG_SPEC(ARG_NUMBER, weight_decay, AdadeltaOptions, weight_decay),
+    ARG_SPEC(ARG_BOOL, maximize, AdadeltaOptions, maximize),
+};
 
 static Optimizer *build_adadelta(const Config *cfg, Tensor **params, int n)
 {
-    static const ArgSpec specs[] = {
-        ARG_SPEC(ARG_NUMBER, lr, AdadeltaOptions, lr),
-        ARG_SPEC(ARG_NUMBER, rho, AdadeltaOptions, rho),
-        ARG_SPEC(ARG_NUMBER, eps, AdadeltaOptions, eps),
-        ARG_SPEC(ARG_NUMBER, weight_decay, AdadeltaOptions, weight_decay),
-        ARG_SPEC(ARG_BOOL, maximize, AdadeltaOptions, maximize),
-    };
     AdadeltaOptions o = adadelta_defaults();
-    return config_read_args(cfg, OPT_ARGS, "Adadelta", specs, N_SPECS(specs), &o) ? NULL
-                                                                                  : optim_adadelta(params, n, o);
+    return config_read_args(cfg, OPT_ARGS, "Adadelta", adadelta_specs, N_SPECS(adadelta_specs), &o)
+               ? NULL
+               : optim_adadelta(params, n, o);
 }
 
 static const RegistryEntry optimizers[] = {
@@ -100,9 +109,30 @@ static const RegistryEntry optimizers[] = {
     {"Adagrad", (void (*)(void))build_adagrad}, {"Adadelta", (void (*)(void))build_adadelta},
 };
 
+/* Each algorithm's arguments, in the order of optimizers[]. */
+static const struct {
+    const ArgSpec *specs;
+    int n;
+} optimizer_specs[] = {
+    {sgd_specs, N_SPECS(sgd_specs)},         {adam_specs, N_SPECS(adam_specs)},
+    {adam_specs, N_SPECS(adam_specs)},       {rmsprop_specs, N_SPECS(rmsprop_specs)},
+    {adagrad_specs, N_SPECS(adagrad_specs)}, {adadelta_specs, N_SPECS(adadelta_specs)},
+};
+
+const ArgSpec *optimizer_arg_specs(const char *type, int *n)
+{
+    for (size_t i = 0; i < sizeof optimizers / sizeof optimizers[0]; i++)
+        if (strcmp(optimizers[i].name, type) == 0) {
+            *n = optimizer_specs[i].n;
+            return optimizer_specs[i].specs;
+        }
+    *n = 0;
+    return NULL;
+}
+
 /* Errors from the optimizer and scheduler constructors themselves ("Adam:
  * Invalid learning rate: -1") get the config file and the args path. */
-static void *in_config_context(void *built, const Config *cfg, const char *args_path)
+void *optim_config_in_context(void *built, const Config *cfg, const char *args_path)
 {
     if (built || !engine_has_error()) return built;
     const char *msg = engine_last_error();
@@ -120,7 +150,7 @@ Optimizer *optimizer_from_config(const Config *cfg, Tensor **params, int n)
     if (config_string(cfg, "optimizer.type", &type) != 0) return NULL;
     OptimBuilder b = (OptimBuilder)registry_find(optimizers, sizeof optimizers / sizeof optimizers[0], type,
                                                  cfg->label, "optimizer.type");
-    return b ? in_config_context(b(cfg, params, n), cfg, OPT_ARGS) : NULL;
+    return b ? optim_config_in_context(b(cfg, params, n), cfg, OPT_ARGS) : NULL;
 }
 
 /* ---- schedulers ---- */
@@ -245,5 +275,5 @@ LRScheduler *scheduler_from_config(const Config *cfg, Optimizer *opt, int64_t ep
     if (config_string(cfg, "lr_scheduler.type", &type) != 0) return NULL;
     SchedBuilder b = (SchedBuilder)registry_find(schedulers, sizeof schedulers / sizeof schedulers[0], type,
                                                  cfg->label, "lr_scheduler.type");
-    return b ? in_config_context(b(cfg, opt, epochs, steps_per_epoch), cfg, SCHED_ARGS) : NULL;
+    return b ? optim_config_in_context(b(cfg, opt, epochs, steps_per_epoch), cfg, SCHED_ARGS) : NULL;
 }
