@@ -1,8 +1,9 @@
 /* Optimizers against PyTorch: every algorithm and option combination over
  * 20 steps (two parameter groups with different lrs, a non-contiguous
  * parameter, steps where a parameter has no gradient), state-dict round
- * trips through a safetensors file (bit exact), gradient clipping, and the
- * error paths. */
+ * trips through a safetensors file (bit exact), gradient clipping, frozen
+ * parameters (no backward work, no update) and unfreezing them into a new
+ * group, and the error paths. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "engine/nn/nn.h"
 #include "engine/optim/optim.h"
 #include "tests/support/check.h"
 #include "tests/support/torch_script.h"
@@ -571,6 +573,62 @@ static void test_zero_grad(void **state)
     scope_end();
 }
 
+/* What arch.freeze relies on: a layer whose parameters have requires_grad
+ * off, fed by an input that needs no gradient, records no autograd node
+ * (so backward does no work for it), gets no .grad and is not updated;
+ * unfrozen and added as a new group (trainer.unfreeze_epoch), it trains. */
+static void test_frozen_parameters(void **state)
+{
+    scope_begin();
+    manual_seed(5);
+    Module *conv = nn_conv2d(1, 4, 3, 3, conv_params_default(), true);
+    Module *fc = nn_linear(4 * 6 * 6, 3, true);
+    REQUIRE_OK(conv);
+    REQUIRE_OK(fc);
+    int n_conv, n_fc;
+    Tensor **conv_params = module_parameters(conv, &n_conv), **fc_params = module_parameters(fc, &n_fc);
+    for (int i = 0; i < n_conv; i++) conv_params[i]->requires_grad = false;
+    Optimizer *opt = optim_sgd(fc_params, n_fc, (SGDOptions){.lr = 0.1, .momentum = 0.9});
+    REQUIRE_OK(opt);
+    Tensor *x = tensor_randn(SHAPE(2, 1, 8, 8), NULL, CPU);
+    Tensor *w_before = t_clone(conv_params[0]), *fc_before = t_clone(fc_params[0]);
+    for (int round = 0; round < 2; round++) {
+        Tensor *h = module_forward(conv, x);
+        REQUIRE_OK(h);
+        if (round == 0) {
+            assert_null(h->grad_fn); /* nothing recorded: the frozen layer costs no backward work */
+            assert_false(h->requires_grad);
+        } else {
+            assert_non_null(h->grad_fn);
+        }
+        Tensor *loss = t_sum(module_forward(fc, t_flatten(t_relu(h), 1, -1)), NULL, 0, false);
+        REQUIRE_OK(loss);
+        assert_int_equal(tensor_backward(loss, NULL), 0);
+        for (int i = 0; i < n_fc; i++) assert_non_null(fc_params[i]->grad);
+        for (int i = 0; i < n_conv; i++) {
+            if (round == 0) assert_null(conv_params[i]->grad);
+            else assert_non_null(conv_params[i]->grad);
+        }
+        assert_int_equal(optimizer_step(opt), 0);
+        optimizer_zero_grad(opt, true);
+        if (round == 0) {
+            expect_equal(conv_params[0], w_before, "a frozen parameter is not updated");
+            assert_false(memcmp(tensor_f32(fc_params[0]), tensor_f32(fc_before), sizeof(float) * 3 * 144) == 0);
+            /* unfreeze: requires_grad on, a new group with the defaults */
+            for (int i = 0; i < n_conv; i++) conv_params[i]->requires_grad = true;
+            assert_int_equal(optimizer_add_param_group(opt, conv_params, n_conv), 1);
+            assert_true(opt->groups[1].lr == 0.1 && optimizer_get(opt, 1, "momentum") == 0.9);
+        }
+    }
+    assert_false(memcmp(tensor_f32(conv_params[0]), tensor_f32(w_before), sizeof(float) * 4 * 9) == 0);
+    optimizer_free(opt);
+    free(conv_params);
+    free(fc_params);
+    module_free(conv);
+    module_free(fc);
+    scope_end();
+}
+
 /* ---- errors ---- */
 
 /* A copy of sd without the entry called drop, and with replace_name (if
@@ -735,6 +793,7 @@ int main(void)
         cmocka_unit_test(test_state_dict_names),
         cmocka_unit_test(test_clip_grad_against_torch),
         cmocka_unit_test(test_zero_grad),
+        cmocka_unit_test(test_frozen_parameters),
         cmocka_unit_test(test_load_state_dict_errors),
         cmocka_unit_test(test_constructor_and_step_errors),
     };
