@@ -14,6 +14,7 @@
 #    the optimizer gains a group the scheduler scales, and resuming from a
 #    checkpoint before or after that epoch ends bit-identical to a straight
 #    run. One of our own checkpoints serves as arch.pretrained there.
+#  - The README's PyTorch example runs as written and its file loads.
 #  - Bad input is a one-line error naming the file, key or tensor.
 # usage: e2e_finetune.sh TRAIN TEST SOURCE_DIR
 # shellcheck source=e2e_lib.sh
@@ -70,6 +71,22 @@ if $have_torch; then
   fi
 else
   echo "SKIP: PyTorch parts ($TORCH_PY cannot import torch and numpy): pretraining, the loss comparison"
+fi
+
+# ---- the README's example: the first python block of its Fine-tuning section, run as written ----
+if $have_torch; then
+  mkdir readme && ln -s "$SRC/utils" readme/utils
+  awk '/^### Fine-tuning/ { f = 1 } f && /^```python/ { p = 1; next } p && /^```/ { exit } p' "$SRC/README.md" >readme/example.py
+  if [ -s readme/example.py ] && (cd readme && "$TORCH_PY" example.py >example.log 2>&1); then
+    write_config readme.json Readme "$T/readme-run" ', "pretrained": "readme/pretrained.safetensors"' "" ""
+    if train readme.log -c readme.json --set data_loader.args.limit=32; then
+      check "the README's PyTorch example runs as written; ./train loads its file" grep -q "loaded (8)" readme.log
+    else
+      fail "./train with the README example's pretrained.safetensors"
+    fi
+  else
+    fail "the README's PyTorch example (Fine-tuning): $(tail -n 5 readme/example.log 2>/dev/null)"
+  fi
 fi
 
 # ---- fine-tuning, against PyTorch ----
@@ -157,6 +174,30 @@ if train base.log -c base.json --set data_loader.args.limit=64 && base=$(run_dir
     done
     check "resumed from epoch 1: unfreezes at epoch 2" grep -q "Epoch 2: trainer.unfreeze_epoch" uf-resume1.log
     check "resumed from epoch 2: rebuilds the unfrozen groups" grep -q "past trainer.unfreeze_epoch = 2" uf-resume2.log
+    # SIGINT once epoch 2 (the unfreezing one) has begun: its checkpoint is inside that epoch, with
+    # the added group; resumed, the run ends as the straight one (wherever the signal lands)
+    "$TRAIN" -c uf.json "${UF[@]}" --set "trainer.save_dir=$T/ufsig" --set trainer.verbosity=2 >ufsig.log 2>&1 &
+    pid=$!
+    for _ in $(seq 500); do
+      grep -q "Train Epoch: 2 " ufsig.log && break
+      sleep 0.01
+    done
+    kill -INT "$pid" 2>/dev/null
+    rc=0
+    wait "$pid" || rc=$?
+    stopped=$(ls "$T"/ufsig/models/Unfreeze/*/checkpoint-epoch*-batch*.ckpt 2>/dev/null | head -1)
+    if [ "$rc" = 130 ] && [ -n "$stopped" ]; then
+      if train uf-resumesig.log -r "$stopped" --set "trainer.save_dir=$T/ufsig2" && r=$(run_dir "$T/ufsig2" Unfreeze); then
+        check "interrupted in $(basename "$stopped"), resumed: bit-identical to the straight run" \
+          ckpt same "$uf/checkpoint-epoch3.ckpt" "$r/checkpoint-epoch3.ckpt" --with-optimizer
+      else
+        fail "./train -r $stopped"
+      fi
+    elif [ "$rc" = 0 ]; then
+      echo "note: the run ended before SIGINT came (no interrupted checkpoint to resume)"
+    else
+      fail "SIGINT during the unfreezing epoch: exit $rc, checkpoint '$stopped'"
+    fi
   else
     fail "./train with trainer.unfreeze_epoch"
   fi
