@@ -96,7 +96,9 @@ for h in "${harnesses[@]}"; do
         failed+=("$h")
         echo "$line"
         report "$work/fuzz.log"
-        for f in $findings; do echo "  reproducer: $f   (replay: $bin $f)"; done
+        n_findings=$(printf '%s\n' "$findings" | grep -c . || true)
+        for f in $(printf '%s\n' "$findings" | head -5); do echo "  reproducer: $f   (replay: $bin $f)"; done
+        [ "$n_findings" -le 5 ] || echo "  ... $n_findings reproducers in $work/"
         echo "  log: $work/fuzz.log"
     else
         line="$line, no findings"
