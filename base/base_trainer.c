@@ -122,6 +122,10 @@ int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn c
                      (long long)bt->save_period);
     ENGINE_CHECK_INT(bt->early_stop >= 0, "%s: trainer.early_stop: must be 0 (never) or a number of epochs, got %lld",
                      cfg->label, (long long)bt->early_stop);
+    if (bt->unfreeze_epoch > bt->epochs)
+        log_warning(&bt->logger, "Warning: trainer.unfreeze_epoch = %lld comes after the last epoch (%lld): arch.freeze's "
+                                 "parameters will not train in this run",
+                    (long long)bt->unfreeze_epoch, (long long)bt->epochs);
     if (cp->resume && resume_checkpoint(bt)) return -1;
     /* the reference makes its TensorboardWriter here; metrics.csv comes with it */
     bool tensorboard;

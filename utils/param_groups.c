@@ -130,6 +130,22 @@ static int set_entry_hparams(const Config *cfg, Optimizer *opt, int g, int j, co
     return 0;
 }
 
+/* Checks every entry's hyperparameters on a scratch optimizer, so that an
+ * entry whose parameters are all frozen now (it gets a group only when they
+ * are unfrozen, maybe epochs later) fails at the start, not then. */
+static int check_entry_hparams(const Config *cfg, const Assignment *a, const char *type)
+{
+    if (a->n_entries == 0) return 0;
+    Tensor *dummy = tensor_persist(tensor_zeros(SHAPE(1), DT_F32, CPU));
+    ENGINE_ASSERT(dummy != NULL);
+    Optimizer *scratch = optimizer_from_config(cfg, &dummy, 1);
+    int rc = scratch ? 0 : -1;
+    for (int j = 0; j < a->n_entries && rc == 0; j++) rc = set_entry_hparams(cfg, scratch, 0, j, type);
+    optimizer_free(scratch);
+    tensor_free(dummy);
+    return rc;
+}
+
 /* The parameters of list (n) that fall in slot s (-1: the default group). */
 static int slot_members(const Assignment *a, int s, Tensor *const *list, int n, Tensor **out)
 {
@@ -181,7 +197,7 @@ Optimizer *optimizer_from_config_for_model(const Config *cfg, const Module *mode
             engine_error("%s: the model has no trainable parameters (%d, all frozen by arch.freeze): nothing to "
                          "optimize",
                          cfg->label, a.named.n);
-        else if (add_groups(cfg, &opt, &a, type, trainable, n) < 0) {
+        else if (check_entry_hparams(cfg, &a, type) || add_groups(cfg, &opt, &a, type, trainable, n) < 0) {
             optimizer_free(opt);
             opt = NULL;
         }

@@ -253,6 +253,8 @@ bad group_unknown_key "optimizer.param_groups.0.lrr: unknown key for a parameter
   "" ', "param_groups": [{"params": ["fc1.*"], "lrr": 0.1}]' ""
 bad group_bad_lr "optimizer.param_groups.0.lr: SGD: Invalid learning rate: -1" \
   "" ', "param_groups": [{"params": ["fc1.*"], "lr": -1}]' ""
+bad frozen_group_bad_lr "optimizer.param_groups.0.momentum: SGD: Invalid momentum value: -0.5" ', "freeze": ["conv*"]' \
+  ', "param_groups": [{"params": ["conv*"], "momentum": -0.5}]' ', "unfreeze_epoch": 5'
 bad group_without_params "optimizer.param_groups.0: a group needs \"params\"" "" ', "param_groups": [{"lr": 0.1}]' ""
 echo "        (bad input: $((SECONDS - start)) s)"
 finish
