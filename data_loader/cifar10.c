@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "data_loader/read_file.h"
+#include "utils/fs.h"
 
 enum { RECORD = 1 + 3 * 32 * 32, N_CLASSES = 10, N_TRAIN_FILES = 5 };
 /* A batch file of the archive holds 10,000 records (30.7 MB); this leaves room for larger ones. */
@@ -74,8 +75,9 @@ static int read_batch(const char *path, ImageSet *set)
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *r = data + i * RECORD;
         if (r[0] >= N_CLASSES) {
+            int label = r[0];
             free(data);
-            ENGINE_CHECK_INT(false, "%s: record %lld has label %d, outside 0..%d", path, (long long)i, r[0],
+            ENGINE_CHECK_INT(false, "%s: record %lld has label %d, outside 0..%d", path, (long long)i, label,
                              N_CLASSES - 1);
         }
         set->labels[set->n + i] = r[0];
@@ -96,8 +98,8 @@ Dataset *cifar10_dataset(const char *data_dir, bool training, DatasetTransforms 
         if (training) snprintf(path, sizeof path, "%s/data_batch_%d.bin", dir, f + 1);
         else snprintf(path, sizeof path, "%s/test_batch.bin", dir);
         if (read_batch(path, &set)) {
-            if (!set.n && f == 0)
-                engine_error_context("CIFAR-10 not found or unreadable (get the binary version, "
+            if (!fs_exists(dir))
+                engine_error_context("CIFAR-10 not found (get the binary version, "
                                      "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz, and unpack it in %s)",
                                      data_dir);
             image_set_free(&set);

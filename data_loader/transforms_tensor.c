@@ -30,8 +30,8 @@ static int normalize_size(const Transform *t, ImageSize in, ImageSize *out)
 {
     const NormalizeParams *p = t->params;
     if (p->n != 1 && p->n != in.c)
-        return transform_fail(t, "mean and std have %d values, the image has %d channel%s (give 1 or %d)", p->n,
-                              in.c, in.c == 1 ? "" : "s", in.c);
+        return transform_fail(t, "mean and std have %d values, the image has %d channel%s (give %s%d)", p->n, in.c,
+                              in.c == 1 ? "" : "s", in.c == 1 ? "" : "1 or ", in.c);
     *out = in;
     return 0;
 }

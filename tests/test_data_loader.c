@@ -4,7 +4,11 @@
  * and gathered per batch). All three must give the same batches, bit for
  * bit, in the same order, across epochs, in the split-validation loader and
  * after a resume in the middle of an epoch. The GPU versions of the same
- * checks print "SKIP: no CUDA device" without one. */
+ * checks print "SKIP: no CUDA device" without one. Also what the loader
+ * tells a dataset (seed, epoch, training or evaluation transforms): random
+ * samples are the same whatever num_workers is and after a resume, and
+ * differ between epochs; a dataset's error ends the epoch with its message;
+ * a dataset's own collate; on_device refuses random transforms. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,6 +233,186 @@ static void test_device_chosen_before_the_first_epoch(void **state)
     data_loader_free(dl);
 }
 
+/* ---- what the loader tells the dataset ---- */
+
+/* Sample i: i, whether the training transforms were asked for, the epoch,
+ * then random draws from the sample's stream; target i % 10. */
+static int random_get(const Dataset *ds, int64_t i, const SampleContext *ctx, Sample *out)
+{
+    SampleRng rng = sample_rng(ctx, i);
+    out->input[0] = (float)i;
+    out->input[1] = ctx->training ? 1.0f : 0.0f;
+    out->input[2] = (float)ctx->epoch;
+    for (int j = 3; j < SAMPLE_H * SAMPLE_W; j++) out->input[j] = (float)sample_rng_uniform(&rng);
+    out->target = i % 10;
+    /* a dataset that fails (its "file" for sample fail_at is damaged) */
+    int64_t fail_at = ds->name[0] == 'f' ? 500 : -1;
+    if (i == fail_at) {
+        engine_error("sample %lld: broken.png: damaged PNG", (long long)i);
+        return -1;
+    }
+    return 0;
+}
+
+static Dataset *random_dataset(bool failing)
+{
+    Dataset *ds = synthetic_dataset();
+    ds->name = failing ? "failing" : "random";
+    ds->get = random_get;
+    ds->random_train = true;
+    return ds;
+}
+
+static Loaders random_loaders(int workers, bool staged)
+{
+    Loaders l;
+    l.train = base_data_loader_new(random_dataset(false), options(workers, false));
+    assert_non_null(l.train);
+    l.valid = data_loader_split_validation(l.train);
+    if (staged) {
+        assert_int_equal(data_loader_stage(l.train, CPU), 0);
+        assert_int_equal(data_loader_stage(l.valid, CPU), 0);
+    }
+    return l;
+}
+
+static void test_random_samples_do_not_depend_on_workers(void **state)
+{
+    (void)state;
+    Loaders ref = random_loaders(0, false);
+    Loaders others[3] = {random_loaders(1, false), random_loaders(2, false), random_loaders(2, true)};
+    float first_epoch_sample[N_SAMPLES] = {0};
+    for (int epoch = 0; epoch < EPOCHS; epoch++) {
+        Epoch a = read_epoch(ref.train, CPU), va = read_epoch(ref.valid, CPU);
+        assert_int_equal(data_loader_epoch(ref.train), epoch);
+        assert_int_equal(data_loader_epoch(ref.valid), epoch); /* the training loader's epoch */
+        for (int64_t r = 0; r < a.n; r++) {
+            const float *x = a.x + r * SAMPLE_H * SAMPLE_W;
+            assert_true(x[1] == 1.0f && x[2] == (float)epoch);
+            int64_t i = (int64_t)x[0];
+            if (epoch == 0) first_epoch_sample[i] = x[3];
+            else if (x[3] == first_epoch_sample[i]) fail_msg("sample %lld drew the same in epochs 0 and %d", (long long)i, epoch);
+        }
+        for (int64_t r = 0; r < va.n; r++) /* validation samples: the evaluation transforms */
+            assert_true(va.x[r * SAMPLE_H * SAMPLE_W + 1] == 0.0f && va.x[r * SAMPLE_H * SAMPLE_W + 2] == (float)epoch);
+        for (int k = 0; k < 3; k++) {
+            Epoch b = read_epoch(others[k].train, CPU), vb = read_epoch(others[k].valid, CPU);
+            expect_same_epoch(&a, &b, k == 0 ? "1 worker" : k == 1 ? "2 workers" : "2 workers, staged");
+            expect_same_epoch(&va, &vb, "validation");
+            free_epoch(&b);
+            free_epoch(&vb);
+        }
+        free_epoch(&a);
+        free_epoch(&va);
+    }
+    free_loaders(&ref);
+    for (int k = 0; k < 3; k++) free_loaders(&others[k]);
+}
+
+/* A resume inside epoch 2 draws epoch 2's samples, as the run it resumes would have. */
+static void test_resume_keeps_the_epoch(void **state)
+{
+    (void)state;
+    Loaders ref = random_loaders(2, false), resumed = random_loaders(1, false);
+    Epoch e = read_epoch(ref.train, CPU);
+    free_epoch(&e);
+    data_loader_begin_epoch(ref.train);
+    for (int b = 0; b < 3; b++) {
+        scope_begin();
+        Tensor *x, *y;
+        assert_true(data_loader_next(ref.train, &x, &y));
+        scope_end();
+    }
+    DataLoaderPosition pos;
+    data_loader_get_position(ref.train, &pos);
+    assert_int_equal(pos.epochs, 2);
+    data_loader_set_position(resumed.train, &pos);
+    assert_int_equal(data_loader_epoch(resumed.train), 1);
+    for (bool more = true; more;) {
+        scope_begin();
+        Tensor *x, *y, *rx, *ry;
+        more = data_loader_next(ref.train, &x, &y);
+        assert_true(data_loader_next(resumed.train, &rx, &ry) == more);
+        if (more && (max_rel_error(rx, x) != 0 || max_rel_error(ry, y) != 0)) fail_msg("a resumed batch differs");
+        scope_end();
+    }
+    /* and the epoch after */
+    Epoch a = read_epoch(ref.train, CPU), b = read_epoch(resumed.train, CPU);
+    expect_same_epoch(&a, &b, "the epoch after the resume");
+    assert_true(a.x[2] == 2.0f);
+    free_epoch(&a);
+    free_epoch(&b);
+    free_loaders(&ref);
+    free_loaders(&resumed);
+}
+
+static void test_dataset_error_ends_the_epoch(void **state)
+{
+    (void)state;
+    for (int workers = 0; workers <= 2; workers += 2) {
+        DataLoaderOptions o = options(workers, false);
+        o.shuffle = false;
+        o.validation_split = 0;
+        DataLoader *dl = base_data_loader_new(random_dataset(true), o);
+        assert_non_null(dl);
+        for (int epoch = 0; epoch < 2; epoch++) {
+            data_loader_begin_epoch(dl);
+            assert_false(data_loader_failed(dl));
+            int64_t batches = 0;
+            for (;;) {
+                scope_begin();
+                Tensor *x, *y;
+                bool more = data_loader_next(dl, &x, &y);
+                scope_end();
+                if (!more) break;
+                batches++;
+            }
+            assert_int_equal(batches, 500 / BATCH); /* the batches before the one holding sample 500 */
+            assert_true(data_loader_failed(dl));
+            expect_failure(true, "sample 500: broken.png: damaged PNG", NULL);
+        }
+        data_loader_free(dl);
+    }
+}
+
+/* Fills whole batches: target 7, input the sample index. */
+static int batch_collate(const Dataset *ds, const int64_t *idx, int n, const SampleContext *ctx, Batch *out)
+{
+    assert_int_equal(out->n, n);
+    for (int r = 0; r < n; r++) {
+        for (int j = 0; j < SAMPLE_H * SAMPLE_W; j++) out->input[r * SAMPLE_H * SAMPLE_W + j] = (float)idx[r];
+        out->target[r] = 7;
+    }
+    return 0;
+}
+
+static void test_custom_collate(void **state)
+{
+    (void)state;
+    Dataset *ds = synthetic_dataset();
+    ds->get = NULL;
+    ds->collate = batch_collate;
+    DataLoader *dl = base_data_loader_new(ds, options(2, false));
+    assert_non_null(dl);
+    Epoch e = read_epoch(dl, CPU);
+    assert_int_equal(e.n, N_SAMPLES - N_SAMPLES / 10);
+    for (int64_t r = 0; r < e.n; r++) assert_int_equal(e.y[r], 7);
+    free_epoch(&e);
+    data_loader_free(dl);
+    ds = synthetic_dataset();
+    ds->get = NULL;
+    expect_error(base_data_loader_new(ds, options(0, false)), "neither get nor collate", NULL);
+}
+
+static void test_on_device_refuses_random_transforms(void **state)
+{
+    (void)state;
+    DataLoader *dl = base_data_loader_new(random_dataset(false), options(1, true));
+    assert_non_null(dl);
+    expect_failure(data_loader_to(dl, CPU) != 0, "on_device: the training transforms of random are random", NULL);
+    data_loader_free(dl);
+}
+
 static void test_transfer_checks_its_tensors(void **state)
 {
     (void)state;
@@ -278,6 +462,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_resume_inside_an_epoch),
         cmocka_unit_test(test_device_chosen_before_the_first_epoch),
         cmocka_unit_test(test_transfer_checks_its_tensors),
+        cmocka_unit_test(test_random_samples_do_not_depend_on_workers),
+        cmocka_unit_test(test_resume_keeps_the_epoch),
+        cmocka_unit_test(test_dataset_error_ends_the_epoch),
+        cmocka_unit_test(test_custom_collate),
+        cmocka_unit_test(test_on_device_refuses_random_transforms),
     };
     const struct CMUnitTest gpu_tests[] = {
         cmocka_unit_test(test_gpu_staged_and_resident_loaders),
