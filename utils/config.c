@@ -106,23 +106,31 @@ void config_free(Config *c)
     free(c);
 }
 
-/* Walks one dotted path; parent_out gets the last container reached. */
+/* The member of obj named by the n characters at key (any length: a key
+ * too long for a buffer must still be found, or --set would add it twice). */
+static cJSON *object_member(const cJSON *obj, const char *key, size_t n)
+{
+    for (cJSON *item = obj->child; item; item = item->next)
+        if (item->string && strncmp(item->string, key, n) == 0 && item->string[n] == '\0') return item;
+    return NULL;
+}
+
+/* Walks one dotted path. */
 cJSON *config_find(const Config *c, const char *key_path)
 {
     cJSON *node = c->root;
-    char key[256];
     const char *p = key_path;
     while (node && *p) {
         size_t n = strcspn(p, ".");
-        if (n >= sizeof key) return NULL;
-        memcpy(key, p, n);
-        key[n] = '\0';
         if (cJSON_IsArray(node)) {
-            char *end;
-            long i = strtol(key, &end, 10);
-            node = (*end == '\0' && i >= 0) ? cJSON_GetArrayItem(node, (int)i) : NULL;
+            char digits[24];
+            if (n == 0 || n >= sizeof digits || strspn(p, "0123456789") < n) return NULL;
+            memcpy(digits, p, n);
+            digits[n] = '\0';
+            long i = strtol(digits, NULL, 10);
+            node = i <= INT32_MAX ? cJSON_GetArrayItem(node, (int)i) : NULL;
         } else if (cJSON_IsObject(node)) {
-            node = cJSON_GetObjectItemCaseSensitive(node, key);
+            node = object_member(node, p, n);
         } else {
             return NULL;
         }
