@@ -1,10 +1,13 @@
-/* ./test -r saved/models/best.ckpt: evaluates a checkpoint on the MNIST test
- * set (all 10,000 images) with nothing but the checkpoint (its config is
- * inside), printing the loss and every configured metric, as
- * pytorch-template's test.py does. With --confusion [DIR] it also writes
- * the confusion matrix as confusion.csv and confusion.png (a heat map with
- * the counts) into DIR, by default the folder the checkpoint is in (after
- * following links, so saved/models/best.ckpt means its run's folder). */
+/* ./test -r saved/models/best.ckpt: evaluates a checkpoint on its data
+ * loader's test set (MNIST's 10,000 images, an ImageFolder's test_dir...)
+ * with the validation transforms and nothing but the checkpoint (its config
+ * is inside), printing the loss and every configured metric, as
+ * pytorch-template's test.py does, then each class's accuracy by name when
+ * the classes have names (kept in the checkpoint). With --confusion [DIR]
+ * it also writes the confusion matrix as confusion.csv and confusion.png (a
+ * heat map with the counts, the classes named) into DIR, by default the
+ * folder the checkpoint is in (after following links, so
+ * saved/models/best.ckpt means its run's folder). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,14 +28,62 @@
 #include "utils/threads.h"
 #include "utils/prepare_device.h"
 
+/* The class names: the checkpoint's (the training set's), which the test
+ * set's must equal when it names its classes too; or the test set's; NULL
+ * when neither names them. -1 with an error when the two differ. */
+static int class_names(const Checkpoint *ck, const Dataset *ds, const Config *cfg, const char *const **names, int *n)
+{
+    const char *const *saved = (const char *const *)ck->class_names;
+    if (saved && ds->class_names) {
+        bool same = ck->n_classes == ds->n_classes;
+        int k = 0;
+        while (same && k < ck->n_classes && strcmp(saved[k], ds->class_names[k]) == 0) k++;
+        same = same && k == ck->n_classes;
+        if (!same) {
+            if (ck->n_classes != ds->n_classes)
+                engine_error("%s: the test set (%s) has %d classes, the checkpoint was trained on %d (%s)", cfg->label,
+                             ds->name, ds->n_classes, ck->n_classes, ck->path);
+            else
+                engine_error("%s: the test set (%s) names class %d '%s', the checkpoint (%s) '%s': its classes are not "
+                             "the ones the model learned",
+                             cfg->label, ds->name, k, ds->class_names[k], ck->path, saved[k]);
+            return -1;
+        }
+    }
+    *n = saved ? ck->n_classes : ds->n_classes;
+    *names = saved ? saved : ds->class_names;
+    return 0;
+}
+
 /* Adds a batch to the confusion matrix, made at the first batch with as many
  * classes as the output has columns. */
-static int add_to_confusion(ConfusionMatrix *cm, Tensor *output, Tensor *target)
+static int add_to_confusion(ConfusionMatrix *cm, Tensor *output, Tensor *target, const char *const *names,
+                            int n_names)
 {
     ENGINE_CHECK_INT(tensor_dim(output) == 2, "--confusion: expected the model's output [batch, classes], got %s",
                      shape_str(output->shape));
-    if (!cm->counts && confusion_init(cm, (int)output->shape.d[1])) return -1;
+    if (!cm->counts) {
+        if (confusion_init(cm, (int)output->shape.d[1])) return -1;
+        confusion_set_names(cm, names, n_names);
+    }
     return confusion_update(cm, output, target);
+}
+
+/* Each named class's accuracy (recall), from the confusion matrix. */
+static void log_per_class(const ConfusionMatrix *cm, int n_names, const Logger *lg)
+{
+    int n = n_names < cm->n ? n_names : cm->n, width = 0;
+    for (int k = 0; k < n; k++) width = (int)strlen(cm->names[k]) > width ? (int)strlen(cm->names[k]) : width;
+    if (width > 40) width = 40;
+    log_info(lg, "Accuracy per class:");
+    for (int k = 0; k < n; k++) {
+        int64_t total = 0, right = cm->counts[(int64_t)k * cm->n + k];
+        for (int j = 0; j < cm->n; j++) total += cm->counts[(int64_t)k * cm->n + j];
+        if (total == 0) log_info(lg, "    %-*s: no test images", width, cm->names[k]);
+        else
+            log_info(lg, "    %-*s: %.6f (%lld/%lld)", width, cm->names[k], (double)right / (double)total,
+                     (long long)right, (long long)total);
+    }
 }
 
 /* confusion.csv and confusion.png into dir, or ("") the checkpoint's folder. */
@@ -89,6 +140,11 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     if (configure_device_modes(cfg)) goto done;
     if (module_to(model, device) || data_loader_to(loader, device)) goto done;
     module_train(model, false);
+    int n_names = 0;
+    const char *const *classes = NULL;
+    if (class_names(ck, data_loader_dataset(loader), cfg, &classes, &n_names)) goto done;
+    /* the matrix is also what the accuracy per class comes from */
+    bool confusion = confusion_dir || classes;
 
     double total_loss = 0, correct[CONFIG_MAX_METRICS] = {0};
     int64_t n_samples = 0, n_batches = data_loader_num_batches(loader), b = 0;
@@ -118,7 +174,7 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
             if (isnan(c)) rc = -1;
             correct[i] += c;
         }
-        if (rc == 0 && confusion_dir && add_to_confusion(&cm, output, y)) rc = -1;
+        if (rc == 0 && confusion && add_to_confusion(&cm, output, y, classes, n_names)) rc = -1;
         n_samples += n;
         scope_end();
         if (rc) break;
@@ -126,6 +182,7 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     }
     progress_end(&bar);
     grad_mode_restore(mode);
+    if (rc == 0 && data_loader_failed(loader)) rc = -1; /* the dataset's error ended the epoch */
     if (rc == 0) {
         char line[1024];
         int pos = snprintf(line, sizeof line, "{'loss': %.6f", total_loss / (double)n_samples);
@@ -133,7 +190,8 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
             pos += snprintf(line + pos, sizeof line - (size_t)pos, ", '%s': %.6f", names[i], correct[i] / (double)n_samples);
         snprintf(line + pos, sizeof line - (size_t)pos, "}");
         log_info(&lg, "%s", line);
-        log_info(&lg, "(%lld test images)", (long long)n_samples);
+        log_info(&lg, "(%lld test images: %s)", (long long)n_samples, data_loader_dataset(loader)->name);
+        if (classes && cm.counts) log_per_class(&cm, n_names, &lg);
         if (confusion_dir && cm.counts && save_confusion(&cm, confusion_dir, ck->path, &lg)) rc = -1;
     }
     confusion_free(&cm);

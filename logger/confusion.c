@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/error.h"
+#include "logger/canvas.h"
 #include "logger/plot.h"
 #include "utils/fs.h"
 
@@ -18,6 +19,19 @@ int confusion_init(ConfusionMatrix *cm, int n_classes)
     cm->counts = calloc((size_t)n_classes * (size_t)n_classes, sizeof(int64_t));
     ENGINE_ASSERT(cm->counts != NULL);
     return 0;
+}
+
+void confusion_set_names(ConfusionMatrix *cm, const char *const *names, int n_names)
+{
+    if (!names || n_names <= 0) return;
+    cm->names = calloc((size_t)cm->n, sizeof(char *));
+    ENGINE_ASSERT(cm->names != NULL);
+    for (int i = 0; i < cm->n; i++) {
+        char number[16];
+        snprintf(number, sizeof number, "%d", i);
+        cm->names[i] = strdup(i < n_names ? names[i] : number);
+        ENGINE_ASSERT(cm->names[i] != NULL);
+    }
 }
 
 int confusion_update(ConfusionMatrix *cm, Tensor *output, Tensor *target)
@@ -50,16 +64,43 @@ int confusion_update(ConfusionMatrix *cm, Tensor *output, Tensor *target)
     return rc;
 }
 
+/* Class i's name as a CSV field (quoted, quotes doubled, when it needs it), or its number. */
+static size_t csv_class(const ConfusionMatrix *cm, int i, char *out, size_t cap)
+{
+    if (!cm->names) return (size_t)snprintf(out, cap, "%d", i);
+    const char *s = cm->names[i];
+    if (!strpbrk(s, ",\"\n\r")) return (size_t)snprintf(out, cap, "%s", s);
+    size_t len = 0;
+    out[len++] = '"';
+    for (; *s && len + 3 < cap; s++) {
+        if (*s == '"') out[len++] = '"';
+        out[len++] = *s;
+    }
+    out[len++] = '"';
+    out[len] = '\0';
+    return len;
+}
+
+static size_t names_bytes(const ConfusionMatrix *cm)
+{
+    size_t n = 0;
+    for (int i = 0; cm->names && i < cm->n; i++) n += 2 * strlen(cm->names[i]) + 3;
+    return n;
+}
+
 static int save_csv(const ConfusionMatrix *cm, const char *path)
 {
-    size_t cap = 64 + (size_t)cm->n * (size_t)cm->n * 21 + (size_t)cm->n * 16, len = 0;
+    size_t cap = 64 + (size_t)cm->n * (size_t)cm->n * 21 + (size_t)cm->n * 16 + 2 * names_bytes(cm), len = 0;
     char *text = malloc(cap);
     ENGINE_ASSERT(text != NULL);
     len += (size_t)snprintf(text + len, cap - len, "true/predicted");
-    for (int j = 0; j < cm->n; j++) len += (size_t)snprintf(text + len, cap - len, ",%d", j);
+    for (int j = 0; j < cm->n; j++) {
+        text[len++] = ',';
+        len += csv_class(cm, j, text + len, cap - len);
+    }
     len += (size_t)snprintf(text + len, cap - len, "\n");
     for (int i = 0; i < cm->n; i++) {
-        len += (size_t)snprintf(text + len, cap - len, "%d", i);
+        len += csv_class(cm, i, text + len, cap - len);
         for (int j = 0; j < cm->n; j++)
             len += (size_t)snprintf(text + len, cap - len, ",%lld", (long long)cm->counts[i * cm->n + j]);
         len += (size_t)snprintf(text + len, cap - len, "\n");
@@ -77,8 +118,22 @@ int confusion_save(const ConfusionMatrix *cm, const char *dir)
     /* cells of about 60 pixels (fewer for many classes), plus room for labels */
     int cell = cm->n <= 12 ? 60 : cm->n <= 40 ? 24 : 8;
     int size = cm->n * cell + 140;
+    /* with names: a legend "k  name" under the map, in columns, for up to LEGEND_MAX classes */
+    enum { LEGEND_MAX = 100, LEGEND_SCALE = 1 };
+    int shown = cm->names ? (cm->n < LEGEND_MAX ? cm->n : LEGEND_MAX) : 0, col_w = 0;
+    for (int i = 0; i < shown; i++) {
+        char entry[96];
+        snprintf(entry, sizeof entry, "%d  %.60s", i, cm->names[i]);
+        int w = text_width(entry, LEGEND_SCALE) + 24;
+        col_w = w > col_w ? w : col_w;
+    }
+    int line_h = text_height(LEGEND_SCALE) + 6;
+    int cols = shown ? (size + 20 - 20) / col_w : 1;
+    if (cols < 1) cols = 1;
+    int rows = shown ? (shown + cols - 1) / cols + (shown < cm->n ? 1 : 0) : 0;
+    int legend_h = rows ? rows * line_h + 20 : 0;
     Canvas c;
-    if (canvas_init(&c, size + 20, size + 20, RGB(255, 255, 255))) return -1;
+    if (canvas_init(&c, size + 20, size + 20 + legend_h, RGB(255, 255, 255))) return -1;
     int64_t total = 0, correct = 0;
     for (int i = 0; i < cm->n; i++)
         for (int j = 0; j < cm->n; j++) {
@@ -87,7 +142,18 @@ int confusion_save(const ConfusionMatrix *cm, const char *dir)
         }
     char title[96];
     snprintf(title, sizeof title, "confusion matrix: %lld of %lld correct", (long long)correct, (long long)total);
-    plot_heatmap(&c, 0, 0, c.width, c.height, title, cm->counts, cm->n);
+    plot_heatmap(&c, 0, 0, c.width, size + 20, title, cm->counts, cm->n);
+    for (int i = 0; i < shown; i++) {
+        char entry[96];
+        snprintf(entry, sizeof entry, "%d  %.60s", i, cm->names[i]);
+        canvas_text(&c, 20 + (i / ((shown + cols - 1) / cols)) * col_w, size + 20 + 10 + (i % ((shown + cols - 1) / cols)) * line_h,
+                    entry, LEGEND_SCALE, RGB(40, 40, 40));
+    }
+    if (shown < cm->n) {
+        char more[64];
+        snprintf(more, sizeof more, "(%d more in confusion.csv)", cm->n - shown);
+        canvas_text(&c, 20, size + 20 + 10 + (rows - 1) * line_h, more, LEGEND_SCALE, RGB(40, 40, 40));
+    }
     snprintf(path, sizeof path, "%s/confusion.png", dir);
     int rc = canvas_save_png(&c, path);
     canvas_free(&c);
@@ -96,6 +162,8 @@ int confusion_save(const ConfusionMatrix *cm, const char *dir)
 
 void confusion_free(ConfusionMatrix *cm)
 {
+    for (int i = 0; cm->names && i < cm->n; i++) free(cm->names[i]);
+    free(cm->names);
     free(cm->counts);
     memset(cm, 0, sizeof *cm);
 }

@@ -6,7 +6,8 @@
  * CIFAR-10's binary files; Fashion-MNIST's class names (Debian's files when
  * installed, a torchvision-layout copy otherwise); and the data errors,
  * each naming the file or key: damaged PNGs, empty class folders, FIFOs
- * (refused without blocking), bad CIFAR records. */
+ * (refused without blocking), bad CIFAR records; and the class names a
+ * checkpoint keeps, read back and range-checked. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <png.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/checkpoint.h"
 #include "data_loader/data_loaders.h"
 #include "data_loader/datasets.h"
 #include "data_loader/png_reader.h"
@@ -639,6 +641,63 @@ static void test_fashion_mnist(void **state)
     data_loader_free(dl);
 }
 
+/* ---------------- class names in checkpoints ---------------- */
+
+/* Saves a checkpoint of a small model with the given names and metadata overrides. */
+static void save_with_names(const char *path, const char *const *names, int n)
+{
+    Config *cfg = config_parse("{\"name\": \"t\"}", "config.json");
+    Module *m = nn_linear(2, 3, true);
+    assert_true(cfg && m);
+    Generator g;
+    generator_seed(&g, 1);
+    CheckpointContent c = {.model = m, .epoch = 1, .config = cfg, .rng_default = &g, .class_names = names, .n_classes = n};
+    if (checkpoint_save(path, &c)) fail_engine("checkpoint_save");
+    module_free(m);
+    config_free(cfg);
+}
+
+/* A copy of the checkpoint at src with metadata key set to value (a JSON string's text). */
+static void with_meta(const char *src, const char *dst, const char *key, const char *value)
+{
+    Safetensors *st = safetensors_load(src);
+    assert_non_null(st);
+    const char *keys[32], *values[32];
+    int n = 0;
+    for (int i = 0; i < st->n_meta; i++) {
+        keys[n] = st->meta_keys[i];
+        values[n++] = strcmp(st->meta_keys[i], key) == 0 ? value : st->meta_values[i];
+    }
+    assert_int_equal(safetensors_save(dst, st->n_tensors, (const char *const *)st->names, st->tensors, n, keys, values),
+                     0);
+    safetensors_free(st);
+}
+
+static void test_checkpoint_class_names(void **state)
+{
+    char path[512], bad[512];
+    static const char *const names[] = {"T-shirt/top", "a \"quoted\", name", "\u00e9t\u00e9"};
+    save_with_names(in_dir(path, sizeof path, "named.ckpt"), names, 3);
+    Checkpoint *ck = checkpoint_load(path);
+    REQUIRE_OK(ck);
+    assert_int_equal(ck->n_classes, 3);
+    for (int i = 0; i < 3; i++) assert_string_equal(ck->class_names[i], names[i]);
+    assert_int_equal(ck->loader.epochs, 1); /* no loader position: the epochs trained */
+    checkpoint_free(ck);
+    save_with_names(in_dir(path, sizeof path, "unnamed.ckpt"), NULL, 0);
+    ck = checkpoint_load(path);
+    REQUIRE_OK(ck);
+    assert_null(ck->class_names);
+    assert_int_equal(ck->n_classes, 0);
+    checkpoint_free(ck);
+    static const char *const damaged[] = {"[]", "[\"a\", 3]", "{\"a\": 1}", "[\"\"]", "not json", "[\"a\",]"};
+    for (size_t i = 0; i < sizeof damaged / sizeof damaged[0]; i++) {
+        with_meta(in_dir(path, sizeof path, "named.ckpt"), in_dir(bad, sizeof bad, "bad.ckpt"), "class_names",
+                  damaged[i]);
+        expect_error(checkpoint_load(bad), "bad.ckpt: checkpoint metadata is damaged: 'class_names'", NULL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -650,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_image_folder_errors),
         cmocka_unit_test(test_cifar10),
         cmocka_unit_test(test_fashion_mnist),
+        cmocka_unit_test(test_checkpoint_class_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
