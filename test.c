@@ -190,7 +190,8 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
             pos += snprintf(line + pos, sizeof line - (size_t)pos, ", '%s': %.6f", names[i], correct[i] / (double)n_samples);
         snprintf(line + pos, sizeof line - (size_t)pos, "}");
         log_info(&lg, "%s", line);
-        log_info(&lg, "(%lld test images: %s)", (long long)n_samples, data_loader_dataset(loader)->name);
+        log_info(&lg, "(%lld test images)", (long long)n_samples);
+        log_info(&lg, "Test set: %s", data_loader_dataset(loader)->name);
         if (classes && cm.counts) log_per_class(&cm, n_names, &lg);
         if (confusion_dir && cm.counts && save_confusion(&cm, confusion_dir, ck->path, &lg)) rc = -1;
     }
