@@ -25,7 +25,7 @@ TORCH_PY=${TORCH_PYTHON:-/usr/bin/python3}
 REF="$SRC/tests/ref/finetune_ref.py"
 have_torch=false
 if [ -x "$TORCH_PY" ] && "$TORCH_PY" -c "import torch, numpy" 2>/dev/null; then have_torch=true; fi
-FASHION=/usr/share/datasets/fashion-mnist
+FASHION=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 
 # write_config FILE NAME SAVE_DIR ARCH_EXTRA OPTIMIZER_EXTRA TRAINER_EXTRA: a small MnistModel
 # run on the first MNIST images (no validation split); the extras are JSON members.
@@ -70,7 +70,7 @@ if $have_torch; then
     fail "PyTorch pretraining: $(tail -n 5 pretrain.log)"
   fi
 else
-  echo "SKIP: PyTorch parts ($TORCH_PY cannot import torch and numpy): pretraining, the loss comparison"
+  echo "SKIP: PyTorch parts ($TORCH_PY cannot import torch and numpy): pretraining, the README example, the loss comparison"
 fi
 
 # ---- the README's example: the first python block of its Fine-tuning section, run as written ----
