@@ -32,6 +32,12 @@ Tensor *t_narrow(Tensor *t, int dim, int64_t start, int64_t length);
 /* t[start:end:step] along dim; start/end are clamped like Python slices. */
 Tensor *t_slice(Tensor *t, int dim, int64_t start, int64_t end, int64_t step);
 Tensor *t_select(Tensor *t, int dim, int64_t index);
+/* torch.diagonal: a view of the diagonal of dims dim1, dim2 (offset > 0:
+ * above the main one, < 0: below), those dims removed and the diagonal
+ * appended as the last dim. */
+Tensor *t_diagonal(Tensor *t, int64_t offset, int dim1, int dim2);
+/* torch.flip: a copy reversed along each of dims (n_dims distinct dims). */
+Tensor *t_flip(Tensor *t, const int *dims, int n_dims);
 /* Splits into at most `chunks` views; writes them to out (room for `chunks`)
  * and returns how many, or -1. */
 int t_chunk(Tensor *t, int chunks, int dim, Tensor **out);

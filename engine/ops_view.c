@@ -1,5 +1,5 @@
 /* View ops: new tensor headers over the same storage, as in PyTorch, with
- * their backward functions. */
+ * their backward functions; and flip, which copies (as torch.flip does). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -381,4 +381,107 @@ int t_chunk(Tensor *t, int chunks, int dim, Tensor **out)
         start += len;
     }
     return n;
+}
+
+/* ---- diagonal ---- */
+
+/* The diagonal of t's dims d1, d2 with offset, as a view: those dims
+ * removed, the diagonal appended last. */
+static Tensor *diagonal_view(Tensor *t, int64_t offset, int d1, int d2)
+{
+    int64_t n1 = t->shape.d[d1], n2 = t->shape.d[d2];
+    int64_t len = offset >= 0 ? (n1 < n2 - offset ? n1 : n2 - offset) : (n1 + offset < n2 ? n1 + offset : n2);
+    if (len < 0) len = 0;
+    int64_t start = t->offset;
+    if (len > 0) start += offset >= 0 ? offset * t->strides[d2] : -offset * t->strides[d1];
+    Shape s = {.ndim = 0};
+    int64_t strides[MAX_DIMS] = {0};
+    for (int i = 0; i < t->shape.ndim; i++)
+        if (i != d1 && i != d2) {
+            strides[s.ndim] = t->strides[i];
+            s.d[s.ndim++] = t->shape.d[i];
+        }
+    strides[s.ndim] = t->strides[d1] + t->strides[d2];
+    s.d[s.ndim++] = len;
+    return make_view(t, s, strides, start);
+}
+
+/* g into the diagonal of zeros of the input's shape. ints: offset, d1, d2. */
+static int diagonal_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    Tensor *in = n->inputs[0];
+    Tensor *z = tensor_zeros(in->shape, in->dtype, tensor_device(in));
+    Tensor *part = z ? diagonal_view(z, n->ints[0], (int)n->ints[1], (int)n->ints[2]) : NULL;
+    if (!part || tensor_copy_(part, g) != 0) return -1;
+    gin[0] = z;
+    return 0;
+}
+
+Tensor *t_diagonal(Tensor *t, int64_t offset, int dim1, int dim2)
+{
+    if (!t) return NULL;
+    ENGINE_CHECK(t->shape.ndim >= 2, "diagonal: expected a tensor of at least 2 dims, got %s", shape_str(t->shape));
+    int d1 = shape_wrap_dim(dim1, t->shape.ndim, "diagonal"), d2 = d1 < 0 ? -1 : shape_wrap_dim(dim2, t->shape.ndim, "diagonal");
+    if (d1 < 0 || d2 < 0) return NULL;
+    ENGINE_CHECK(d1 != d2, "diagonal: diagonal dimensions cannot be identical %d, %d", dim1, dim2);
+    /* an offset past either side gives an empty diagonal, as in PyTorch */
+    if (offset > t->shape.d[d2]) offset = t->shape.d[d2];
+    if (offset < -t->shape.d[d1]) offset = -t->shape.d[d1];
+    Tensor *out = diagonal_view(t, offset, d1, d2);
+    Node *n = autograd_record("DiagonalBackward0", diagonal_backward, out, 1, &t);
+    if (n) {
+        n->ints[0] = offset;
+        n->ints[1] = d1;
+        n->ints[2] = d2;
+    }
+    return out;
+}
+
+/* ---- flip ---- */
+
+/* t reversed along dim d: index_select with n-1, ..., 0 (a copy, on t's device). */
+static Tensor *reverse_dim(Tensor *t, int d)
+{
+    int64_t n = t->shape.d[d];
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    ENGINE_ASSERT(idx != NULL);
+    for (int64_t i = 0; i < n; i++) idx[i] = n - 1 - i;
+    Tensor *index = tensor_from_data(idx, SHAPE(n), DT_I64, tensor_device(t));
+    free(idx);
+    return t_index_select(t, d, index);
+}
+
+/* t reversed along every dim of the bit mask, as a new tensor (no autograd). */
+static Tensor *flip_dims(Tensor *t, uint64_t mask)
+{
+    bool mode = no_grad_begin();
+    Tensor *out = t;
+    for (int d = 0; d < t->shape.ndim && out; d++)
+        if ((mask >> d & 1) && t->shape.d[d] > 1) out = reverse_dim(out, d);
+    if (out == t) out = t_clone(t); /* nothing to reverse: still a copy, as torch.flip */
+    grad_mode_restore(mode);
+    return out;
+}
+
+/* Flipping is its own inverse: the gradient flipped back. ints[0]: the dims' mask. */
+static int flip_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    gin[0] = flip_dims(g, (uint64_t)n->ints[0]);
+    return gin[0] ? 0 : -1;
+}
+
+Tensor *t_flip(Tensor *t, const int *dims, int n_dims)
+{
+    if (!t) return NULL;
+    uint64_t mask = 0;
+    for (int i = 0; i < n_dims; i++) {
+        int d = shape_wrap_dim(dims[i], t->shape.ndim, "flip");
+        if (d < 0) return NULL;
+        ENGINE_CHECK(!(mask >> d & 1), "flip: dim %d appears multiple times in the list of dims", d);
+        mask |= (uint64_t)1 << d;
+    }
+    Tensor *out = flip_dims(t, mask);
+    Node *n = autograd_record("FlipBackward0", flip_backward, out, 1, &t);
+    if (n) n->ints[0] = (int64_t)mask;
+    return out;
 }

@@ -2,7 +2,8 @@
  * strided inputs), finite differences, storage sharing (views share, copies
  * do not, reshape copies only when it must), writes through one view read
  * through another, chunk sizes as PyTorch makes them, dtype conversion, and
- * error messages (view refuses where PyTorch refuses). */
+ * error messages (view refuses where PyTorch refuses). flip (a copy) and
+ * diagonal (a view) are checked with them. */
 #include <math.h>
 
 #include "tests/support/check.h"
@@ -29,6 +30,8 @@ typedef enum {
     V_CHAIN1, /* x.t()[1:6:2].select(1, -1) */
     V_CHAIN2, /* x.unsqueeze(0).expand(2, -1, -1).permute(2, 0, 1).reshape(-1, 4): a copy */
     V_CHAIN3, /* x.expand(3, 4).view(3, 2, 2): view splits a broadcast dim */
+    V_FLIP,     /* a[0] dims a[1..] (a copy) */
+    V_DIAGONAL, /* offset, dim1, dim2 */
 } ViewKind;
 
 /* One op applied to one input; a[] holds the op's integer arguments in the
@@ -91,6 +94,15 @@ static const ViewCase view_cases[] = {
     {V_CHAIN1, "chain1", NULL, SHAPE(4, 6), true, {0}, {0}, true},
     {V_CHAIN2, "chain2", NULL, SHAPE(4, 6), false, {0}, {0}, false},
     {V_CHAIN3, "chain3", NULL, SHAPE(3, 1), false, {0}, {0}, true},
+    {V_FLIP, "flip", "{\"dims\": [-1]}", SHAPE(3, 5), false, {1, -1}, {0}, false},
+    {V_FLIP, "flip", "{\"dims\": [0, 2]}", SHAPE(2, 3, 4), true, {2, 0, 2}, {0}, false},
+    {V_FLIP, "flip", "{\"dims\": [1, 0, 2]}", SHAPE(3, 1, 4), false, {3, 1, 0, 2}, {0}, false},
+    {V_FLIP, "flip", "{\"dims\": []}", SHAPE(2, 3), false, {0}, {0}, false},
+    {V_DIAGONAL, "diagonal", "{\"offset\": 0, \"dim1\": 0, \"dim2\": 1}", SHAPE(4, 4), false, {0, 0, 1}, {0}, true},
+    {V_DIAGONAL, "diagonal", "{\"offset\": 1, \"dim1\": 0, \"dim2\": 1}", SHAPE(3, 5), true, {1, 0, 1}, {0}, true},
+    {V_DIAGONAL, "diagonal", "{\"offset\": -2, \"dim1\": -1, \"dim2\": 0}", SHAPE(4, 2, 5), false, {-2, -1, 0}, {0},
+     true},
+    {V_DIAGONAL, "diagonal", "{\"offset\": 9, \"dim1\": 0, \"dim2\": 1}", SHAPE(3, 4), false, {9, 0, 1}, {0}, true},
 };
 #define N_VIEW_CASES (int)(sizeof view_cases / sizeof view_cases[0])
 
@@ -126,6 +138,12 @@ static Tensor *apply_view(const ViewCase *c, Tensor *x)
         return t_reshape(t_permute(e, (int[]){2, 0, 1}), SHAPE(-1, 4));
     }
     case V_CHAIN3: return t_view(t_expand(x, SHAPE(3, 4)), SHAPE(3, 2, 2));
+    case V_FLIP: {
+        int dims[3];
+        for (int i = 0; i < c->a[0]; i++) dims[i] = (int)c->a[i + 1];
+        return t_flip(x, dims, (int)c->a[0]);
+    }
+    case V_DIAGONAL: return t_diagonal(x, c->a[0], (int)c->a[1], (int)c->a[2]);
     }
     return NULL;
 }
@@ -414,6 +432,10 @@ static void test_errors(void **state)
     expect_error(t_select(x, 0, -5), "index -5 out of range", "[4, 6]");
     expect_error(t_slice(x, 0, 0, 4, 0), "step must be positive", NULL);
     expect_error(t_flatten(x, 1, 0), "start_dim (1) cannot come after end_dim (0)", NULL);
+    expect_error(t_flip(x, (int[]){1, -1}, 2), "flip: dim 1 appears multiple times", NULL);
+    expect_error(t_flip(x, (int[]){2}, 1), "flip", "out of range");
+    expect_error(t_diagonal(x, 0, 1, -1), "diagonal dimensions cannot be identical 1, -1", NULL);
+    expect_error(t_diagonal(tensor_zeros(SHAPE(4), DT_F32, CPU), 0, 0, 1), "diagonal", "at least 2 dims");
     Tensor *parts[2];
     assert_int_equal(t_chunk(x, 0, 0, parts), -1);
     assert_non_null(strstr(engine_last_error(), "greater than 0"));

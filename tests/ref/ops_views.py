@@ -30,4 +30,6 @@ OPS = {
     "chain2": lambda x, a: x[0].unsqueeze(0).expand(2, -1, -1).permute(2, 0, 1).reshape(-1, 4),
     "chain3": lambda x, a: x[0].expand(3, 4).view(3, 2, 2),
     "to_dtype": lambda x, a: x[0].to(getattr(torch, a["dtype"])),
+    "flip": lambda x, a: torch.flip(x[0], a["dims"]),
+    "diagonal": lambda x, a: torch.diagonal(x[0], a["offset"], a["dim1"], a["dim2"]),
 }
