@@ -7,7 +7,8 @@ set -euo pipefail
 # libFuzzer harnesses (scripts/fuzz.sh); dataset-fashion-mnist (/usr/share/datasets/fashion-mnist):
 # the pretraining task of tests/cli/e2e_finetune.sh
 packages=(build-essential cmake pkg-config libcjson-dev libopenblas-dev libpng-dev libcmocka-dev zlib1g-dev
-          libomp-dev clang libclang-rt-dev python3 python3-numpy python3-torch dataset-fashion-mnist)
+          libomp-dev clang libclang-rt-dev python3 python3-numpy python3-torch python3-torchvision
+          dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
