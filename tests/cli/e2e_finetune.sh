@@ -148,7 +148,7 @@ if train base.log -c base.json --set data_loader.args.limit=64 && base=$(run_dir
   sched=', "param_groups": [{"params": ["fc2.*"], "lr": 0.05}]'
   write_config uf.json Unfreeze "$T/uf" "$arch" "$sched" ', "unfreeze_epoch": 2'
   sed -i 's/"loss": "nll_loss",/"loss": "nll_loss", "lr_scheduler": {"type": "StepLR", "args": {"step_size": 1, "gamma": 0.5}},/' uf.json
-  UF=(--set data_loader.args.limit=128 --set trainer.epochs=3 --set data_loader.args.shuffle=true)
+  UF=(--set data_loader.args.limit=320 --set trainer.epochs=3 --set data_loader.args.shuffle=true)
   if train uf.log -c uf.json "${UF[@]}" && uf=$(run_dir "$T/uf" Unfreeze); then
     pass "trainer.unfreeze_epoch 2 of 3, from our checkpoint ($((SECONDS - start)) s)"
     check "our checkpoint loads as arch.pretrained (its optimizer tensors ignored)" \
@@ -185,18 +185,19 @@ if train base.log -c base.json --set data_loader.args.limit=64 && base=$(run_dir
     kill -INT "$pid" 2>/dev/null
     rc=0
     wait "$pid" || rc=$?
-    stopped=$(ls "$T"/ufsig/models/Unfreeze/*/checkpoint-epoch*-batch*.ckpt 2>/dev/null | head -1)
-    if [ "$rc" = 130 ] && [ -n "$stopped" ]; then
+    # the checkpoint it names (inside an epoch, or at an epoch's end when the signal came there)
+    stopped=$(sed -n 's/^  \.\/train -r //p' ufsig.log | tail -n 1)
+    if [ "$rc" = 130 ] && [ -n "$stopped" ] && [ -f "$stopped" ]; then
       if train uf-resumesig.log -r "$stopped" --set "trainer.save_dir=$T/ufsig2" && r=$(run_dir "$T/ufsig2" Unfreeze); then
-        check "interrupted in $(basename "$stopped"), resumed: bit-identical to the straight run" \
+        check "interrupted ($(basename "$stopped")), resumed: bit-identical to the straight run" \
           ckpt same "$uf/checkpoint-epoch3.ckpt" "$r/checkpoint-epoch3.ckpt" --with-optimizer
       else
         fail "./train -r $stopped"
       fi
-    elif [ "$rc" = 0 ]; then
-      echo "note: the run ended before SIGINT came (no interrupted checkpoint to resume)"
+    elif [ "$rc" = 0 ] || grep -q "before training began: nothing saved" ufsig.log; then
+      echo "note: SIGINT came when there was nothing to resume (exit $rc)"
     else
-      fail "SIGINT during the unfreezing epoch: exit $rc, checkpoint '$stopped'"
+      fail "SIGINT during the unfreezing epoch: exit $rc, checkpoint '$stopped': $(tail -n 3 ufsig.log)"
     fi
   else
     fail "./train with trainer.unfreeze_epoch"
