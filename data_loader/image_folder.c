@@ -47,6 +47,11 @@ static void list_free(StrList *l)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+static void list_sort(StrList *l)
+{
+    if (l->n > 1) qsort(l->items, (size_t)l->n, sizeof(char *), cmp_str);
+}
+
 static char *join(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -76,8 +81,8 @@ static int list_dir(const char *dir, StrList *dirs, StrList *files)
         else free(path);
     }
     closedir(d);
-    qsort(dirs->items, (size_t)dirs->n, sizeof(char *), cmp_str);
-    if (files) qsort(files->items, (size_t)files->n, sizeof(char *), cmp_str);
+    list_sort(dirs);
+    if (files) list_sort(files);
     return 0;
 }
 
@@ -115,7 +120,7 @@ static int class_files(const char *class_dir, StrList *files)
 {
     StrList dirs = {0};
     int rc = walk(class_dir, 0, &dirs);
-    qsort(dirs.items, (size_t)dirs.n, sizeof(char *), cmp_str); /* sorted(os.walk(...)): by folder path */
+    list_sort(&dirs); /* sorted(os.walk(...)): by folder path */
     for (int i = 0; rc == 0 && i < dirs.n; i++) {
         StrList sub = {0}, names = {0};
         rc = list_dir(dirs.items[i], &sub, &names);
