@@ -32,6 +32,16 @@ static int parse_monitor(BaseTrainer *bt, const Config *cfg)
     return 0;
 }
 
+/* Whether a saved optimizer or scheduler state (JSON with a "type") is of type name. */
+static bool same_state_type(const char *state_json, const char *name)
+{
+    cJSON *state = state_json ? cJSON_Parse(state_json) : NULL;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(state, "type");
+    bool same = cJSON_IsString(type) && strcmp(type->valuestring, name) == 0;
+    cJSON_Delete(state);
+    return same;
+}
+
 static int resume_checkpoint(BaseTrainer *bt)
 {
     const Checkpoint *ck = bt->resume = bt->cp->resume;
@@ -63,18 +73,20 @@ static int resume_checkpoint(BaseTrainer *bt)
     if (!isnan(ck->monitor_best)) bt->mnt_best = ck->monitor_best;
     bt->not_improved_count = ck->not_improved_count;
     /* optimizer state only when its type is unchanged, as the reference does */
-    cJSON *opt_state = ck->optimizer_json ? cJSON_Parse(ck->optimizer_json) : NULL;
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(opt_state, "type");
-    bool same_type = cJSON_IsString(type) && strcmp(type->valuestring, optimizer_name(bt->optimizer)) == 0;
-    cJSON_Delete(opt_state);
-    if (!same_type) {
+    if (!same_state_type(ck->optimizer_json, optimizer_name(bt->optimizer))) {
         log_warning(&bt->logger, "Warning: Optimizer type given in config file is different from that of checkpoint. "
                                  "Optimizer parameters not being resumed.");
     } else if (checkpoint_restore_optimizer(ck, bt->optimizer)) {
         return -1;
     }
-    if (bt->lr_scheduler && ck->scheduler_json && scheduler_load_state_dict(bt->lr_scheduler, ck->scheduler_json))
-        return -1;
+    /* the same for the scheduler: a resumed run may switch to another one */
+    if (bt->lr_scheduler && ck->scheduler_json) {
+        if (!same_state_type(ck->scheduler_json, scheduler_name(bt->lr_scheduler)))
+            log_warning(&bt->logger, "Warning: LR scheduler type given in config file is different from that of "
+                                     "checkpoint. LR scheduler state not being resumed.");
+        else if (scheduler_load_state_dict(bt->lr_scheduler, ck->scheduler_json))
+            return -1;
+    }
     generator_set_state(generator_default(), ck->rng_default);
     if (bt->data_loader && ck->has_loader) data_loader_set_position(bt->data_loader, &ck->loader);
     if (ck->has_progress)

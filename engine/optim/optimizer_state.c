@@ -267,7 +267,10 @@ int optimizer_load_state_dict(Optimizer *opt, const StateDict *tensors, const ch
     if (rc == 0) {
         for (int g = 0; g < opt->n_groups; g++) {
             opt->groups[g].lr = L.groups[g].lr;
-            opt->groups[g].initial_lr = L.groups[g].initial_lr;
+            /* a state saved without a scheduler has no initial_lr: keep the one
+             * a scheduler made for this run set (OneCycleLR reads it every
+             * step; NaN there would train with lr NaN) */
+            if (!isnan(L.groups[g].initial_lr)) opt->groups[g].initial_lr = L.groups[g].initial_lr;
             memcpy(opt->groups[g].hparams, L.groups[g].hparams, sizeof L.groups[g].hparams);
         }
         for (int i = 0; i < opt->n_params; i++) {

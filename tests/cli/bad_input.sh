@@ -701,6 +701,13 @@ case_hostile_numbers() {
 }
 
 # Every key a user writes is used or refused.
+case_resume_adds_scheduler() {
+  # the checkpoint's optimizer state has no initial_lr (StepLR sets it, but
+  # check the front door: a run resumed with OneCycleLR added must not train with lr nan)
+  expect_ok "train: resume adding OneCycleLR to a run" -- "$TRAIN" -r "$CK" --set trainer.epochs=2 \
+    --set 'lr_scheduler={"type": "OneCycleLR", "args": {"max_lr": 0.01}}' --set "trainer.save_dir=$T/onecycle"
+}
+
 case_strict_keys() {
   expect_fail "train: a typo in trainer" "base.json: trainer.epochz: unknown key (did you mean 'epochs'?" -- \
     "$TRAIN" -c base.json --set trainer.epochz=1
@@ -816,6 +823,7 @@ case_checkpoint_not_safetensors
 case_checkpoint_foreign
 case_hostile_numbers
 case_strict_keys
+case_resume_adds_scheduler
 case_files
 case_checkpoint_other_arch
 case_checkpoint_missing
