@@ -217,6 +217,11 @@ static int write_checkpoint(BaseTrainer *bt, const char *path, int64_t epoch, co
         .progress = progress,
         .config = bt->cp->config,
     };
+    const Dataset *ds = bt->data_loader ? data_loader_dataset(bt->data_loader) : NULL;
+    if (ds && ds->class_names) { /* ./test shows results by class name */
+        c.class_names = ds->class_names;
+        c.n_classes = ds->n_classes;
+    }
     return checkpoint_save(path, &c);
 }
 
