@@ -106,12 +106,12 @@ def main():
             x = step(t, x)
         out[f"c{k}"] = x.contiguous().numpy()
         first = case["pipeline"][0]
-        if first["type"] == "Resize" and first.get("args", {}).get("interpolation", "bilinear") == "bilinear":
+        fa = first.get("args", {})
+        if first["type"] == "Resize" and fa.get("interpolation", "bilinear") == "bilinear" and fa.get("antialias", True):
             # PIL's resize of the same bytes (torchvision's PIL path), for the record
             hwc = img.permute(1, 2, 0).numpy()
             pil = Image.fromarray(hwc[:, :, 0] if hwc.shape[2] == 1 else hwc)
-            h, w = F.resize(img, first["args"]["size"], max_size=first["args"].get("max_size"),
-                            antialias=True).shape[-2:]
+            h, w = F.resize(img, fa["size"], max_size=fa.get("max_size"), antialias=True).shape[-2:]
             r = np.asarray(pil.resize((w, h), Image.BILINEAR), dtype=np.float32) / 255.0
             out[f"c{k}.pil"] = (r[None] if r.ndim == 2 else r.transpose(2, 0, 1)).copy()
     write_safetensors(sys.argv[2], out)
