@@ -87,7 +87,9 @@ static bool resume(const Checkpoint *ck, FuzzRun *r)
         if (checkpoint_restore_optimizer(ck, r->optimizer) != 0) failed(&ok);
         engine_clear_error();
     }
-    if (r->scheduler && ck->scheduler_json) {
+    /* the same for the scheduler */
+    if (r->scheduler && ck->scheduler_json &&
+        fuzz_state_type(ck->scheduler_json, (const char *const[]){scheduler_name(r->scheduler)}, 1)) {
         if (scheduler_load_state_dict(r->scheduler, ck->scheduler_json) != 0) failed(&ok);
         engine_clear_error();
     }
@@ -181,7 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             config_type(ck->config, "lr_scheduler.type", fuzz_scheduler_types, fuzz_n_scheduler_types);
         if (!sched_type && ck->scheduler_json) {
             sched_type = fuzz_state_type(ck->scheduler_json, fuzz_scheduler_types, fuzz_n_scheduler_types);
-            if (!sched_type) sched_type = "StepLR"; /* an unknown type must be refused by the loader */
+            if (!sched_type) sched_type = "StepLR"; /* an unknown type: not resumed */
         }
         FuzzRun r;
         if (fuzz_run_init(&r, opt_type, sched_type) != 0) {
