@@ -316,6 +316,17 @@ static int check_metadata(const char *path, int n_meta, const char *const *keys,
 }
 
 /* Adds tensor t's header entry at *offset (then moved past its data). */
+
+/* An integer as its exact decimal text: cJSON prints numbers with 15
+ * significant digits when they read back within a relative epsilon, which
+ * drops the last digits of sizes and offsets near 2^53. */
+static cJSON *json_integer(uint64_t v)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%llu", (unsigned long long)v);
+    return cJSON_CreateRaw(text);
+}
+
 static int add_entry(cJSON *header, const char *path, const char *name, const Tensor *t, uint64_t *offset)
 {
     ENGINE_CHECK_INT(name != NULL, "%s: a tensor has no name", path);
@@ -344,9 +355,9 @@ static int add_entry(cJSON *header, const char *path, const char *name, const Te
     cJSON *offs = e ? cJSON_AddArrayToObject(e, "data_offsets") : NULL;
     bool ok = e && shape && offs && cJSON_AddStringToObject(e, "dtype", dtype_safetensors_name(t->dtype));
     for (int d = 0; ok && d < t->shape.ndim; d++)
-        ok = cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape.d[d]));
-    ok = ok && cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)*offset)) &&
-         cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(*offset + nbytes)));
+        ok = cJSON_AddItemToArray(shape, json_integer((uint64_t)t->shape.d[d]));
+    ok = ok && cJSON_AddItemToArray(offs, json_integer((uint64_t)*offset)) &&
+         cJSON_AddItemToArray(offs, json_integer((uint64_t)(*offset + nbytes)));
     ENGINE_CHECK_INT(ok, "%s: out of memory building the header", path);
     *offset += nbytes;
     return 0;
