@@ -99,7 +99,7 @@ static int add_parameter_histograms(BaseTrainer *bt)
 static bool next_batch(Trainer *t, Tensor **x, Tensor **y)
 {
     if (data_loader_next(t->data_loader, x, y)) return true;
-    if (!t->iteration_based) return false;
+    if (!t->iteration_based || data_loader_failed(t->data_loader)) return false;
     data_loader_begin_epoch(t->data_loader);
     return data_loader_next(t->data_loader, x, y);
 }
@@ -127,6 +127,7 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
         scope_begin();
         if (!data_loader_next(t->valid_data_loader, &x, &y)) {
             scope_end();
+            if (data_loader_failed(t->valid_data_loader)) rc = -1; /* a dataset's error, not the epoch's end */
             break;
         }
         x = tensor_to(x, t->device);
@@ -245,6 +246,7 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
         Tensor *x, *y;
         if (!next_batch(t, &x, &y)) {
             scope_end();
+            if (data_loader_failed(t->data_loader)) rc = -1; /* a dataset's error, not the epoch's end */
             break;
         }
         x = tensor_to(x, t->device);
