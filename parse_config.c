@@ -137,7 +137,7 @@ ConfigParser *config_parser_from_args(int argc, char **argv, const char *descrip
     const char *config_path = NULL, *resume_path = NULL, *device = NULL;
     const char *sets[256][2];
     int n_sets = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes one value */
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(argv[0], description, custom, n_custom);
@@ -174,7 +174,6 @@ ConfigParser *config_parser_from_args(int argc, char **argv, const char *descrip
             ENGINE_CHECK(takes_value, "unrecognized argument: %s (see %s -h)", a, argv[0]);
         }
         ENGINE_CHECK(next, "%s expects a value", a);
-        i++;
     }
     if (device) setenv("CUDA_VISIBLE_DEVICES", device, 1);
     ENGINE_CHECK(config_path || resume_path,
