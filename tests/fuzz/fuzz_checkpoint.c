@@ -29,27 +29,13 @@
         }                                                                                                      \
     } while (0)
 
-/* Written to a folder of this process (tmpfs where there is one, so the
- * writer's fsync costs nothing). */
-static char save_dir[128], save_path[192];
-
-static void remove_save_dir(void)
-{
-    unlink(save_path);
-    rmdir(save_dir);
-}
+static char save_path[256]; /* the resumed run's checkpoint */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     fuzz_init();
-    snprintf(save_dir, sizeof save_dir, "%s/fuzz_checkpoint.XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-    if (!mkdtemp(save_dir)) {
-        perror("fuzz_checkpoint: mkdtemp");
-        abort();
-    }
-    snprintf(save_path, sizeof save_path, "%s/resumed.ckpt", save_dir);
-    atexit(remove_save_dir);
+    snprintf(save_path, sizeof save_path, "%s", fuzz_scratch_path("resumed.ckpt"));
     return 0;
 }
 

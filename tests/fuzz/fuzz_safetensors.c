@@ -37,18 +37,6 @@ static void same_content(const Safetensors *a, const Safetensors *b)
     }
 }
 
-/* Written to a folder of its own (tmpfs where there is one, so the writer's
- * fsync costs nothing), one file per process. */
-static const char *roundtrip_path(void)
-{
-    static char path[128];
-    if (!path[0]) {
-        const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-        snprintf(path, sizeof path, "%s/fuzz_safetensors.%d.safetensors", dir, (int)getpid());
-    }
-    return path;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -78,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)sum;
         }
         for (int i = 0; i < st->n_meta; i++) CHECK(safetensors_meta(st, st->meta_keys[i]) != NULL);
-        const char *path = roundtrip_path();
+        const char *path = fuzz_scratch_path("roundtrip.safetensors");
         int rc = safetensors_save(path, st->n_tensors, (const char *const *)st->names, st->tensors, st->n_meta,
                                   (const char *const *)st->meta_keys, (const char *const *)st->meta_values);
         if (rc != 0) {

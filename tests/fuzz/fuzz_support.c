@@ -2,6 +2,9 @@
 #define _GNU_SOURCE /* memfd_create */
 #include "tests/fuzz/fuzz_support.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +26,54 @@ typedef struct {
     char path[64];
 } InputFile;
 
-static InputFile *open_files[2];
+#define SCRATCH_PREFIX "ctorch-fuzz."
 
-static void remove_files(void)
+/* Removes the scratch files in dir of this process (own) or of processes
+ * that no longer run (!own). */
+static void remove_scratch(const char *dir, bool own)
 {
-    for (int i = 0; i < 2; i++)
-        if (open_files[i] && strncmp(open_files[i]->path, "/tmp/", 5) == 0) unlink(open_files[i]->path);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, SCRATCH_PREFIX, strlen(SCRATCH_PREFIX)) != 0) continue;
+        char *end;
+        long pid = strtol(e->d_name + strlen(SCRATCH_PREFIX), &end, 10);
+        if (*end != '.' || pid <= 0) continue;
+        bool mine = pid == (long)getpid();
+        if (own ? mine : (!mine && kill((pid_t)pid, 0) != 0 && errno == ESRCH)) unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
 }
 
-/* A memfd read back through /proc/self/fd; without either, a file under
- * /tmp unique to the process (removed at exit). */
+static const char *scratch_dir(void) { return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"; }
+
+static void remove_own_scratch(void)
+{
+    remove_scratch(scratch_dir(), true);
+    remove_scratch("/tmp", true);
+}
+
+static void scratch_init(void)
+{
+    static bool done;
+    if (done) return;
+    done = true;
+    remove_scratch(scratch_dir(), false);
+    remove_scratch("/tmp", false);
+    atexit(remove_own_scratch);
+}
+
+const char *fuzz_scratch_path(const char *name)
+{
+    static char path[256];
+    scratch_init();
+    snprintf(path, sizeof path, "%s/" SCRATCH_PREFIX "%d.%s", scratch_dir(), (int)getpid(), name);
+    return path;
+}
+
+/* A memfd read back through /proc/self/fd; without either, a scratch file
+ * under /tmp. */
 static void input_file_open(InputFile *f, const char *tag)
 {
     if (f->path[0]) return;
@@ -42,15 +83,13 @@ static void input_file_open(InputFile *f, const char *tag)
         if (access(f->path, R_OK) == 0) return;
         close(f->fd);
     }
-    snprintf(f->path, sizeof f->path, "/tmp/%s.%d.XXXXXX", tag, (int)getpid());
+    scratch_init();
+    snprintf(f->path, sizeof f->path, "/tmp/" SCRATCH_PREFIX "%d.%s.XXXXXX", (int)getpid(), tag);
     f->fd = mkstemp(f->path);
     if (f->fd < 0) {
         perror("fuzz: cannot create the input file");
         abort();
     }
-    int slot = open_files[0] ? 1 : 0;
-    open_files[slot] = f;
-    if (slot == 0) atexit(remove_files);
 }
 
 static const char *input_file_write(InputFile *f, const char *tag, const uint8_t *data, size_t size)

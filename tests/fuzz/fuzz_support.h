@@ -23,6 +23,13 @@ void fuzz_init(void);
 const char *fuzz_input_file(const uint8_t *data, size_t size);
 const char *fuzz_input_file2(const uint8_t *data, size_t size);
 
+/* A scratch file for what a harness writes itself (tmpfs where there is
+ * one, so the atomic writer's fsync costs nothing):
+ * "<dir>/ctorch-fuzz.<pid>.<name>". The first call removes what processes
+ * that no longer run left there (a crash, or libFuzzer's fork mode, ends a
+ * process without its cleanup). */
+const char *fuzz_scratch_path(const char *name);
+
 /* The optimizer and scheduler types the configs know (scheduler: NULL for none). */
 extern const char *const fuzz_optimizer_types[];
 extern const int fuzz_n_optimizer_types;
