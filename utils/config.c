@@ -386,9 +386,11 @@ int config_set(Config *c, const char *key_path, const char *value)
         return -1;
     }
     if (cJSON_IsArray(parent)) {
-        char *end;
-        long i = strtol(leaf, &end, 10);
-        if (*end != '\0' || i < 0 || i >= cJSON_GetArraySize(parent)) {
+        /* digits only, as config_find reads an index ("+1" or " 1" would be
+         * set here but never found again) */
+        bool digits = leaf[0] && strspn(leaf, "0123456789") == strlen(leaf) && strlen(leaf) < 10;
+        long i = digits ? strtol(leaf, NULL, 10) : -1;
+        if (i < 0 || i >= cJSON_GetArraySize(parent)) {
             cJSON_Delete(v);
             engine_error("%s: --set %s: no element %s in that array", c->label, key_path, leaf);
             return -1;
@@ -417,7 +419,37 @@ int config_update(Config *c, const Config *other)
     return 0;
 }
 
-char *config_to_string(const Config *c) { return cJSON_Print(c->root); }
+/* Numbers as the shortest text that reads back exactly: cJSON's printer
+ * writes 15 digits whenever they read back within a relative epsilon, so
+ * 0.30000000000000004 would be saved as 0.3 and a resumed run would differ. */
+static void exact_numbers(cJSON *node)
+{
+    for (cJSON *item = node->child; item; item = item->next) {
+        if (cJSON_IsNumber(item)) {
+            char text[40];
+            for (int digits = 15; digits <= 17; digits++) {
+                snprintf(text, sizeof text, "%.*g", digits, item->valuedouble);
+                if (strtod(text, NULL) == item->valuedouble) break;
+            }
+            char *raw = strdup(text);
+            ENGINE_ASSERT(raw != NULL);
+            item->type = cJSON_Raw;
+            item->valuestring = raw;
+        } else {
+            exact_numbers(item);
+        }
+    }
+}
+
+char *config_to_string(const Config *c)
+{
+    cJSON *copy = cJSON_Duplicate(c->root, true);
+    if (!copy) return NULL;
+    exact_numbers(copy);
+    char *text = cJSON_Print(copy);
+    cJSON_Delete(copy);
+    return text;
+}
 
 int config_save(const Config *c, const char *path)
 {
