@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "engine/serialize/regular_file.h"
+
 /* Reads exactly n bytes; false on a short read. */
 static bool read_exact(gzFile f, void *buf, size_t n)
 {
@@ -24,35 +26,14 @@ static bool read_exact(gzFile f, void *buf, size_t n)
     return true;
 }
 
-/* What a path that is not a regular file is, for "cannot read" messages. */
-static const char *not_regular(mode_t mode)
-{
-    if (S_ISDIR(mode)) return "Is a directory";
-    if (S_ISFIFO(mode)) return "a FIFO (named pipe), not a regular file";
-    if (S_ISCHR(mode)) return "a character device, not a regular file";
-    if (S_ISBLK(mode)) return "a block device, not a regular file";
-    if (S_ISSOCK(mode)) return "a socket, not a regular file";
-    return "not a regular file";
-}
-
 /* Opens path for gzread if it is a regular file; its size in *size. NULL
  * with an error otherwise: a FIFO is opened without blocking (no writer
  * needed) and refused like a directory or /dev/zero, which would hang or
  * never end. */
 static gzFile open_regular(const char *path, int64_t *size)
 {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return engine_error("%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    const char *why = NULL;
-    if (fstat(fd, &st) != 0) why = strerror(errno);
-    else if (!S_ISREG(st.st_mode)) why = not_regular(st.st_mode);
-    if (why) {
-        close(fd);
-        return engine_error("%s: cannot read: %s", path, why);
-    }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* reads of a regular file: plain blocking ones */
-    *size = (int64_t)st.st_size;
+    int fd = open_regular_file(path, size);
+    if (fd < 0) return NULL;
     gzFile f = gzdopen(fd, "rb");
     if (!f) {
         close(fd);

@@ -10,31 +10,13 @@
 #include <unistd.h>
 
 #include "engine/error.h"
-
-/* What a file that is not a regular one is, for messages. */
-static const char *file_kind(mode_t mode)
-{
-    if (S_ISDIR(mode)) return "a directory";
-    if (S_ISFIFO(mode)) return "a FIFO";
-    if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
-    if (S_ISSOCK(mode)) return "a socket";
-    return "not a regular file";
-}
+#include "engine/serialize/regular_file.h"
 
 char *fs_read_text(const char *path)
 {
-    /* O_NONBLOCK: a FIFO without a writer must not block the open; a
-     * regular file ignores the flag */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return engine_error("%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = errno;
-        close(fd);
-        if (!S_ISREG(st.st_mode) && e == 0)
-            return engine_error("%s: read error: Is %s, not a regular file", path, file_kind(st.st_mode));
-        return engine_error("%s: cannot stat: %s", path, strerror(e));
-    }
+    int64_t size;
+    int fd = open_regular_file(path, &size); /* a FIFO or a device must not block or never end */
+    if (fd < 0) return NULL;
     FILE *f = fdopen(fd, "rb");
     if (!f) {
         close(fd);

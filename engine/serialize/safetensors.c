@@ -1,5 +1,6 @@
 /* safetensors reader (validating) and atomic writer. */
 #include "engine/serialize/safetensors.h"
+#include "engine/serialize/regular_file.h"
 
 #include "engine/serialize/atomic_file.h"
 
@@ -238,17 +239,6 @@ Safetensors *safetensors_parse(const unsigned char *bytes, size_t size, const ch
     return st;
 }
 
-/* What a path that is not a regular file is, for "cannot read" messages. */
-static const char *not_regular(mode_t mode)
-{
-    if (S_ISDIR(mode)) return "Is a directory";
-    if (S_ISFIFO(mode)) return "a FIFO (named pipe), not a regular file";
-    if (S_ISCHR(mode)) return "a character device, not a regular file";
-    if (S_ISBLK(mode)) return "a block device, not a regular file";
-    if (S_ISSOCK(mode)) return "a socket, not a regular file";
-    return "not a regular file";
-}
-
 /* Reads up to cap bytes of fd into buf; the count, or -1 with errno set. */
 static ssize_t read_all(int fd, unsigned char *buf, size_t cap)
 {
@@ -268,17 +258,10 @@ Safetensors *safetensors_load(const char *path)
     /* O_NONBLOCK: a FIFO without a writer is refused below instead of
      * waiting for one; a directory or a device (/dev/zero would never end)
      * is refused too */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    ENGINE_CHECK(fd >= 0, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    const char *why = NULL;
-    if (fstat(fd, &st) != 0) why = strerror(errno);
-    else if (!S_ISREG(st.st_mode)) why = not_regular(st.st_mode);
-    if (why) {
-        close(fd);
-        return engine_error("%s: cannot read: %s", path, why);
-    }
-    size_t size = (size_t)st.st_size;
+    int64_t file_size;
+    int fd = open_regular_file(path, &file_size);
+    if (fd < 0) return NULL;
+    size_t size = (size_t)file_size;
     unsigned char *buf = malloc(size ? size : 1);
     if (!buf) {
         close(fd);

@@ -276,7 +276,7 @@ case_unreadable_config() {
   fi
   chmod 644 "$T/locked.json"
   mkdir -p "$T/config_dir"
-  expect_fail "train: config is a folder" "config_dir: read error: Is a directory" -- "$TRAIN" -c config_dir
+  expect_fail "train: config is a folder" "config_dir: cannot read: Is a directory" -- "$TRAIN" -c config_dir
 }
 
 case_invalid_json() {
