@@ -110,9 +110,15 @@ dir="$T/atsave"
 pid=$!
 hit=""
 for ((i = 0; i < 200000; i++)); do
-  if compgen -G "$dir/models/Mnist_LeNet/*/*.ckpt.tmp.*" >/dev/null; then
+  if seen=$(compgen -G "$dir/models/Mnist_LeNet/*/*.ckpt.tmp.*"); then
     kill -INT "$pid"
     hit=yes
+    # which save: the last epoch's (checkpoint-epoch3, or model_best once checkpoint-epoch3 exists) lets the run end
+    last_save=""
+    case $seen in
+      *checkpoint-epoch$EPOCHS.ckpt.tmp.*) last_save=yes ;;
+      *model_best.ckpt.tmp.*) compgen -G "$dir/models/Mnist_LeNet/*/checkpoint-epoch$EPOCHS.ckpt" >/dev/null && last_save=yes ;;
+    esac
     break
   fi
   kill -0 "$pid" 2>/dev/null || break
@@ -121,6 +127,10 @@ rc=0
 wait "$pid" || rc=$?
 if [ -z "$hit" ]; then
   echo "        (no save was caught in progress this time: the saves are short)"
+elif [ -n "$last_save" ] && [ "$rc" -eq 0 ]; then
+  # the save caught was the last epoch's: the run finishes, as it should
+  check "SIGINT during the last epoch's save: the run finished as the uninterrupted one" \
+    ckpt same "$straight/checkpoint-epoch$EPOCHS.ckpt" "$(last_run "$dir")/checkpoint-epoch$EPOCHS.ckpt" --with-optimizer
 elif [ "$rc" -eq 130 ] && resume=$(awk '/^  \.\/train -r / { print $3 }' atsave.err) && [ -s "$resume" ]; then
   pass "SIGINT during a save: exit 130, the save finished ($(basename "$resume"))"
   check "SIGINT during a save: no temporary file left" bash -c "! ls '$(dirname "$resume")' | grep -q '\.tmp\.'"
@@ -138,7 +148,11 @@ kill -INT "$pid"
 kill -INT "$pid"
 rc=0
 wait "$pid" || rc=$?
-[ "$rc" -eq 130 ] && pass "two SIGINTs: exit status 130" || fail "two SIGINTs: exit status $rc, expected 130"
+if [ "$rc" -eq 0 ] && [ -s "$(last_run "$dir")/checkpoint-epoch$EPOCHS.ckpt" ]; then
+  echo "        (two SIGINTs: the run had ended before them)"
+else
+  [ "$rc" -eq 130 ] && pass "two SIGINTs: exit status 130" || fail "two SIGINTs: exit status $rc, expected 130"
+fi
 
 # A run killed while saving leaves its temporary file; the next save of a run of that name removes it.
 run=$(last_run "$T/straight")
