@@ -14,41 +14,9 @@
 #  - on_device keeps the deterministic dataset on the device and gives the
 #    same run as without.
 # usage: e2e_data.sh TRAIN TEST SOURCE_DIR
-set -u
-export LC_ALL=C
-if [ $# -ne 3 ]; then
-  echo "usage: $0 TRAIN TEST SOURCE_DIR" >&2
-  exit 2
-fi
-TRAIN=$(realpath "$1")
-TEST=$(realpath "$2")
-SRC=$(realpath "$3")
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-export ASAN_OPTIONS="detect_leaks=1:exitcode=86${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-export UBSAN_OPTIONS="print_stacktrace=1:exitcode=87${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=1
-PYTHON=$(command -v python3 || true)
-if [ -z "$PYTHON" ]; then
-  echo "FAILED: this test writes its images and reads checkpoints with python3 (standard library only)" >&2
-  exit 1
-fi
+# shellcheck source=e2e_lib.sh
+E2E_NO_MNIST=1 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
 
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-ln -s "$SRC/logger" "$T/logger"
-cd "$T" || exit 1
-
-failures=0
-fail() {
-  echo "FAILED: $*"
-  failures=$((failures + 1))
-}
-pass() { echo "ok      $*"; }
-check() {
-  local what=$1
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
 # run LOG PROG ARGS...: stdout and stderr to LOG; prints the tail when it fails.
 run() {
   local log=$1
@@ -61,15 +29,8 @@ run() {
   fi
   return "$rc"
 }
-# run_dir SAVE_DIR: the only run folder of SAVE_DIR/models/Shapes.
-run_dir() {
-  local dirs=("$1"/models/Shapes/*/)
-  [ ${#dirs[@]} -eq 1 ] && [ -d "${dirs[0]}" ] && echo "${dirs[0]%/}"
-}
 # value LOG KEY: the value of KEY in LOG's last "{'loss': ..., 'accuracy': ...}" line.
 value() { grep -o "'$2': [0-9.e+-]*" "$1" | tail -n 1 | awk '{print $2}'; }
-at_least() { awk -v v="$1" -v f="$2" 'BEGIN { exit !(v ~ /^[0-9.eE+-]+$/ && v + 0 >= f + 0) }'; }
-ckpt() { "$PYTHON" "$HERE/e2e_ckpt.py" "$@"; }
 
 start=$SECONDS
 "$PYTHON" "$HERE/image_folder.py" images/train 40 1 && "$PYTHON" "$HERE/image_folder.py" images/test 15 2 ||
@@ -103,7 +64,7 @@ config plain "$PLAIN"
 config augmented "$AUGMENTED"
 
 # ---- ImageFolder
-if run plain.log "$TRAIN" -c plain.json --set trainer.save_dir=plain && plain=$(run_dir plain); then
+if run plain.log "$TRAIN" -c plain.json --set trainer.save_dir=plain && plain=$(run_dir plain Shapes); then
   pass "ImageFolder: ./train -c plain.json exit 0"
   if run plain-test.log "$TEST" -r "$plain/model_best.ckpt" --confusion conf; then
     pass "ImageFolder: ./test exit 0"
@@ -129,15 +90,15 @@ for w in 0 2; do
   run "aug$w.log" "$TRAIN" -c augmented.json --set "trainer.save_dir=aug$w" \
     --set "data_loader.args.num_workers=$w" --set trainer.epochs=4 || ok=0
 done
-aug0=$(run_dir aug0) && aug2=$(run_dir aug2) || ok=0
+aug0=$(run_dir aug0 Shapes) && aug2=$(run_dir aug2 Shapes) || ok=0
 if [ $ok -eq 1 ]; then
   pass "augmentation: ./train with 0 and 2 workers exit 0"
   check "augmentation: 0 and 2 workers give the same weights and optimizer state, bit for bit" \
     ckpt same "$aug0/checkpoint-epoch4.ckpt" "$aug2/checkpoint-epoch4.ckpt" --with-optimizer
   if run augr1.log "$TRAIN" -c augmented.json --set trainer.save_dir=augr --set trainer.epochs=2 &&
-    half=$(run_dir augr) &&
+    half=$(run_dir augr Shapes) &&
     run augr2.log "$TRAIN" -r "$half/checkpoint-epoch2.ckpt" --set trainer.save_dir=augr2 --set trainer.epochs=4 &&
-    resumed=$(run_dir augr2); then
+    resumed=$(run_dir augr2 Shapes); then
     check "augmentation: 2 epochs + resume + 2 == 4 epochs, bit for bit (epochs 3, 4 drew their own transforms)" \
       ckpt same "$aug2/checkpoint-epoch4.ckpt" "$resumed/checkpoint-epoch4.ckpt" --with-optimizer
   else
@@ -163,15 +124,11 @@ fi
 
 # ---- on_device: the deterministic dataset kept on the device (here the CPU) gives the same run
 if run dev.log "$TRAIN" -c plain.json --set trainer.save_dir=dev \
-  --set data_loader.args.on_device=true && dev=$(run_dir dev) && [ -n "${plain:-}" ]; then
+  --set data_loader.args.on_device=true && dev=$(run_dir dev Shapes) && [ -n "${plain:-}" ]; then
   check "on_device: the same weights as without" ckpt same "$plain/checkpoint-epoch4.ckpt" "$dev/checkpoint-epoch4.ckpt"
 else
   fail "on_device: ./train"
 fi
 
 echo "        ($((SECONDS - start)) s)"
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish
