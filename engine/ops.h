@@ -79,10 +79,24 @@ Tensor *t_gt(Tensor *a, Tensor *b);
 Tensor *t_lt(Tensor *a, Tensor *b);
 Tensor *t_ge(Tensor *a, Tensor *b);
 Tensor *t_le(Tensor *a, Tensor *b);
-/* In place, no autograd: dst += alpha * src (src broadcast to dst). */
+/* In place, no autograd (0, or -1 with an error), src broadcast to dst:
+ * dst += alpha * src, dst -= alpha * src, dst *= src, and the same with a
+ * scalar. float32 dst computes in float (src may be float32, int64 or
+ * uint8). int64 dst (the `num_batches_tracked += 1` idiom) computes in exact
+ * integer arithmetic, wrapping on overflow as PyTorch does: src int64 or
+ * uint8, and alpha and scalars whole numbers (a fraction is PyTorch's
+ * "result type Float can't be cast to the desired output type Long"); the
+ * *_int_ forms take int64 scalars a double cannot hold (beyond 2^53). An
+ * expanded dst (two elements at one address) is refused, as in PyTorch. */
 int t_add_(Tensor *dst, Tensor *src, double alpha);
-/* In place, no autograd: dst *= s. */
+int t_sub_(Tensor *dst, Tensor *src, double alpha);
+int t_mul_(Tensor *dst, Tensor *src);
+int t_add_scalar_(Tensor *dst, double s);
+int t_sub_scalar_(Tensor *dst, double s);
 int t_mul_scalar_(Tensor *dst, double s);
+int t_add_int_(Tensor *dst, int64_t s);
+int t_sub_int_(Tensor *dst, int64_t s);
+int t_mul_int_(Tensor *dst, int64_t s);
 
 /* ---------------- reductions (ops_reduce.c) ---------------- */
 /* dims == NULL or n_dims == 0 reduces over all dims. */

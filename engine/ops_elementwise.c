@@ -4,6 +4,7 @@
 #include "engine/cpu/elementwise.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/scope.h"
 #ifdef ENGINE_HAVE_CUDA
 #include "engine/cuda/elementwise.h"
 #endif
@@ -192,29 +193,128 @@ Tensor *t_masked_fill(Tensor *a, Tensor *mask, double value)
     return t_where(mask, tensor_full(SCALAR_SHAPE, value, DT_F32, tensor_device(a)), a);
 }
 
-/* ---- in place ---- */
+/* ---- in place (no autograd) ----
+ * float32 tensors compute in float as before; int64 tensors compute in exact
+ * integer arithmetic (wrapping on overflow, as PyTorch's int64 does), so
+ * counters such as num_batches_tracked stay exact beyond 2^24 and 2^53. The
+ * operand takes dst's dtype where PyTorch's type promotion allows writing
+ * the result into dst (float32 += int64, int64 += uint8); the rest is
+ * PyTorch's error. */
+
+static const char *torch_type_name(DType dt)
+{
+    return dt == DT_F32 ? "Float" : dt == DT_I64 ? "Long" : "Byte";
+}
+
+/* A written-to tensor must not have two elements at one address (an
+ * expanded view): PyTorch refuses, and the result would depend on the order
+ * of the loop. */
+static int check_writable(const char *name, const Tensor *dst)
+{
+    for (int i = 0; i < dst->shape.ndim; i++)
+        ENGINE_CHECK_INT(dst->shape.d[i] <= 1 || dst->strides[i] != 0,
+                         "%s: unsupported operation: more than one element of the written-to tensor refers to a "
+                         "single memory location (an expanded view of shape %s); clone() it first",
+                         name, shape_str(dst->shape));
+    return 0;
+}
+
+/* A double as an int64 operand. C has one number type for scalars, so a
+ * whole number is taken as an integer (PyTorch refuses the Python float 2.0
+ * but takes 2); a fraction gets PyTorch's error. */
+static int i64_scalar(const char *name, double v, bool is_alpha, int64_t *out)
+{
+    if (!isfinite(v) || v != floor(v)) {
+        if (is_alpha)
+            engine_error("%s: for integral input tensors, argument alpha must not be a floating point number (got %g)",
+                         name, v);
+        else
+            engine_error("%s: result type Float can't be cast to the desired output type Long (the scalar %g is not a "
+                         "whole number)",
+                         name, v);
+        return -1;
+    }
+    /* 2^63 is exact in a double; every whole double below it fits */
+    ENGINE_CHECK_INT(v >= -9223372036854775808.0 && v < 9223372036854775808.0,
+                     "%s: the scalar %.17g does not fit in int64", name, v);
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* dst = dst op (src * alpha) for add/sub, dst * src for mul; src NULL: the
+ * operand is the scalar alpha (integral for int64 dst, as i64 when exact). */
+static int inplace_binary(BinaryOp op, const char *name, Tensor *dst, Tensor *src, double alpha, const int64_t *alpha_i64)
+{
+    if (!dst) return -1;
+    ENGINE_CHECK_INT(dst->dtype == DT_F32 || dst->dtype == DT_I64, "%s: not implemented for dtype %s", name,
+                     dtype_name(dst->dtype));
+    if (check_writable(name, dst)) return -1;
+    int64_t ia = 0;
+    if (dst->dtype == DT_I64) {
+        if (alpha_i64) ia = *alpha_i64;
+        else if (i64_scalar(name, alpha, src != NULL && op != BIN_MUL, &ia)) return -1;
+    }
+    if (!src) { /* dst op= scalar */
+        if (dst->dtype == DT_I64) KERNEL(dst, inplace_i64)(op, dst, NULL, ia);
+        else if (op == BIN_MUL) KERNEL(dst, unary)(UN_MUL_SCALAR, dst, dst, alpha, 0);
+        else KERNEL(dst, unary)(UN_ADD_SCALAR, dst, dst, op == BIN_SUB ? -alpha : alpha, 0);
+        return 0;
+    }
+    ENGINE_CHECK_INT(device_equal(tensor_device(dst), tensor_device(src)),
+                     "%s: expected all tensors to be on the same device, but found %s and %s", name,
+                     device_name(tensor_device(dst)), device_name(tensor_device(src)));
+    /* the result type of dst op src must be dst's own */
+    bool promotes = src->dtype == dst->dtype || dst->dtype == DT_F32 || src->dtype == DT_U8;
+    ENGINE_CHECK_INT(promotes, "%s: result type %s can't be cast to the desired output type %s", name,
+                     torch_type_name(src->dtype), torch_type_name(dst->dtype));
+    Shape shape;
+    ENGINE_CHECK_INT(shape_broadcast(dst->shape, src->shape, &shape) && shape_equal(shape, dst->shape),
+                     "%s: source of shape %s cannot be broadcast to %s", name, shape_str(src->shape),
+                     shape_str(dst->shape));
+    /* the converted operand and the broadcast view die with this scope */
+    scope_begin();
+    bool mode = no_grad_begin();
+    Tensor *converted = tensor_to_dtype(src, dst->dtype);
+    Tensor *v = converted ? broadcast_view(converted, shape) : NULL;
+    grad_mode_restore(mode);
+    if (v) {
+        if (dst->dtype == DT_I64) KERNEL(dst, inplace_i64)(op, dst, v, ia);
+        else if (op == BIN_MUL) KERNEL(dst, binary)(BIN_MUL, dst, dst, v);
+        else KERNEL(dst, axpy)(dst, v, op == BIN_SUB ? -alpha : alpha);
+    }
+    scope_end();
+    return v ? 0 : -1;
+}
 
 int t_add_(Tensor *dst, Tensor *src, double alpha)
 {
-    if (!dst || !src) return -1;
-    ENGINE_CHECK_INT(dst->dtype == DT_F32 && src->dtype == DT_F32, "add_: expected float32 tensors");
-    ENGINE_CHECK_INT(device_equal(tensor_device(dst), tensor_device(src)), "add_: tensors on %s and %s",
-                     device_name(tensor_device(dst)), device_name(tensor_device(src)));
-    Shape shape;
-    ENGINE_CHECK_INT(shape_broadcast(dst->shape, src->shape, &shape) && shape_equal(shape, dst->shape),
-                     "add_: source of shape %s cannot be broadcast to %s", shape_str(src->shape),
-                     shape_str(dst->shape));
-    Tensor *v = tensor_persist(broadcast_view(src, shape));
-    if (!v) return -1;
-    KERNEL(dst, axpy)(dst, v, alpha);
-    tensor_free(v);
-    return 0;
+    if (!src) return -1;
+    return inplace_binary(BIN_ADD, "add_", dst, src, alpha, NULL);
 }
-
-int t_mul_scalar_(Tensor *dst, double s)
+int t_sub_(Tensor *dst, Tensor *src, double alpha)
 {
-    if (!dst) return -1;
-    ENGINE_CHECK_INT(dst->dtype == DT_F32, "mul_: expected a float32 tensor");
-    KERNEL(dst, unary)(UN_MUL_SCALAR, dst, dst, s, 0);
-    return 0;
+    if (!src) return -1;
+    return inplace_binary(BIN_SUB, "sub_", dst, src, alpha, NULL);
 }
+int t_mul_(Tensor *dst, Tensor *src)
+{
+    if (!src) return -1;
+    return inplace_binary(BIN_MUL, "mul_", dst, src, 1.0, NULL);
+}
+int t_add_scalar_(Tensor *dst, double s) { return inplace_binary(BIN_ADD, "add_", dst, NULL, s, NULL); }
+int t_sub_scalar_(Tensor *dst, double s) { return inplace_binary(BIN_SUB, "sub_", dst, NULL, s, NULL); }
+int t_mul_scalar_(Tensor *dst, double s) { return inplace_binary(BIN_MUL, "mul_", dst, NULL, s, NULL); }
+
+/* int64 scalars a double cannot hold (beyond 2^53) */
+static int int_scalar_(BinaryOp op, const char *name, Tensor *dst, int64_t s)
+{
+    if (dst && dst->dtype != DT_I64) return inplace_binary(op, name, dst, NULL, (double)s, NULL);
+    return inplace_binary(op, name, dst, NULL, 0.0, &s);
+}
+int t_add_int_(Tensor *dst, int64_t s) { return int_scalar_(BIN_ADD, "add_", dst, s); }
+int t_sub_int_(Tensor *dst, int64_t s)
+{
+    /* dst - s as dst + (-s) modulo 2^64: exact for INT64_MIN too */
+    return int_scalar_(BIN_ADD, "sub_", dst, (int64_t)(0u - (uint64_t)s));
+}
+int t_mul_int_(Tensor *dst, int64_t s) { return int_scalar_(BIN_MUL, "mul_", dst, s); }

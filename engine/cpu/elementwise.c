@@ -152,3 +152,39 @@ void cpu_axpy(Tensor *dst, const Tensor *src, double alpha)
         }
     }
 }
+
+/* Two's-complement wrap without signed overflow (undefined in C): the
+ * arithmetic is done on uint64_t, whose results are exact modulo 2^64. */
+static inline int64_t wrap_i64(uint64_t v) { return (int64_t)v; }
+
+static inline int64_t inplace_i64_f(BinaryOp op, int64_t d, int64_t s, int64_t alpha)
+{
+    uint64_t ud = (uint64_t)d, us = (uint64_t)s, ua = (uint64_t)alpha;
+    switch (op) {
+    case BIN_ADD: return wrap_i64(ud + us * ua);
+    case BIN_SUB: return wrap_i64(ud - us * ua);
+    default: return wrap_i64(ud * us);
+    }
+}
+
+void cpu_inplace_i64(BinaryOp op, Tensor *dst, const Tensor *src, int64_t alpha)
+{
+    /* a scalar operand is a stride-0 operand of value alpha, multiplied by 1 */
+    static const int64_t zero_strides[MAX_DIMS] = {0};
+    const int64_t *strides[2] = {dst->strides, src ? src->strides : zero_strides};
+    StridedLoop L;
+    strided_loop_init(&L, dst->shape, 2, strides);
+    int64_t total = L.outer * L.inner;
+    const int64_t scalar = alpha;
+    const int64_t *ps0 = src ? tensor_i64(src) : &scalar;
+    const int64_t factor = src ? alpha : 1;
+#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
+    for (int64_t o = 0; o < L.outer; o++) {
+        int64_t off[2];
+        strided_offsets(&L, o, off);
+        int64_t *pd = tensor_i64(dst) + off[0];
+        const int64_t *ps = ps0 + off[1];
+        int64_t sd = L.inner_stride[0], ss = L.inner_stride[1];
+        for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = inplace_i64_f(op, pd[i * sd], ps[i * ss], factor);
+    }
+}

@@ -16,5 +16,10 @@ void cpu_unary_backward(UnaryOp op, Tensor *grad_in, const Tensor *g, const Tens
 void cpu_where(Tensor *out, const Tensor *cond, const Tensor *a, const Tensor *b);
 /* dst += alpha * src, in place (src broadcast to dst). */
 void cpu_axpy(Tensor *dst, const Tensor *src, double alpha);
+/* int64 in place, exact: dst = dst + src * alpha (BIN_ADD), dst - src * alpha
+ * (BIN_SUB) or dst * src (BIN_MUL, alpha unused); with src NULL the operand
+ * is alpha itself. Overflow wraps around (two's complement), as PyTorch's
+ * int64 arithmetic does. src arrives broadcast to dst. */
+void cpu_inplace_i64(BinaryOp op, Tensor *dst, const Tensor *src, int64_t alpha);
 
 #endif

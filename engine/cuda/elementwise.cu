@@ -77,6 +77,24 @@ struct Axpy {
     __device__ __forceinline__ void operator()(const int64_t *off) const { dst[off[0]] += alpha * src[off[1]]; }
 };
 
+/* int64 in place, exact: uint64_t arithmetic wraps modulo 2^64 as PyTorch's
+ * int64 does, without signed overflow. A scalar operand (src NULL) is the
+ * functor's own value. */
+struct InplaceI64 {
+    BinaryOp op;
+    int64_t alpha;
+    int64_t *dst;
+    const int64_t *src; /* NULL: the operand is alpha */
+    __device__ __forceinline__ void operator()(const int64_t *off) const
+    {
+        uint64_t d = (uint64_t)dst[off[0]];
+        uint64_t s = src ? (uint64_t)src[off[1]] : (uint64_t)alpha;
+        uint64_t f = src ? (uint64_t)alpha : 1u;
+        uint64_t r = op == BIN_ADD ? d + s * f : op == BIN_SUB ? d - s * f : d * s;
+        dst[off[0]] = (int64_t)r;
+    }
+};
+
 } // namespace
 
 extern "C" void cuda_binary(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b)
@@ -116,4 +134,11 @@ extern "C" void cuda_axpy(Tensor *dst, const Tensor *src, double alpha)
 {
     const int64_t *strides[2] = {dst->strides, src->strides};
     launch_elementwise<2>(dst->shape, strides, Axpy{(float)alpha, tensor_f32(dst), tensor_f32(src)});
+}
+
+extern "C" void cuda_inplace_i64(BinaryOp op, Tensor *dst, const Tensor *src, int64_t alpha)
+{
+    static const int64_t zero_strides[MAX_DIMS] = {0};
+    const int64_t *strides[2] = {dst->strides, src ? src->strides : zero_strides};
+    launch_elementwise<2>(dst->shape, strides, InplaceI64{op, alpha, tensor_i64(dst), src ? tensor_i64(src) : NULL});
 }

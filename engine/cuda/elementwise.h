@@ -22,6 +22,8 @@ void cuda_unary_backward(UnaryOp op, Tensor *grad_in, const Tensor *g, const Ten
 void cuda_where(Tensor *out, const Tensor *cond, const Tensor *a, const Tensor *b);
 /* dst += alpha * src, in place (src broadcast to dst). */
 void cuda_axpy(Tensor *dst, const Tensor *src, double alpha);
+/* int64 in place, exact and wrapping: dst op= src * alpha (see cpu_inplace_i64). */
+void cuda_inplace_i64(BinaryOp op, Tensor *dst, const Tensor *src, int64_t alpha);
 
 #ifdef __cplusplus
 }
