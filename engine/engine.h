@@ -13,5 +13,6 @@
 #include "engine/serialize/safetensors.h"
 #include "engine/state_dict.h"
 #include "engine/tensor.h"
+#include "engine/tensor_print.h"
 
 #endif
