@@ -157,16 +157,16 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     for (;; b++) {
         engine_clear_error(); /* errors are per batch: one a model's code ignored must not stand for a later one */
         scope_begin();
-        Tensor *x, *y;
-        if (!data_loader_next(loader, &x, &y)) {
+        TensorBatch batch;
+        if (!data_loader_next_batch(loader, &batch)) {
             scope_end();
             break;
         }
-        x = tensor_to(x, device);
-        y = tensor_to(y, device);
-        Tensor *output = module_forward(model, x);
-        Tensor *loss = criterion(output, y);
-        int64_t n = y->shape.d[0];
+        for (int k = 0; k < batch.n; k++) batch.tensors[k] = tensor_to(batch.tensors[k], device);
+        Tensor *y = tensor_batch_require(&batch, "target", "the loss");
+        Tensor *output = y ? module_forward_batch(model, &batch) : NULL;
+        Tensor *loss = output ? criterion(output, y) : NULL;
+        int64_t n = loss ? y->shape.d[0] : 0;
         if (!loss) rc = -1;
         else total_loss += tensor_item(loss) * (double)n;
         for (int i = 0; rc == 0 && i < n_metrics; i++) {

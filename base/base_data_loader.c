@@ -20,19 +20,88 @@ SampleContext data_loader_context(const DataLoader *dl)
                            .training = !dl->opts.evaluation && !dl->parent};
 }
 
+/* n elements of dtype at p set to v (a padding value checked to fit it). */
+static void fill_value(void *p, DType dtype, int64_t n, double v)
+{
+    switch (dtype) {
+    case DT_F32:
+        for (int64_t i = 0; i < n; i++) ((float *)p)[i] = (float)v;
+        break;
+    case DT_I64:
+        for (int64_t i = 0; i < n; i++) ((int64_t *)p)[i] = (int64_t)v;
+        break;
+    case DT_U8: memset(p, (int)v, (size_t)n); break;
+    default: ENGINE_ASSERT(!"dtype");
+    }
+}
+
+/* Elements per row of dim 0 of a variable field ([L, ...rest]: numel(rest)). */
+static int64_t row_elements(const FieldSpec *f)
+{
+    int64_t n = 1;
+    for (int i = 1; i < f->shape.ndim; i++) n *= f->shape.d[i];
+    return n;
+}
+
+/* A collated batch's variable fields: checks the lengths get() wrote, moves
+ * each field's rows together at the batch's longest length (the layout of
+ * a contiguous [rows, longest, ...] tensor) and pads their ends; copies the
+ * lengths into the padding collate's fields. -1 with an error naming the
+ * sample and the field. */
+static int finish_variable_fields(DataLoader *dl, Slot *s, int rows, const int64_t *idx)
+{
+    const Dataset *ds = dl->ds;
+    const char *name = ds->name ? ds->name : "dataset";
+    for (int k = 0; k < ds->n_fields; k++) {
+        const FieldSpec *f = &ds->fields[k];
+        if (!f->variable) continue;
+        const int64_t *len = s->lengths[k], max = f->shape.d[0];
+        int64_t longest = 0;
+        for (int i = 0; i < rows; i++) {
+            ENGINE_CHECK_INT(len[i] >= 1 && len[i] <= max,
+                             "%s: sample %lld: field '%s' has length %lld, expected 1 to %lld (the first dimension "
+                             "of its shape %s)",
+                             name, (long long)idx[i], f->name, (long long)len[i], (long long)max,
+                             shape_str(f->shape));
+            ENGINE_CHECK_INT(dl->opts.collate.pad || len[i] == len[0],
+                             "%s: samples %lld and %lld have '%s' of lengths %lld and %lld: a batch of samples of "
+                             "different lengths needs padding: data_loader.args.collate {\"type\": \"pad\"}",
+                             name, (long long)idx[0], (long long)idx[i], f->name, (long long)len[0],
+                             (long long)len[i]);
+            if (len[i] > longest) longest = len[i];
+        }
+        size_t es = dtype_size(f->dtype);
+        int64_t inner = row_elements(f);
+        char *base = tensor_data(s->host[k]);
+        for (int i = 0; i < rows; i++) { /* row i moves down (never up): in order, nothing is overwritten unread */
+            char *dst = base + (size_t)i * (size_t)(longest * inner) * es;
+            const char *src = base + (size_t)i * (size_t)(max * inner) * es;
+            if (dst != src) memmove(dst, src, (size_t)(len[i] * inner) * es);
+            fill_value(dst + (size_t)(len[i] * inner) * es, f->dtype, (longest - len[i]) * inner, dl->pad_value[k]);
+        }
+        s->longest[k] = longest;
+    }
+    for (int k = ds->n_fields; k < dl->n_out; k++)
+        memcpy(tensor_i64(s->host[k]), s->lengths[dl->lengths_of[k]], sizeof(int64_t) * (size_t)rows);
+    return 0;
+}
+
 void data_loader_fill_slot(DataLoader *dl, Slot *s, int64_t b)
 {
     /* a staged slot's last copy may still be reading the buffers */
-    if (s->x_copy) {
-        transfer_wait(s->x_copy);
-        transfer_wait(s->y_copy);
-    }
+    for (int k = 0; k < dl->n_out; k++)
+        if (s->copy[k]) transfer_wait(s->copy[k]);
     int64_t rows = data_loader_batch_rows(dl, b);
     SampleContext ctx = data_loader_context(dl);
-    Batch batch = {.n = (int)rows, .input = tensor_f32(s->x), .target = tensor_i64(s->y)};
+    Batch batch = {.n = (int)rows};
+    for (int k = 0; k < dl->ds->n_fields; k++) {
+        batch.data[k] = tensor_data(s->host[k]);
+        batch.length[k] = s->lengths[k];
+    }
     free(s->error);
     s->error = NULL;
-    if (dataset_collate(dl->ds, dl->order + b * dl->opts.batch_size, (int)rows, &ctx, &batch)) {
+    const int64_t *idx = dl->order + b * dl->opts.batch_size;
+    if (dataset_collate(dl->ds, idx, (int)rows, &ctx, &batch) || finish_variable_fields(dl, s, (int)rows, idx)) {
         /* the error slot is per thread: the message travels with the batch to the consumer */
         s->error = strdup(engine_has_error() ? engine_last_error() : "the dataset failed without a message");
         ENGINE_ASSERT(s->error != NULL);
@@ -68,6 +137,56 @@ static void *worker_main(void *arg)
 
 static DataLoader *base_data_loader_checked(Dataset *ds, DataLoaderOptions opts);
 
+/* The padding value for variable field k: the one named after it, else
+ * the common one; -1 when it does not fit the field's dtype. */
+static int padding_value(DataLoader *dl, int k)
+{
+    const CollateOptions *c = &dl->opts.collate;
+    const FieldSpec *f = &dl->ds->fields[k];
+    double v = c->padding_value;
+    for (int j = 0; j < c->n_named; j++)
+        if (strcmp(c->names[j], f->name) == 0) v = c->values[j];
+    bool fits = f->dtype == DT_F32 ? isfinite(v)
+                : f->dtype == DT_I64 ? v == floor(v) && fabs(v) <= 9007199254740992.0
+                                     : v == floor(v) && v >= 0 && v <= 255;
+    ENGINE_CHECK_INT(fits, "collate: padding_value %g does not fit field '%s' (%s)", v, f->name,
+                     dtype_name(f->dtype));
+    dl->pad_value[k] = v;
+    return 0;
+}
+
+/* The batch's fields (dl->out): the dataset's, then, when padding, an
+ * int64 [B] lengths field per variable one. */
+static int plan_fields(DataLoader *dl)
+{
+    const Dataset *ds = dl->ds;
+    const CollateOptions *c = &dl->opts.collate;
+    int n_variable = 0;
+    for (int k = 0; k < ds->n_fields; k++) n_variable += ds->fields[k].variable;
+    for (int j = 0; j < c->n_named; j++) {
+        int k = dataset_field(ds, c->names[j]);
+        ENGINE_CHECK_INT(k >= 0 && ds->fields[k].variable,
+                         "collate: padding_value names '%s', which is not a field of variable length of %s", c->names[j],
+                         ds->name ? ds->name : "the dataset");
+    }
+    dl->n_out = ds->n_fields;
+    for (int k = 0; k < ds->n_fields; k++) {
+        dl->out[k] = ds->fields[k];
+        dl->lengths_of[k] = -1;
+        if (!ds->fields[k].variable || !c->pad) continue;
+        if (padding_value(dl, k)) return -1;
+        int o = dl->n_out++;
+        snprintf(dl->length_names[k], sizeof dl->length_names[k], n_variable == 1 ? "lengths" : "%s_lengths",
+                 ds->fields[k].name);
+        ENGINE_CHECK_INT(dataset_field(ds, dl->length_names[k]) < 0,
+                         "collate: the padding collate adds a field '%s', which %s already has", dl->length_names[k],
+                         ds->name ? ds->name : "the dataset");
+        dl->out[o] = (FieldSpec){.name = dl->length_names[k], .dtype = DT_I64, .shape = {.ndim = 0}};
+        dl->lengths_of[o] = k;
+    }
+    return 0;
+}
+
 /* A loader over the given sample indices (copied). */
 static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, DataLoaderOptions opts)
 {
@@ -92,13 +211,24 @@ static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, D
     dl->next_fill = dl->next_take = dl->n_batches; /* nothing to do before the first epoch */
     pthread_mutex_init(&dl->mu, NULL);
     pthread_cond_init(&dl->cv, NULL);
+    if (plan_fields(dl)) {
+        data_loader_free(dl);
+        return NULL;
+    }
     /* a batch never holds more than the n samples, however large batch_size is */
     int64_t slot_rows = opts.batch_size < n ? opts.batch_size : (n > 0 ? n : 1);
-    Shape xs = data_loader_batch_shape(ds, slot_rows);
     for (int i = 0; i < dl->n_slots; i++) {
-        dl->slots[i].x = tensor_persist(tensor_empty(xs, DT_F32, CPU));
-        dl->slots[i].y = tensor_persist(tensor_empty(SHAPE(slot_rows), DT_I64, CPU));
-        if (!dl->slots[i].x || !dl->slots[i].y) { /* a batch_size too large for memory is bad input */
+        Slot *s = &dl->slots[i];
+        bool ok = true;
+        for (int k = 0; k < dl->n_out; k++)
+            ok = ok && (s->host[k] = tensor_persist(
+                            tensor_empty(data_loader_rows_shape(&dl->out[k], slot_rows), dl->out[k].dtype, CPU)));
+        for (int k = 0; k < ds->n_fields; k++)
+            if (ds->fields[k].variable) {
+                s->lengths[k] = calloc((size_t)slot_rows, sizeof(int64_t));
+                ENGINE_ASSERT(s->lengths[k] != NULL);
+            }
+        if (!ok) { /* a batch_size too large for memory is bad input */
             engine_error_context("batch buffers for batch_size %lld, num_workers %d", (long long)opts.batch_size,
                                  opts.num_workers);
             data_loader_free(dl);
@@ -124,6 +254,7 @@ DataLoader *base_data_loader_new(Dataset *ds, DataLoaderOptions opts)
         engine_error("data loader: dataset %s has neither get nor collate", ds->name ? ds->name : "(unnamed)");
         return fail_freeing(ds);
     }
+    if (dataset_check_fields(ds)) return fail_freeing(ds);
     DataLoader *checked = base_data_loader_checked(ds, opts);
     if (!checked) return fail_freeing(ds);
     return checked;
@@ -217,8 +348,8 @@ void data_loader_free(DataLoader *dl)
     pthread_cond_destroy(&dl->cv);
     data_loader_free_device(dl); /* waits for copies still reading the slots */
     for (int i = 0; i < dl->n_slots; i++) {
-        tensor_free(dl->slots[i].x);
-        tensor_free(dl->slots[i].y);
+        for (int k = 0; k < LOADER_MAX_FIELDS; k++) tensor_free(dl->slots[i].host[k]);
+        for (int k = 0; k < DATASET_MAX_FIELDS; k++) free(dl->slots[i].lengths[k]);
         free(dl->slots[i].error);
     }
     free(dl->slots);
@@ -235,6 +366,8 @@ int64_t data_loader_batch_size(const DataLoader *dl) { return dl->opts.batch_siz
 const Dataset *data_loader_dataset(const DataLoader *dl) { return dl->ds; }
 bool data_loader_failed(const DataLoader *dl) { return dl->failed; }
 int64_t data_loader_epoch(const DataLoader *dl) { return dl->sample_epoch; }
+int data_loader_num_fields(const DataLoader *dl) { return dl->n_out; }
+const FieldSpec *data_loader_field(const DataLoader *dl, int k) { return &dl->out[k]; }
 
 /* Starts an epoch at batch `first` (0, or where a checkpoint left off),
  * drawing a new order when asked to and shuffling; dl->epochs already
@@ -265,7 +398,7 @@ static void start_epoch(DataLoader *dl, int64_t first, bool draw_order)
     dl->sample_epoch = epochs > 0 ? epochs - 1 : 0;
     dl->next_take = first;
     /* a resident loader gathers its batches on the device: the workers stay idle */
-    dl->next_fill = dl->resident_x ? dl->n_batches : first;
+    dl->next_fill = dl->resident[0] ? dl->n_batches : first;
     if (draw_order && dl->opts.shuffle) data_loader_drop_epoch(dl);
     pthread_cond_broadcast(&dl->cv);
     pthread_mutex_unlock(&dl->mu);
@@ -298,6 +431,17 @@ void data_loader_set_position(DataLoader *dl, const DataLoaderPosition *pos)
 
 bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y)
 {
+    TensorBatch b;
+    if (!data_loader_next_batch(dl, &b)) return false;
+    *x = tensor_batch_get(&b, "input");
+    *y = tensor_batch_get(&b, "target");
+    ENGINE_ASSERT(*x && *y); /* a loader of the classic two fields */
+    return true;
+}
+
+bool data_loader_next_batch(DataLoader *dl, TensorBatch *out)
+{
+    memset(out, 0, sizeof *out);
     pthread_mutex_lock(&dl->mu);
     if (dl->in_use >= 0) {
         dl->slots[dl->in_use].state = SLOT_EMPTY;
@@ -309,9 +453,9 @@ bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y)
         return false;
     }
     int64_t b = dl->next_take++;
-    if (dl->resident_x) {
+    if (dl->resident[0]) {
         pthread_mutex_unlock(&dl->mu);
-        data_loader_resident_batch(dl, b, x, y);
+        data_loader_resident_batch(dl, b, out);
         return true;
     }
     int k = (int)(b % dl->n_slots);
@@ -344,7 +488,7 @@ bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y)
         prefetch = next;
     }
     pthread_mutex_unlock(&dl->mu);
-    if (dl->staged) data_loader_hand_out_staged(copy_now ? s : NULL, s, prefetch);
-    data_loader_slot_views(dl, s, x, y);
+    if (dl->staged) data_loader_hand_out_staged(dl, copy_now ? s : NULL, s, prefetch);
+    data_loader_slot_views(dl, s, out);
     return true;
 }

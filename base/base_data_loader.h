@@ -13,7 +13,19 @@
 #include <stdint.h>
 
 #include "base/base_dataset.h"
+#include "engine/nn/tensor_batch.h"
 #include "engine/random.h"
+
+/* How samples become a batch (data_loader.args.collate): stacked, which
+ * needs equal shapes (PyTorch's default_collate), or padded to the batch's
+ * longest sample (as pad_sequence(batch_first=True)) with the lengths added. */
+typedef struct {
+    bool pad;
+    double padding_value; /* every variable field's, unless named below */
+    int n_named;
+    char names[DATASET_MAX_FIELDS][64];
+    double values[DATASET_MAX_FIELDS];
+} CollateOptions;
 
 typedef struct {
     int64_t batch_size;
@@ -24,6 +36,7 @@ typedef struct {
     uint64_t seed;           /* shuffling order */
     bool on_device;          /* keep the whole dataset, transformed, on the loader's device (data_loader_to) */
     bool evaluation;         /* validation/test samples (./test's loader): the dataset's evaluation transforms */
+    CollateOptions collate;
 } DataLoaderOptions;
 
 typedef struct DataLoader DataLoader;
@@ -62,12 +75,21 @@ int data_loader_stage(DataLoader *dl, Device device);
 /* Starts an epoch: draws the sample order (when shuffling) and lets the
  * workers start assembling. */
 void data_loader_begin_epoch(DataLoader *dl);
-/* The next batch on the loader's device: x f32 [B, ...sample_shape], y i64
- * [B], valid until the next call (they live in the loader's buffers; the
- * headers belong to the current scope). false at the end of the epoch, and
- * when the dataset failed to give a sample: then data_loader_failed() is
- * true and the dataset's error is recorded (engine_last_error). */
+/* The next batch on the loader's device, its fields by name (the
+ * dataset's, e.g. "input" [B, ...] and "target" [B], and the padding
+ * collate's "lengths"), valid until the next call (they live in the
+ * loader's buffers; the headers belong to the current scope). false at the
+ * end of the epoch, and when the dataset failed to give a sample: then
+ * data_loader_failed() is true and the dataset's error is recorded
+ * (engine_last_error). */
+bool data_loader_next_batch(DataLoader *dl, TensorBatch *batch);
+/* The same for the classic datasets: x, the "input" field, and y, the
+ * "target" field. */
 bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y);
+/* The fields of the batches: count, and field k's spec (a variable field's
+ * shape gives its longest length). */
+int data_loader_num_fields(const DataLoader *dl);
+const FieldSpec *data_loader_field(const DataLoader *dl, int k);
 /* The last data_loader_next ended the epoch on a dataset error (until the
  * next epoch begins). */
 bool data_loader_failed(const DataLoader *dl);

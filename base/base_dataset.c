@@ -3,18 +3,63 @@
 #include "base/base_dataset.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/philox.h"
+
+int dataset_check_fields(Dataset *ds)
+{
+    const char *name = ds->name ? ds->name : "the dataset";
+    if (ds->n_fields == 0) {
+        ds->fields[0] = (FieldSpec){.name = "input", .dtype = DT_F32, .shape = ds->sample_shape};
+        ds->fields[1] = (FieldSpec){.name = "target", .dtype = DT_I64, .shape = {.ndim = 0}};
+        ds->n_fields = 2;
+    }
+    ENGINE_CHECK_INT(ds->n_fields > 0 && ds->n_fields <= DATASET_MAX_FIELDS,
+                     "%s: a sample has 1 to %d fields, the dataset declares %d", name, DATASET_MAX_FIELDS,
+                     ds->n_fields);
+    for (int k = 0; k < ds->n_fields; k++) {
+        const FieldSpec *f = &ds->fields[k];
+        ENGINE_CHECK_INT(f->name && f->name[0], "%s: field %d has no name", name, k);
+        ENGINE_CHECK_INT(dataset_field(ds, f->name) == k, "%s: two fields are called '%s'", name, f->name);
+        ENGINE_CHECK_INT(f->dtype >= 0 && f->dtype < DT_COUNT, "%s: field '%s' has no valid dtype", name, f->name);
+        /* a batch adds a dimension in front */
+        ENGINE_CHECK_INT(f->shape.ndim >= 0 && f->shape.ndim < MAX_DIMS, "%s: field '%s' has %d dimensions", name,
+                         f->name, f->shape.ndim);
+        ENGINE_CHECK_INT(!f->variable || (f->shape.ndim >= 1 && f->shape.d[0] >= 1),
+                         "%s: variable field '%s' needs a first dimension (its longest length), shape %s", name,
+                         f->name, shape_str(f->shape));
+        size_t bytes;
+        if (!shape_check(f->shape, dtype_size(f->dtype), f->name, &bytes)) {
+            engine_error_context("%s: field '%s'", name, f->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int dataset_field(const Dataset *ds, const char *name)
+{
+    for (int k = 0; k < ds->n_fields; k++)
+        if (ds->fields[k].name && strcmp(ds->fields[k].name, name) == 0) return k;
+    return -1;
+}
 
 int dataset_collate(const Dataset *ds, const int64_t *idx, int n, const SampleContext *ctx, Batch *out)
 {
     if (ds->collate) return ds->collate(ds, idx, n, ctx, out);
     ENGINE_ASSERT(ds->get != NULL);
-    int64_t per = shape_numel(ds->sample_shape);
     for (int i = 0; i < n; i++) {
-        Sample s = {.input = out->input + (int64_t)i * per, .target = 0};
+        Sample s;
+        memset(&s, 0, sizeof s);
+        for (int k = 0; k < ds->n_fields; k++) {
+            int64_t row = shape_numel(ds->fields[k].shape) * (int64_t)dtype_size(ds->fields[k].dtype);
+            s.data[k] = (char *)out->data[k] + (int64_t)i * row;
+            s.length[k] = -1; /* a get() that forgets a variable field's length is caught */
+        }
         if (ds->get(ds, idx[i], ctx, &s)) return -1;
-        out->target[i] = s.target;
+        for (int k = 0; k < ds->n_fields; k++)
+            if (ds->fields[k].variable) out->length[k][i] = s.length[k];
     }
     return 0;
 }

@@ -29,18 +29,26 @@ int data_loader_stage(DataLoader *dl, Device device)
     ENGINE_CHECK_INT(!dl->staged, "data loader: already staged for %s", device_name(dl->device));
     for (int i = 0; i < dl->n_slots; i++) {
         Slot *s = &dl->slots[i];
-        /* pinned host buffers, so that the copies can be asynchronous */
-        if (replace_persistent(&s->x, tensor_empty_pinned(s->x->shape, DT_F32)) ||
-            replace_persistent(&s->y, tensor_empty_pinned(s->y->shape, DT_I64)))
-            return -1;
-        s->x_dev = tensor_persist(tensor_empty(s->x->shape, DT_F32, device));
-        s->y_dev = tensor_persist(tensor_empty(s->y->shape, DT_I64, device));
-        if (!s->x_dev || !s->y_dev) return -1;
-        if (!(s->x_copy = transfer_new()) || !(s->y_copy = transfer_new())) return -1;
+        for (int k = 0; k < dl->n_out; k++) {
+            /* pinned host buffers, so that the copies can be asynchronous */
+            if (replace_persistent(&s->host[k], tensor_empty_pinned(s->host[k]->shape, s->host[k]->dtype)))
+                return -1;
+            s->dev[k] = tensor_persist(tensor_empty(s->host[k]->shape, s->host[k]->dtype, device));
+            if (!s->dev[k] || !(s->copy[k] = transfer_new())) return -1;
+        }
     }
     dl->device = device;
     dl->staged = true;
     return 0;
+}
+
+/* Frees the resident tensors t[0..n). */
+static void free_fields(Tensor **t, int n)
+{
+    for (int k = 0; k < n; k++) {
+        tensor_free(t[k]);
+        t[k] = NULL;
+    }
 }
 
 /* Transforms every sample of the dataset into tensors on device, with the
@@ -53,42 +61,49 @@ static int make_resident(DataLoader *dl, Device device)
                      "on_device: the %s transforms of %s are random, and a dataset kept on the device is transformed "
                      "once; turn on_device off to draw them every epoch",
                      ctx.training ? "training" : "validation", ds->name ? ds->name : "the dataset");
-    double mb = (double)ds->length * (double)shape_numel(ds->sample_shape) * 4.0 / 1e6;
-    Tensor *x = tensor_persist(tensor_empty(data_loader_batch_shape(ds, ds->length), DT_F32, device));
-    Tensor *y = tensor_persist(tensor_empty(SHAPE(ds->length), DT_I64, device));
-    Tensor *hx = tensor_persist(tensor_empty(data_loader_batch_shape(ds, RESIDENT_CHUNK), DT_F32, CPU));
-    Tensor *hy = tensor_persist(tensor_empty(SHAPE(RESIDENT_CHUNK), DT_I64, CPU));
+    double mb = 0;
+    for (int k = 0; k < ds->n_fields; k++) {
+        ENGINE_CHECK_INT(!ds->fields[k].variable,
+                         "on_device: field '%s' of %s varies in length and is padded per batch; turn on_device off",
+                         ds->fields[k].name, ds->name ? ds->name : "the dataset");
+        mb += (double)ds->length * (double)shape_numel(ds->fields[k].shape) *
+              (double)dtype_size(ds->fields[k].dtype) / 1e6;
+    }
+    Tensor *all[DATASET_MAX_FIELDS] = {0}, *chunk[DATASET_MAX_FIELDS] = {0};
+    int rc = 0;
+    for (int k = 0; k < ds->n_fields && rc == 0; k++) {
+        const FieldSpec *f = &ds->fields[k];
+        all[k] = tensor_persist(tensor_empty(data_loader_rows_shape(f, ds->length), f->dtype, device));
+        chunk[k] = tensor_persist(tensor_empty(data_loader_rows_shape(f, RESIDENT_CHUNK), f->dtype, CPU));
+        if (!all[k] || !chunk[k]) rc = -1;
+    }
     int64_t idx[RESIDENT_CHUNK];
-    int rc = x && y && hx && hy ? 0 : -1;
     bool data_failed = false;
     for (int64_t start = 0; rc == 0 && start < ds->length; start += RESIDENT_CHUNK) {
         int64_t rows = ds->length - start < RESIDENT_CHUNK ? ds->length - start : RESIDENT_CHUNK;
         for (int64_t i = 0; i < rows; i++) idx[i] = start + i;
-        Batch batch = {.n = (int)rows, .input = tensor_f32(hx), .target = tensor_i64(hy)};
+        Batch batch = {.n = (int)rows};
+        for (int k = 0; k < ds->n_fields; k++) batch.data[k] = tensor_data(chunk[k]);
         if (dataset_collate(ds, idx, (int)rows, &ctx, &batch)) {
             rc = -1;
             data_failed = true;
             break;
         }
         scope_begin();
-        if (tensor_copy_from_buffer(t_narrow(x, 0, start, rows), tensor_f32(hx)) ||
-            tensor_copy_from_buffer(t_narrow(y, 0, start, rows), tensor_i64(hy)))
-            rc = -1;
+        for (int k = 0; k < ds->n_fields && rc == 0; k++)
+            if (tensor_copy_from_buffer(t_narrow(all[k], 0, start, rows), tensor_data(chunk[k]))) rc = -1;
         scope_end();
     }
-    tensor_free(hx);
-    tensor_free(hy);
+    free_fields(chunk, ds->n_fields);
     if (rc) {
-        tensor_free(x);
-        tensor_free(y);
+        free_fields(all, ds->n_fields);
         if (data_failed) engine_error_context("on_device: transforming the dataset");
         else
-            engine_error_context("on_device: the dataset (%lld samples, %.1f MB as f32) does not fit on %s",
+            engine_error_context("on_device: the dataset (%lld samples, %.1f MB) does not fit on %s",
                                  (long long)ds->length, mb, device_name(device));
         return -1;
     }
-    dl->resident_x = x;
-    dl->resident_y = y;
+    memcpy(dl->resident, all, sizeof all);
     dl->owns_resident = true;
     return 0;
 }
@@ -98,10 +113,9 @@ int data_loader_to(DataLoader *dl, Device device)
     ENGINE_CHECK_INT(!dl->started, "data loader: the device must be chosen before the first epoch");
     if (dl->opts.on_device) {
         DataLoader *p = dl->parent;
-        if (p && p->resident_x && device_equal(tensor_device(p->resident_x), device) && !dl->ds->eval_differs) {
+        if (p && p->resident[0] && device_equal(tensor_device(p->resident[0]), device) && !dl->ds->eval_differs) {
             /* the validation loader shares the training loader's copy, transformed alike */
-            dl->resident_x = p->resident_x;
-            dl->resident_y = p->resident_y;
+            memcpy(dl->resident, p->resident, sizeof dl->resident);
         } else if (make_resident(dl, device)) {
             return -1;
         }
@@ -113,69 +127,70 @@ int data_loader_to(DataLoader *dl, Device device)
     return data_loader_stage(dl, device);
 }
 
-static void start_copies(Slot *s)
+static void start_copies(DataLoader *dl, Slot *s)
 {
     /* the tensors were checked when staged: same shapes, dtypes, contiguous */
-    ENGINE_ASSERT(transfer_start(s->x_copy, s->x_dev, s->x) == 0);
-    ENGINE_ASSERT(transfer_start(s->y_copy, s->y_dev, s->y) == 0);
+    for (int k = 0; k < dl->n_out; k++) ENGINE_ASSERT(transfer_start(s->copy[k], s->dev[k], s->host[k]) == 0);
 }
 
-void data_loader_hand_out_staged(Slot *copy, Slot *use, Slot *prefetch)
+void data_loader_hand_out_staged(DataLoader *dl, Slot *copy, Slot *use, Slot *prefetch)
 {
-    if (copy) start_copies(copy);
-    transfer_use(use->x_copy);
-    transfer_use(use->y_copy);
-    if (prefetch) start_copies(prefetch);
+    if (copy) start_copies(dl, copy);
+    for (int k = 0; k < dl->n_out; k++) transfer_use(use->copy[k]);
+    if (prefetch) start_copies(dl, prefetch);
 }
 
-void data_loader_slot_views(DataLoader *dl, Slot *s, Tensor **x, Tensor **y)
+void data_loader_slot_views(DataLoader *dl, Slot *s, TensorBatch *out)
 {
-    Tensor *bx = dl->staged ? s->x_dev : s->x, *by = dl->staged ? s->y_dev : s->y;
-    bool full = s->rows == bx->shape.d[0];
-    *x = full ? tensor_detach(bx) : t_narrow(bx, 0, 0, s->rows);
-    *y = full ? tensor_detach(by) : t_narrow(by, 0, 0, s->rows);
+    for (int k = 0; k < dl->n_out; k++) {
+        Tensor *buf = dl->staged ? s->dev[k] : s->host[k];
+        const FieldSpec *f = &dl->out[k];
+        Tensor *v;
+        if (f->variable) { /* rows were moved together at the batch's longest length */
+            Shape shape = data_loader_rows_shape(f, s->rows);
+            shape.d[1] = s->longest[k];
+            v = t_view(t_narrow(t_view(buf, SHAPE(-1)), 0, 0, shape_numel(shape)), shape);
+        } else {
+            v = s->rows == buf->shape.d[0] ? tensor_detach(buf) : t_narrow(buf, 0, 0, s->rows);
+        }
+        ENGINE_ASSERT(v != NULL && tensor_batch_add(out, f->name, v) == 0);
+    }
 }
 
-void data_loader_resident_batch(DataLoader *dl, int64_t b, Tensor **x, Tensor **y)
+void data_loader_resident_batch(DataLoader *dl, int64_t b, TensorBatch *out)
 {
-    if (!dl->epoch_x) {
+    int n = dl->ds->n_fields;
+    if (!dl->epoch[0]) {
         /* once per epoch: the samples in this epoch's order, gathered on the
          * device; batches are then views of it, with no work (and no index
          * bounds check, which waits for the device) per batch */
         scope_begin();
         Tensor *order = tensor_from_data(dl->order, SHAPE(dl->n), DT_I64, dl->device);
-        dl->epoch_x = tensor_persist(t_index_select(dl->resident_x, 0, order));
-        dl->epoch_y = tensor_persist(t_index_select(dl->resident_y, 0, order));
+        for (int k = 0; k < n; k++) {
+            dl->epoch[k] = tensor_persist(t_index_select(dl->resident[k], 0, order));
+            ENGINE_ASSERT(dl->epoch[k] != NULL); /* the order holds the loader's own indices */
+        }
         scope_end();
-        ENGINE_ASSERT(dl->epoch_x && dl->epoch_y); /* the order holds the loader's own indices */
     }
     int64_t start = b * dl->opts.batch_size, rows = data_loader_batch_rows(dl, b);
-    *x = t_narrow(dl->epoch_x, 0, start, rows);
-    *y = t_narrow(dl->epoch_y, 0, start, rows);
+    for (int k = 0; k < n; k++)
+        ENGINE_ASSERT(tensor_batch_add(out, dl->out[k].name, t_narrow(dl->epoch[k], 0, start, rows)) == 0);
 }
 
-void data_loader_drop_epoch(DataLoader *dl)
-{
-    tensor_free(dl->epoch_x);
-    tensor_free(dl->epoch_y);
-    dl->epoch_x = dl->epoch_y = NULL;
-}
+void data_loader_drop_epoch(DataLoader *dl) { free_fields(dl->epoch, DATASET_MAX_FIELDS); }
 
 void data_loader_free_device(DataLoader *dl)
 {
     for (int i = 0; i < dl->n_slots; i++) {
         Slot *s = &dl->slots[i];
-        transfer_free(s->x_copy); /* waits for a copy in flight */
-        transfer_free(s->y_copy);
-        tensor_free(s->x_dev);
-        tensor_free(s->y_dev);
-        s->x_copy = s->y_copy = NULL;
-        s->x_dev = s->y_dev = NULL;
+        for (int k = 0; k < LOADER_MAX_FIELDS; k++) {
+            transfer_free(s->copy[k]); /* waits for a copy in flight */
+            tensor_free(s->dev[k]);
+            s->copy[k] = NULL;
+            s->dev[k] = NULL;
+        }
     }
     data_loader_drop_epoch(dl);
-    if (dl->owns_resident) {
-        tensor_free(dl->resident_x);
-        tensor_free(dl->resident_y);
-    }
-    dl->resident_x = dl->resident_y = NULL;
+    if (dl->owns_resident) free_fields(dl->resident, DATASET_MAX_FIELDS);
+    memset(dl->resident, 0, sizeof dl->resident);
 }

@@ -11,14 +11,22 @@
 
 enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY, SLOT_IN_USE };
 
+/* A batch's fields: the dataset's, then (padding collate) the lengths of
+ * its variable ones. */
+enum { LOADER_MAX_FIELDS = 2 * DATASET_MAX_FIELDS };
+
 typedef struct {
-    Tensor *x, *y; /* persistent, batch_size rows; pinned when staged for a GPU */
+    /* per batch field, persistent, batch_size rows of the field's largest
+     * shape; pinned when staged for a GPU */
+    Tensor *host[LOADER_MAX_FIELDS];
+    int64_t *lengths[DATASET_MAX_FIELDS]; /* variable fields: the samples' lengths */
+    int64_t longest[DATASET_MAX_FIELDS];  /* variable fields: this batch's longest, its rows' stride */
     int64_t batch;
     int rows;
     int state;
     /* staged loaders: the slot's device twins, filled by asynchronous copies */
-    Tensor *x_dev, *y_dev;
-    Transfer *x_copy, *y_copy;
+    Tensor *dev[LOADER_MAX_FIELDS];
+    Transfer *copy[LOADER_MAX_FIELDS];
     bool copy_started; /* the copy of this slot's batch is queued */
     char *error;       /* the dataset's error for this batch (malloc'd), NULL when it was assembled */
 } Slot;
@@ -50,15 +58,23 @@ struct DataLoader {
     bool stop;
     bool started; /* an epoch has begun: the device can no longer change */
 
+    /* the batch's fields: out[k] for k < ds->n_fields is the dataset's
+     * field k; after them, padding collate's lengths (of field lengths_of[k]) */
+    int n_out;
+    FieldSpec out[LOADER_MAX_FIELDS];
+    int lengths_of[LOADER_MAX_FIELDS];
+    char length_names[DATASET_MAX_FIELDS][80];
+    double pad_value[DATASET_MAX_FIELDS]; /* padding collate: per variable field */
+
     Device device;  /* where batches are handed out */
     bool staged;    /* slots have device twins (data_loader_stage) */
     DataLoader *parent; /* the training loader a split-validation loader came from */
     /* opts.on_device: every sample of the dataset, transformed, on the device;
      * owned by the training loader, borrowed by its validation loader */
-    Tensor *resident_x, *resident_y;
+    Tensor *resident[DATASET_MAX_FIELDS]; /* per dataset field; resident[0] NULL: not resident */
     bool owns_resident;
     /* resident loaders: this epoch's samples in its order (NULL until the first batch) */
-    Tensor *epoch_x, *epoch_y;
+    Tensor *epoch[DATASET_MAX_FIELDS];
 };
 
 /* Samples in batch b: batch_size, fewer in a last partial batch. */
@@ -68,12 +84,12 @@ static inline int64_t data_loader_batch_rows(const DataLoader *dl, int64_t b)
     return left < dl->opts.batch_size ? left : dl->opts.batch_size;
 }
 
-/* The shape of a batch of rows samples: [rows, ...sample_shape]. */
-static inline Shape data_loader_batch_shape(const Dataset *ds, int64_t rows)
+/* The shape of rows samples of field f: [rows, ...f.shape]. */
+static inline Shape data_loader_rows_shape(const FieldSpec *f, int64_t rows)
 {
-    Shape s = {.ndim = ds->sample_shape.ndim + 1};
+    Shape s = {.ndim = f->shape.ndim + 1};
     s.d[0] = rows;
-    for (int i = 0; i < ds->sample_shape.ndim; i++) s.d[i + 1] = ds->sample_shape.d[i];
+    for (int i = 0; i < f->shape.ndim; i++) s.d[i + 1] = f->shape.d[i];
     return s;
 }
 
@@ -82,14 +98,14 @@ SampleContext data_loader_context(const DataLoader *dl);
 /* Assembles batch b of this epoch's order into slot s (from any thread); a
  * dataset error is kept in s->error. */
 void data_loader_fill_slot(DataLoader *dl, Slot *s, int64_t b);
-/* The batch of a slot handed out, as the views data_loader_next returns. */
-void data_loader_slot_views(DataLoader *dl, Slot *s, Tensor **x, Tensor **y);
+/* The batch of a slot handed out, as the views data_loader_next_batch returns. */
+void data_loader_slot_views(DataLoader *dl, Slot *s, TensorBatch *out);
 /* Staged loaders: queues the copies of slot `copy` (NULL: already queued),
  * orders the compute after those of slot `use`, then queues the copies of
  * `prefetch` (NULL: none) to run beside the coming step. */
-void data_loader_hand_out_staged(Slot *copy, Slot *use, Slot *prefetch);
+void data_loader_hand_out_staged(DataLoader *dl, Slot *copy, Slot *use, Slot *prefetch);
 /* Resident loaders: batch b, a view of the epoch's samples gathered on the device. */
-void data_loader_resident_batch(DataLoader *dl, int64_t b, Tensor **x, Tensor **y);
+void data_loader_resident_batch(DataLoader *dl, int64_t b, TensorBatch *out);
 /* Resident loaders: forgets the gathered epoch (its order changed). */
 void data_loader_drop_epoch(DataLoader *dl);
 /* Frees what data_loader_to / data_loader_stage added. */

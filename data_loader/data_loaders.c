@@ -13,7 +13,50 @@ typedef DataLoader *(*LoaderBuilder)(const Config *cfg, const char *args_path, b
 /* The args every loader takes, besides its own. */
 #define COMMON_KEYS                                                                                             \
     "data_dir", "batch_size", "shuffle", "validation_split", "num_workers", "drop_last", "training", "limit", \
-        "on_device", "transforms"
+        "on_device", "transforms", "collate"
+
+/* args_path.collate: absent or {"type": "default"}: samples are stacked;
+ * {"type": "pad", "args": {"padding_value": 0}}: variable-length fields
+ * are padded to each batch's longest, with padding_value a number for
+ * every such field or an object of one per field name ({"input": 0,
+ * "target": -100}; the others take 0). */
+static int collate_options(const Config *cfg, const char *args_path, CollateOptions *c)
+{
+    char key[160], k[200];
+    snprintf(key, sizeof key, "%s.collate", args_path);
+    memset(c, 0, sizeof *c);
+    if (!config_has(cfg, key)) return 0;
+    static const char *const keys[] = {"type", "args", NULL};
+    if (config_check_keys(cfg, key, keys, "collate")) return -1;
+    const char *type;
+    snprintf(k, sizeof k, "%s.type", key);
+    if (config_string(cfg, k, &type)) return -1;
+    c->pad = strcmp(type, "pad") == 0;
+    ENGINE_CHECK_INT(c->pad || strcmp(type, "default") == 0,
+                     "%s: %s: unknown collate '%s': \"default\" (stack samples of equal shapes) or \"pad\" (pad "
+                     "variable-length fields to the batch's longest and add their lengths)",
+                     cfg->label, k, type);
+    snprintf(k, sizeof k, "%s.args", key);
+    if (!config_has(cfg, k)) return 0;
+    static const char *const pad_keys[] = {"padding_value", NULL}, *const no_keys[] = {NULL};
+    if (config_check_keys(cfg, k, c->pad ? pad_keys : no_keys, c->pad ? "pad collate" : "default collate")) return -1;
+    snprintf(k, sizeof k, "%s.args.padding_value", key);
+    const cJSON *v = config_find(cfg, k);
+    if (!v || cJSON_IsNumber(v)) return config_number_or(cfg, k, 0.0, &c->padding_value);
+    ENGINE_CHECK_INT(cJSON_IsObject(v), "%s: %s: expected a number or an object of one per field, got %s", cfg->label,
+                     k, config_describe(v));
+    for (const cJSON *e = v->child; e; e = e->next) {
+        char ek[400];
+        ENGINE_CHECK_INT(c->n_named < DATASET_MAX_FIELDS && strlen(e->string) < sizeof c->names[0],
+                         "%s: %s: at most %d fields of names under %zu characters", cfg->label, k, DATASET_MAX_FIELDS,
+                         sizeof c->names[0]);
+        snprintf(ek, sizeof ek, "%s.%s", k, e->string);
+        if (config_number(cfg, ek, &c->values[c->n_named])) return -1;
+        snprintf(c->names[c->n_named], sizeof c->names[0], "%s", e->string);
+        c->n_named++;
+    }
+    return 0;
+}
 
 /* Reads the BaseDataLoader options under args_path. */
 static int loader_options(const Config *cfg, const char *args_path, DataLoaderOptions *o)
@@ -38,6 +81,7 @@ static int loader_options(const Config *cfg, const char *args_path, DataLoaderOp
     int64_t seed;
     if (config_int_or(cfg, "seed", 123, &seed)) return -1;
     o->seed = (uint64_t)seed;
+    if (collate_options(cfg, args_path, &o->collate)) return -1;
 #undef KEY
     return 0;
 }
@@ -189,7 +233,30 @@ DataLoader *image_folder_data_loader(const Config *cfg, const char *args_path, b
     return build_loader(cfg, args_path, training, "ImageFolderDataLoader", keys, make_image_folder, NULL, NULL, 0);
 }
 
+static Dataset *make_sequences(const Config *cfg, const char *args_path, bool training, DatasetTransforms tf)
+{
+    char k[200], path[4200];
+    dataset_transforms_free(&tf); /* tokens are not images */
+    const char *dir = data_dir(cfg, args_path, NULL);
+    int64_t max_length;
+    snprintf(k, sizeof k, "%s.max_length", args_path);
+    if (!dir || config_int_or(cfg, k, 0, &max_length)) return NULL;
+    ENGINE_CHECK(max_length >= 0, "%s: %s: must be 0 (the longest sequence of the file) or positive, got %lld",
+                 cfg->label, k, (long long)max_length);
+    snprintf(path, sizeof path, "%s/%s", dir, training ? "train.txt" : "test.txt");
+    return sequence_dataset(path, max_length);
+}
+
+DataLoader *sequence_data_loader(const Config *cfg, const char *args_path, bool training)
+{
+    /* COMMON_KEYS without "transforms" */
+    static const char *const keys[] = {"data_dir", "batch_size", "shuffle", "validation_split", "num_workers",
+                                       "drop_last", "training", "limit", "on_device", "collate", "max_length", NULL};
+    return build_loader(cfg, args_path, training, "SequenceDataLoader", keys, make_sequences, NULL, NULL, 0);
+}
+
 static const RegistryEntry loaders[] = {
+    {"SequenceDataLoader", (void (*)(void))sequence_data_loader},
     {"MnistDataLoader", (void (*)(void))mnist_data_loader},
     {"FashionMnistDataLoader", (void (*)(void))fashion_mnist_data_loader},
     {"Cifar10DataLoader", (void (*)(void))cifar10_data_loader},

@@ -29,6 +29,12 @@ DataLoader *cifar10_data_loader(const Config *cfg, const char *args_path, bool t
  * image's); ToTensor only by default. */
 DataLoader *image_folder_data_loader(const Config *cfg, const char *args_path, bool training);
 
+/* Token sequences with class labels: data_dir/train.txt for training,
+ * data_dir/test.txt for ./test (one sample per line: the label, then the
+ * token ids); max_length (default: each file's longest). Use with
+ * "collate": {"type": "pad"} for sequences of different lengths. */
+DataLoader *sequence_data_loader(const Config *cfg, const char *args_path, bool training);
+
 /* Builds the loader config's "data_loader" names. training selects the
  * training or the test set. NULL with an error. */
 DataLoader *data_loader_from_config(const Config *cfg, bool training);

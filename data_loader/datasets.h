@@ -29,4 +29,10 @@ Dataset *cifar10_dataset(const char *data_dir, bool training, DatasetTransforms 
  * (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA; 0: the first image's). */
 Dataset *image_folder_dataset(const char *root, int channels, DatasetTransforms tf);
 
+/* Token sequences with a class label from a text file, one sample per line:
+ * the label, then the token ids ("1 17 4 9"); fields "input" (int64, variable
+ * length up to max_length, or the file's longest when max_length is 0) and
+ * "target" (data_loader/sequences.c). */
+Dataset *sequence_dataset(const char *path, int64_t max_length);
+
 #endif

@@ -59,8 +59,8 @@ static int image_get(const Dataset *ds, int64_t i, const SampleContext *ctx, Sam
     ImageSize size;
     const uint8_t *image = image_dataset_image(ds, i, &size);
     SampleRng rng = sample_rng(ctx, i);
-    transforms_apply(t, image, size, &rng, out->input);
-    out->target = d->set.labels[i];
+    transforms_apply(t, image, size, &rng, sample_f32(out, 0)); /* the classic fields: input, target */
+    *sample_i64(out, 1) = d->set.labels[i];
     return 0;
 }
 

@@ -12,5 +12,9 @@ LossFn loss_lookup(const char *name, const char *config_label);
 
 Tensor *nll_loss(Tensor *output, Tensor *target);
 Tensor *cross_entropy(Tensor *output, Tensor *target);
+/* Regression (float targets shaped as the output) and multi-label
+ * classification (logits and 0/1 float targets [B, labels]). */
+Tensor *mse_loss(Tensor *output, Tensor *target);
+Tensor *bce_with_logits(Tensor *output, Tensor *target);
 
 #endif

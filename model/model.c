@@ -25,10 +25,7 @@ static Tensor *mnist_model_forward(Module *m, Tensor *x)
     return f_log_softmax(x, 1);
 }
 
-/* Registers children in order; on any failure frees m and returns NULL
- * (the registration calls free what they were given on failure). A child
- * whose constructor failed puts its name in front of the message. */
-static Module *with_children(Module *m, int n, const char *const *names, Module *const *children)
+Module *model_with_children(Module *m, int n, const char *const *names, Module *const *children)
 {
     for (int i = 0; i < n; i++) {
         if (!children[i]) engine_error_context("%s", names[i]);
@@ -49,7 +46,7 @@ Module *mnist_model(int64_t num_classes)
     const char *names[] = {"conv1", "conv2", "conv2_drop", "fc1", "fc2"};
     Module *children[] = {nn_conv2d(1, 10, 5, 5, cp, true), nn_conv2d(10, 20, 5, 5, cp, true), nn_dropout2d(0.5),
                           nn_linear(320, 50, true), nn_linear(50, num_classes, true)};
-    return with_children(m, 5, names, children);
+    return model_with_children(m, 5, names, children);
 }
 
 /* ---- the PyTorch examples' MNIST net ---- */
@@ -75,7 +72,7 @@ Module *mnist_net(int64_t num_classes)
     const char *names[] = {"conv1", "conv2", "dropout1", "dropout2", "fc1", "fc2"};
     Module *children[] = {nn_conv2d(1, 32, 3, 3, cp, true), nn_conv2d(32, 64, 3, 3, cp, true), nn_dropout(0.25),
                           nn_dropout(0.5),   nn_linear(9216, 128, true), nn_linear(128, num_classes, true)};
-    return with_children(m, 6, names, children);
+    return model_with_children(m, 6, names, children);
 }
 
 /* ---- LeNet-5 ---- */
@@ -100,7 +97,7 @@ Module *lenet5(int64_t num_classes)
     const char *names[] = {"conv1", "conv2", "fc1", "fc2", "fc3"};
     Module *children[] = {nn_conv2d(1, 6, 5, 5, pad2, true), nn_conv2d(6, 16, 5, 5, conv_params_default(), true),
                           nn_linear(400, 120, true), nn_linear(120, 84, true), nn_linear(84, num_classes, true)};
-    return with_children(m, 5, names, children);
+    return model_with_children(m, 5, names, children);
 }
 
 /* ---- MLP ---- */
@@ -127,7 +124,7 @@ Module *mnist_mlp(const int64_t *hidden, int n_hidden, int64_t num_classes)
     m->forward = mlp_forward;
     const char *names[] = {"layers"};
     Module *seq = nn_sequential(n, layers);
-    return with_children(m, 1, names, (Module *[]){seq});
+    return model_with_children(m, 1, names, (Module *[]){seq});
 }
 
 /* ---- registry: builders from config "arch.args" ---- */
@@ -206,7 +203,21 @@ static Module *build_resnet18(const Config *cfg)
     return built(cfg, resnet18(k, in_channels));
 }
 
+static Module *build_sequence_classifier(const Config *cfg)
+{
+    static const char *const keys[] = {"num_classes", "vocab_size", "embedding_dim", "hidden", NULL};
+    int64_t k, vocab, dim, hidden;
+    if (num_classes_arg(cfg, keys, "SequenceClassifier", &k) || config_int(cfg, "arch.args.vocab_size", &vocab) ||
+        config_int_or(cfg, "arch.args.embedding_dim", 32, &dim) || config_int_or(cfg, "arch.args.hidden", 64, &hidden))
+        return NULL;
+    ENGINE_CHECK(vocab > 0 && dim > 0 && hidden > 0,
+                 "%s: arch.args: vocab_size, embedding_dim and hidden must be positive, got %lld, %lld, %lld",
+                 cfg->label, (long long)vocab, (long long)dim, (long long)hidden);
+    return built(cfg, sequence_classifier(vocab, dim, hidden, k));
+}
+
 static const RegistryEntry archs[] = {
+    {"SequenceClassifier", (void (*)(void))build_sequence_classifier},
     {"MnistModel", (void (*)(void))build_mnist_model},
     {"MnistNet", (void (*)(void))build_mnist_net},
     {"LeNet5", (void (*)(void))build_lenet5},

@@ -26,6 +26,19 @@ Module *mnist_mlp(const int64_t *hidden, int n_hidden, int64_t num_classes);
  * log_softmax. torchvision's parameter names (layer2.0.downsample.0.weight). */
 Module *resnet18(int64_t num_classes, int64_t in_channels);
 
+/* Sequence classification: Embedding(vocab_size, embedding_dim), the mean
+ * of the embeddings of each sequence's real tokens (the batch's "lengths"
+ * mask the padding), fc1 -> hidden, ReLU, fc2 -> num_classes, log_softmax.
+ * Its forward takes the batch: "input" int64 [B, L] and "lengths" [B]
+ * (model/sequence_model.c). */
+Module *sequence_classifier(int64_t vocab_size, int64_t embedding_dim, int64_t hidden, int64_t num_classes);
+
+/* For model files: registers children in order under their names; on any
+ * failure frees m and returns NULL (the registration calls free what they
+ * were given on failure). A child whose constructor failed (NULL) puts its
+ * name in front of the message. */
+Module *model_with_children(Module *m, int n, const char *const *names, Module *const *children);
+
 /* Builds config's "arch" (type + args). NULL with an error naming the key or
  * listing the known architectures. */
 Module *model_from_config(const Config *cfg);

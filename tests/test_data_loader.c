@@ -25,8 +25,9 @@ enum { N_SAMPLES = 1000, SAMPLE_H = 3, SAMPLE_W = 5, BATCH = 64, EPOCHS = 3 };
 static int synthetic_get(const Dataset *ds, int64_t i, const SampleContext *ctx, Sample *out)
 {
     int64_t per = shape_numel(ds->sample_shape);
-    for (int64_t j = 0; j < per; j++) out->input[j] = (float)i + (float)j / 100.0f;
-    out->target = i % 10;
+    float *x = sample_f32(out, 0);
+    for (int64_t j = 0; j < per; j++) x[j] = (float)i + (float)j / 100.0f;
+    *sample_i64(out, 1) = i % 10;
     return 0;
 }
 
@@ -240,11 +241,12 @@ static void test_device_chosen_before_the_first_epoch(void **state)
 static int random_get(const Dataset *ds, int64_t i, const SampleContext *ctx, Sample *out)
 {
     SampleRng rng = sample_rng(ctx, i);
-    out->input[0] = (float)i;
-    out->input[1] = ctx->training ? 1.0f : 0.0f;
-    out->input[2] = (float)ctx->epoch;
-    for (int j = 3; j < SAMPLE_H * SAMPLE_W; j++) out->input[j] = (float)sample_rng_uniform(&rng);
-    out->target = i % 10;
+    float *x = sample_f32(out, 0);
+    x[0] = (float)i;
+    x[1] = ctx->training ? 1.0f : 0.0f;
+    x[2] = (float)ctx->epoch;
+    for (int j = 3; j < SAMPLE_H * SAMPLE_W; j++) x[j] = (float)sample_rng_uniform(&rng);
+    *sample_i64(out, 1) = i % 10;
     /* a dataset that fails (its "file" for sample fail_at is damaged) */
     int64_t fail_at = ds->name[0] == 'f' ? 500 : -1;
     if (i == fail_at) {
@@ -380,8 +382,8 @@ static int batch_collate(const Dataset *ds, const int64_t *idx, int n, const Sam
 {
     assert_int_equal(out->n, n);
     for (int r = 0; r < n; r++) {
-        for (int j = 0; j < SAMPLE_H * SAMPLE_W; j++) out->input[r * SAMPLE_H * SAMPLE_W + j] = (float)idx[r];
-        out->target[r] = 7;
+        for (int j = 0; j < SAMPLE_H * SAMPLE_W; j++) ((float *)out->data[0])[r * SAMPLE_H * SAMPLE_W + j] = (float)idx[r];
+        ((int64_t *)out->data[1])[r] = 7;
     }
     return 0;
 }

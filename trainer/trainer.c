@@ -66,14 +66,15 @@ static int log_steps(Trainer *t, StepValues *sv, MetricTracker *tracker, bool tr
     return rows;
 }
 
-/* The batch as an image grid (make_grid(nrow=8, normalize=True)) for the
- * writer and, in training, for input_grid.png in the log folder. Once per
- * epoch (the reference adds one every log_step batches); inputs that are
- * not images [N, 1 or 3, H, W] are skipped. */
-static int add_input_grid(Trainer *t, Tensor *x, bool save_png)
+/* The batch's input as an image grid (make_grid(nrow=8, normalize=True))
+ * for the writer and, in training, for input_grid.png in the log folder.
+ * Once per epoch (the reference adds one every log_step batches); inputs
+ * that are not f32 images [N, 1 or 3, H, W] (sequences...) are skipped. */
+static int add_input_grid(Trainer *t, const TensorBatch *b, bool save_png)
 {
     BaseTrainer *bt = &t->base;
-    if (tensor_dim(x) != 4 || (x->shape.d[1] != 1 && x->shape.d[1] != 3)) return 0;
+    Tensor *x = tensor_batch_get(b, "input");
+    if (!x || x->dtype != DT_F32 || tensor_dim(x) != 4 || (x->shape.d[1] != 1 && x->shape.d[1] != 3)) return 0;
     Tensor *grid = make_grid(x, 8, 2, true);
     if (writer_add_image(&bt->writer, "input", grid)) return -1;
     if (!save_png || !bt->cp->log_dir[0]) return 0;
@@ -96,12 +97,24 @@ static int add_parameter_histograms(BaseTrainer *bt)
 
 /* Next training batch; in iteration-based training the loader's epochs run
  * across ours and it restarts when exhausted (the reference's inf_loop). */
-static bool next_batch(Trainer *t, Tensor **x, Tensor **y)
+static bool next_batch(Trainer *t, TensorBatch *b)
 {
-    if (data_loader_next(t->data_loader, x, y)) return true;
+    if (data_loader_next_batch(t->data_loader, b)) return true;
     if (!t->iteration_based || data_loader_failed(t->data_loader)) return false;
     data_loader_begin_epoch(t->data_loader);
-    return data_loader_next(t->data_loader, x, y);
+    return data_loader_next_batch(t->data_loader, b);
+}
+
+/* The step's forward on batch b, moved to the model's device: the model's
+ * output and the batch's "target" (what the loss and metrics compare it
+ * with), or -1 with an error. */
+static int forward_step(Trainer *t, TensorBatch *b, Tensor **output, Tensor **target)
+{
+    for (int k = 0; k < b->n; k++)
+        if (!(b->tensors[k] = tensor_to(b->tensors[k], t->device))) return -1;
+    *target = tensor_batch_require(b, "target", "the loss");
+    *output = *target ? module_forward_batch(t->base.model, b) : NULL;
+    return *output ? 0 : -1;
 }
 
 /* Validation batches whose values wait on the device before they are read back. */
@@ -117,7 +130,7 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
     data_loader_begin_epoch(t->valid_data_loader);
     int rc = 0;
     int64_t n_batches = data_loader_num_batches(t->valid_data_loader);
-    Tensor *x, *y;
+    TensorBatch b;
     for (int64_t batch_idx = 0; rc == 0; batch_idx++) {
         if (interrupt_requested()) {
             rc = TRAIN_INTERRUPTED;
@@ -125,23 +138,21 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
         }
         engine_clear_error(); /* errors are per step: one a model's code ignored must not stand for a later one */
         scope_begin();
-        if (!data_loader_next(t->valid_data_loader, &x, &y)) {
+        if (!data_loader_next_batch(t->valid_data_loader, &b)) {
             scope_end();
             if (data_loader_failed(t->valid_data_loader)) rc = -1; /* a dataset's error, not the epoch's end */
             break;
         }
-        x = tensor_to(x, t->device);
-        y = tensor_to(y, t->device);
-        Tensor *output = module_forward(t->base.model, x);
-        Tensor *loss = t->base.criterion(output, y);
-        StepInfo info = {.step = (epoch - 1) * n_batches + batch_idx, .batch = batch_idx, .n = y->shape.d[0],
-                         .time = writer_clock()};
+        Tensor *output, *y, *loss = NULL;
+        if (forward_step(t, &b, &output, &y) == 0) loss = t->base.criterion(output, y);
+        StepInfo info = {.step = (epoch - 1) * n_batches + batch_idx, .batch = batch_idx,
+                         .n = loss ? y->shape.d[0] : 0, .time = writer_clock()};
         if (!loss || push_step(t, &sv, loss, output, y, info)) rc = -1;
         /* batch 0 is logged at once, so that the input grid goes to its step */
         if (rc == 0 && (batch_idx == 0 || step_values_full(&sv)) &&
             log_steps(t, &sv, &t->valid_metrics, false, epoch, NULL) < 0)
             rc = -1;
-        if (rc == 0 && batch_idx == 0 && add_input_grid(t, x, false)) rc = -1;
+        if (rc == 0 && batch_idx == 0 && add_input_grid(t, &b, false)) rc = -1;
         scope_end();
         if (rc == 0) engine_clear_error(); /* nor after the last step */
     }
@@ -243,27 +254,26 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
     for (; batch_idx < t->len_epoch && rc == 0 && !interrupted; batch_idx++) {
         engine_clear_error(); /* errors are per step: one a model's code ignored must not stand for a later one */
         scope_begin();
-        Tensor *x, *y;
-        if (!next_batch(t, &x, &y)) {
+        TensorBatch b;
+        if (!next_batch(t, &b)) {
             scope_end();
             if (data_loader_failed(t->data_loader)) rc = -1; /* a dataset's error, not the epoch's end */
             break;
         }
-        x = tensor_to(x, t->device);
-        y = tensor_to(y, t->device);
         optimizer_zero_grad(bt->optimizer, true);
-        Tensor *output = module_forward(bt->model, x);
-        Tensor *loss = bt->criterion(output, y);
+        Tensor *output, *y, *loss = NULL;
+        if (forward_step(t, &b, &output, &y) == 0) loss = bt->criterion(output, y);
         if (!loss || tensor_backward(loss, NULL) || optimizer_step(bt->optimizer)) rc = -1;
-        StepInfo info = {.step = (epoch - 1) * t->len_epoch + batch_idx, .batch = batch_idx, .n = y->shape.d[0],
-                         .lr = optimizer_get(bt->optimizer, 0, "lr"), .time = writer_clock()};
+        StepInfo info = {.step = (epoch - 1) * t->len_epoch + batch_idx, .batch = batch_idx,
+                         .n = loss ? y->shape.d[0] : 0, .lr = optimizer_get(bt->optimizer, 0, "lr"),
+                         .time = writer_clock()};
         if (rc == 0 && push_step(t, &sv, loss, output, y, info)) rc = -1;
         /* the step that is a multiple of log_step is the last in the queue, which is then full;
          * batch 0 is logged before the input grid, which goes to its step */
         if (rc == 0 && (batch_idx % t->log_step == 0 || step_values_full(&sv)) &&
             log_train_steps(t, &sv, epoch, total, &bar, &last_loss))
             rc = -1;
-        if (rc == 0 && batch_idx == first_batch && add_input_grid(t, x, true)) rc = -1;
+        if (rc == 0 && batch_idx == first_batch && add_input_grid(t, &b, true)) rc = -1;
         scope_end();
         snprintf(note, sizeof note, "loss %.4f", last_loss);
         progress_update(&bar, batch_idx + 1, note);

@@ -258,11 +258,10 @@ static void name_failed_module(int depth)
     running.named_error = message_hash(engine_last_error());
 }
 
-Tensor *module_forward(Module *m, Tensor *x)
+/* module_forward's body: x is the input the hooks see; batch, when not
+ * NULL, goes to forward_batch instead of x to forward. */
+static Tensor *run_forward(Module *m, Tensor *x, const TensorBatch *batch)
 {
-    if (!x) return NULL;
-    ENGINE_CHECK(m != NULL, "module_forward: the module is NULL (did its constructor fail?)");
-    ENGINE_CHECK(m->forward != NULL, "Module [%s] is missing the required \"forward\" function", m->type_name);
     for (int i = 0; i < m->pre_hooks.n; i++) {
         Tensor *replaced = ((ModulePreHookFn)m->pre_hooks.hooks[i].fn)(m, x, m->pre_hooks.hooks[i].ctx);
         if (replaced) x = replaced;
@@ -270,7 +269,7 @@ Tensor *module_forward(Module *m, Tensor *x)
     bool had_error = engine_has_error(); /* an error from before is not this forward's */
     int depth = running.depth++;
     if (depth < FORWARD_STACK_MAX) running.stack[depth] = m;
-    Tensor *y = m->forward(m, x);
+    Tensor *y = batch ? m->forward_batch(m, batch) : m->forward(m, x);
     running.depth--;
     if (!y) {
         if (!had_error) name_failed_module(depth);
@@ -281,6 +280,24 @@ Tensor *module_forward(Module *m, Tensor *x)
         if (replaced) y = replaced;
     }
     return y;
+}
+
+Tensor *module_forward(Module *m, Tensor *x)
+{
+    if (!x) return NULL;
+    ENGINE_CHECK(m != NULL, "module_forward: the module is NULL (did its constructor fail?)");
+    ENGINE_CHECK(m->forward != NULL, "Module [%s] is missing the required \"forward\" function", m->type_name);
+    return run_forward(m, x, NULL);
+}
+
+Tensor *module_forward_batch(Module *m, const TensorBatch *batch)
+{
+    ENGINE_CHECK(m != NULL, "module_forward_batch: the module is NULL (did its constructor fail?)");
+    if (m->forward_batch) return run_forward(m, tensor_batch_get(batch, "input"), batch);
+    char who[96];
+    snprintf(who, sizeof who, "%s (a model whose forward takes one tensor)", m->type_name);
+    Tensor *x = tensor_batch_require(batch, "input", who);
+    return x ? module_forward(m, x) : NULL;
 }
 
 /* ---- traversal ---- */

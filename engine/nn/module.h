@@ -6,8 +6,8 @@
  * the keys PyTorch's would ("conv1.weight", "fc2.bias", "0.running_var").
  *
  * forward takes one tensor and returns one (enough for layers and for
- * Sequential-style models; a model that needs more inputs keeps them in its
- * private data or composes modules inside its own forward). Call modules
+ * Sequential-style models); a model that needs more inputs (a sequence and
+ * its lengths) sets forward_batch, which takes the named tensors of a batch. Call modules
  * through module_forward(), which runs the forward pre-hooks and hooks.
  * Like ops, module_forward() given a NULL input returns NULL without a new
  * message, so a forward pass can be checked once at its end.
@@ -23,12 +23,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "engine/nn/tensor_batch.h"
 #include "engine/state_dict.h"
 #include "engine/tensor.h"
 
 typedef struct Module Module;
 
 typedef Tensor *(*ModuleForwardFn)(Module *self, Tensor *x);
+/* The forward of a model that takes the whole batch (input, lengths, mask...). */
+typedef Tensor *(*ModuleForwardBatchFn)(Module *self, const TensorBatch *batch);
 /* Writes PyTorch's extra_repr (e.g. "in_features=320, out_features=50, bias=True")
  * into buf; an empty string for none. */
 typedef void (*ModuleExtraReprFn)(const Module *self, char *buf, size_t size);
@@ -67,6 +70,7 @@ struct Module {
     NamedList buffers;            /* Tensor*: persistent */
     NamedList children;           /* Module* */
     ModuleForwardFn forward;      /* NULL for containers without one (ModuleList) */
+    ModuleForwardBatchFn forward_batch; /* models that take the batch; NULL: forward(batch "input") */
     ModuleExtraReprFn extra_repr; /* may be NULL */
     ModuleDestroyFn destroy;      /* may be NULL: then impl is released with free() */
     void *impl;                   /* layer-private data (configuration, parameter pointers) */
@@ -103,6 +107,11 @@ static inline Module *module_child_at(const Module *m, int i) { return (Module *
  * raised inside a child's forward gets the child's dotted path below the
  * outermost module in front, once ("layer2.0.conv1: conv2d: ..."). */
 Tensor *module_forward(Module *m, Tensor *x);
+/* A model's forward on a whole batch: forward_batch when the model has one
+ * (the hooks then see the batch's "input", NULL if it has none), else
+ * module_forward on the batch's "input". NULL with an error naming the
+ * missing field. */
+Tensor *module_forward_batch(Module *m, const TensorBatch *batch);
 /* Return a handle for module_remove_hook(). */
 int module_register_forward_pre_hook(Module *m, ModulePreHookFn fn, void *ctx);
 int module_register_forward_hook(Module *m, ModuleHookFn fn, void *ctx);

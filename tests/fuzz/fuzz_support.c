@@ -157,8 +157,9 @@ const char *fuzz_state_type(const char *state_json, const char *const *known, in
 
 static int fake_get(const Dataset *ds, int64_t i, const SampleContext *ctx, Sample *out)
 {
-    for (int k = 0; k < 28 * 28; k++) out->input[k] = (float)((i * 7 + k) % 13) / 13.0f;
-    out->target = i % 2;
+    float *x = sample_f32(out, 0);
+    for (int k = 0; k < 28 * 28; k++) x[k] = (float)((i * 7 + k) % 13) / 13.0f;
+    *sample_i64(out, 1) = i % 2;
     return 0;
 }
 
