@@ -112,6 +112,12 @@ rc=$(predict top1.out top1.err -r "$CK" "${PNGS[2]}" --topk=1)
 check "--topk=1: the top class only, as the first of the full list" \
   test "$rc" = 0 -a "$(awk 'NR > 1 { print $1, $2 }' top1.out)" = \
        "$(grep -A1 "^${PNGS[2]}\$" shapes.out | tail -n 1 | awk '{ print $1, $2 }')"
+if $have_torch && "$TORCH_PY" "$REF" unnamed "$CK" unnamed.ckpt; then
+  rc=$(predict unnamed.out unnamed.err -r unnamed.ckpt "${PNGS[@]:0:3}")
+  check "a checkpoint without class names: the classes by index" \
+    test "$rc" = 0 -a "$(grep -cE '^  [0-2]  0\.[0-9]{6}$' unnamed.out)" = 9
+  torch_check "a checkpoint without class names: probabilities" unnamed.ckpt unnamed.out 5 --png "${PNGS[@]:0:3}"
+fi
 
 # ---- bad input: one line naming the file, exit 1, the good files still predicted
 rc=$(predict mixed.out mixed.err -r "$CK" probe/nothing.png "${PNGS[0]}" probe/damaged.png probe/text.png \

@@ -9,6 +9,9 @@ PyTorch's own probabilities for them to check its output against.
       named .png, an empty file, small.idx (three 20x20 images) and
       labels.idx (a 1-D IDX file). Standard library only.
 
+  predict_ref.py unnamed CKPT OUT
+      writes OUT: CKPT without its class names (numpy).
+
   predict_ref.py check CKPT OUTPUT TOPK [--png FILE...] [--idx FILE --index I...]
       computes every image's class probabilities in PyTorch (the
       checkpoint's weights in tests/ref/reference_models.py's MnistModel,
@@ -242,7 +245,21 @@ def check(argv):
     return 1 if failures else 0
 
 
+def unnamed(src, dst):
+    """dst: the checkpoint src without its class names (a dataset that names none)."""
+    sys.path.insert(0, os.path.join(SRC, "utils"))
+    from safetensors import load_file, save_file
+    with open(src, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        meta = json.loads(f.read(n))["__metadata__"]
+    del meta["class_names"]
+    save_file(load_file(src, framework="np"), dst, meta)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "unnamed":
+        unnamed(sys.argv[2], sys.argv[3])
+        return 0
     if len(sys.argv) >= 3 and sys.argv[1] == "files":
         make_files(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
         return 0
