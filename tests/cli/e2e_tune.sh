@@ -9,7 +9,9 @@
 #     running trial saved a checkpoint; ./tune -r finishes it with no
 #     finished trial run again and the interrupted one resumed from its
 #     checkpoint;
-#  3. bad search files: one error line naming the file and key, exit 1, no
+#  3. a trial that ./train refuses is recorded with its error and the
+#     search goes on; a metric the trials do not log stops the search;
+#  4. bad search files: one error line naming the file and key, exit 1, no
 #     search folder made.
 # usage: e2e_tune.sh TRAIN TEST SOURCE_DIR TUNE
 if [ $# -ne 4 ]; then
@@ -135,7 +137,32 @@ for id in $interrupted; do
   [ "$epochs" = 3 ] && pass "trial $id logged 3 epochs over both runs" || fail "trial $id logged '$epochs' epochs"
 done
 
-# --- 3. bad search files ----------------------------------------------------
+# --- 3. a failing trial, an unlogged metric --------------------------------
+# "Nope" passes the search file's checks (a string where the config has one)
+# but ./train refuses it: that trial is recorded with its error, the other runs.
+rm -rf "$T/saved/tune"
+cat >fails.json <<'JSON'
+{"space": {"optimizer.type": {"grid": ["Nope", "Adam"]}}, "max_concurrent": 1}
+JSON
+if tune fails.log "${ARGS[@]}" --set trainer.epochs=1 -s fails.json; then
+  pass "./tune with a failing trial goes on and exits 0"
+else
+  fail "./tune with a failing trial exited non-zero"
+  tail -n 10 fails.log
+fi
+F=$(ls -d "$T"/saved/tune/Mnist_LeNet/*/ 2>/dev/null | head -n 1)
+F=${F%/}
+states=$(csv_states "$F/trials.csv" 2>/dev/null)
+[ "$states" = "error done" ] && pass "trials.csv: error done" || fail "trials.csv states: '$states', expected 'error done'"
+check "the failed trial's error names the optimizer" grep -qE '^0,error,Nope,.*Nope' "$F/trials.csv"
+rm -rf "$T/saved/tune"
+rc=0
+tune metric.log "${ARGS[@]}" --set trainer.epochs=1 -s fails.json --search-set 'metric=min val_los' || rc=$?
+[ "$rc" = 1 ] && grep -q 'metric: the metric "val_los" is not a column of' metric.log &&
+  pass "a metric the trials do not log stops the search: $(grep '^error' metric.log)" ||
+  fail "metric val_los: exit $rc, $(tail -n 3 metric.log)"
+
+# --- 4. bad search files ----------------------------------------------------
 rm -rf "$T/saved/tune"
 bad() {
   local what=$1 json=$2 want=$3 rc=0
