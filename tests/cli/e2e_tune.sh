@@ -142,7 +142,7 @@ done
 # but ./train refuses it: that trial is recorded with its error, the other runs.
 rm -rf "$T/saved/tune"
 cat >fails.json <<'JSON'
-{"space": {"optimizer.type": {"grid": ["Nope", "Adam"]}}, "max_concurrent": 1}
+{"space": {"optimizer.type": {"grid": ["Nope", "Adam"]}}, "search": "grid", "max_concurrent": 1}
 JSON
 if tune fails.log "${ARGS[@]}" --set trainer.epochs=1 -s fails.json; then
   pass "./tune with a failing trial goes on and exits 0"
