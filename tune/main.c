@@ -230,7 +230,8 @@ int main(int argc, char **argv)
         if (rc == 0 && tune_write_best(&t)) rc = -1;
     }
     if (rc == 1)
-        printf("interrupted: the trials that ran saved checkpoints; resume the search with:\n  ./tune -r %s\n", t.folder);
+        printf("interrupted: the trials that ran saved checkpoints; resume the search with:\n  %s -r %s\n", argv[0],
+               t.folder);
 out:
     if (rc < 0) fprintf(stderr, "error: %s\n", engine_has_error() ? engine_last_error() : "the search failed");
     int sig = tune_signal_received();
