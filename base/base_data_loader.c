@@ -413,6 +413,7 @@ int64_t data_loader_num_samples(const DataLoader *dl) { return dl->n; }
 int64_t data_loader_num_local_samples(const DataLoader *dl) { return dl->n_local; }
 int64_t data_loader_num_batches(const DataLoader *dl) { return dl->n_batches; }
 int64_t data_loader_batch_size(const DataLoader *dl) { return dl->opts.batch_size; }
+bool data_loader_drops_last(const DataLoader *dl) { return dl->opts.drop_last; }
 const Dataset *data_loader_dataset(const DataLoader *dl) { return dl->ds; }
 bool data_loader_failed(const DataLoader *dl) { return dl->failed; }
 int64_t data_loader_epoch(const DataLoader *dl) { return dl->sample_epoch; }

@@ -63,6 +63,7 @@ int64_t data_loader_num_samples(const DataLoader *dl);
 int64_t data_loader_num_local_samples(const DataLoader *dl);
 int64_t data_loader_num_batches(const DataLoader *dl);
 int64_t data_loader_batch_size(const DataLoader *dl);
+bool data_loader_drops_last(const DataLoader *dl);
 const Dataset *data_loader_dataset(const DataLoader *dl);
 
 /* Hands the batches out on device from now on; call before the first

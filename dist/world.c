@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "engine/error.h"
+#include "utils/interrupt.h"
 
 #define MODULE_NAME "libdist_mpi.so"
 
@@ -110,6 +111,13 @@ int dist_any(bool mine, bool *any)
     if (dist_allreduce_max_i64(&v, 1)) return -1;
     *any = v != 0;
     return 0;
+}
+
+bool dist_interrupt_agreed(void)
+{
+    bool any = interrupt_requested() != 0;
+    if (dist_size() > 1 && dist_any(any, &any)) return true; /* a failing transport: stop */
+    return any;
 }
 
 void dist_abort(int status)

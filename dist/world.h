@@ -34,6 +34,9 @@ int dist_allgather(const void *send, void *recv, int64_t bytes);
 int dist_barrier(void);
 /* Whether any rank says yes (a stop, a failure): the same answer on every rank. */
 int dist_any(bool mine, bool *any);
+/* Whether a signal asked any rank to stop (utils/interrupt.h), agreed by
+ * all: every rank stops at the same step. */
+bool dist_interrupt_agreed(void);
 /* Ends the whole job (every rank) with status; a single process exits. */
 void dist_abort(int status);
 /* Leaves the job cleanly (all ranks call it). */
