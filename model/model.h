@@ -10,8 +10,9 @@
 #include "utils/config.h"
 
 /* pytorch-template's MnistModel: conv1 1->10 k5, conv2 10->20 k5, Dropout2d,
- * fc1 320->50, fc2 50->num_classes, log_softmax. */
-Module *mnist_model(int64_t num_classes);
+ * fc1 320->50, dropout, fc2 50->num_classes, log_softmax; dropout is both
+ * dropouts' probability (the template's 0.5; 0 turns them off). */
+Module *mnist_model(int64_t num_classes, double dropout);
 /* The PyTorch examples' MNIST net: conv 1->32 k3, conv 32->64 k3, max-pool,
  * dropout 0.25, fc 9216->128, dropout 0.5, fc 128->num_classes, log_softmax. */
 Module *mnist_net(int64_t num_classes);
