@@ -375,6 +375,8 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
     progress_end(&bar);
     step_values_free(&sv);
     if (rc) return -1;
+    if (t->ddp) /* what the overlap with the backward did not hide */
+        log_debug(&bt->logger, "Gradient averaging: %.3f s of waiting in this epoch", ddp_take_wait_seconds(t->ddp));
     bt->progress.batch = batch_idx; /* the training batches done, should the epoch be interrupted */
     bt->progress.train = t->train_metrics;
     if (interrupted) return TRAIN_INTERRUPTED;
