@@ -23,9 +23,6 @@
 #include "engine/engine.h"
 #include "engine/memory.h"
 #include "model/model.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/runtime.h"
-#endif
 
 typedef struct {
     const char *name;
@@ -164,11 +161,7 @@ int main(int argc, char **argv)
     }
     if (dev.type == DEVICE_CUDA && device_cuda_count() == 0)
         return usage("--device cuda: no CUDA device (or a build without CUDA)");
-#ifdef ENGINE_HAVE_CUDA
-    cuda_set_tf32(tf32);
-#else
-    if (tf32) fprintf(stderr, "bench_models: --tf32 ignored: this build has no CUDA\n");
-#endif
+    device_set_tf32(tf32); /* applies when the CUDA backend is (or gets) loaded */
     /* check every requested name before timing anything */
     bool selected[N_MODELS] = {0};
     for (int i = 0; i < N_MODELS; i++) selected[i] = models == NULL;

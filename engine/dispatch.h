@@ -1,19 +1,12 @@
-/* The one dispatch point from the op layer to a backend's kernels.
- *
- * Every kernel exists as cpu_<name> (engine/cpu) and, in CUDA builds,
- * cuda_<name> (engine/cuda) with the same signature; KERNEL(t, name) picks
- * by t's device. Ops are written once above this line; models, losses and
- * trainers never see a device branch. */
+/* What the op layer needs to reach a backend's kernels: backend_of(t) and
+ * NEED_KERNEL (engine/backend.h), and the checks every op makes on its
+ * inputs' devices and dtypes. Ops are written once above this line; models,
+ * losses and trainers never see a device branch. */
 #ifndef ENGINE_DISPATCH_H
 #define ENGINE_DISPATCH_H
 
+#include "engine/backend.h"
 #include "engine/tensor.h"
-
-#ifdef ENGINE_HAVE_CUDA
-#define KERNEL(t, name) (tensor_is_cuda(t) ? cuda_##name : cpu_##name)
-#else
-#define KERNEL(t, name) ((void)(t), cpu_##name)
-#endif
 
 /* Records an error and returns NULL from the caller when a and b are not on
  * one device. */

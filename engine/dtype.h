@@ -15,7 +15,7 @@ const char *dtype_safetensors_name(DType dt);
 /* Parses a safetensors dtype name; returns false for names we do not know. */
 bool dtype_from_safetensors_name(const char *name, DType *out);
 
-typedef enum { DEVICE_CPU = 0, DEVICE_CUDA = 1 } DeviceType;
+typedef enum { DEVICE_CPU = 0, DEVICE_CUDA = 1, DEVICE_TYPE_COUNT } DeviceType;
 
 typedef struct {
     DeviceType type;

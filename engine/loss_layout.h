@@ -1,10 +1,18 @@
-/* How nll_loss kernels of every backend address their input: [N, C, S...]
- * flattened to [N, C, S] with one target per (n, s). */
+/* What the loss kernels of every backend share: how nll_loss addresses its
+ * input ([N, C, S...] flattened to [N, C, S] with one target per (n, s)),
+ * and which pointwise loss a kernel computes. */
 #ifndef ENGINE_LOSS_LAYOUT_H
 #define ENGINE_LOSS_LAYOUT_H
 
 #include "engine/hostdev.h"
 #include "engine/tensor.h"
+
+typedef enum {
+    POINTWISE_MSE,
+    POINTWISE_L1,
+    POINTWISE_BCE,        /* x probabilities; logs clamped to >= -100 */
+    POINTWISE_BCE_LOGITS, /* x logits; pos_weight scales the positive term */
+} PointwiseLoss;
 
 typedef struct {
     int64_t C, S, count; /* classes, positions per sample, targets (N * S) */

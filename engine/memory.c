@@ -1,66 +1,39 @@
-/* Memory statistics per device (see memory.h): the CUDA caching allocator
- * in CUDA builds, zeros for the CPU; empty_cache for both allocators. */
+/* Memory statistics per device (see memory.h), from the device's backend:
+ * the CUDA caching allocator's counters, zeros for the CPU; empty_cache for
+ * every allocator that caches. */
 #include "engine/memory.h"
 
 #include <string.h>
 
-#include "engine/cpu/allocator.h"
-#include "engine/error.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/allocator.h"
-#include "engine/cuda/runtime.h"
-#endif
-
-#ifdef ENGINE_HAVE_CUDA
-/* The backend runs on one device, the process's current one (cuda:0). */
-static bool cuda_device_valid(Device d) { return d.index == 0 && cuda_device_count() > 0; }
-#endif
-
-/* Whether d names a CUDA device this process has; records an error when not. */
-static bool cuda_device_present(Device d, const char *op)
-{
-#ifdef ENGINE_HAVE_CUDA
-    if (!cuda_device_valid(d)) {
-        engine_error("%s: invalid device %s (%d CUDA devices visible; the CUDA backend runs on cuda:0)", op,
-                     device_name(d), cuda_device_count());
-        return false;
-    }
-    return true;
-#else
-    engine_error("%s: device %s: this build has no CUDA support", op, device_name(d));
-    return false;
-#endif
-}
+#include "engine/backend.h"
 
 int device_memory_stats(Device d, MemoryStats *out)
 {
     memset(out, 0, sizeof *out);
     if (d.type == DEVICE_CPU) return 0;
-    if (!cuda_device_present(d, "memory_stats")) return -1;
-#ifdef ENGINE_HAVE_CUDA
-    cuda_allocator_stats(out);
-#endif
+    const Backend *b = backend_for_device(d, "memory_stats");
+    if (!b) return -1;
+    if (b->memory_stats) b->memory_stats(out);
     return 0;
+}
+
+/* d's backend when it is loaded and d is a device it serves; loads nothing,
+ * since a backend never loaded has no memory to release. */
+static const Backend *loaded_device(Device d)
+{
+    const Backend *b = backend_loaded(d.type);
+    if (!b || d.index != 0 || (d.type != DEVICE_CPU && b->device_count() == 0)) return NULL;
+    return b;
 }
 
 void device_empty_cache(Device d)
 {
-    if (d.type == DEVICE_CPU) {
-        cpu_allocator_empty_cache();
-        return;
-    }
-#ifdef ENGINE_HAVE_CUDA
-    if (d.type == DEVICE_CUDA && cuda_device_valid(d)) cuda_allocator_empty_cache();
-#else
-    (void)d;
-#endif
+    const Backend *b = loaded_device(d);
+    if (b && b->empty_cache) b->empty_cache();
 }
 
 void device_reset_peak(Device d)
 {
-#ifdef ENGINE_HAVE_CUDA
-    if (d.type == DEVICE_CUDA && cuda_device_valid(d)) cuda_allocator_reset_peak();
-#else
-    (void)d;
-#endif
+    const Backend *b = loaded_device(d);
+    if (b && b->reset_peak) b->reset_peak();
 }

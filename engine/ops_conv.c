@@ -3,12 +3,8 @@
  * weight gradient) serve both ops in both directions. */
 #include <stdio.h>
 
-#include "engine/cpu/conv.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/conv.h"
-#endif
 
 ConvParams conv_params_default(void)
 {
@@ -39,22 +35,25 @@ static ConvParams load_params(const Node *n)
 
 static Tensor *conv_raw(Tensor *x, Tensor *w, Tensor *bias, ConvParams p, Shape y_shape)
 {
+    NEED_KERNEL(x, conv2d);
     Tensor *y = tensor_empty(y_shape, DT_F32, tensor_device(x));
-    if (y) KERNEL(y, conv2d)(y, x, w, bias, p);
+    if (y) backend_of(y)->conv2d(y, x, w, bias, p);
     return y;
 }
 
 static Tensor *conv_transpose_raw(Tensor *y, Tensor *w, Tensor *bias, ConvParams p, Shape x_shape)
 {
+    NEED_KERNEL(y, conv2d_transpose);
     Tensor *x = tensor_empty(x_shape, DT_F32, tensor_device(y));
-    if (x) KERNEL(x, conv2d_transpose)(x, y, w, bias, p);
+    if (x) backend_of(x)->conv2d_transpose(x, y, w, bias, p);
     return x;
 }
 
 static Tensor *weight_grad_raw(Tensor *x, Tensor *gy, ConvParams p, Shape w_shape)
 {
+    NEED_KERNEL(x, conv2d_weight_grad);
     Tensor *gw = tensor_empty(w_shape, DT_F32, tensor_device(x));
-    if (gw) KERNEL(gw, conv2d_weight_grad)(gw, x, gy, p);
+    if (gw) backend_of(gw)->conv2d_weight_grad(gw, x, gy, p);
     return gw;
 }
 

@@ -4,10 +4,6 @@
 
 #include "engine/dispatch.h"
 #include "engine/ops.h"
-#include "engine/cpu/copy.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/copy.h"
-#endif
 
 static int identity_backward(Node *n, Tensor *g, Tensor **gin)
 {
@@ -20,7 +16,7 @@ Tensor *t_clone(Tensor *t)
     if (!t) return NULL;
     Tensor *out = tensor_empty_like(t);
     if (!out) return NULL;
-    KERNEL(out, copy)(out, t);
+    backend_of(out)->copy(out, t);
     autograd_record("CloneBackward0", identity_backward, out, 1, &t);
     return out;
 }
@@ -84,7 +80,7 @@ Tensor *t_cat(Tensor *const *ts, int n, int dim)
             grad_mode_restore(mode);
             return NULL;
         }
-        KERNEL(part, copy)(part, ts[i]);
+        backend_of(part)->copy(part, ts[i]);
         start += ts[i]->shape.d[d];
     }
     grad_mode_restore(mode);
@@ -139,7 +135,7 @@ Tensor *tensor_to_dtype(Tensor *t, DType dtype)
     if (t->dtype == dtype) return t;
     Tensor *out = tensor_empty(t->shape, dtype, tensor_device(t));
     if (!out) return NULL;
-    KERNEL(out, copy)(out, t);
+    backend_of(out)->copy(out, t);
     if (dtype == DT_F32) autograd_record("ToCopyBackward0", to_dtype_backward, out, 1, &t);
     return out;
 }

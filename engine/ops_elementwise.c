@@ -1,13 +1,9 @@
 /* Elementwise ops with broadcasting, and their backward functions. */
 #include <math.h>
 
-#include "engine/cpu/elementwise.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/scope.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/elementwise.h"
-#endif
 
 /* A view of t broadcast to shape (stride 0 on broadcast dims), outside autograd. */
 static Tensor *broadcast_view(Tensor *t, Shape shape)
@@ -45,7 +41,8 @@ static Tensor *binary_forward(BinaryOp op, Tensor *a, Tensor *b)
     Tensor *va = out ? broadcast_view(a, shape) : NULL;
     Tensor *vb = out ? broadcast_view(b, shape) : NULL;
     if (!va || !vb) return NULL;
-    KERNEL(out, binary)(op, out, va, vb);
+    NEED_KERNEL(out, binary);
+    backend_of(out)->binary(op, out, va, vb);
     return out;
 }
 
@@ -110,9 +107,10 @@ static int unary_backward(Node *n, Tensor *g, Tensor **gin)
     Tensor *x = n->inputs[0];
     Tensor *gi = tensor_empty(x->shape, DT_F32, tensor_device(x));
     if (!gi) return -1;
+    NEED_KERNEL_INT(gi, unary_backward);
     /* the output is saved for ops whose derivative is cheapest through it */
     Tensor *y = n->saved[0] ? n->saved[0] : x;
-    KERNEL(gi, unary_backward)((UnaryOp)n->ints[0], gi, g, x, y, n->scalars[0], n->scalars[1]);
+    backend_of(gi)->unary_backward((UnaryOp)n->ints[0], gi, g, x, y, n->scalars[0], n->scalars[1]);
     gin[0] = gi;
     return 0;
 }
@@ -121,9 +119,10 @@ static Tensor *unary_op(UnaryOp op, Tensor *a, double alpha, double beta, const 
 {
     if (!a) return NULL;
     ENGINE_CHECK(a->dtype == DT_F32, "%s: not implemented for dtype %s", node_name, dtype_name(a->dtype));
+    NEED_KERNEL(a, unary);
     Tensor *out = tensor_empty(a->shape, DT_F32, tensor_device(a));
     if (!out) return NULL;
-    KERNEL(out, unary)(op, out, a, alpha, beta);
+    backend_of(out)->unary(op, out, a, alpha, beta);
     Node *n = autograd_record(node_name, unary_backward, out, 1, &a);
     if (n) {
         n->ints[0] = op;
@@ -175,9 +174,10 @@ Tensor *t_where(Tensor *cond, Tensor *a, Tensor *b)
     ENGINE_CHECK(shape_broadcast(cond->shape, a->shape, &s1) && shape_broadcast(s1, b->shape, &shape),
                  "where: shapes %s, %s and %s do not broadcast", shape_str(cond->shape), shape_str(a->shape),
                  shape_str(b->shape));
+    NEED_KERNEL(a, where);
     Tensor *out = tensor_empty(shape, DT_F32, tensor_device(a));
     if (!out) return NULL;
-    KERNEL(out, where)(out, broadcast_view(cond, shape), broadcast_view(a, shape), broadcast_view(b, shape));
+    backend_of(out)->where(out, broadcast_view(cond, shape), broadcast_view(a, shape), broadcast_view(b, shape));
     Node *n = autograd_record("WhereBackward0", where_backward, out, 3, (Tensor *[]){cond, a, b});
     if (n) n->saved[0] = cond;
     return out;
@@ -249,15 +249,19 @@ static int inplace_binary(BinaryOp op, const char *name, Tensor *dst, Tensor *sr
     ENGINE_CHECK_INT(dst->dtype == DT_F32 || dst->dtype == DT_I64, "%s: not implemented for dtype %s", name,
                      dtype_name(dst->dtype));
     if (check_writable(name, dst)) return -1;
+    if (dst->dtype == DT_I64) NEED_KERNEL_INT(dst, inplace_i64);
+    else if (!src) NEED_KERNEL_INT(dst, unary);
+    else if (op == BIN_MUL) NEED_KERNEL_INT(dst, binary);
+    else NEED_KERNEL_INT(dst, axpy);
     int64_t ia = 0;
     if (dst->dtype == DT_I64) {
         if (alpha_i64) ia = *alpha_i64;
         else if (i64_scalar(name, alpha, src != NULL && op != BIN_MUL, &ia)) return -1;
     }
     if (!src) { /* dst op= scalar */
-        if (dst->dtype == DT_I64) KERNEL(dst, inplace_i64)(op, dst, NULL, ia);
-        else if (op == BIN_MUL) KERNEL(dst, unary)(UN_MUL_SCALAR, dst, dst, alpha, 0);
-        else KERNEL(dst, unary)(UN_ADD_SCALAR, dst, dst, op == BIN_SUB ? -alpha : alpha, 0);
+        if (dst->dtype == DT_I64) backend_of(dst)->inplace_i64(op, dst, NULL, ia);
+        else if (op == BIN_MUL) backend_of(dst)->unary(UN_MUL_SCALAR, dst, dst, alpha, 0);
+        else backend_of(dst)->unary(UN_ADD_SCALAR, dst, dst, op == BIN_SUB ? -alpha : alpha, 0);
         return 0;
     }
     ENGINE_CHECK_INT(device_equal(tensor_device(dst), tensor_device(src)),
@@ -278,9 +282,9 @@ static int inplace_binary(BinaryOp op, const char *name, Tensor *dst, Tensor *sr
     Tensor *v = converted ? broadcast_view(converted, shape) : NULL;
     grad_mode_restore(mode);
     if (v) {
-        if (dst->dtype == DT_I64) KERNEL(dst, inplace_i64)(op, dst, v, ia);
-        else if (op == BIN_MUL) KERNEL(dst, binary)(BIN_MUL, dst, dst, v);
-        else KERNEL(dst, axpy)(dst, v, op == BIN_SUB ? -alpha : alpha);
+        if (dst->dtype == DT_I64) backend_of(dst)->inplace_i64(op, dst, v, ia);
+        else if (op == BIN_MUL) backend_of(dst)->binary(BIN_MUL, dst, dst, v);
+        else backend_of(dst)->axpy(dst, v, op == BIN_SUB ? -alpha : alpha);
     }
     scope_end();
     return v ? 0 : -1;

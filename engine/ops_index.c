@@ -3,12 +3,8 @@
  * range-checked before any kernel reads through them. */
 #include <string.h>
 
-#include "engine/cpu/index.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/index.h"
-#endif
 
 /* Size of dim d; a 0-dim tensor indexes like a one-element vector. */
 static int64_t dim_size(const Tensor *t, int d) { return t->shape.ndim ? t->shape.d[d] : 1; }
@@ -18,7 +14,11 @@ static bool check_bounds(const char *op, Tensor *index, int dim, int64_t size)
 {
     if (tensor_numel(index) == 0) return true;
     int64_t lo, hi;
-    KERNEL(index, index_range)(index, &lo, &hi);
+    if (!backend_of(index)->index_range) {
+        engine_error("index_range is not implemented on %s", backend_of(index)->name);
+        return false;
+    }
+    backend_of(index)->index_range(index, &lo, &hi);
     if (lo >= 0 && hi < size) return true;
     engine_error("%s: index %lld is out of bounds for dimension %d with size %lld", op, (long long)(lo < 0 ? lo : hi),
                  dim, (long long)size);
@@ -50,8 +50,9 @@ static bool check_gather_shapes(const char *op, const Tensor *self, int d, const
 /* A new tensor of index's shape gathered from t along d (index checked). */
 static Tensor *gather_new(Tensor *t, int d, Tensor *index)
 {
+    NEED_KERNEL(t, gather);
     Tensor *out = tensor_empty(index->shape, t->dtype, tensor_device(t));
-    if (out && tensor_numel(out) > 0) KERNEL(out, gather)(out, t, d, index);
+    if (out && tensor_numel(out) > 0) backend_of(out)->gather(out, t, d, index);
     return out;
 }
 
@@ -62,7 +63,8 @@ static Tensor *index_add_into_zeros(Shape shape, int d, Tensor *index, Tensor *s
     Tensor *z = tensor_zeros(shape, DT_F32, tensor_device(src));
     Tensor *ci = t_contiguous(index), *cs = t_contiguous(src);
     if (!z || !ci || !cs) return NULL;
-    KERNEL(z, index_add)(z, d, ci, cs, skip);
+    NEED_KERNEL(z, index_add);
+    backend_of(z)->index_add(z, d, ci, cs, skip);
     return z;
 }
 
@@ -84,7 +86,8 @@ static int gather_backward(Node *n, Tensor *g, Tensor **gin)
     Tensor *t = n->inputs[0];
     Tensor *z = tensor_zeros(t->shape, DT_F32, tensor_device(t));
     if (!z) return -1;
-    KERNEL(z, scatter_add)(z, (int)n->ints[0], n->saved[0], g);
+    NEED_KERNEL_INT(z, scatter_add);
+    backend_of(z)->scatter_add(z, (int)n->ints[0], n->saved[0], g);
     gin[0] = z;
     return 0;
 }
@@ -128,9 +131,10 @@ Tensor *t_scatter_add(Tensor *t, int dim, Tensor *index, Tensor *src)
     int d = shape_wrap_dim(dim, t->shape.ndim, "scatter_add");
     if (d < 0 || !check_gather_shapes("scatter_add", t, d, index, src)) return NULL;
     if (!check_bounds("scatter_add", index, d, dim_size(t, d))) return NULL;
+    NEED_KERNEL(t, scatter_add);
     Tensor *out = tensor_empty_like(t);
     if (!out || tensor_copy_(out, t) != 0) return NULL;
-    if (tensor_numel(index) > 0) KERNEL(out, scatter_add)(out, d, index, src);
+    if (tensor_numel(index) > 0) backend_of(out)->scatter_add(out, d, index, src);
     Node *n = autograd_record("ScatterAddBackward0", scatter_add_backward, out, 3, (Tensor *[]){t, index, src});
     if (n) {
         n->saved[0] = index;
@@ -226,8 +230,9 @@ static Tensor *pad_dims(Tensor *x, const int64_t *before, const int64_t *after, 
 {
     Shape shape = x->shape;
     for (int d = 0; d < shape.ndim; d++) shape.d[d] += before[d] + after[d];
+    NEED_KERNEL(x, pad);
     Tensor *out = tensor_empty(shape, x->dtype, tensor_device(x));
-    if (out) KERNEL(out, pad)(out, x, before, value);
+    if (out) backend_of(out)->pad(out, x, before, value);
     return out;
 }
 
@@ -288,8 +293,10 @@ Tensor *f_one_hot(Tensor *indices, int64_t num_classes)
                  dtype_name(indices->dtype));
     ENGINE_CHECK(indices->shape.ndim < MAX_DIMS, "one_hot: indices of shape %s leave no room for the class dim",
                  shape_str(indices->shape));
+    NEED_KERNEL(indices, index_range);
+    NEED_KERNEL(indices, one_hot);
     int64_t lo = 0, hi = -1;
-    if (tensor_numel(indices) > 0) KERNEL(indices, index_range)(indices, &lo, &hi);
+    if (tensor_numel(indices) > 0) backend_of(indices)->index_range(indices, &lo, &hi);
     else ENGINE_CHECK(num_classes >= 0, "one_hot: Can not infer total number of classes from empty tensor.");
     ENGINE_CHECK(lo >= 0, "one_hot: Class values must be non-negative, got %lld", (long long)lo);
     if (num_classes < 0) num_classes = hi + 1;
@@ -300,6 +307,6 @@ Tensor *f_one_hot(Tensor *indices, int64_t num_classes)
     Tensor *out = tensor_zeros(shape, DT_I64, tensor_device(indices));
     Tensor *flat = t_contiguous(indices);
     if (!out || !flat) return NULL;
-    if (tensor_numel(flat) > 0 && num_classes > 0) KERNEL(out, one_hot)(out, flat);
+    if (tensor_numel(flat) > 0 && num_classes > 0) backend_of(out)->one_hot(out, flat);
     return out;
 }

@@ -4,9 +4,6 @@
 #include "engine/cpu/linalg.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/linalg.h"
-#endif
 
 /* t when its matrices (last two dims) suit BLAS, otherwise a contiguous copy
  * made outside autograd (the caller records its own node on t). */
@@ -66,7 +63,8 @@ static Tensor *matmul_nd(Tensor *a, Tensor *b, const char *op)
     if (!ca || !cb || !out) return NULL;
     Tensor *va = batch_broadcast_view(ca, out_shape, op), *vb = va ? batch_broadcast_view(cb, out_shape, op) : NULL;
     if (!va || !vb) return NULL;
-    KERNEL(out, matmul)(out, va, vb, false);
+    NEED_KERNEL(out, matmul);
+    backend_of(out)->matmul(out, va, vb, false);
     Node *n = autograd_record(out_shape.ndim == 2 ? "MmBackward0" : "BmmBackward0", matmul_backward, out, 2,
                               (Tensor *[]){a, b});
     if (n) {
@@ -211,7 +209,8 @@ Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
     bool with_bias = bias && out && tensor_copy_(out, bias) == 0;
     grad_mode_restore(mode);
     if (!x2 || !wt || !out || (bias && !with_bias)) return NULL;
-    KERNEL(out, matmul)(out, x2, wt, with_bias);
+    NEED_KERNEL(out, matmul);
+    backend_of(out)->matmul(out, x2, wt, with_bias);
     out->shape = out_shape; /* same contiguous data */
     shape_contiguous_strides(out_shape, out->strides);
 

@@ -2,12 +2,8 @@
  * class indices (weights, ignore_index, label smoothing as PyTorch defines
  * them), and the pointwise mse, l1, binary_cross_entropy and
  * binary_cross_entropy_with_logits. */
-#include "engine/cpu/loss.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/loss.h"
-#endif
 
 static bool reduction_valid(Reduction r, const char *op)
 {
@@ -35,7 +31,8 @@ static int nll_loss_backward(Node *n, Tensor *g, Tensor **gin)
     Tensor *gc = t_contiguous(g);
     Tensor *gi = gc ? tensor_zeros(x->shape, DT_F32, tensor_device(x)) : NULL;
     if (!gi) return -1;
-    KERNEL(gi, nll_loss_backward)(gi, gc, n->saved[0], n->saved[1], n->saved[2], n->ints[0], (Reduction)n->ints[1]);
+    NEED_KERNEL_INT(gi, nll_loss_backward);
+    backend_of(gi)->nll_loss_backward(gi, gc, n->saved[0], n->saved[1], n->saved[2], n->ints[0], (Reduction)n->ints[1]);
     gin[0] = gi;
     return 0;
 }
@@ -74,8 +71,10 @@ static Tensor *nll_loss_impl(Tensor *input, Tensor *target, Tensor *weight, int6
         tc = t_reshape(tc, SHAPE(1));
     }
     if (!xc || !tc) return NULL;
+    NEED_KERNEL(tc, nll_loss_bad_target);
+    NEED_KERNEL(xc, nll_loss);
     int64_t bad;
-    ENGINE_CHECK(!KERNEL(tc, nll_loss_bad_target)(tc, C, ignore_index, &bad),
+    ENGINE_CHECK(!backend_of(tc)->nll_loss_bad_target(tc, C, ignore_index, &bad),
                  "%s: target %lld is out of bounds: expected class indices in [0, %lld) for %lld classes "
                  "(or ignore_index %lld)",
                  op, (long long)bad, (long long)C, (long long)C, (long long)ignore_index);
@@ -83,7 +82,7 @@ static Tensor *nll_loss_impl(Tensor *input, Tensor *target, Tensor *weight, int6
     Tensor *out = tensor_empty(reduction == REDUCTION_NONE ? target->shape : SCALAR_SHAPE, DT_F32, dev);
     Tensor *tw = tensor_empty(SCALAR_SHAPE, DT_F32, dev);
     if (!out || !tw) return NULL;
-    KERNEL(out, nll_loss)(out, tw, xc, tc, wc, ignore_index, reduction);
+    backend_of(out)->nll_loss(out, tw, xc, tc, wc, ignore_index, reduction);
     Node *n = autograd_record("NllLossBackward0", nll_loss_backward, out, 1, &xc);
     if (n) {
         n->saved[0] = tc;
@@ -146,7 +145,8 @@ static int pointwise_loss_backward(Node *n, Tensor *g, Tensor **gin)
     Tensor *gx = n->needs_grad[0] ? tensor_empty(x->shape, DT_F32, tensor_device(x)) : NULL;
     Tensor *gt = n->needs_grad[1] ? tensor_empty(x->shape, DT_F32, tensor_device(x)) : NULL;
     if ((n->needs_grad[0] && !gx) || (n->needs_grad[1] && !gt)) return -1;
-    KERNEL(x, pointwise_loss_backward)((PointwiseLoss)n->ints[0], gx, gt, gc, x, n->saved[1], n->saved[2], n->saved[3],
+    NEED_KERNEL_INT(x, pointwise_loss_backward);
+    backend_of(x)->pointwise_loss_backward((PointwiseLoss)n->ints[0], gx, gt, gc, x, n->saved[1], n->saved[2], n->saved[3],
                                        (Reduction)n->ints[1]);
     gin[0] = gx;
     gin[1] = gt;
@@ -191,7 +191,8 @@ static Tensor *pointwise_loss(PointwiseLoss kind, const char *op, const char *no
     Tensor *xc = t_contiguous(x), *tc = t_contiguous(target);
     Tensor *out = tensor_empty(reduction == REDUCTION_NONE ? x->shape : SCALAR_SHAPE, DT_F32, tensor_device(x));
     if (!xc || !tc || !out) return NULL;
-    ENGINE_CHECK(KERNEL(out, pointwise_loss)(kind, out, xc, tc, w, pw, reduction),
+    NEED_KERNEL(out, pointwise_loss);
+    ENGINE_CHECK(backend_of(out)->pointwise_loss(kind, out, xc, tc, w, pw, reduction),
                  "%s: all elements of input should be between 0 and 1 (input shape %s)", op, shape_str(x->shape));
     Node *n = autograd_record(node_name, pointwise_loss_backward, out, 2, (Tensor *[]){xc, tc});
     if (n) {

@@ -2,12 +2,8 @@
  * weight and bias. */
 #include <string.h>
 
-#include "engine/cpu/norm.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/norm.h"
-#endif
 
 /* Checks an optional per-feature tensor (weight, bias, running stats) and
  * returns it contiguous; *ok is false (error recorded) when it does not fit. */
@@ -42,12 +38,14 @@ static int batch_norm_backward(Node *n, Tensor *g, Tensor **gin)
         sum_g = tensor_empty(mean->shape, DT_F32, tensor_device(x));
         sum_g_xhat = tensor_empty(mean->shape, DT_F32, tensor_device(x));
         if (!sum_g || !sum_g_xhat) return -1;
-        KERNEL(x, batch_norm_backward_reduce)(sum_g, sum_g_xhat, gc, x, mean, invstd);
+        NEED_KERNEL_INT(x, batch_norm_backward_reduce);
+        backend_of(x)->batch_norm_backward_reduce(sum_g, sum_g_xhat, gc, x, mean, invstd);
     }
     if (n->needs_grad[0]) {
         Tensor *gi = tensor_empty(x->shape, DT_F32, tensor_device(x));
         if (!gi) return -1;
-        KERNEL(x, batch_norm_backward_input)(gi, gc, x, mean, invstd, weight, batch_stats ? sum_g : NULL,
+        NEED_KERNEL_INT(x, batch_norm_backward_input);
+        backend_of(x)->batch_norm_backward_input(gi, gc, x, mean, invstd, weight, batch_stats ? sum_g : NULL,
                                              batch_stats ? sum_g_xhat : NULL);
         gin[0] = gi;
     }
@@ -92,7 +90,8 @@ Tensor *f_batch_norm(Tensor *x, Tensor *running_mean, Tensor *running_var, Tenso
         invstd = tensor_empty(per_channel, DT_F32, dev);
         Tensor *var = tensor_empty(per_channel, DT_F32, dev);
         if (!mean || !invstd || !var) return NULL;
-        KERNEL(x, batch_norm_stats)(xc, mean, var, invstd, eps);
+        NEED_KERNEL(x, batch_norm_stats);
+        backend_of(x)->batch_norm_stats(xc, mean, var, invstd, eps);
         /* the buffers themselves are updated (they may be strided views) */
         if (running_mean) {
             if (update_running(running_mean, mean, momentum, 1.0) != 0) return NULL;
@@ -111,7 +110,8 @@ Tensor *f_batch_norm(Tensor *x, Tensor *running_mean, Tensor *running_var, Tenso
     }
     Tensor *out = tensor_empty(x->shape, DT_F32, dev);
     if (!out) return NULL;
-    KERNEL(x, batch_norm_apply)(out, xc, mean, invstd, w, b);
+    NEED_KERNEL(x, batch_norm_apply);
+    backend_of(x)->batch_norm_apply(out, xc, mean, invstd, w, b);
     Node *n = autograd_record("NativeBatchNormBackward0", batch_norm_backward, out, 3, (Tensor *[]){xc, w, b});
     if (n) {
         n->saved[0] = xc;
@@ -135,14 +135,16 @@ static int layer_norm_backward(Node *n, Tensor *g, Tensor **gin)
     if (n->needs_grad[0]) {
         Tensor *gi = tensor_empty(x->shape, DT_F32, tensor_device(x));
         if (!gi) return -1;
-        KERNEL(x, layer_norm_backward_input)(gi, gc, x, mean, rstd, weight, cols);
+        NEED_KERNEL_INT(x, layer_norm_backward_input);
+        backend_of(x)->layer_norm_backward_input(gi, gc, x, mean, rstd, weight, cols);
         gin[0] = gi;
     }
     if (n->needs_grad[1] || n->needs_grad[2]) {
         Tensor *gw = n->needs_grad[1] ? tensor_empty(n->inputs[1]->shape, DT_F32, tensor_device(x)) : NULL;
         Tensor *gb = n->needs_grad[2] ? tensor_empty(n->inputs[2]->shape, DT_F32, tensor_device(x)) : NULL;
         if ((n->needs_grad[1] && !gw) || (n->needs_grad[2] && !gb)) return -1;
-        KERNEL(x, layer_norm_backward_params)(gw, gb, gc, x, mean, rstd, cols);
+        NEED_KERNEL_INT(x, layer_norm_backward_params);
+        backend_of(x)->layer_norm_backward_params(gw, gb, gc, x, mean, rstd, cols);
         gin[1] = gw;
         gin[2] = gb;
     }
@@ -173,7 +175,8 @@ Tensor *f_layer_norm(Tensor *x, Shape normalized_shape, Tensor *weight, Tensor *
     Tensor *out = tensor_empty(x->shape, DT_F32, dev);
     Tensor *mean = tensor_empty(stats_shape, DT_F32, dev), *rstd = tensor_empty(stats_shape, DT_F32, dev);
     if (!xc || !out || !mean || !rstd) return NULL;
-    KERNEL(x, layer_norm)(out, mean, rstd, xc, w, b, cols, eps);
+    NEED_KERNEL(x, layer_norm);
+    backend_of(x)->layer_norm(out, mean, rstd, xc, w, b, cols, eps);
     Node *n = autograd_record("NativeLayerNormBackward0", layer_norm_backward, out, 3, (Tensor *[]){xc, w, b});
     if (n) {
         n->saved[0] = xc;

@@ -1,11 +1,7 @@
 /* 2-D pooling ops (max, average, adaptive average) with their backward
  * functions; output sizes and argument checks follow PyTorch's. */
-#include "engine/cpu/pool.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/pool.h"
-#endif
 
 PoolParams pool_params(int kernel, int stride, int padding)
 {
@@ -103,7 +99,8 @@ static int max_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
     Tensor *gc = t_contiguous(g);
     Tensor *gx = gc ? tensor_empty(n->shape, DT_F32, tensor_device(g)) : NULL;
     if (!gx) return -1;
-    KERNEL(gx, max_pool2d_backward)(gx, gc, n->saved[0]);
+    NEED_KERNEL_INT(gx, max_pool2d_backward);
+    backend_of(gx)->max_pool2d_backward(gx, gc, n->saved[0]);
     gin[0] = gx;
     return 0;
 }
@@ -117,7 +114,8 @@ Tensor *f_max_pool2d(Tensor *x, PoolParams p)
     Tensor *out = tensor_empty(out_shape, DT_F32, tensor_device(x));
     Tensor *indices = tensor_empty(out_shape, DT_I64, tensor_device(x));
     if (!xc || !out || !indices) return NULL;
-    KERNEL(out, max_pool2d)(out, indices, xc, p);
+    NEED_KERNEL(out, max_pool2d);
+    backend_of(out)->max_pool2d(out, indices, xc, p);
     Node *n = autograd_record("MaxPool2DWithIndicesBackward0", max_pool2d_backward, out, 1, &x);
     if (n) {
         n->saved[0] = indices;
@@ -133,7 +131,8 @@ static int avg_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
     Tensor *gc = t_contiguous(g);
     Tensor *gx = gc ? tensor_empty(n->shape, DT_F32, tensor_device(g)) : NULL;
     if (!gx) return -1;
-    KERNEL(gx, avg_pool2d_backward)(gx, gc, load_pool_params(n));
+    NEED_KERNEL_INT(gx, avg_pool2d_backward);
+    backend_of(gx)->avg_pool2d_backward(gx, gc, load_pool_params(n));
     gin[0] = gx;
     return 0;
 }
@@ -146,7 +145,8 @@ Tensor *f_avg_pool2d(Tensor *x, PoolParams p)
     Tensor *xc = contiguous_nograd(x);
     Tensor *out = tensor_empty(out_shape, DT_F32, tensor_device(x));
     if (!xc || !out) return NULL;
-    KERNEL(out, avg_pool2d)(out, xc, p);
+    NEED_KERNEL(out, avg_pool2d);
+    backend_of(out)->avg_pool2d(out, xc, p);
     Node *n = autograd_record("AvgPool2DBackward0", avg_pool2d_backward, out, 1, &x);
     if (n) {
         save_pool_params(n, p);
@@ -162,7 +162,8 @@ static int adaptive_avg_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
     Tensor *gc = t_contiguous(g);
     Tensor *gx = gc ? tensor_empty(n->shape, DT_F32, tensor_device(g)) : NULL;
     if (!gx) return -1;
-    KERNEL(gx, adaptive_avg_pool2d_backward)(gx, gc);
+    NEED_KERNEL_INT(gx, adaptive_avg_pool2d_backward);
+    backend_of(gx)->adaptive_avg_pool2d_backward(gx, gc);
     gin[0] = gx;
     return 0;
 }
@@ -182,7 +183,8 @@ Tensor *f_adaptive_avg_pool2d(Tensor *x, int64_t out_h, int64_t out_w)
     Tensor *xc = contiguous_nograd(x);
     Tensor *out = tensor_empty(SHAPE(x->shape.d[0], x->shape.d[1], out_h, out_w), DT_F32, tensor_device(x));
     if (!xc || !out) return NULL;
-    KERNEL(out, adaptive_avg_pool2d)(out, xc);
+    NEED_KERNEL(out, adaptive_avg_pool2d);
+    backend_of(out)->adaptive_avg_pool2d(out, xc);
     Node *n = autograd_record("AdaptiveAvgPool2DBackward0", adaptive_avg_pool2d_backward, out, 1, &x);
     if (n) n->shape = x->shape;
     return out;

@@ -3,12 +3,8 @@
  * their backward functions. */
 #include <string.h>
 
-#include "engine/cpu/reduce.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/reduce.h"
-#endif
 
 /* A reduction over some dims: which dims, the output's shape with them kept
  * as 1 (how kernels write it) and as returned, and the elements per output. */
@@ -134,7 +130,8 @@ Tensor *t_sum(Tensor *t, const int *dims, int n_dims, bool keepdim)
     if (!plan_reduce(t, dims, n_dims, keepdim, "sum", &p)) return NULL;
     Tensor *out = tensor_empty(p.keep_shape, DT_F32, tensor_device(t));
     if (!out) return NULL;
-    KERNEL(out, sum)(out, t, p.mask);
+    NEED_KERNEL(out, sum);
+    backend_of(out)->sum(out, t, p.mask);
     set_shape(out, p.out_shape);
     record_reduce(dims && n_dims ? "SumBackward1" : "SumBackward0", sum_backward, out, t, &p);
     return out;
@@ -153,7 +150,8 @@ Tensor *t_mean(Tensor *t, const int *dims, int n_dims, bool keepdim)
     if (!plan_reduce(t, dims, n_dims, keepdim, "mean", &p)) return NULL;
     Tensor *out = tensor_empty(p.keep_shape, DT_F32, tensor_device(t));
     if (!out) return NULL;
-    KERNEL(out, mean)(out, t, p.mask);
+    NEED_KERNEL(out, mean);
+    backend_of(out)->mean(out, t, p.mask);
     set_shape(out, p.out_shape);
     record_reduce(dims && n_dims ? "MeanBackward1" : "MeanBackward0", mean_backward, out, t, &p);
     return out;
@@ -195,7 +193,8 @@ static Tensor *var_or_std(Tensor *t, const int *dims, int n_dims, int correction
     if (!plan_reduce(t, dims, n_dims, keepdim, op, &p)) return NULL;
     Tensor *out = tensor_empty(p.keep_shape, DT_F32, tensor_device(t));
     if (!out) return NULL;
-    KERNEL(out, var)(out, t, p.mask, correction, take_sqrt);
+    NEED_KERNEL(out, var);
+    backend_of(out)->var(out, t, p.mask, correction, take_sqrt);
     set_shape(out, p.out_shape);
     Node *n = record_reduce(take_sqrt ? "StdBackward0" : "VarBackward0", take_sqrt ? std_backward : var_backward,
                             out, t, &p);
@@ -237,8 +236,10 @@ static Tensor *amax_or_amin(Tensor *t, const int *dims, int n_dims, bool keepdim
     if (!plan_reduce(t, dims, n_dims, keepdim, op, &p) || !check_nonempty(t, &p, op)) return NULL;
     Tensor *out = tensor_empty(p.keep_shape, DT_F32, tensor_device(t));
     if (!out) return NULL;
-    if (is_max) KERNEL(out, amax)(out, t, p.mask);
-    else KERNEL(out, amin)(out, t, p.mask);
+    NEED_KERNEL(out, amax);
+    NEED_KERNEL(out, amin);
+    if (is_max) backend_of(out)->amax(out, t, p.mask);
+    else backend_of(out)->amin(out, t, p.mask);
     set_shape(out, p.out_shape);
     Node *n = record_reduce(is_max ? "AmaxBackward0" : "AminBackward0", amax_backward, out, t, &p);
     if (n) n->saved[0] = out;
@@ -265,7 +266,8 @@ static int max_dim_backward(Node *n, Tensor *g, Tensor **gin)
     Tensor *idx = t_reshape(n->saved[0], n->shape);
     Tensor *gi = tensor_zeros(x->shape, DT_F32, tensor_device(x));
     if (!g_keep || !idx || !gi) return -1;
-    KERNEL(gi, put_along_dim)(gi, g_keep, idx, (int)n->ints[0]);
+    NEED_KERNEL_INT(gi, put_along_dim);
+    backend_of(gi)->put_along_dim(gi, g_keep, idx, (int)n->ints[0]);
     gin[0] = gi;
     return 0;
 }
@@ -285,7 +287,8 @@ static Tensor *extreme_along_dim(Tensor *t, int dim, bool keepdim, bool is_max, 
     Tensor *idx = tensor_empty(p.keep_shape, DT_I64, tensor_device(t));
     Tensor *val = values ? tensor_empty(p.keep_shape, DT_F32, tensor_device(t)) : NULL;
     if (!c || !idx || (values && !val)) return NULL;
-    KERNEL(idx, max_dim)(val, idx, c, d, is_max);
+    NEED_KERNEL(idx, max_dim);
+    backend_of(idx)->max_dim(val, idx, c, d, is_max);
     set_shape(idx, p.out_shape);
     if (val) {
         set_shape(val, p.out_shape);

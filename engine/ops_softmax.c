@@ -1,10 +1,6 @@
 /* softmax and log_softmax over any dim, with fused backward functions. */
-#include "engine/cpu/softmax.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/softmax.h"
-#endif
 
 /* saved: y (the output); ints: dim, log */
 static int softmax_backward(Node *n, Tensor *g, Tensor **gin)
@@ -13,7 +9,8 @@ static int softmax_backward(Node *n, Tensor *g, Tensor **gin)
     Tensor *gc = t_contiguous(g);
     Tensor *gi = gc ? tensor_empty(y->shape, DT_F32, tensor_device(y)) : NULL;
     if (!gi) return -1;
-    KERNEL(gi, softmax_backward)(gi, gc, y, (int)n->ints[0], n->ints[1] != 0);
+    NEED_KERNEL_INT(gi, softmax_backward);
+    backend_of(gi)->softmax_backward(gi, gc, y, (int)n->ints[0], n->ints[1] != 0);
     gin[0] = gi;
     return 0;
 }
@@ -29,7 +26,8 @@ static Tensor *softmax_op(Tensor *x, int dim, bool log_out, const char *op, cons
     Tensor *xc = t_contiguous(x);
     Tensor *out = xc ? tensor_empty(x->shape, DT_F32, tensor_device(x)) : NULL;
     if (!out) return NULL;
-    KERNEL(out, softmax)(out, xc, d, log_out);
+    NEED_KERNEL(out, softmax);
+    backend_of(out)->softmax(out, xc, d, log_out);
     Node *n = autograd_record(node_name, softmax_backward, out, 1, &xc);
     if (n) {
         n->saved[0] = out;

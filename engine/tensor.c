@@ -7,13 +7,8 @@
 #include <string.h>
 
 #include "engine/autograd.h"
-#include "engine/cpu/copy.h"
 #include "engine/dispatch.h"
 #include "engine/scope.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/copy.h"
-#include "engine/cuda/transfer.h"
-#endif
 
 /* ---- storage ---- */
 
@@ -42,20 +37,16 @@ static const char *format_bytes(size_t n, char *buf, size_t size)
 static Storage *storage_alloc(size_t nbytes, Device device, bool *oom)
 {
     *oom = false;
-#ifndef ENGINE_HAVE_CUDA
-    ENGINE_CHECK(device.type == DEVICE_CPU, "device %s: this build has no CUDA support", device_name(device));
-#else
-    /* one device per process; -d / CUDA_VISIBLE_DEVICES choose which */
-    ENGINE_CHECK(device.type == DEVICE_CPU || device.index == 0,
-                 "device %s: only cuda:0 is used (choose the GPU with -d or CUDA_VISIBLE_DEVICES)", device_name(device));
-#endif
+    /* loads the device's backend module the first time it is asked for */
+    const Backend *b = backend_for_device(device, "empty");
+    if (!b) return NULL;
     Storage *s = malloc(sizeof *s);
     ENGINE_CHECK(s != NULL, "out of memory allocating a storage header");
     s->device = device;
     s->pinned = false;
     s->nbytes = nbytes;
     s->refcount = 1;
-    s->data = KERNEL((&(Tensor){.storage = s}), alloc)(nbytes);
+    s->data = b->alloc(nbytes);
     if (!s->data) {
         free(s);
         *oom = true;
@@ -76,22 +67,30 @@ Storage *storage_new(size_t nbytes, Device device)
     return s;
 }
 
+/* The backend that lends page-locked host memory: the loaded accelerator's.
+ * Pinning helps only copies to a device, so none is loaded for it. */
+static const Backend *pinning_backend(void)
+{
+    for (int i = 0; i < DEVICE_TYPE_COUNT; i++) {
+        const Backend *b = backend_loaded((DeviceType)i);
+        if (b && b->host_alloc && b->host_free) return b;
+    }
+    return NULL;
+}
+
 Storage *storage_new_pinned(size_t nbytes)
 {
-#ifdef ENGINE_HAVE_CUDA
-    void *data = cuda_host_alloc(nbytes);
+    const Backend *b = pinning_backend();
+    if (!b) return NULL;
+    void *data = b->host_alloc(nbytes);
     if (!data) return NULL;
     Storage *s = malloc(sizeof *s);
     if (!s) {
-        cuda_host_free(data);
+        b->host_free(data);
         return NULL;
     }
     *s = (Storage){.data = data, .nbytes = nbytes, .device = CPU, .pinned = true, .refcount = 1};
     return s;
-#else
-    (void)nbytes;
-    return NULL;
-#endif
 }
 
 void storage_release(Storage *s)
@@ -99,14 +98,14 @@ void storage_release(Storage *s)
     if (!s) return;
     ENGINE_ASSERT(s->refcount > 0);
     if (--s->refcount > 0) return;
-#ifdef ENGINE_HAVE_CUDA
     if (s->pinned) {
-        cuda_host_free(s->data);
-        free(s);
-        return;
+        /* pinned storages exist only once a pinning backend is loaded */
+        const Backend *b = pinning_backend();
+        ENGINE_ASSERT(b != NULL);
+        b->host_free(s->data);
+    } else {
+        engine_backends[s->device.type]->free(s->data);
     }
-#endif
-    KERNEL((&(Tensor){.storage = s}), free)(s->data);
     free(s);
 }
 
@@ -205,7 +204,7 @@ Tensor *tensor_on_storage(Storage *s, DType dtype, Shape shape)
 Tensor *tensor_full(Shape shape, double value, DType dtype, Device device)
 {
     Tensor *t = tensor_empty(shape, dtype, device);
-    if (t) KERNEL(t, fill)(t, value);
+    if (t) backend_of(t)->fill(t, value);
     return t;
 }
 
@@ -286,11 +285,12 @@ bool tensor_is_contiguous(const Tensor *t)
 static const Tensor *host_contiguous(const Tensor *t, Tensor **tmp)
 {
     *tmp = NULL;
-    if (!tensor_is_cuda(t) && tensor_is_contiguous(t)) return t;
+    bool on_host = tensor_device(t).type == DEVICE_CPU;
+    if (on_host && tensor_is_contiguous(t)) return t;
     Tensor *c = tensor_empty(t->shape, t->dtype, CPU);
     if (!c) return NULL;
     tensor_persist(c);
-    if (tensor_is_cuda(t)) {
+    if (!on_host) {
         Tensor *dc = (Tensor *)t;
         if (!tensor_is_contiguous(t)) {
             dc = tensor_empty(t->shape, t->dtype, tensor_device(t));
@@ -299,12 +299,12 @@ static const Tensor *host_contiguous(const Tensor *t, Tensor **tmp)
                 return NULL;
             }
             tensor_persist(dc);
-            KERNEL(dc, copy)(dc, t);
+            backend_of(dc)->copy(dc, t);
         }
-        KERNEL(dc, memcpy_to_host)(tensor_data(c), tensor_data(dc), (size_t)tensor_numel(t) * dtype_size(t->dtype));
+        backend_of(dc)->memcpy_to_host(tensor_data(c), tensor_data(dc), (size_t)tensor_numel(t) * dtype_size(t->dtype));
         if (dc != t) tensor_free(dc);
     } else {
-        cpu_copy(c, t);
+        backend_of(c)->copy(c, t);
     }
     *tmp = c;
     return c;
@@ -326,14 +326,14 @@ int tensor_copy_from_buffer(Tensor *t, const void *src)
     if (!t) return -1;
     size_t nbytes = (size_t)tensor_numel(t) * dtype_size(t->dtype);
     if (tensor_is_contiguous(t)) {
-        KERNEL(t, memcpy_from_host)(tensor_data(t), src, nbytes);
+        backend_of(t)->memcpy_from_host(tensor_data(t), src, nbytes);
         return 0;
     }
     Tensor *c = tensor_empty(t->shape, t->dtype, tensor_device(t));
     if (!c) return -1;
     tensor_persist(c);
-    KERNEL(c, memcpy_from_host)(tensor_data(c), src, nbytes);
-    KERNEL(t, copy)(t, c);
+    backend_of(c)->memcpy_from_host(tensor_data(c), src, nbytes);
+    backend_of(t)->copy(t, c);
     tensor_free(c);
     return 0;
 }
@@ -364,7 +364,7 @@ double tensor_item(const Tensor *t)
 int tensor_fill_(Tensor *t, double value)
 {
     if (!t) return -1;
-    KERNEL(t, fill)(t, value);
+    backend_of(t)->fill(t, value);
     return 0;
 }
 
@@ -390,7 +390,7 @@ int tensor_copy_(Tensor *dst, const Tensor *src)
     Tensor *v = expand_for_copy(src, dst->shape, "copy_");
     if (!v) return -1;
     if (device_equal(tensor_device(dst), tensor_device(src))) {
-        KERNEL(dst, copy)(dst, v);
+        backend_of(dst)->copy(dst, v);
         tensor_free(v);
         return 0;
     }
@@ -402,9 +402,9 @@ int tensor_copy_(Tensor *dst, const Tensor *src)
     Tensor *staged = tensor_persist(tensor_empty(dst->shape, h->dtype, tensor_device(dst)));
     int rc = -1;
     if (staged) {
-        KERNEL(staged, memcpy_from_host)(tensor_data(staged), tensor_data(h),
+        backend_of(staged)->memcpy_from_host(tensor_data(staged), tensor_data(h),
                                          (size_t)tensor_numel(h) * dtype_size(h->dtype));
-        KERNEL(dst, copy)(dst, staged);
+        backend_of(dst)->copy(dst, staged);
         tensor_free(staged);
         rc = 0;
     }

@@ -1,29 +1,27 @@
 /* Pinned tensors and overlapped host-to-device copies (see transfer.h): the
- * device-independent checks, and the CPU versions, which are plain copies. */
+ * device-independent checks; the copies themselves are the destination
+ * backend's transfer slot, or plain copies where it has none (the CPU). */
 #include "engine/transfer.h"
 
 #include <stdlib.h>
-#include <string.h>
 
+#include "engine/backend.h"
 #include "engine/device.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/transfer.h"
-#endif
 
 struct Transfer {
-    void *events; /* the CUDA events, made on the first copy to a GPU; NULL otherwise */
+    const Backend *backend; /* whose slot events is; NULL until the first copy to a device that has slots */
+    void *events;           /* that backend's copy slot (CUDA: stream events) */
 };
 
 Tensor *tensor_empty_pinned(Shape shape, DType dtype)
 {
-#ifdef ENGINE_HAVE_CUDA
     size_t nbytes;
     if (!shape_check(shape, dtype_size(dtype), "empty_pinned", &nbytes)) return NULL;
+    /* only a GPU's backend pins; asking for its devices loads it */
     if (device_cuda_count() > 0) {
         Storage *s = storage_new_pinned(nbytes);
         if (s) return tensor_on_storage(s, dtype, shape);
     }
-#endif
     return tensor_empty(shape, dtype, CPU);
 }
 
@@ -39,9 +37,7 @@ Transfer *transfer_new(void)
 void transfer_free(Transfer *tr)
 {
     if (!tr) return;
-#ifdef ENGINE_HAVE_CUDA
-    cuda_transfer_free(tr->events);
-#endif
+    if (tr->events) tr->backend->transfer_free(tr->events);
     free(tr);
 }
 
@@ -55,32 +51,27 @@ int transfer_start(Transfer *tr, Tensor *dst, const Tensor *src)
     ENGINE_CHECK_INT(tensor_is_contiguous(dst) && tensor_is_contiguous(src),
                      "transfer: destination and source must be contiguous");
     size_t nbytes = (size_t)tensor_numel(src) * dtype_size(src->dtype);
-#ifdef ENGINE_HAVE_CUDA
-    if (tensor_is_cuda(dst)) {
-        if (!tr->events) tr->events = cuda_transfer_new();
-        cuda_transfer_start(tr->events, tensor_data(dst), tensor_data(src), nbytes);
+    const Backend *b = backend_of(dst);
+    if (!b->transfer_new) {
+        b->memcpy_from_host(tensor_data(dst), tensor_data(src), nbytes);
         return 0;
     }
-#endif
-    (void)tr;
-    memcpy(tensor_data(dst), tensor_data(src), nbytes);
+    ENGINE_CHECK_INT(!tr->events || tr->backend == b, "transfer: this slot copies to %s, not %s", tr->backend->name,
+                     b->name);
+    if (!tr->events) {
+        tr->events = b->transfer_new();
+        tr->backend = b;
+    }
+    b->transfer_start(tr->events, tensor_data(dst), tensor_data(src), nbytes);
     return 0;
 }
 
 void transfer_use(Transfer *tr)
 {
-#ifdef ENGINE_HAVE_CUDA
-    if (tr->events) cuda_transfer_use(tr->events);
-#else
-    (void)tr;
-#endif
+    if (tr->events) tr->backend->transfer_use(tr->events);
 }
 
 void transfer_wait(Transfer *tr)
 {
-#ifdef ENGINE_HAVE_CUDA
-    if (tr->events) cuda_transfer_wait(tr->events);
-#else
-    (void)tr;
-#endif
+    if (tr->events) tr->backend->transfer_wait(tr->events);
 }

@@ -8,16 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cpu/elementwise.h"
+#include "engine/backend.h"
 #include "engine/device.h"
 #include "engine/memory.h"
 #include "tests/support/check.h"
 #include "tests/support/gpu_compare.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/allocator.h"
-#include "engine/cuda/elementwise.h"
-#include "engine/cuda/runtime.h"
-#endif
 
 #define GPU CUDA(0)
 /* GPU vs CPU: both run the same f32 formulas, but the GPU's expf/tanhf/...
@@ -88,28 +83,27 @@ static void test_memory_api_on_cpu_and_missing_devices(void **state)
 static void test_runtime_handles_and_flags(void **state)
 {
     REQUIRE_GPU();
-#ifdef ENGINE_HAVE_CUDA
-    assert_non_null(cuda_stream());
-    assert_ptr_equal(cuda_stream(), cuda_stream());
-    assert_non_null(cuda_cublas());
-    assert_non_null(cuda_cudnn());
-    bool tf32 = cuda_tf32(), det = cuda_deterministic();
-    cuda_set_tf32(true);
-    assert_true(cuda_tf32());
-    cuda_set_tf32(false);
-    assert_false(cuda_tf32());
-    cuda_set_deterministic(!det);
-    assert_true(cuda_deterministic() == !det);
-    cuda_set_deterministic(det);
-    cuda_set_tf32(tf32);
-    cuda_synchronize();
-#endif
+    /* through the backend table, as the engine reaches the module */
+    const Backend *cuda = backend_get(DEVICE_CUDA);
+    assert_non_null(cuda);
+    assert_string_equal(cuda->name, "cuda");
+    assert_non_null(cuda->stream());
+    assert_ptr_equal(cuda->stream(), cuda->stream());
+    bool tf32 = device_tf32(), det = device_deterministic();
+    device_set_tf32(true);
+    assert_true(device_tf32());
+    device_set_tf32(false);
+    assert_false(device_tf32());
+    device_set_deterministic(!det);
+    assert_true(device_deterministic() == !det);
+    device_set_deterministic(det);
+    device_set_tf32(tf32);
+    device_synchronize(GPU);
 }
 
 static void test_allocator_reuses_blocks(void **state)
 {
     REQUIRE_GPU();
-#ifdef ENGINE_HAVE_CUDA
     scope_begin();
     device_empty_cache(GPU);
     MemoryStats s0 = gpu_stats();
@@ -120,7 +114,6 @@ static void test_allocator_reuses_blocks(void **state)
     REQUIRE_OK(t);
     void *p = tensor_data(t);
     MemoryStats s1 = gpu_stats();
-    assert_true(cuda_caching_round(4000) == 4096);
     assert_true(s1.allocated == s0.allocated + 4096);
     assert_true(s1.reserved == s0.reserved + 4096);
     assert_true(s1.peak_allocated >= s1.allocated);
@@ -145,13 +138,14 @@ static void test_allocator_reuses_blocks(void **state)
     scope_end();
     assert_true(gpu_stats().allocated == s0.allocated);
 
-    /* a block given back to the driver leaves neither allocated nor reserved bytes behind */
+    /* cached blocks go back to the driver: a large one leaves no reserved bytes behind */
     device_empty_cache(GPU);
     MemoryStats before_big = gpu_stats();
-    void *one_off = cuda_caching_alloc((size_t)64 << 20);
-    assert_non_null(one_off);
+    Tensor *one_off = tensor_persist(tensor_empty(SHAPE((int64_t)64 << 20), DT_U8, GPU));
+    REQUIRE_OK(one_off);
     assert_true(gpu_stats().reserved == before_big.reserved + ((size_t)64 << 20));
-    cuda_caching_free_to_driver(one_off);
+    tensor_free(one_off);
+    device_empty_cache(GPU);
     MemoryStats after_big = gpu_stats();
     assert_true(after_big.allocated == before_big.allocated && after_big.reserved == before_big.reserved);
 
@@ -184,7 +178,6 @@ static void test_allocator_reuses_blocks(void **state)
     assert_true(s5.allocated == s0.allocated && s5.reserved == s5.allocated);
     assert_true(s4.reserved > s5.reserved);
     scope_end();
-#endif
 }
 
 static void test_out_of_memory_returns_null(void **state)
@@ -321,7 +314,6 @@ static void test_fill(void **state)
 
 /* ---- elementwise kernels ---- */
 
-#ifdef ENGINE_HAVE_CUDA
 typedef struct {
     UnaryOp op;
     const char *name;
@@ -362,11 +354,11 @@ static void check_unary_kernel(const UnaryKernelCase *c, int layout)
     Tensor *x_h = layout_view(xb, layout), *g_h = layout_view(gb, layout);
     Tensor *x_d = layout_view(tensor_to(xb, GPU), layout), *g_d = layout_view(tensor_to(gb, GPU), layout);
     Tensor *y_h = tensor_empty(SHAPE(9, 33), DT_F32, CPU), *y_d = tensor_empty(SHAPE(9, 33), DT_F32, GPU);
-    cpu_unary(c->op, y_h, x_h, c->alpha, c->beta);
-    cuda_unary(c->op, y_d, x_d, c->alpha, c->beta);
+    backend_of(y_h)->unary(c->op, y_h, x_h, c->alpha, c->beta);
+    backend_of(y_d)->unary(c->op, y_d, x_d, c->alpha, c->beta);
     Tensor *gi_h = tensor_empty(SHAPE(9, 33), DT_F32, CPU), *gi_d = tensor_empty(SHAPE(9, 33), DT_F32, GPU);
-    cpu_unary_backward(c->op, gi_h, g_h, x_h, y_h, c->alpha, c->beta);
-    cuda_unary_backward(c->op, gi_d, g_d, x_d, y_d, c->alpha, c->beta);
+    backend_of(gi_h)->unary_backward(c->op, gi_h, g_h, x_h, y_h, c->alpha, c->beta);
+    backend_of(gi_d)->unary_backward(c->op, gi_d, g_d, x_d, y_d, c->alpha, c->beta);
     static const char *layouts[] = {"contiguous", "transposed", "broadcast"};
     char label[96];
     snprintf(label, sizeof label, "%s forward, %s", c->name, layouts[layout]);
@@ -374,17 +366,14 @@ static void check_unary_kernel(const UnaryKernelCase *c, int layout)
     snprintf(label, sizeof label, "%s backward, %s", c->name, layouts[layout]);
     expect_close(gi_d, gi_h, GPU_TOL, label);
 }
-#endif
 
 static void test_unary_kernels_match_cpu(void **state)
 {
     REQUIRE_GPU();
-#ifdef ENGINE_HAVE_CUDA
     scope_begin();
     for (int c = 0; c < N_UNARY_KERNEL; c++)
         for (int layout = 0; layout < 3; layout++) check_unary_kernel(&unary_kernel_cases[c], layout);
     scope_end();
-#endif
 }
 
 /* A leaf on the GPU with x's values (and layout when transposed). */

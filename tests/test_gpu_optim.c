@@ -9,12 +9,9 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "engine/cpu/optim_kernels.h"
+#include "engine/backend.h"
 #include "tests/support/gpu_compare.h"
 #include "utils/optim_config.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/optim_kernels.h"
-#endif
 
 #define N_PARAMS 3
 #define N_STEPS 20
@@ -142,7 +139,7 @@ static void test_optimizers_match_cpu(void **state)
 static void test_single_tensor_kernels(void **state)
 {
     REQUIRE_GPU();
-#ifdef ENGINE_HAVE_CUDA
+    const Backend *be[2] = {backend_get(DEVICE_CPU), backend_get(DEVICE_CUDA)};
     for (int algo = 0; algo < 5; algo++) {
         scope_begin();
         Shape s = SHAPE(3, 1019);
@@ -165,11 +162,11 @@ static void test_single_tensor_kernels(void **state)
             for (int d = 0; d < 2; d++) {
                 Tensor **t = st[d];
                 switch (algo) {
-                case 0: (d ? cuda_sgd_step : cpu_sgd_step)(p[d], g[d], t[0], &sgd); break;
-                case 1: (d ? cuda_adam_step : cpu_adam_step)(p[d], g[d], t[0], t[1], t[2], &adam); break;
-                case 2: (d ? cuda_rmsprop_step : cpu_rmsprop_step)(p[d], g[d], t[0], t[1], t[2], &rms); break;
-                case 3: (d ? cuda_adagrad_step : cpu_adagrad_step)(p[d], g[d], t[0], &ada); break;
-                default: (d ? cuda_adadelta_step : cpu_adadelta_step)(p[d], g[d], t[0], t[1], &delta); break;
+                case 0: be[d]->sgd_step(p[d], g[d], t[0], &sgd); break;
+                case 1: be[d]->adam_step(p[d], g[d], t[0], t[1], t[2], &adam); break;
+                case 2: be[d]->rmsprop_step(p[d], g[d], t[0], t[1], t[2], &rms); break;
+                case 3: be[d]->adagrad_step(p[d], g[d], t[0], &ada); break;
+                default: be[d]->adadelta_step(p[d], g[d], t[0], t[1], &delta); break;
                 }
             }
         }
@@ -183,7 +180,6 @@ static void test_single_tensor_kernels(void **state)
         }
         scope_end();
     }
-#endif
 }
 
 /* Parameters holding the given gradients (persistent), on device. */

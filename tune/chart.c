@@ -4,6 +4,7 @@
  * epoch. Completed trials are coloured, stopped ones grey, the best one
  * red; failed trials have no point. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,16 @@ enum { PANEL_W = 520, PANEL_H = 380, COLS = 2 };
 
 typedef struct {
     int x, y, w, h;
-    double xlo, xhi, ylo, yhi;
+    double xlo, xhi, ylo, yhi; /* ylo, yhi: log10 of the range when ylog */
+    bool ylog;                 /* metric values spanning more than 20x, all above 0 */
 } Frame;
 
 static double px(const Frame *f, double x) { return f->x + (x - f->xlo) / (f->xhi - f->xlo) * f->w; }
-static double py(const Frame *f, double y) { return f->y + f->h - (y - f->ylo) / (f->yhi - f->ylo) * f->h; }
+static double py(const Frame *f, double y)
+{
+    if (f->ylog) y = log10(y);
+    return f->y + f->h - (y - f->ylo) / (f->yhi - f->ylo) * f->h;
+}
 
 static double nice_step(double range)
 {
@@ -40,19 +46,36 @@ static void widen(double *lo, double *hi)
     *lo -= pad, *hi += pad;
 }
 
-/* Frame, grid and y ticks; x ticks unless labels (categorical) are given. */
-static void draw_frame(Canvas *c, const Frame *f, const char *title, const char *xlabel, bool xlog, int n_labels,
-                       const char *const *labels)
+/* Frame, grid and y ticks; x ticks unless labels (categorical) are given;
+ * whole x steps when xint (epochs). */
+static void draw_frame(Canvas *c, const Frame *f, const char *title, const char *xlabel, bool xlog, bool xint,
+                       int n_labels, const char *const *labels)
 {
-    canvas_text(c, f->x + (f->w - text_width(title, 2)) / 2, f->y - 30, title, 2, INK);
+    int scale = 2;
+    if (text_width(title, 2) > f->w + 60) scale = 1;
+    canvas_text(c, f->x + (f->w - text_width(title, scale)) / 2, f->y - 30, title, scale, INK);
     canvas_text(c, f->x + (f->w - text_width(xlabel, 2)) / 2, f->y + f->h + 32, xlabel, 2, INK);
     char buf[48];
-    double step = nice_step(f->yhi - f->ylo);
-    for (double v = ceil(f->ylo / step) * step; v <= f->yhi + 1e-12; v += step) {
-        int y = (int)lround(py(f, v));
-        canvas_fill_rect(c, f->x, y, f->w, 1, GRID);
-        snprintf(buf, sizeof buf, "%.4g", fabs(v) < step * 1e-9 ? 0 : v);
-        canvas_text(c, f->x - 8 - text_width(buf, 1), y - 4, buf, 1, INK);
+    double step;
+    if (f->ylog) {
+        bool fine = f->yhi - f->ylo < 2.5;
+        for (double d = floor(f->ylo); d <= f->yhi; d++)
+            for (int m = 1; m <= 5; m += fine ? (m == 1 ? 1 : 3) : 10) { /* 1, 2, 5 within few decades */
+                double v = m * pow(10, d), lv = log10(v);
+                if (lv < f->ylo || lv > f->yhi) continue;
+                int y = (int)lround(py(f, v));
+                canvas_fill_rect(c, f->x, y, f->w, 1, GRID);
+                snprintf(buf, sizeof buf, "%.3g", v);
+                canvas_text(c, f->x - 8 - text_width(buf, 1), y - 4, buf, 1, INK);
+            }
+    } else {
+        step = nice_step(f->yhi - f->ylo);
+        for (double v = ceil(f->ylo / step) * step; v <= f->yhi + 1e-12; v += step) {
+            int y = (int)lround(py(f, v));
+            canvas_fill_rect(c, f->x, y, f->w, 1, GRID);
+            snprintf(buf, sizeof buf, "%.4g", fabs(v) < step * 1e-9 ? 0 : v);
+            canvas_text(c, f->x - 8 - text_width(buf, 1), y - 4, buf, 1, INK);
+        }
     }
     if (labels) {
         for (int k = 0; k < n_labels; k++) {
@@ -62,7 +85,7 @@ static void draw_frame(Canvas *c, const Frame *f, const char *title, const char 
         }
     } else {
         step = nice_step(f->xhi - f->xlo);
-        if (xlog && step < 1) step = step < 0.5 ? 0.5 : 1;
+        if ((xlog || xint) && step < 1) step = xint || step >= 0.5 ? 1 : 0.5;
         for (double v = ceil(f->xlo / step) * step; v <= f->xhi + 1e-12; v += step) {
             int x = (int)lround(px(f, v));
             canvas_fill_rect(c, x, f->y, 1, f->h, GRID);
@@ -73,22 +96,25 @@ static void draw_frame(Canvas *c, const Frame *f, const char *title, const char 
     canvas_rect(c, f->x - 1, f->y - 1, f->w + 2, f->h + 2, FRAME);
 }
 
-static bool y_range(const Tune *t, bool curves, double *lo, double *hi)
+static bool y_range(const Tune *t, bool curves, Frame *f)
 {
-    *lo = INFINITY, *hi = -INFINITY;
+    double lo = INFINITY, hi = -INFINITY;
     for (int k = 0; k < t->n_created; k++) {
         const Trial *tr = t->trials[k];
         if (curves) {
             for (int64_t e = 0; e < tr->n_epochs; e++)
-                if (isfinite(tr->curve[e])) *lo = fmin(*lo, tr->curve[e]), *hi = fmax(*hi, tr->curve[e]);
+                if (isfinite(tr->curve[e])) lo = fmin(lo, tr->curve[e]), hi = fmax(hi, tr->curve[e]);
         } else {
             int64_t ep;
             double m = tune_trial_metric(t, tr, &ep);
-            if (isfinite(m)) *lo = fmin(*lo, m), *hi = fmax(*hi, m);
+            if (isfinite(m)) lo = fmin(lo, m), hi = fmax(hi, m);
         }
     }
-    if (!(*lo <= *hi)) return false;
-    widen(lo, hi);
+    if (!(lo <= hi)) return false;
+    f->ylog = lo > 0 && hi / lo > 20;
+    if (f->ylog) lo = log10(lo), hi = log10(hi);
+    widen(&lo, &hi);
+    f->ylo = lo, f->yhi = hi;
     return true;
 }
 
@@ -107,7 +133,7 @@ static void param_panel(Canvas *c, const Tune *t, int i, const Frame *base, cons
     char title[300], xlabel[300];
     snprintf(title, sizeof title, "%s vs %s", t->spec.metric, p->short_name);
     snprintf(xlabel, sizeof xlabel, "%s%s", p->key, p->kind == DIST_LOGUNIFORM ? " (log scale)" : "");
-    if (!y_range(t, false, &f.ylo, &f.yhi)) {
+    if (!y_range(t, false, &f)) {
         canvas_text(c, f.x + 20, f.y + f.h / 2, "no results yet", 2, INK);
         return;
     }
@@ -134,7 +160,8 @@ static void param_panel(Canvas *c, const Tune *t, int i, const Frame *base, cons
         f.xhi = p->kind == DIST_LOGUNIFORM ? log10(p->hi) : p->hi;
         widen(&f.xlo, &f.xhi);
     }
-    draw_frame(c, &f, title, xlabel, p->kind == DIST_LOGUNIFORM, n_labels, index ? labels : NULL);
+    if (f.ylog) strncat(title, " (y: log scale)", sizeof title - strlen(title) - 1);
+    draw_frame(c, &f, title, xlabel, p->kind == DIST_LOGUNIFORM, false, n_labels, index ? labels : NULL);
     for (int pass = 0; pass < 2; pass++) /* grey ones first, so coloured dots stay on top */
         for (int k = 0; k < t->n_created; k++) {
             const Trial *tr = t->trials[k];
@@ -151,16 +178,17 @@ static void curves_panel(Canvas *c, const Tune *t, const Frame *base, const Tria
 {
     Frame f = *base;
     char title[160];
-    snprintf(title, sizeof title, "%s per epoch (grey: stopped early)", t->spec.metric);
+    snprintf(title, sizeof title, "%s per epoch", t->spec.metric);
     int64_t max_e = 1;
     for (int k = 0; k < t->n_created; k++) max_e = t->trials[k]->n_epochs > max_e ? t->trials[k]->n_epochs : max_e;
     f.xlo = 1, f.xhi = (double)(max_e > 1 ? max_e : 2);
     widen(&f.xlo, &f.xhi);
-    if (!y_range(t, true, &f.ylo, &f.yhi)) {
+    if (!y_range(t, true, &f)) {
         canvas_text(c, f.x + 20, f.y + f.h / 2, "no results yet", 2, INK);
         return;
     }
-    draw_frame(c, &f, title, "epoch", false, 0, NULL);
+    if (f.ylog) strncat(title, " (y: log scale)", sizeof title - strlen(title) - 1);
+    draw_frame(c, &f, title, "epoch", false, true, 0, NULL);
     for (int pass = 0; pass < 3; pass++)
         for (int k = 0; k < t->n_created; k++) {
             const Trial *tr = t->trials[k];
@@ -187,7 +215,8 @@ int tune_draw_results(const Tune *t, const char *path)
     snprintf(head, sizeof head, "%d trials: blue done, grey stopped early, red best, green unfinished", t->n_created);
     canvas_text(&c, 16, 12, head, 2, INK);
     for (int k = 0; k < panels; k++) {
-        Frame f = {(k % COLS) * PANEL_W + 80, 40 + (k / COLS) * PANEL_H + 50, PANEL_W - 110, PANEL_H - 120, 0, 1, 0, 1};
+        Frame f = {(k % COLS) * PANEL_W + 80, 40 + (k / COLS) * PANEL_H + 50, PANEL_W - 110, PANEL_H - 120, 0, 1, 0, 1,
+                   false};
         if (k < t->spec.space.n) param_panel(&c, t, k, &f, best);
         else curves_panel(&c, t, &f, best);
     }

@@ -208,7 +208,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (scheduler_init(&t.sched, &t.spec.sched, t.spec.maximize, (int)t.spec.n_trials)) goto out;
+    if (tune_scheduler_init(&t.sched, &t.spec.sched, t.spec.maximize, (int)t.spec.n_trials)) goto out;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = (int)(cores / t.spec.max_concurrent);
     if (!(t.exec = executor_local_new(threads >= 1 ? threads : 1))) goto out;
@@ -235,7 +235,7 @@ out:
     if (rc < 0) fprintf(stderr, "error: %s\n", engine_has_error() ? engine_last_error() : "the search failed");
     int sig = tune_signal_received();
     if (t.exec) t.exec->destroy(t.exec);
-    scheduler_free(&t.sched);
+    tune_scheduler_free(&t.sched);
     for (int k = 0; k < t.n_created; k++) {
         trial_free(t.trials[k]);
         free(t.trials[k]);

@@ -134,6 +134,12 @@ int tune_write_csv(const Tune *t)
     return rc;
 }
 
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
 void tune_print_table(Tune *t, bool final)
 {
     if (!final && !t->tty) return;
@@ -149,6 +155,23 @@ void tune_print_table(Tune *t, bool final)
             if (w > widths[i]) widths[i] = w > 24 ? 24 : w;
         }
     }
+    /* a live table of many trials shows the running ones and the 10 best, so it fits a terminal */
+    double cutoff = NAN;
+    bool compact = !final && t->n_created > 25;
+    if (compact) {
+        double *m = malloc((size_t)t->n_created * sizeof *m);
+        int n = 0;
+        for (int k = 0; m && k < t->n_created; k++) {
+            int64_t e;
+            double v = tune_trial_metric(t, t->trials[k], &e);
+            if (!isnan(v)) m[n++] = s->maximize ? -v : v;
+        }
+        if (m && n > 0) {
+            qsort(m, (size_t)n, sizeof *m, compare_double);
+            cutoff = m[n < 10 ? n - 1 : 9];
+        }
+        free(m);
+    }
     if (t->tty && t->table_lines > 0) printf("\033[%dA\033[J", t->table_lines);
     int lines = 0;
     int done = 0, stopped = 0, errors = 0, running = 0;
@@ -160,6 +183,10 @@ void tune_print_table(Tune *t, bool final)
            t->n_created, (long long)s->n_trials, running, done, stopped, errors,
            t->elapsed_before + tune_now() - t->t0);
     lines++;
+    if (compact) {
+        printf("(running trials and the 10 best; trials.csv has them all)\n");
+        lines++;
+    }
     printf("%5s", "trial");
     for (int i = 0; i < s->space.n; i++) printf("  %*.*s", widths[i], widths[i], s->space.params[i].short_name);
     printf("  %6s  %12s  %5s  %-11s\n", "epochs", s->metric, "best@", "state");
@@ -167,6 +194,12 @@ void tune_print_table(Tune *t, bool final)
     const Trial *best = tune_best_trial(t);
     for (int k = 0; k < t->n_created; k++) {
         const Trial *tr = t->trials[k];
+        if (compact) {
+            int64_t e;
+            double v = tune_trial_metric(t, tr, &e);
+            bool top = !isnan(v) && !isnan(cutoff) && (s->maximize ? -v : v) <= cutoff;
+            if (tr->state != TRIAL_RUNNING && !top) continue;
+        }
         printf("%5d", tr->id);
         for (int i = 0; i < s->space.n; i++) {
             char v[64];

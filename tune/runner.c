@@ -163,7 +163,7 @@ static void feed_scheduler(Tune *t, Trial *tr, bool live)
         int64_t e = tr->fed + 1;
         double v = tr->curve[e - 1];
         tr->fed = e;
-        Decision d = scheduler_on_result(&t->sched, tr->id, e, v);
+        Decision d = tune_scheduler_on_result(&t->sched, tr->id, e, v);
         if (d != DECIDE_STOP || t->spec.sched.kind == SCHED_FIFO) continue;
         if (e >= t->spec.epochs) continue; /* its last epoch: it ends by itself */
         if (!live) {

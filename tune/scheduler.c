@@ -32,7 +32,7 @@ double tune_percentile(double *v, int n, double q)
     return frac == 0 ? v[k] : v[k] + (v[k + 1] - v[k]) * frac;
 }
 
-int scheduler_init(Scheduler *s, const SchedOptions *o, bool maximize, int n_trials)
+int tune_scheduler_init(TuneScheduler *s, const SchedOptions *o, bool maximize, int n_trials)
 {
     memset(s, 0, sizeof *s);
     s->o = *o;
@@ -58,7 +58,7 @@ int scheduler_init(Scheduler *s, const SchedOptions *o, bool maximize, int n_tri
     return 0;
 }
 
-void scheduler_free(Scheduler *s)
+void tune_scheduler_free(TuneScheduler *s)
 {
     free(s->recorded);
     free(s->has_record);
@@ -67,7 +67,7 @@ void scheduler_free(Scheduler *s)
     memset(s, 0, sizeof *s);
 }
 
-static Decision asha_on_result(Scheduler *s, int trial, int64_t epoch, double v)
+static Decision asha_on_result(TuneScheduler *s, int trial, int64_t epoch, double v)
 {
     Decision d = DECIDE_CONTINUE;
     for (int r = s->n_rungs - 1; r >= 0; r--) {
@@ -89,7 +89,7 @@ static Decision asha_on_result(Scheduler *s, int trial, int64_t epoch, double v)
     return d;
 }
 
-static Decision median_on_result(Scheduler *s, int trial, int64_t epoch, double v)
+static Decision median_on_result(TuneScheduler *s, int trial, int64_t epoch, double v)
 {
     int64_t max_t = s->o.max_t;
     double *h = s->history + (size_t)trial * (size_t)max_t;
@@ -119,7 +119,7 @@ static Decision median_on_result(Scheduler *s, int trial, int64_t epoch, double 
     return best < median ? DECIDE_STOP : DECIDE_CONTINUE;
 }
 
-Decision scheduler_on_result(Scheduler *s, int trial, int64_t epoch, double value)
+Decision tune_scheduler_on_result(TuneScheduler *s, int trial, int64_t epoch, double value)
 {
     if (trial < 0 || trial >= s->n_trials) return DECIDE_CONTINUE;
     double v = isnan(value) ? NAN : s->maximize ? value : -value;

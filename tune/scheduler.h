@@ -31,13 +31,13 @@ typedef struct {
     /* median: each trial's values per epoch (higher is better), n_trials x max_t */
     double *history;
     int64_t *n_history;
-} Scheduler;
+} TuneScheduler;
 
 /* 0 or -1 with an error. */
-int scheduler_init(Scheduler *s, const SchedOptions *o, bool maximize, int n_trials);
-void scheduler_free(Scheduler *s);
+int tune_scheduler_init(TuneScheduler *s, const SchedOptions *o, bool maximize, int n_trials);
+void tune_scheduler_free(TuneScheduler *s);
 /* Trial `trial` logged `value` for epoch `epoch` (1-based, each epoch once, in order). */
-Decision scheduler_on_result(Scheduler *s, int trial, int64_t epoch, double value);
+Decision tune_scheduler_on_result(TuneScheduler *s, int trial, int64_t epoch, double value);
 
 /* numpy's nanpercentile with linear interpolation (NaNs ignored); NaN when
  * no number is left. Sorts v in place. */

@@ -81,6 +81,10 @@ static int read_csv(Trial *t, const char *path, const char *metric)
         return 0; /* not written yet */
     }
     int rc = 0;
+    /* only whole lines: the row being written may be read half-way */
+    char *end_of_last = strrchr(text, '\n');
+    if (end_of_last) end_of_last[1] = '\0';
+    else text[0] = '\0';
     char *save = NULL, *line = strtok_r(text, "\n", &save);
     if (!line) goto done;
     int epoch_col = -1, metric_col = -1, col = 0;
@@ -99,6 +103,9 @@ static int read_csv(Trial *t, const char *path, const char *metric)
     }
     while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
         double epoch = NAN, value = NAN;
+        int n_fields = 1;
+        for (const char *p = line; *p; p++) n_fields += *p == ',';
+        if (n_fields < (epoch_col > metric_col ? epoch_col : metric_col) + 1) continue;
         col = 0;
         for (char *p = line, *end; p; p = end ? end + 1 : NULL, col++) {
             end = strchr(p, ',');

@@ -55,8 +55,9 @@ double trial_last(const Trial *t);
 /* The checkpoint a restart resumes from: the furthest of
  * <dir>/models/<name>/<run>/checkpoint-epochN[-batchK].ckpt. false when none. */
 bool trial_latest_checkpoint(const Trial *t, const char *name, char *path, size_t size);
-/* model_best.ckpt of the trial's newest run folder, else its latest
- * checkpoint. false when none. */
+/* The newest run folder's model_best.ckpt (a resumed run that did not
+ * improve writes none: then an earlier run's), else the latest checkpoint.
+ * false when none. */
 bool trial_best_checkpoint(const Trial *t, const char *name, char *path, size_t size);
 /* The last line of <dir>/train.log that starts with "error:", else its last line. */
 void trial_read_error(Trial *t);

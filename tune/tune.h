@@ -25,7 +25,7 @@ typedef struct {
     char train_shown[4096];  /* how command lines name it: ./train where that is the same program */
     Trial **trials;          /* trials[0..n_created) */
     int n_created;
-    Scheduler sched;
+    TuneScheduler sched;
     Executor *exec;
     bool tty;                /* stdout is a terminal: the table is redrawn in place */
     int table_lines;         /* lines of the table drawn last (tty) */

@@ -5,9 +5,15 @@
 
 Device prepare_device(int64_t n_gpu_use, const Logger *lg)
 {
-    int n_gpu = device_cuda_count();
+    /* a CPU run never asks: asking loads the CUDA backend module */
+    int n_gpu = n_gpu_use > 0 ? device_cuda_count() : 0;
     if (n_gpu_use > 0 && n_gpu == 0) {
-        log_warning(lg, "Warning: There's no GPU available on this machine, training will be performed on CPU.");
+        const char *why = device_unavailable_reason(DEVICE_CUDA);
+        if (why[0])
+            log_warning(lg, "Warning: There's no GPU available on this machine (the CUDA backend could not be "
+                            "loaded: %s), training will be performed on CPU.", why);
+        else
+            log_warning(lg, "Warning: There's no GPU available on this machine, training will be performed on CPU.");
         n_gpu_use = 0;
     }
     if (n_gpu_use > n_gpu) {

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "engine/loss_layout.h" /* PointwiseLoss */
 #include "engine/ops.h"
 
 /* ---- nll: input [N, C, S] (S the product of the dims after C, 1 for
@@ -27,13 +28,6 @@ void cpu_nll_loss_backward(Tensor *grad_input, const Tensor *g, const Tensor *ta
 
 /* ---- pointwise losses: x and target of one shape; weight and pos_weight
  * NULL or already expanded to that shape ---- */
-
-typedef enum {
-    POINTWISE_MSE,
-    POINTWISE_L1,
-    POINTWISE_BCE,        /* x probabilities; logs clamped to >= -100 */
-    POINTWISE_BCE_LOGITS, /* x logits; pos_weight scales the positive term */
-} PointwiseLoss;
 
 /* out: per element (REDUCTION_NONE) or one element (sum or mean). Returns
  * false when POINTWISE_BCE finds an input outside [0, 1] (out is then

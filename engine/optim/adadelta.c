@@ -35,8 +35,7 @@ static int adadelta_step(const ParamGroup *g, ParamState *s, Tensor *param, Tens
             .maximize = hp[MAXIMIZE] != 0,
         },
     };
-    optim_run_update(&u);
-    return 0;
+    return optim_run_update(&u);
 }
 
 static const OptimizerVTable adadelta_vtable = {

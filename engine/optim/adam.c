@@ -45,8 +45,7 @@ int adam_update(const ParamGroup *g, ParamState *s, Tensor *param, Tensor *grad,
             .decoupled = decoupled,
         },
     };
-    optim_run_update(&u);
-    return 0;
+    return optim_run_update(&u);
 }
 
 void adam_options_to_hparams(const AdamOptions *o, double *hp)

@@ -6,13 +6,9 @@
 #include <math.h>
 
 #include "engine/autograd.h"
-#include "engine/cpu/optim_kernels.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/scope.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/optim_kernels.h"
-#endif
 
 static int check_grad(Tensor *p, int i, const char *op)
 {
@@ -26,7 +22,12 @@ static int check_grad(Tensor *p, int i, const char *op)
 static double grad_norm(Tensor *g, double norm_type)
 {
     Tensor *c = t_contiguous(g);
-    return c ? (double)(float)KERNEL(c, tensor_norm)(c, norm_type) : NAN;
+    if (!c) return NAN;
+    if (!backend_of(c)->tensor_norm) {
+        engine_error("tensor_norm is not implemented on %s", backend_of(c)->name);
+        return NAN;
+    }
+    return (double)(float)backend_of(c)->tensor_norm(c, norm_type);
 }
 
 double clip_grad_norm_(Tensor **params, int n, double max_norm, double norm_type)

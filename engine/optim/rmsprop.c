@@ -49,8 +49,7 @@ static int rmsprop_step(const ParamGroup *g, ParamState *s, Tensor *param, Tenso
             .maximize = hp[MAXIMIZE] != 0,
         },
     };
-    optim_run_update(&u);
-    return 0;
+    return optim_run_update(&u);
 }
 
 static const OptimizerVTable rmsprop_vtable = {

@@ -51,8 +51,7 @@ static int sgd_step(const ParamGroup *g, ParamState *s, Tensor *param, Tensor *g
             .init_buffer = init,
         },
     };
-    optim_run_update(&u);
-    return 0;
+    return optim_run_update(&u);
 }
 
 static const OptimizerVTable sgd_vtable = {

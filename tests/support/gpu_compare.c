@@ -4,21 +4,19 @@
 #include <stdio.h>
 
 #include "engine/device.h"
-#ifdef ENGINE_HAVE_CUDA
-#include "engine/cuda/runtime.h"
-#endif
 
 bool gpu_available(void) { return device_cuda_count() > 0; }
 
+const char *gpu_missing_reason(void)
+{
+    const char *why = device_unavailable_reason(DEVICE_CUDA);
+    return why[0] ? why : "no device visible to the CUDA runtime";
+}
+
 void gpu_set_modes(bool tf32, bool deterministic)
 {
-#ifdef ENGINE_HAVE_CUDA
-    cuda_set_tf32(tf32);
-    cuda_set_deterministic(deterministic);
-#else
-    (void)tf32;
-    (void)deterministic;
-#endif
+    device_set_tf32(tf32);
+    device_set_deterministic(deterministic);
 }
 
 Tensor *leaf_on(Tensor *t, Device device)

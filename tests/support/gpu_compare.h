@@ -8,17 +8,21 @@
 
 #define GPU_DEVICE CUDA(0)
 
-/* Whether this build has CUDA and a device is visible. */
+/* Whether this build has CUDA, its backend module loads and a device is
+ * visible (the first call loads the module). */
 bool gpu_available(void);
+/* Why not, as one line: no CUDA in this build, the module or a CUDA library
+ * missing (dlopen's message), or no device. */
+const char *gpu_missing_reason(void);
 
-/* Prints "SKIP: no CUDA device" and skips the current test without one
- * (ctest reports it as skipped). */
-#define REQUIRE_GPU()                                       \
-    do {                                                    \
-        if (!gpu_available()) {                             \
-            print_message("SKIP: no CUDA device\n");        \
-            skip();                                         \
-        }                                                   \
+/* Prints "SKIP: no CUDA device (<why>)" and skips the current test without
+ * one (ctest reports it as skipped). */
+#define REQUIRE_GPU()                                                   \
+    do {                                                                \
+        if (!gpu_available()) {                                         \
+            print_message("SKIP: no CUDA device (%s)\n", gpu_missing_reason()); \
+            skip();                                                     \
+        }                                                               \
     } while (0)
 
 /* Sets the GPU numeric modes for a test (TF32 math, deterministic
