@@ -9,6 +9,7 @@
 #include "data_loader/data_loaders.h"
 #include "dist/ddp.h"
 #include "dist/dist_config.h"
+#include "dist/sync_batch_norm.h"
 #include "dist/world.h"
 #include "engine/engine.h"
 #include "model/loss.h"
@@ -69,6 +70,7 @@ static int shard_loaders(const Config *cfg, DataLoader *train, DataLoader *valid
     if (dist_options_from_config(cfg, &opts)) return -1;
     int size = dist_size();
     if (size == 1) return 0;
+    dist_sync_batch_norm(opts.sync_batchnorm);
     if (data_loader_shard(train, dist_rank(), size, true) ||
         (valid && data_loader_shard(valid, dist_rank(), size, false))) {
         engine_error_context("%s: data_loader (%d ranks)", cfg->label, size);

@@ -44,7 +44,7 @@ static Module *build(const char *name)
     if (strcmp(name, "mnist_net_b128") == 0) return mnist_net(10);
     if (strcmp(name, "resnet18_b256") == 0) return resnet18(10, 3);
     static const int64_t hidden[] = {1024, 1024};
-    return mnist_mlp(hidden, 2, 10);
+    return mnist_mlp(hidden, 2, 10, false);
 }
 
 static double now_ms(void)

@@ -112,15 +112,16 @@ static Tensor *mlp_forward(Module *m, Tensor *x)
     return f_log_softmax(child(m, "layers", t_flatten(x, 1, -1)), 1);
 }
 
-Module *mnist_mlp(const int64_t *hidden, int n_hidden, int64_t num_classes)
+Module *mnist_mlp(const int64_t *hidden, int n_hidden, int64_t num_classes, bool batch_norm)
 {
-    Module *layers[2 * 16 + 1];
+    Module *layers[3 * 16 + 1];
     ENGINE_CHECK(n_hidden >= 0 && n_hidden <= 16, "MLP: between 0 and 16 hidden layers, got %d", n_hidden);
     int n = 0;
     int64_t in = 28 * 28;
     for (int i = 0; i < n_hidden; i++) {
         ENGINE_CHECK(hidden[i] > 0, "MLP: hidden sizes must be positive, got %lld", (long long)hidden[i]);
         layers[n++] = nn_linear(in, hidden[i], true);
+        if (batch_norm) layers[n++] = nn_batch_norm1d(hidden[i]);
         layers[n++] = nn_relu();
         in = hidden[i];
     }
@@ -183,8 +184,10 @@ static Module *build_mlp(const Config *cfg)
 {
     int64_t k, hidden[16] = {512, 256};
     int n = 2;
-    static const char *const keys[] = {"num_classes", "hidden", NULL};
-    if (num_classes_arg(cfg, keys, "MLP", &k)) return NULL;
+    static const char *const keys[] = {"num_classes", "hidden", "batch_norm", NULL};
+    bool batch_norm;
+    if (num_classes_arg(cfg, keys, "MLP", &k) || config_bool_or(cfg, "arch.args.batch_norm", false, &batch_norm))
+        return NULL;
     const cJSON *h = config_find(cfg, "arch.args.hidden");
     if (h) {
         ENGINE_CHECK(cJSON_IsArray(h) && cJSON_GetArraySize(h) <= 16,
@@ -199,7 +202,7 @@ static Module *build_mlp(const Config *cfg)
                          (long long)hidden[i]);
         }
     }
-    return built(cfg, mnist_mlp(hidden, n, k));
+    return built(cfg, mnist_mlp(hidden, n, k, batch_norm));
 }
 
 static Module *build_resnet18(const Config *cfg)

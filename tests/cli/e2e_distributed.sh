@@ -4,7 +4,8 @@
 #  - Equivalence, as PyTorch's DDP tests check it: N ranks at batch B/N end
 #    20 Adam steps of MnistModel (dropout off) with the weights of one
 #    process at batch B, within 1e-5 relative; also with gradient
-#    accumulation, with a frozen layer, and with 3 ranks.
+#    accumulation, with a frozen layer, with 3 ranks, and for an MLP with
+#    BatchNorm under distributed.sync_batchnorm (running statistics too).
 #  - A real run: 2 epochs land in the single-process accuracy band, only
 #    rank 0 writes (one run folder, each log line once), ./test under
 #    mpirun reports what ./test alone reports.
@@ -75,6 +76,19 @@ equivalent frozen 2 --set data_loader.args.batch_size=32 --set 'arch.freeze=["co
 # (600 samples: 3 ranks of 10 need no padding, which would repeat samples the single process sees once)
 equivalent three 3 --set data_loader.args.batch_size=30 --set data_loader.args.limit=600 -- \
   --set data_loader.args.batch_size=10 --set data_loader.args.limit=600
+# BatchNorm: SyncBatchNorm makes 2 ranks x 16 one process x 32 (running statistics included); without it
+# each rank normalises by its own 16 samples. SGD: Adam would amplify the rounding noise of the
+# Linear biases before a BatchNorm, whose exact gradient is 0.
+BN=(--set 'arch={"type": "MLP", "args": {"hidden": [64, 32], "batch_norm": true}}' --set optimizer.type=SGD
+    --set 'optimizer.args={"lr": 0.05, "momentum": 0.9}')
+equivalent syncbn 2 "${BN[@]}" --set data_loader.args.batch_size=32 -- \
+  "${BN[@]}" --set data_loader.args.batch_size=16 --set 'distributed={"sync_batchnorm": true}'
+if mpi 2 localbn.log "${SMALL[@]}" "${BN[@]}" --set "trainer.save_dir=$T/localbn" --set data_loader.args.batch_size=16 &&
+  ! ckpt close "$(ck "$T/localbn" checkpoint-epoch1.ckpt)" "$(ck "$T/syncbn.1" checkpoint-epoch1.ckpt)" 1e-3 >/dev/null; then
+  pass "without sync_batchnorm each rank normalises by its own batch (the weights differ from the global batch's)"
+else
+  fail "BatchNorm without sync: $(tail -n 3 localbn.log)"
+fi
 check "the frozen conv1 stayed as initialised on both sides (bit-identical)" "$PYTHON" "$HERE/e2e_finetune.py" same \
   "$(ck "$T/frozen.n" checkpoint-epoch1.ckpt)" "$(ck "$T/frozen.1" checkpoint-epoch1.ckpt)" conv1.weight conv1.bias
 echo "        (equivalence runs: $((SECONDS - start)) s)"
