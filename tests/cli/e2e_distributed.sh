@@ -6,6 +6,8 @@
 #    process at batch B, within 1e-5 relative; also with gradient
 #    accumulation, with a frozen layer, with 3 ranks, and for an MLP with
 #    BatchNorm under distributed.sync_batchnorm (running statistics too).
+#  - Against PyTorch itself: DistributedDataParallel on 2 gloo processes
+#    from the same weights and samples ends with the same weights (1e-5).
 #  - A real run: 2 epochs land in the single-process accuracy band, only
 #    rank 0 writes (one run folder, each log line once), ./test under
 #    mpirun reports what ./test alone reports.
@@ -92,6 +94,28 @@ fi
 check "the frozen conv1 stayed as initialised on both sides (bit-identical)" "$PYTHON" "$HERE/e2e_finetune.py" same \
   "$(ck "$T/frozen.n" checkpoint-epoch1.ckpt)" "$(ck "$T/frozen.1" checkpoint-epoch1.ckpt)" conv1.weight conv1.bias
 echo "        (equivalence runs: $((SECONDS - start)) s)"
+
+# ---- against PyTorch's DistributedDataParallel (gloo, 2 processes) from the same weights ----
+start=$SECONDS
+TORCH_PY=${TORCH_PYTHON:-/usr/bin/python3}
+REF="$SRC/tests/ref/ddp_ref.py"
+rc=0
+"$TORCH_PY" "$REF" init torch_init.safetensors >ref.log 2>&1 || rc=$?
+if [ "$rc" -eq 0 ]; then
+  "$TORCH_PY" "$REF" train torch_init.safetensors "$DATA/MNIST/raw" torch_ddp.safetensors \
+    '{"limit": 640, "batch_size": 16, "lr": 0.01, "momentum": 0.9}' >>ref.log 2>&1 || rc=$?
+fi
+if [ "$rc" -eq 0 ] && mpi 2 vs_torch.log "${SMALL[@]}" --set "trainer.save_dir=$T/vs_torch" --set data_loader.args.batch_size=16 \
+  --set data_loader.args.shuffle=false --set optimizer.type=SGD --set 'optimizer.args={"lr": 0.01, "momentum": 0.9}' \
+  --set "arch.pretrained=$T/torch_init.safetensors"; then
+  check "2 ranks end 20 SGD steps with PyTorch DDP's weights (gloo, 2 processes; 1e-5 relative)" \
+    ckpt close "$(ck "$T/vs_torch" checkpoint-epoch1.ckpt)" torch_ddp.safetensors 1e-5
+elif [ "$rc" -eq 3 ]; then
+  echo "SKIP: no python3 with torch and gloo ($TORCH_PY): the comparison with PyTorch DDP is skipped"
+else
+  fail "PyTorch DDP reference (exit $rc): $(tail -n 3 ref.log) $(tail -n 3 vs_torch.log 2>/dev/null)"
+fi
+echo "        (PyTorch DDP comparison: $((SECONDS - start)) s)"
 
 # ---- a real run ----
 start=$SECONDS
