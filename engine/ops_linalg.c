@@ -1,15 +1,15 @@
 /* Matrix products (dot, mm, bmm, matmul) and linear, with their backward
  * functions. Every product runs through one kernel (matmul over broadcast
  * batch dims); transposed operands are passed as views, never copied. */
-#include "engine/cpu/linalg.h"
 #include "engine/dispatch.h"
+#include "engine/matrix_layout.h"
 #include "engine/ops.h"
 
 /* t when its matrices (last two dims) suit BLAS, otherwise a contiguous copy
  * made outside autograd (the caller records its own node on t). */
 static Tensor *blas_operand(Tensor *t)
 {
-    if (cpu_matrix_blas_ok(t)) return t;
+    if (matrix_blas_ok(t)) return t;
     bool mode = no_grad_begin();
     Tensor *c = t_contiguous(t);
     grad_mode_restore(mode);

@@ -2,8 +2,8 @@
 # Builds the project for a GPU machine that has the NVIDIA driver, CUDA and
 # cuDNN but none of this project's other dependencies, and gathers what the
 # GPU checks and benchmarks need into one folder: the programs, tests and
-# benchmarks (linked against one shared libengine.so, so the GPU kernels are
-# not copied into every binary), the shared libraries they load that are
+# benchmarks (linked against one shared libengine.so, beside which the CUDA
+# backend module libengine_cuda.so is loaded on demand), the shared libraries they load that are
 # neither the C library's nor CUDA's, and MNIST as .gz IDX files.
 #
 # Usage: scripts/bundle_build.sh OUT_DIR [CUDA_ARCHS]   (CUDA_ARCHS default 90)
@@ -29,6 +29,9 @@ cp "$build/train" "$build/test" "$out/build/"
 cp "$build"/tests/test_* "$out/build/tests/"
 cp "$build"/bench/bench_* "$out/build/bench/"
 cp "$build"/libengine.so "$out/lib/"
+# the CUDA backend module, next to libengine.so, where the engine looks for
+# it (programs and tests alike; engine/backend_module.h)
+cp "$build"/libengine_cuda.so "$out/lib/"
 # every library the binaries load, except the C runtime's and CUDA's own
 for bin in "$out"/build/train "$out"/build/test "$out"/build/tests/* "$out"/build/bench/* "$out"/lib/libengine.so; do
     ldd "$bin" | awk '$3 ~ /^\// { print $3 }'

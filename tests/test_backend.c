@@ -1,10 +1,13 @@
 /* The backend registry (engine/backend.h) without a GPU: the CPU table is
  * complete; a module that cannot be loaded (a broken file, a shared object
- * without the entry point) leaves the CPU working and a one-line reason;
- * and a stand-in accelerator registered by the test, with the CPU's
- * services but few kernels, turns every missing kernel into the error
- * "<kernel> is not implemented on <backend>" instead of a crash. The module
- * cases run in child processes, since a process tries its module once. */
+ * without the entry point, the real module missing a CUDA library) leaves
+ * the CPU working and a one-line reason; and a stand-in accelerator
+ * registered by the test, with the CPU's services but few kernels, turns
+ * every missing kernel into the error "<kernel> is not implemented on
+ * <backend>" instead of a crash. The module cases run in child processes,
+ * since a process tries its module once. */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +100,42 @@ static void check_unloadable_module(const char *module, const char *expect)
         fail_msg("child for module %s: status %d", module ? module : "(none)", status);
 }
 
+#ifdef ENGINE_HAVE_CUDA
+/* This build's module (beside libengine.so) copied to `out` with its need
+ * for libcudnn.so.N renamed to libcudnX.so.N: a machine without cuDNN, as
+ * the loader sees it. False when the module is not there. */
+static bool module_without_cudnn(const char *out)
+{
+    Dl_info info;
+    if (!dladdr((void *)&backend_get, &info) || !info.dli_fname) return false;
+    char path[512];
+    snprintf(path, sizeof path, "%s", info.dli_fname);
+    char *slash = strrchr(path, '/');
+    if (!slash) return false;
+    snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "libengine_cuda.so");
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    size_t cap = (size_t)64 << 20, n;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    n = fread(buf, 1, cap, f);
+    fclose(f);
+    static const char need[] = "libcudnn.so.";
+    int renamed = 0;
+    for (size_t i = 0; i + sizeof need - 1 <= n; i++)
+        if (memcmp(buf + i, need, sizeof need - 1) == 0) {
+            buf[i + 7] = 'X';
+            renamed++;
+        }
+    f = fopen(out, "wb");
+    assert_non_null(f);
+    assert_true(fwrite(buf, 1, n, f) == n);
+    assert_int_equal(fclose(f), 0);
+    free(buf);
+    return renamed > 0;
+}
+#endif
+
 static void test_unloadable_modules_leave_the_cpu(void **state)
 {
 #ifdef ENGINE_HAVE_CUDA
@@ -104,6 +143,14 @@ static void test_unloadable_modules_leave_the_cpu(void **state)
     check_unloadable_module("text:not a shared object", "libengine_cuda.so");
     /* a shared object without the entry point */
     check_unloadable_module("/lib/x86_64-linux-gnu/libm.so.6", ENGINE_BACKEND_ENTRY);
+    /* the real module on a machine without cuDNN: the loader's message names the library */
+    char patched[] = "/tmp/test_backend_module_XXXXXX";
+    int fd = mkstemp(patched);
+    assert_true(fd >= 0);
+    close(fd);
+    if (module_without_cudnn(patched)) check_unloadable_module(patched, "libcudnX.so");
+    else print_message("  (no libengine_cuda.so beside libengine.so: the missing-library case is not run)\n");
+    unlink(patched);
 #else
     check_unloadable_module(NULL, "no CUDA support");
 #endif

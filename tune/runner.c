@@ -240,7 +240,57 @@ static int save_progress(Tune *t)
     return rc;
 }
 
+/* On an error of the search itself: the running trials save their position
+ * (SIGINT) and end before ./tune does, so none is left behind running. */
+static void stop_all(Tune *t)
+{
+    for (int k = 0; k < t->n_created; k++) {
+        Trial *tr = t->trials[k];
+        if (tr->state != TRIAL_RUNNING) continue;
+        tr->interrupt_sent = true;
+        t->exec->signal(t->exec, tr->handle, SIGINT);
+    }
+    double give_up = tune_now() + 120;
+    for (;;) {
+        int running = 0;
+        for (int k = 0; k < t->n_created; k++) {
+            Trial *tr = t->trials[k];
+            if (tr->state != TRIAL_RUNNING) continue;
+            int status;
+            int ended = t->exec->poll(t->exec, tr->handle, &status);
+            if (ended != 0) {
+                tr->state = TRIAL_INTERRUPTED;
+                tr->elapsed += tune_now() - tr->started;
+            } else if (tune_now() > give_up) {
+                t->exec->signal(t->exec, tr->handle, SIGKILL);
+                running++;
+            } else {
+                running++;
+            }
+        }
+        if (!running) break;
+        sleep_seconds(0.1);
+    }
+    engine_clear_error();
+}
+
+static int run_loop(Tune *t);
+
 int tune_run(Tune *t)
+{
+    int rc = run_loop(t);
+    if (rc < 0) {
+        char why[1000];
+        snprintf(why, sizeof why, "%s", engine_has_error() ? engine_last_error() : "the search failed");
+        stop_all(t);
+        tune_state_save(t);
+        engine_clear_error();
+        engine_error("%s", why);
+    }
+    return rc;
+}
+
+static int run_loop(Tune *t)
 {
     /* what earlier sessions logged, through the scheduler again (trial order) */
     for (int k = 0; k < t->n_created; k++) {

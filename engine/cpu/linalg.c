@@ -30,14 +30,6 @@ void cpu_blas_serial_end(int previous)
     if (previous > 1 && openblas_set_num_threads) openblas_set_num_threads(previous);
 }
 
-bool cpu_matrix_blas_ok(const Tensor *t)
-{
-    int nd = t->shape.ndim;
-    MatrixLayout l;
-    return nd >= 2 && blas_matrix_layout(t->shape.d[nd - 2], t->shape.d[nd - 1], t->strides[nd - 2],
-                                         t->strides[nd - 1], &l);
-}
-
 void cpu_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {

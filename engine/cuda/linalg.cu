@@ -12,7 +12,7 @@
 #include "engine/cuda/check.h"
 
 extern "C" {
-#include "engine/cpu/linalg.h"
+#include "engine/matrix_layout.h"
 #include "engine/cuda/linalg.h"
 #include "engine/cuda/runtime.h"
 }

@@ -14,7 +14,7 @@ extern "C" {
 /* out [batch..., M, N] (contiguous) = a [batch..., M, K] @ b [batch..., K, N]
  * (+ out's current values when accumulate). a and b have out's ndim, batch
  * dims already broadcast (stride 0 where broadcast), and BLAS-compatible
- * matrices (cpu_matrix_blas_ok). */
+ * matrices (matrix_blas_ok, engine/matrix_layout.h). */
 void cuda_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
 
 #ifdef __cplusplus
