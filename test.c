@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "data_loader/data_loaders.h"
+#include "dist/world.h"
 #include "engine/engine.h"
 #include "logger/confusion.h"
 #include "logger/progress.h"
@@ -104,12 +105,35 @@ static int save_confusion(const ConfusionMatrix *cm, const char *dir, const char
     return 0;
 }
 
+/* Under mpirun: the ranks' loss totals, metric counts, sample counts and
+ * confusion matrices summed (each rank evaluated other samples). */
+static int sum_over_ranks(double *total_loss, double *correct, int n_metrics, int64_t *n_samples, ConfusionMatrix *cm)
+{
+    double head[CONFIG_MAX_METRICS + 2];
+    head[0] = *total_loss;
+    head[1] = (double)*n_samples;
+    for (int i = 0; i < n_metrics; i++) head[2 + i] = correct[i];
+    if (dist_allreduce_sum_f64(head, n_metrics + 2)) return -1;
+    *total_loss = head[0];
+    *n_samples = (int64_t)head[1];
+    for (int i = 0; i < n_metrics; i++) correct[i] = head[2 + i];
+    if (!cm->counts) return 0;
+    int64_t cells = (int64_t)cm->n * cm->n;
+    double *counts = malloc(sizeof(double) * (size_t)cells);
+    ENGINE_ASSERT(counts != NULL);
+    for (int64_t i = 0; i < cells; i++) counts[i] = (double)cm->counts[i];
+    int rc = dist_allreduce_sum_f64(counts, cells);
+    for (int64_t i = 0; rc == 0 && i < cells; i++) cm->counts[i] = (int64_t)counts[i];
+    free(counts);
+    return rc;
+}
+
 /* confusion_dir: NULL without --confusion. */
 static int evaluate(ConfigParser *cp, const char *confusion_dir)
 {
     const Config *cfg = cp->config;
     Logger lg;
-    if (get_logger(&lg, "test", 2)) return -1;
+    if (get_logger(&lg, "test", dist_is_main() ? 2 : 0)) return -1; /* under mpirun rank 0 reports */
     ENGINE_CHECK_INT(cp->resume != NULL, "./test needs a checkpoint: -r saved/models/best.ckpt, for example");
     /* the test set, in order, with a larger batch: evaluation needs no gradients */
     const char *loader_type;
@@ -138,6 +162,8 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     if (n_gpu_from_config(cfg, &n_gpu)) goto done;
     Device device = prepare_device(n_gpu, &lg);
     if (configure_device_modes(cfg)) goto done;
+    /* under mpirun each rank evaluates its share of the test set, every sample once */
+    if (dist_size() > 1 && data_loader_shard(loader, dist_rank(), dist_size(), false)) goto done;
     if (module_to(model, device) || data_loader_to(loader, device)) goto done;
     module_train(model, false);
     int n_names = 0;
@@ -183,7 +209,8 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     progress_end(&bar);
     grad_mode_restore(mode);
     if (rc == 0 && data_loader_failed(loader)) rc = -1; /* the dataset's error ended the epoch */
-    if (rc == 0) {
+    if (rc == 0 && dist_size() > 1 && sum_over_ranks(&total_loss, correct, n_metrics, &n_samples, &cm)) rc = -1;
+    if (rc == 0 && dist_is_main()) {
         char line[1024];
         int pos = snprintf(line, sizeof line, "{'loss': %.6f", total_loss / (double)n_samples);
         for (int i = 0; i < n_metrics; i++)
@@ -227,6 +254,10 @@ int main(int argc, char **argv)
     bool exit_now;
     const char *confusion_dir = NULL;
     take_confusion_option(&argc, argv, &confusion_dir);
+    if (dist_init()) { /* under mpirun */
+        fprintf(stderr, "error: %s\n", engine_last_error());
+        return 1;
+    }
     ConfigParser *cp = config_parser_from_args(argc, argv, "PyTorch Template", NULL, 0, false, &exit_now);
     if (exit_now) {
         printf("  --confusion [DIR]     also write confusion.csv and confusion.png (a heat map) into DIR\n"
@@ -234,7 +265,13 @@ int main(int argc, char **argv)
         return 0;
     }
     int rc = cp ? evaluate(cp, confusion_dir) : -1;
-    if (rc != 0) fprintf(stderr, "error: %s\n", engine_has_error() ? engine_last_error() : "evaluation failed");
+    if (rc != 0) {
+        const char *msg = engine_has_error() ? engine_last_error() : "evaluation failed";
+        if (dist_size() > 1) fprintf(stderr, "error: rank %d of %d: %s\n", dist_rank(), dist_size(), msg);
+        else fprintf(stderr, "error: %s\n", msg);
+        if (dist_size() > 1) dist_abort(1); /* the other ranks may wait in a collective */
+    }
     config_parser_free(cp);
+    dist_finalize();
     return rc == 0 ? 0 : 1;
 }

@@ -7,6 +7,10 @@
 #include "base/finetune.h"
 #include "base/pretrained.h"
 #include "data_loader/data_loaders.h"
+#include "dist/ddp.h"
+#include "dist/dist_config.h"
+#include "dist/sync_batch_norm.h"
+#include "dist/world.h"
 #include "engine/engine.h"
 #include "model/loss.h"
 #include "model/metric.h"
@@ -57,6 +61,28 @@ static void log_param_groups(const Optimizer *opt, const Module *model, const Lo
     }
 }
 
+/* Distributed runs: each rank's share of the training samples (padded, as
+ * DistributedSampler: every rank takes as many batches) and of the
+ * validation samples (each once: the summed metrics are exact). */
+static int shard_loaders(const Config *cfg, DataLoader *train, DataLoader *valid, const Logger *lg)
+{
+    DistOptions opts;
+    if (dist_options_from_config(cfg, &opts)) return -1;
+    int size = dist_size();
+    if (size == 1) return 0;
+    dist_sync_batch_norm(opts.sync_batchnorm);
+    if (data_loader_shard(train, dist_rank(), size, true) ||
+        (valid && data_loader_shard(valid, dist_rank(), size, false))) {
+        engine_error_context("%s: data_loader (%d ranks)", cfg->label, size);
+        return -1;
+    }
+    int64_t b = data_loader_batch_size(train);
+    log_info(lg, "Distributed data parallel: %d ranks (%s), batch_size %lld per rank, global batch size %lld, "
+                 "%lld batches per epoch",
+             size, dist_ops()->name, (long long)b, (long long)b * size, (long long)data_loader_num_batches(train));
+    return 0;
+}
+
 /* 0, -1 with an error, or TRAIN_INTERRUPTED (the checkpoint saved, or none
  * when the signal came before training began). */
 static int run(ConfigParser *cp)
@@ -71,9 +97,10 @@ static int run(ConfigParser *cp)
     ENGINE_CHECK_INT(verbosity >= 0 && verbosity <= 2, "%s: trainer.verbosity: expected 0, 1 or 2, got %lld",
                      cfg->label, (long long)verbosity);
     char log_config[] = "logger/logger_config.json";
-    if (setup_logging(cp->log_dir, log_config)) return -1;
+    /* in a distributed run rank 0 logs; the others print warnings and errors */
+    if (setup_logging(cp->log_dir[0] ? cp->log_dir : NULL, log_config)) return -1;
     Logger lg;
-    if (get_logger(&lg, "train", (int)verbosity)) return -1;
+    if (get_logger(&lg, "train", dist_is_main() ? (int)verbosity : 0)) return -1;
     manual_seed((uint64_t)seed);
 
     int rc = -1;
@@ -88,9 +115,16 @@ static int run(ConfigParser *cp)
 
     if (!(data_loader = data_loader_from_config(cfg, true))) goto done;
     valid_data_loader = data_loader_split_validation(data_loader);
+    if (shard_loaders(cfg, data_loader, valid_data_loader, &lg)) goto done;
     if (!(model = model_from_config(cfg)) || prepare_model(cp, model, &lg)) goto done;
     base_model_log_summary(model, &lg);
     Device device = prepare_device(n_gpu, &lg);
+    if (dist_size() > 1 && device.type != DEVICE_CPU) {
+        engine_error("%s: distributed training on %s needs the NCCL transport, which this build does not have yet; "
+                     "run with n_gpu 0 (CPU ranks over MPI)",
+                     cfg->label, device_name(device));
+        goto done;
+    }
     if (configure_device_modes(cfg)) goto done;
     if (module_to(model, device)) goto done;
     if (!(criterion = loss_from_config(cfg))) goto done;
@@ -102,7 +136,9 @@ static int run(ConfigParser *cp)
     int64_t epochs;
     bool no_scheduler;
     if (config_int(cfg, "trainer.epochs", &epochs)) goto done;
-    int64_t steps = len_epoch > 0 ? len_epoch : data_loader_num_batches(data_loader);
+    int64_t steps = len_epoch > 0 ? len_epoch : data_loader_num_batches(data_loader), accumulate;
+    if (config_int_or(cfg, "trainer.accumulate_grad_batches", 1, &accumulate)) goto done;
+    if (accumulate > 1) steps = (steps + accumulate - 1) / accumulate; /* optimizer steps, which OneCycleLR counts */
     scheduler = scheduler_from_config(cfg, optimizer, epochs, steps, &no_scheduler);
     if (!scheduler && !no_scheduler) goto done;
 
@@ -110,6 +146,11 @@ static int run(ConfigParser *cp)
     if (trainer_init(&trainer, cp, model, criterion, n_metrics, metric_names, metric_fns, optimizer, device,
                      data_loader, valid_data_loader, scheduler, len_epoch))
         goto done;
+    /* the same model and config on every rank, and rank 0's weights (pretrained, resumed) everywhere */
+    if (dist_size() > 1 && ddp_check_and_broadcast(model, cfg)) {
+        trainer_free(&trainer);
+        goto done;
+    }
     if (interrupt_requested()) {
         rc = TRAIN_INTERRUPTED;
         fprintf(stderr, "interrupted by %s before training began: nothing saved\n",
@@ -125,7 +166,7 @@ static int run(ConfigParser *cp)
         fprintf(stderr, "interrupted by %s: the run's position is saved; resume with:\n  ./train -r %s\n",
                 interrupt_name(interrupt_requested()), trainer.base.interrupted_path);
     }
-    base_trainer_free(&trainer.base);
+    trainer_free(&trainer);
 done:
     scheduler_free(scheduler);
     optimizer_free(optimizer);
@@ -143,14 +184,30 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", engine_last_error());
         return 1;
     }
+    /* under mpirun: join the job first, so that only rank 0 makes run folders */
+    if (dist_init()) {
+        fprintf(stderr, "error: %s\n", engine_last_error());
+        return 1;
+    }
     bool exit_now;
     ConfigParser *cp = config_parser_from_args(argc, argv, "PyTorch Template", custom_args,
-                                               (int)(sizeof custom_args / sizeof custom_args[0]), true, &exit_now);
-    if (exit_now) return 0;
+                                               (int)(sizeof custom_args / sizeof custom_args[0]), dist_is_main(),
+                                               &exit_now);
+    if (exit_now) {
+        dist_finalize();
+        return 0;
+    }
     int rc = cp ? run(cp) : -1;
     if (!trained_an_epoch) config_parser_discard_run_dirs(cp);
-    if (rc == -1) fprintf(stderr, "error: %s\n", engine_has_error() ? engine_last_error() : "training failed");
+    if (rc == -1) {
+        const char *msg = engine_has_error() ? engine_last_error() : "training failed";
+        if (dist_size() > 1) fprintf(stderr, "error: rank %d of %d: %s\n", dist_rank(), dist_size(), msg);
+        else fprintf(stderr, "error: %s\n", msg);
+        /* the other ranks may wait in a collective: end them all now */
+        if (dist_size() > 1) dist_abort(1);
+    }
     config_parser_free(cp);
+    dist_finalize();
     if (rc == TRAIN_INTERRUPTED) return interrupt_exit_status(interrupt_requested());
     return rc == 0 ? 0 : 1;
 }

@@ -100,7 +100,7 @@ void data_loader_fill_slot(DataLoader *dl, Slot *s, int64_t b)
     }
     free(s->error);
     s->error = NULL;
-    const int64_t *idx = dl->order + b * dl->opts.batch_size;
+    const int64_t *idx = dl->local + b * dl->opts.batch_size;
     if (dataset_collate(dl->ds, idx, (int)rows, &ctx, &batch) || finish_variable_fields(dl, s, (int)rows, idx)) {
         /* the error slot is per thread: the message travels with the batch to the consumer */
         s->error = strdup(engine_has_error() ? engine_last_error() : "the dataset failed without a message");
@@ -187,6 +187,49 @@ static int plan_fields(DataLoader *dl)
     return 0;
 }
 
+/* Batches of n samples. */
+static int64_t count_batches(int64_t n, DataLoaderOptions opts)
+{
+    return opts.drop_last ? n / opts.batch_size : (n == 0 ? 0 : (n - 1) / opts.batch_size + 1);
+}
+
+/* This rank's samples of the epoch's order: positions rank, rank + count,
+ * ... of the order, wrapped around to a multiple of count when padding
+ * (DistributedSampler: every rank takes as many, and global batch b is
+ * order positions [b B count, (b + 1) B count), the batch b of one process
+ * at batch size B count). */
+static void take_shard(DataLoader *dl)
+{
+    for (int64_t i = 0; i < dl->n_local; i++) {
+        int64_t pos = i * dl->shard_count + dl->shard_rank;
+        dl->local[i] = dl->order[pos % dl->n];
+    }
+}
+
+int data_loader_shard(DataLoader *dl, int rank, int count, bool pad)
+{
+    ENGINE_CHECK_INT(!dl->started, "data loader: shard before the first epoch");
+    ENGINE_CHECK_INT(count >= 1 && rank >= 0 && rank < count, "data loader: rank %d of %d", rank, count);
+    int64_t n = dl->n, local;
+    if (pad && dl->opts.drop_last) local = n / count; /* DistributedSampler(drop_last): the tail is dropped */
+    else if (pad) local = (n + count - 1) / count;
+    else local = n > rank ? (n - rank + count - 1) / count : 0;
+    ENGINE_CHECK_INT(local > 0 || n == 0,
+                     "data loader: %lld samples cannot be shared among %d ranks (each rank needs at least one)",
+                     (long long)n, count);
+    dl->shard_rank = rank;
+    dl->shard_count = count;
+    dl->shard_pad = pad;
+    dl->n_local = local;
+    dl->n_batches = count_batches(local, dl->opts);
+    dl->next_fill = dl->next_take = dl->n_batches;
+    ENGINE_CHECK_INT(dl->n_batches > 0 || n == 0,
+                     "data loader: drop_last leaves no batch: %lld samples per rank, batch_size %lld",
+                     (long long)local, (long long)dl->opts.batch_size);
+    take_shard(dl);
+    return 0;
+}
+
 /* A loader over the given sample indices (copied). */
 static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, DataLoaderOptions opts)
 {
@@ -202,7 +245,12 @@ static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, D
     memcpy(dl->order, indices, sizeof(int64_t) * (size_t)n);
     generator_seed(&dl->gen, opts.seed);
     generator_get_state(&dl->gen, dl->epoch_rng);
-    dl->n_batches = opts.drop_last ? n / opts.batch_size : (n == 0 ? 0 : (n - 1) / opts.batch_size + 1);
+    dl->local = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    ENGINE_ASSERT(dl->local != NULL);
+    memcpy(dl->local, indices, sizeof(int64_t) * (size_t)n);
+    dl->shard_count = 1;
+    dl->n_local = n;
+    dl->n_batches = count_batches(n, opts);
     dl->n_slots = opts.num_workers > 0 ? 2 * opts.num_workers : 1;
     dl->slots = calloc((size_t)dl->n_slots, sizeof(Slot));
     ENGINE_ASSERT(dl->slots != NULL);
@@ -355,14 +403,17 @@ void data_loader_free(DataLoader *dl)
     free(dl->slots);
     free(dl->indices);
     free(dl->order);
+    free(dl->local);
     free(dl->valid_indices);
     if (dl->owns_dataset) dataset_free(dl->ds);
     free(dl);
 }
 
 int64_t data_loader_num_samples(const DataLoader *dl) { return dl->n; }
+int64_t data_loader_num_local_samples(const DataLoader *dl) { return dl->n_local; }
 int64_t data_loader_num_batches(const DataLoader *dl) { return dl->n_batches; }
 int64_t data_loader_batch_size(const DataLoader *dl) { return dl->opts.batch_size; }
+bool data_loader_drops_last(const DataLoader *dl) { return dl->opts.drop_last; }
 const Dataset *data_loader_dataset(const DataLoader *dl) { return dl->ds; }
 bool data_loader_failed(const DataLoader *dl) { return dl->failed; }
 int64_t data_loader_epoch(const DataLoader *dl) { return dl->sample_epoch; }
@@ -389,6 +440,7 @@ static void start_epoch(DataLoader *dl, int64_t first, bool draw_order)
         for (int64_t i = 0; i < dl->n; i++) dl->order[i] = dl->indices[tensor_i64(perm)[i]];
         scope_end();
     }
+    take_shard(dl);
     for (int i = 0; i < dl->n_slots; i++) dl->slots[i].state = SLOT_EMPTY;
     dl->in_use = -1;
     dl->started = true;

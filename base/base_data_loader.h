@@ -50,9 +50,20 @@ DataLoader *base_data_loader_new(Dataset *ds, DataLoaderOptions opts);
 DataLoader *data_loader_split_validation(DataLoader *dl);
 void data_loader_free(DataLoader *dl);
 
+/* This rank's share of the samples (data_loader_shard) from now on:
+ * DistributedSampler's, the same order on every rank (the seed and the
+ * epoch), positions rank, rank + count, ... of it; pad: wrapped around to a
+ * multiple of count so that every rank takes as many batches (training),
+ * else each position once (validation, test: sums over ranks are exact).
+ * Before the first epoch. -1 with an error when a rank would get nothing. */
+int data_loader_shard(DataLoader *dl, int rank, int count, bool pad);
+
 int64_t data_loader_num_samples(const DataLoader *dl);
+/* The samples this rank takes per epoch (all of them in a single process). */
+int64_t data_loader_num_local_samples(const DataLoader *dl);
 int64_t data_loader_num_batches(const DataLoader *dl);
 int64_t data_loader_batch_size(const DataLoader *dl);
+bool data_loader_drops_last(const DataLoader *dl);
 const Dataset *data_loader_dataset(const DataLoader *dl);
 
 /* Hands the batches out on device from now on; call before the first

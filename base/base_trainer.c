@@ -10,6 +10,7 @@
 
 #include "base/finetune.h"
 #include "engine/serialize/atomic_file.h"
+#include "dist/world.h"
 #include "logger/curves.h"
 #include "utils/interrupt.h"
 
@@ -40,6 +41,30 @@ static bool same_state_type(const char *state_json, const char *name)
     bool same = cJSON_IsString(type) && strcmp(type->valuestring, name) == 0;
     cJSON_Delete(state);
     return same;
+}
+
+/* The loader's position from a checkpoint saved with another data-parallel
+ * layout (ranks x batch_size per rank): global batch b covers the same
+ * samples of the epoch's order for any layout of the same global batch
+ * size (data_loader_shard), so a position inside an epoch carries over
+ * only then; the end of an epoch carries over always. */
+static int resume_layout(BaseTrainer *bt, const Checkpoint *ck, DataLoaderPosition *pos)
+{
+    int64_t saved = ck->global_batch_size, now = dist_size() * data_loader_batch_size(bt->data_loader);
+    if (saved == 0 || saved == now) return 0; /* older checkpoints: a single process, as now */
+    int64_t n = data_loader_num_samples(bt->data_loader);
+    bool drop_last = data_loader_drops_last(bt->data_loader);
+    int64_t saved_batches = drop_last ? n / saved : (n + saved - 1) / saved;
+    if (pos->taken >= saved_batches) {
+        pos->taken = INT64_MAX; /* that epoch was over */
+        return 0;
+    }
+    ENGINE_CHECK_INT(!ck->has_progress && pos->taken <= 0,
+                     "%s: the checkpoint stopped inside an epoch of global batches of %lld samples (ranks x "
+                     "batch_size), this run's are %lld: resume with a batch_size that makes %lld, or from a "
+                     "checkpoint at an epoch's end",
+                     ck->path, (long long)saved, (long long)now, (long long)saved);
+    return 0;
 }
 
 static int resume_checkpoint(BaseTrainer *bt)
@@ -88,7 +113,11 @@ static int resume_checkpoint(BaseTrainer *bt)
             return -1;
     }
     generator_set_state(generator_default(), ck->rng_default);
-    if (bt->data_loader && ck->has_loader) data_loader_set_position(bt->data_loader, &ck->loader);
+    if (bt->data_loader && ck->has_loader) {
+        DataLoaderPosition pos = ck->loader;
+        if (resume_layout(bt, ck, &pos)) return -1;
+        data_loader_set_position(bt->data_loader, &pos);
+    }
     if (ck->has_progress)
         log_info(&bt->logger, "Checkpoint loaded. Resume training from epoch %lld, batch %lld",
                  (long long)bt->start_epoch, (long long)ck->progress_batch);
@@ -108,7 +137,9 @@ int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn c
     memset(bt, 0, sizeof *bt);
     const Config *cfg = cp->config;
     int64_t verbosity;
-    if (config_int_or(cfg, "trainer.verbosity", 2, &verbosity) || get_logger(&bt->logger, "trainer", (int)verbosity))
+    /* in a distributed run rank 0 logs; the others only warnings and errors */
+    if (config_int_or(cfg, "trainer.verbosity", 2, &verbosity) ||
+        get_logger(&bt->logger, "trainer", dist_is_main() ? (int)verbosity : 0))
         return -1;
     ENGINE_CHECK_INT(n_metrics <= TRAINER_MAX_METRICS, "%s: metrics: at most %d", cfg->label, TRAINER_MAX_METRICS);
     bt->train_epoch = train_epoch;
@@ -142,7 +173,7 @@ int base_trainer_init(BaseTrainer *bt, ConfigParser *cp, Module *model, LossFn c
     /* the reference makes its TensorboardWriter here; metrics.csv comes with it */
     bool tensorboard;
     if (config_bool_or(cfg, "trainer.tensorboard", false, &tensorboard) ||
-        tensorboard_writer_init(&bt->writer, cp->log_dir, tensorboard))
+        tensorboard_writer_init(&bt->writer, cp->log_dir, tensorboard && dist_is_main())) /* rank 0 writes */
         return -1;
     if (cp->log_dir[0] && metrics_log_open(&bt->metrics_csv, cp->log_dir)) {
         writer_close(&bt->writer);
@@ -218,6 +249,10 @@ static int write_checkpoint(BaseTrainer *bt, const char *path, int64_t epoch, co
         .config = bt->cp->config,
     };
     const Dataset *ds = bt->data_loader ? data_loader_dataset(bt->data_loader) : NULL;
+    if (bt->data_loader) {
+        c.ranks = dist_size();
+        c.rank_batch_size = data_loader_batch_size(bt->data_loader);
+    }
     if (ds && ds->class_names) { /* ./test shows results by class name */
         c.class_names = ds->class_names;
         c.n_classes = ds->n_classes;
@@ -225,9 +260,11 @@ static int write_checkpoint(BaseTrainer *bt, const char *path, int64_t epoch, co
     return checkpoint_save(path, &c);
 }
 
-/* always: save this epoch's checkpoint even off save_period (the run stops). */
+/* always: save this epoch's checkpoint even off save_period (the run stops).
+ * In a distributed run rank 0 writes (every rank holds the same weights). */
 static int save_checkpoint(BaseTrainer *bt, int64_t epoch, bool save_best, bool always)
 {
+    if (!dist_is_main()) return 0;
     char path[4200];
     if (always || epoch % bt->save_period == 0) {
         snprintf(path, sizeof path, "%s/checkpoint-epoch%lld.ckpt", bt->cp->save_dir, (long long)epoch);
@@ -251,6 +288,7 @@ static int save_interrupted(BaseTrainer *bt, int64_t epoch)
     snprintf(bt->interrupted_path, sizeof bt->interrupted_path, "%s/checkpoint-epoch%lld-batch%lld.ckpt",
              bt->cp->save_dir, (long long)epoch, (long long)bt->progress.batch);
     bt->progress.epoch = epoch;
+    if (!dist_is_main()) return 0;
     if (write_checkpoint(bt, bt->interrupted_path, epoch - 1, &bt->progress)) {
         bt->interrupted_path[0] = '\0';
         return -1;
@@ -313,7 +351,7 @@ int base_trainer_train(BaseTrainer *bt)
         /* the checkpoint of the last epoch is written before stopping, so a
          * resume knows the run ended early; a signal that came during the
          * epoch's last steps or its save stops the run here, at a saved epoch */
-        bool interrupted = interrupt_requested() && epoch < bt->epochs && !stop;
+        bool interrupted = dist_interrupt_agreed() && epoch < bt->epochs && !stop;
         if (save_checkpoint(bt, epoch, best, interrupted)) return -1;
         if (interrupted) return TRAIN_INTERRUPTED;
         if (stop) {

@@ -71,6 +71,9 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
     state_dict_init(&all);
     char *opt_json = NULL, *sched_json = NULL, *config_json = NULL, *rng_d = NULL, *rng_l = NULL, *loader_e = NULL,
          *progress_j = NULL, *classes_j = NULL;
+    char layout[64] = "";
+    if (c->ranks > 0)
+        snprintf(layout, sizeof layout, "[%" PRId64 ", %" PRId64 "]", c->ranks, c->rank_batch_size);
     int rc = module_state_dict(c->model, &model_sd);
     if (rc == 0 && c->optimizer) rc = optimizer_state_dict(c->optimizer, &opt_sd, &opt_json);
     for (int i = 0; rc == 0 && i < model_sd.n; i++) rc = state_dict_add(&all, model_sd.names[i], model_sd.tensors[i]);
@@ -103,7 +106,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
             {"optimizer", opt_json},       {"lr_scheduler", sched_json},
             {"rng_default", rng_d},        {"rng_loader", rng_l},
             {"loader_epoch", loader_e},    {"epoch_progress", progress_j},
-            {"class_names", classes_j},
+            {"class_names", classes_j},    {"data_parallel", layout[0] ? layout : NULL},
         };
         const char *keys[16], *values[16];
         int n = 0;
@@ -310,6 +313,15 @@ static Checkpoint *checkpoint_open(Safetensors *st, const char *path)
         ck->loader.epoch_rng[1] = e[1];
         ck->loader.taken = (int64_t)e[2];
         if (four) ck->loader.epochs = (int64_t)e[3];
+    }
+    /* "[ranks, batch_size per rank]": where a resume inside an epoch can go on */
+    text = safetensors_meta(st, "data_parallel");
+    if (text) {
+        uint64_t layout[2];
+        if (!parse_u64_array(text, layout, 2) || layout[0] < 1 || layout[0] > (1u << 24) || layout[1] < 1 ||
+            layout[1] > ((uint64_t)1 << 32))
+            return damaged(ck, "data_parallel", text, "[ranks, batch_size per rank]");
+        ck->global_batch_size = (int64_t)(layout[0] * layout[1]);
     }
     text = safetensors_meta(st, "epoch_progress");
     if (text && !parse_progress(ck, text))

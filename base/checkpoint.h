@@ -49,6 +49,9 @@ typedef struct {
     const Config *config;
     const char *const *class_names;   /* the dataset's, index -> name; NULL when unnamed */
     int n_classes;
+    /* the training's data-parallel layout: ranks x batch_size per rank (a
+     * single process: 1 x batch_size); 0: not recorded */
+    int64_t ranks, rank_batch_size;
 } CheckpointContent;
 
 int checkpoint_save(const char *path, const CheckpointContent *c);
@@ -66,6 +69,7 @@ typedef struct {
     bool has_loader;
     const char *optimizer_json; /* NULL when absent */
     const char *scheduler_json;
+    int64_t global_batch_size; /* ranks x batch_size of the run that saved it; 0: not recorded */
     bool has_progress; /* saved inside an epoch */
     int64_t progress_epoch, progress_batch;
     int n_totals;

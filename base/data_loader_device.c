@@ -165,7 +165,7 @@ void data_loader_resident_batch(DataLoader *dl, int64_t b, TensorBatch *out)
          * device; batches are then views of it, with no work (and no index
          * bounds check, which waits for the device) per batch */
         scope_begin();
-        Tensor *order = tensor_from_data(dl->order, SHAPE(dl->n), DT_I64, dl->device);
+        Tensor *order = tensor_from_data(dl->local, SHAPE(dl->n_local), DT_I64, dl->device);
         for (int k = 0; k < n; k++) {
             dl->epoch[k] = tensor_persist(t_index_select(dl->resident[k], 0, order));
             ENGINE_ASSERT(dl->epoch[k] != NULL); /* the order holds the loader's own indices */

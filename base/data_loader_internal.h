@@ -47,6 +47,12 @@ struct DataLoader {
 
     int64_t *order; /* this epoch's order */
     int64_t n_batches;
+    /* distributed runs (data_loader_shard): this rank's part of the order,
+     * as DistributedSampler takes it; the whole order in a single process */
+    int shard_rank, shard_count;
+    bool shard_pad;    /* the order is wrapped around to a multiple of shard_count (training) */
+    int64_t n_local;   /* samples this rank takes per epoch */
+    int64_t *local;    /* this epoch's samples of this rank, in order */
 
     Slot *slots;
     int n_slots;
@@ -80,7 +86,7 @@ struct DataLoader {
 /* Samples in batch b: batch_size, fewer in a last partial batch. */
 static inline int64_t data_loader_batch_rows(const DataLoader *dl, int64_t b)
 {
-    int64_t left = dl->n - b * dl->opts.batch_size;
+    int64_t left = dl->n_local - b * dl->opts.batch_size;
     return left < dl->opts.batch_size ? left : dl->opts.batch_size;
 }
 

@@ -40,11 +40,11 @@ enum { N_MODELS = sizeof MODELS / sizeof MODELS[0], CUDA_ITERS = 50 };
 
 static Module *build(const char *name)
 {
-    if (strcmp(name, "mnist_model_b128") == 0) return mnist_model(10);
+    if (strcmp(name, "mnist_model_b128") == 0) return mnist_model(10, 0.5);
     if (strcmp(name, "mnist_net_b128") == 0) return mnist_net(10);
     if (strcmp(name, "resnet18_b256") == 0) return resnet18(10, 3);
     static const int64_t hidden[] = {1024, 1024};
-    return mnist_mlp(hidden, 2, 10);
+    return mnist_mlp(hidden, 2, 10, false);
 }
 
 static double now_ms(void)

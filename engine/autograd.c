@@ -156,6 +156,52 @@ static void topo_sort(Node *root, PtrVec *order, PtrVec *leaves)
 
 static Tensor *accumulate(Tensor *acc, Tensor *g) { return acc ? t_add(acc, g) : g; }
 
+/* A leaf's gradient of this backward is complete: its hooks see it once,
+ * then it lands in .grad. 0 or -1. */
+static int finish_leaf(Tensor *leaf)
+{
+    Tensor *g = leaf->grad_acc;
+    leaf->grad_acc = NULL;
+    if (!g) return 0;
+    g = run_hooks(leaf, g);
+    if (!g) return -1;
+    if (!leaf->grad) {
+        /* owned by the leaf, not by any scope: it lives as long as the leaf */
+        Tensor *copy = tensor_empty(leaf->shape, leaf->dtype, tensor_device(leaf));
+        if (!copy || tensor_copy_(copy, g) != 0) return -1;
+        leaf->grad = tensor_persist(copy);
+        return 0;
+    }
+    return t_add_(leaf->grad, g, 1.0) != 0 ? -1 : 0;
+}
+
+/* The index of leaf in leaves, or -1. */
+static int leaf_index(const PtrVec *leaves, const Tensor *t)
+{
+    for (int k = 0; k < leaves->n; k++)
+        if (leaves->items[k] == t) return k;
+    return -1;
+}
+
+/* pending[k]: the nodes that will still add to leaf k's gradient. A leaf is
+ * finished as soon as the last of them has run, rather than after the whole
+ * backward, so that its hooks (distributed training starts averaging a
+ * bucket of gradients there) run while the rest of the backward computes. */
+static int *count_leaf_consumers(const PtrVec *order, const PtrVec *leaves)
+{
+    int *pending = calloc((size_t)(leaves->n ? leaves->n : 1), sizeof(int));
+    ENGINE_ASSERT(pending != NULL);
+    for (int j = 0; j < order->n; j++) {
+        const Node *n = order->items[j];
+        for (int i = 0; i < n->n_inputs; i++) {
+            if (!n->needs_grad[i] || n->inputs[i]->grad_fn) continue;
+            int k = leaf_index(leaves, n->inputs[i]);
+            if (k >= 0) pending[k]++;
+        }
+    }
+    return pending;
+}
+
 int tensor_backward(Tensor *root, Tensor *grad) { return tensor_backward_ex(root, grad, false); }
 
 int tensor_backward_ex(Tensor *root, Tensor *grad, bool retain_graph)
@@ -177,11 +223,13 @@ int tensor_backward_ex(Tensor *root, Tensor *grad, bool retain_graph)
     bool previous_mode = no_grad_begin();
     int rc = 0;
     PtrVec order = {0}, leaves = {0};
+    int *pending = NULL;
     if (root->grad_fn == NULL) {
         vec_push(&leaves, root);
         root->grad_acc = grad;
     } else {
         topo_sort(root->grad_fn, &order, &leaves);
+        pending = count_leaf_consumers(&order, &leaves);
         root->grad_acc = grad;
         for (int k = order.n - 1; k >= 0 && rc == 0; k--) {
             Node *n = order.items[k];
@@ -214,6 +262,12 @@ int tensor_backward_ex(Tensor *root, Tensor *grad, bool retain_graph)
                 in->grad_acc = accumulate(in->grad_acc, gin[i]);
                 if (!in->grad_acc) rc = -1;
             }
+            /* leaves whose last contribution this node was */
+            for (int i = 0; i < n->n_inputs && rc == 0; i++) {
+                if (!n->needs_grad[i] || n->inputs[i]->grad_fn) continue;
+                int li = leaf_index(&leaves, n->inputs[i]);
+                if (li >= 0 && --pending[li] == 0 && finish_leaf(n->inputs[i])) rc = -1;
+            }
             if (gin != grad_in) free(gin);
             if (!retain_graph) {
                 n->released = true;
@@ -221,29 +275,14 @@ int tensor_backward_ex(Tensor *root, Tensor *grad, bool retain_graph)
             }
         }
     }
-    /* leaves: hooks see the summed gradient once, then it lands in .grad */
+    /* the leaves not finished yet (the root itself, nodes skipped without a
+     * gradient, or a failure: then their partial sums are dropped) */
     for (int k = 0; k < leaves.n; k++) {
         Tensor *leaf = leaves.items[k];
-        Tensor *g = leaf->grad_acc;
-        leaf->grad_acc = NULL;
-        if (!g || rc != 0) continue;
-        g = run_hooks(leaf, g);
-        if (!g) {
-            rc = -1;
-            continue;
-        }
-        if (!leaf->grad) {
-            /* owned by the leaf, not by any scope: it lives as long as the leaf */
-            Tensor *copy = tensor_empty(leaf->shape, leaf->dtype, tensor_device(leaf));
-            if (!copy || tensor_copy_(copy, g) != 0) {
-                rc = -1;
-                continue;
-            }
-            leaf->grad = tensor_persist(copy);
-        } else if (t_add_(leaf->grad, g, 1.0) != 0) {
-            rc = -1;
-        }
+        if (rc != 0) leaf->grad_acc = NULL;
+        else if (finish_leaf(leaf)) rc = -1;
     }
+    free(pending);
     for (int k = 0; k < order.n; k++) ((Node *)order.items[k])->mark = MARK_NONE;
     if (rc != 0)
         for (int k = 0; k < order.n; k++) ((Node *)order.items[k])->output->grad_acc = NULL;

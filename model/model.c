@@ -16,11 +16,12 @@ static Tensor *child(Module *m, const char *name, Tensor *x) { return module_for
 static Tensor *mnist_model_forward(Module *m, Tensor *x)
 {
     PoolParams pool2 = pool_params(2, 0, 0);
+    double p = *(const double *)m->impl; /* the dropout probability */
     x = t_relu(f_max_pool2d(child(m, "conv1", x), pool2));
     x = t_relu(f_max_pool2d(child(m, "conv2_drop", child(m, "conv2", x)), pool2));
     x = t_view(x, SHAPE(-1, 320));
     x = t_relu(child(m, "fc1", x));
-    x = f_dropout(x, 0.5, m->training, NULL);
+    x = f_dropout(x, p, m->training, NULL);
     x = child(m, "fc2", x);
     return f_log_softmax(x, 1);
 }
@@ -38,13 +39,17 @@ Module *model_with_children(Module *m, int n, const char *const *names, Module *
     return m;
 }
 
-Module *mnist_model(int64_t num_classes)
+Module *mnist_model(int64_t num_classes, double dropout)
 {
     ConvParams cp = conv_params_default();
     Module *m = module_new("MnistModel");
     m->forward = mnist_model_forward;
+    double *p = malloc(sizeof *p);
+    ENGINE_ASSERT(p != NULL);
+    *p = dropout;
+    m->impl = p; /* freed with the module */
     const char *names[] = {"conv1", "conv2", "conv2_drop", "fc1", "fc2"};
-    Module *children[] = {nn_conv2d(1, 10, 5, 5, cp, true), nn_conv2d(10, 20, 5, 5, cp, true), nn_dropout2d(0.5),
+    Module *children[] = {nn_conv2d(1, 10, 5, 5, cp, true), nn_conv2d(10, 20, 5, 5, cp, true), nn_dropout2d(dropout),
                           nn_linear(320, 50, true), nn_linear(50, num_classes, true)};
     return model_with_children(m, 5, names, children);
 }
@@ -107,15 +112,16 @@ static Tensor *mlp_forward(Module *m, Tensor *x)
     return f_log_softmax(child(m, "layers", t_flatten(x, 1, -1)), 1);
 }
 
-Module *mnist_mlp(const int64_t *hidden, int n_hidden, int64_t num_classes)
+Module *mnist_mlp(const int64_t *hidden, int n_hidden, int64_t num_classes, bool batch_norm)
 {
-    Module *layers[2 * 16 + 1];
+    Module *layers[3 * 16 + 1];
     ENGINE_CHECK(n_hidden >= 0 && n_hidden <= 16, "MLP: between 0 and 16 hidden layers, got %d", n_hidden);
     int n = 0;
     int64_t in = 28 * 28;
     for (int i = 0; i < n_hidden; i++) {
         ENGINE_CHECK(hidden[i] > 0, "MLP: hidden sizes must be positive, got %lld", (long long)hidden[i]);
         layers[n++] = nn_linear(in, hidden[i], true);
+        if (batch_norm) layers[n++] = nn_batch_norm1d(hidden[i]);
         layers[n++] = nn_relu();
         in = hidden[i];
     }
@@ -153,8 +159,13 @@ static const char *const num_classes_only[] = {"num_classes", NULL};
 
 static Module *build_mnist_model(const Config *cfg)
 {
+    static const char *const keys[] = {"num_classes", "dropout", NULL};
     int64_t k;
-    return num_classes_arg(cfg, num_classes_only, "MnistModel", &k) ? NULL : built(cfg, mnist_model(k));
+    double p;
+    if (num_classes_arg(cfg, keys, "MnistModel", &k) || config_number_or(cfg, "arch.args.dropout", 0.5, &p))
+        return NULL;
+    ENGINE_CHECK(p >= 0 && p < 1, "%s: arch.args.dropout: expected a probability in [0, 1), got %g", cfg->label, p);
+    return built(cfg, mnist_model(k, p));
 }
 
 static Module *build_mnist_net(const Config *cfg)
@@ -173,8 +184,10 @@ static Module *build_mlp(const Config *cfg)
 {
     int64_t k, hidden[16] = {512, 256};
     int n = 2;
-    static const char *const keys[] = {"num_classes", "hidden", NULL};
-    if (num_classes_arg(cfg, keys, "MLP", &k)) return NULL;
+    static const char *const keys[] = {"num_classes", "hidden", "batch_norm", NULL};
+    bool batch_norm;
+    if (num_classes_arg(cfg, keys, "MLP", &k) || config_bool_or(cfg, "arch.args.batch_norm", false, &batch_norm))
+        return NULL;
     const cJSON *h = config_find(cfg, "arch.args.hidden");
     if (h) {
         ENGINE_CHECK(cJSON_IsArray(h) && cJSON_GetArraySize(h) <= 16,
@@ -189,7 +202,7 @@ static Module *build_mlp(const Config *cfg)
                          (long long)hidden[i]);
         }
     }
-    return built(cfg, mnist_mlp(hidden, n, k));
+    return built(cfg, mnist_mlp(hidden, n, k, batch_norm));
 }
 
 static Module *build_resnet18(const Config *cfg)

@@ -3,6 +3,7 @@
  * frozen parameters, tensor hooks, requires_grad rules and a deep chain.
  * Expected gradients are worked out by hand in the comments. */
 #include <math.h>
+#include <string.h>
 
 #include "tests/support/check.h"
 
@@ -310,6 +311,51 @@ static void test_hooks(void **state)
     scope_end();
 }
 
+/* The order in which hooks run: each hook appends its mark to the log. */
+typedef struct {
+    char *log;
+    char mark;
+} OrderHook;
+
+static Tensor *order_hook(Tensor *grad, void *ctx)
+{
+    (void)grad;
+    OrderHook *h = ctx;
+    size_t n = strlen(h->log);
+    h->log[n] = h->mark;
+    h->log[n + 1] = '\0';
+    return NULL;
+}
+
+/* A leaf's hooks run as soon as its gradient is complete, before the
+ * backward goes on to the layers below it (distributed training overlaps
+ * its communication with the rest of the backward there). With
+ * a = x * w1, b = a * w2, loss = sum(b): w2's gradient is complete once b's
+ * node has run, before a's node runs (whose output hook marks 'a'); w1's
+ * after it. The gradients are unchanged by the order. */
+static void test_leaf_hooks_run_when_complete(void **state)
+{
+    (void)state;
+    scope_begin();
+    Tensor *x = leaf((const float[]){1, -2, 3, 0.5f}, SHAPE(4));
+    Tensor *w1 = leaf((const float[]){0.5f, 1, -1, 2}, SHAPE(4));
+    Tensor *w2 = leaf((const float[]){3, 0.25f, 2, -1}, SHAPE(4));
+    Tensor *a = t_mul(x, w1);
+    Tensor *b = t_mul(a, w2);
+    char log[8] = "";
+    OrderHook h2 = {log, '2'}, ha = {log, 'a'}, h1 = {log, '1'};
+    assert_int_equal(tensor_register_hook(w2, order_hook, &h2), 0);
+    assert_int_equal(tensor_register_hook(a, order_hook, &ha), 0);
+    assert_int_equal(tensor_register_hook(w1, order_hook, &h1), 0);
+    assert_int_equal(tensor_backward(t_sum(b, NULL, 0, false), NULL), 0);
+    assert_string_equal(log, "2a1");
+    for (int i = 0; i < 4; i++) { /* d/dw1 = x w2, d/dw2 = x w1 */
+        assert_float_equal(tensor_f32(w1->grad)[i], tensor_f32(x)[i] * tensor_f32(w2)[i], 1e-6);
+        assert_float_equal(tensor_f32(w2->grad)[i], tensor_f32(x)[i] * tensor_f32(w1)[i], 1e-6);
+    }
+    scope_end();
+}
+
 static void test_requires_grad_rules(void **state)
 {
     scope_begin();
@@ -358,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_detach_cuts_the_graph),
         cmocka_unit_test(test_frozen_parameters),
         cmocka_unit_test(test_hooks),
+        cmocka_unit_test(test_leaf_hooks_run_when_complete),
         cmocka_unit_test(test_requires_grad_rules),
         cmocka_unit_test(test_deep_chain),
     };

@@ -263,7 +263,7 @@ static void test_mnist_model_against_torch(void **state)
     scope_begin();
     /* eval: the dropouts are off, so torch and we compute the same function */
     LayerCase cases[] = {
-        LAYER("MnistModel eval", mnist_model(10), "MnistModel()", false, SHAPE(4, 1, 28, 28)),
+        LAYER("MnistModel eval", mnist_model(10, 0.5), "MnistModel()", false, SHAPE(4, 1, 28, 28)),
     };
     run_cases("layers_mnist", cases, N_CASES(cases));
     scope_end();

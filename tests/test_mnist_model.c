@@ -13,7 +13,7 @@ enum { STEPS = 20, BATCH = 64 };
 static void test_mnist_model_adam_matches_torch(void **state)
 {
     manual_seed(7);
-    Module *model = mnist_model(10);
+    Module *model = mnist_model(10, 0.5);
     REQUIRE_OK(model);
     module_train(model, false); /* dropout off, as in the torch run */
     StateDict params;

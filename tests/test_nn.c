@@ -655,7 +655,7 @@ static void test_reprs_match_pytorch(void **state)
 static void test_mnist_model_summary(void **state)
 {
     scope_begin();
-    Module *model = mnist_model(10);
+    Module *model = mnist_model(10, 0.5);
     REQUIRE_OK(model);
     assert_int_equal(module_num_parameters(model, true), 21840);
     char *ours = NULL;

@@ -9,8 +9,11 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "dist/ddp.h"
+#include "dist/world.h"
 #include "engine/memory.h"
 #include "engine/scope.h"
 #include "logger/image_grid.h"
@@ -43,11 +46,59 @@ static int diverged(const Trainer *t, int64_t epoch, const char *which, float lo
  * metrics to the writer and, weighted by samples, to the tracker. Returns
  * the number of steps logged (their infos in sv->info) or -1; the last
  * step's loss goes to *last_loss unless it is NULL. */
+/* Distributed training: every rank's rows of the same steps (each rank
+ * queues and reads its steps at the same batches) summed over ranks, so
+ * that a row holds the loss and metric counts of the step's global batch,
+ * the same on every rank. */
+static int reduce_step_rows(StepValues *sv, int rows)
+{
+    if (dist_size() == 1 || rows <= 0) return rows;
+    int nv = sv->n_values, w = nv + 1;
+    double *sums = malloc(sizeof(double) * (size_t)rows * (size_t)w);
+    ENGINE_ASSERT(sums != NULL);
+    for (int r = 0; r < rows; r++) {
+        const float *v = sv->host + (size_t)r * (size_t)nv;
+        double n = (double)sv->info[r].n;
+        sums[r * w] = n;
+        sums[r * w + 1] = (double)v[0] * n; /* the loss is a mean over the batch */
+        for (int i = 1; i < nv; i++) sums[r * w + 1 + i] = v[i];
+    }
+    int rc = dist_allreduce_sum_f64(sums, (int64_t)rows * w);
+    for (int r = 0; rc == 0 && r < rows; r++) {
+        float *v = sv->host + (size_t)r * (size_t)nv;
+        sv->info[r].n = (int64_t)sums[r * w];
+        v[0] = (float)(sums[r * w + 1] / sums[r * w]);
+        for (int i = 1; i < nv; i++) v[i] = (float)sums[r * w + 1 + i];
+    }
+    free(sums);
+    return rc ? -1 : rows;
+}
+
+/* Distributed validation: the ranks' totals and counts summed (each rank
+ * validated its own samples, as many as it had). */
+static int reduce_tracker(MetricTracker *m)
+{
+    if (dist_size() == 1) return 0;
+    double buf[2 * TRACKER_MAX_KEYS];
+    for (int i = 0; i < m->n; i++) {
+        buf[i] = m->total[i];
+        buf[m->n + i] = (double)m->count[i];
+    }
+    if (dist_allreduce_sum_f64(buf, 2 * m->n)) return -1;
+    for (int i = 0; i < m->n; i++) {
+        m->total[i] = buf[i];
+        m->count[i] = (int64_t)buf[m->n + i];
+    }
+    return 0;
+}
+
 static int log_steps(Trainer *t, StepValues *sv, MetricTracker *tracker, bool training, int64_t epoch,
                      double *last_loss)
 {
     BaseTrainer *bt = &t->base;
     int rows = step_values_read(sv);
+    /* training steps in lockstep: the global batch's values (validation reduces its totals at the end) */
+    if (training) rows = reduce_step_rows(sv, rows);
     for (int r = 0; r < rows; r++) {
         const StepInfo *info = &sv->info[r];
         const float *v = sv->host + (size_t)r * (size_t)sv->n_values;
@@ -124,6 +175,8 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
 {
     module_train(t->base.model, false);
     tracker_reset(&t->valid_metrics);
+    /* every rank validates rank 0's model: its BatchNorm statistics (DDP's broadcast_buffers) */
+    if (dist_size() > 1 && ddp_broadcast_buffers(t->base.model)) return -1;
     StepValues sv;
     if (step_values_init(&sv, VALID_STEPS_QUEUED, t->base.n_metrics + 1, t->device)) return -1;
     bool mode = no_grad_begin();
@@ -132,7 +185,7 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
     int64_t n_batches = data_loader_num_batches(t->valid_data_loader);
     TensorBatch b;
     for (int64_t batch_idx = 0; rc == 0; batch_idx++) {
-        if (interrupt_requested()) {
+        if (dist_interrupt_agreed()) {
             rc = TRAIN_INTERRUPTED;
             break;
         }
@@ -159,6 +212,7 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
     if (rc == 0 && log_steps(t, &sv, &t->valid_metrics, false, epoch, NULL) < 0) rc = -1;
     grad_mode_restore(mode);
     step_values_free(&sv);
+    if (rc == 0 && reduce_tracker(&t->valid_metrics)) rc = -1;
     if (rc == 0) log_dict_add_tracker(log, &t->valid_metrics, "val_");
     return rc; /* TRAIN_INTERRUPTED: validation runs again from its start on resume */
 }
@@ -201,7 +255,7 @@ static int log_train_steps(Trainer *t, StepValues *sv, int64_t epoch, double tot
         int64_t batch_idx = sv->info[r].batch;
         if (batch_idx % t->log_step != 0) continue;
         /* samples as doubles: batches x batch_size may pass what an int64 holds */
-        double current = (double)batch_idx * (double)data_loader_batch_size(t->data_loader);
+        double current = (double)batch_idx * (double)data_loader_batch_size(t->data_loader) * dist_size();
         progress_clear(bar);
         log_debug(&t->base.logger, "Train Epoch: %lld [%.0f/%.0f (%.0f%%)] Loss: %.6f", (long long)epoch,
                   current, total, 100.0 * current / total,
@@ -231,11 +285,49 @@ static int begin_train_epoch(Trainer *t, int64_t *first_batch)
     return 0;
 }
 
+/* Distributed runs: the gradient averaging over the parameters that train
+ * now (made again when unfreezing changed them). */
+static int prepare_ddp(Trainer *t)
+{
+    if (dist_size() == 1) return 0;
+    int n = 0, trainable = 0;
+    Tensor **params = module_parameters(t->base.model, &n);
+    for (int i = 0; i < n; i++) trainable += params[i]->requires_grad;
+    free(params);
+    if (t->ddp && trainable == t->ddp_params) return 0;
+    ddp_free(t->ddp);
+    t->ddp_params = trainable;
+    return (t->ddp = ddp_new(t->base.model, t->bucket_mb)) ? 0 : -1;
+}
+
+/* One batch's forward and backward; the optimizer steps on the last batch
+ * of each accumulation window (and the epoch's last). The loss is left in
+ * *loss_out for the logs. */
+static int train_step(Trainer *t, TensorBatch *b, int64_t batch_idx, Tensor **output, Tensor **y, Tensor **loss_out)
+{
+    BaseTrainer *bt = &t->base;
+    bool first = batch_idx % t->accumulate == 0;
+    bool last = (batch_idx + 1) % t->accumulate == 0 || batch_idx + 1 == t->len_epoch;
+    if (first) optimizer_zero_grad(bt->optimizer, true);
+    if (t->ddp) ddp_set_sync(t->ddp, last); /* no_sync() for the other micro-batches */
+    Tensor *loss = NULL;
+    if (forward_step(t, b, output, y) == 0) loss = bt->criterion(*output, *y);
+    *loss_out = loss;
+    if (!loss) return -1;
+    Tensor *scaled = t->accumulate > 1 ? t_mul_scalar(loss, 1.0 / (double)t->accumulate) : loss;
+    if (tensor_backward(scaled, NULL)) return -1;
+    if (!last) return 0;
+    if (t->ddp && ddp_finish_backward(t->ddp)) return -1;
+    if (optimizer_step(bt->optimizer)) return -1;
+    return t->scheduler_per_batch ? scheduler_step(bt->lr_scheduler) : 0;
+}
+
 static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
 {
     Trainer *t = (Trainer *)bt;
     device_reset_peak(t->device);
     module_train(bt->model, true);
+    if (prepare_ddp(t)) return -1;
     int64_t first_batch;
     if (begin_train_epoch(t, &first_batch)) return -1;
     StepValues sv;
@@ -260,32 +352,31 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
             if (data_loader_failed(t->data_loader)) rc = -1; /* a dataset's error, not the epoch's end */
             break;
         }
-        optimizer_zero_grad(bt->optimizer, true);
-        Tensor *output, *y, *loss = NULL;
-        if (forward_step(t, &b, &output, &y) == 0) loss = bt->criterion(output, y);
-        if (!loss || tensor_backward(loss, NULL) || optimizer_step(bt->optimizer)) rc = -1;
+        double lr = optimizer_get(bt->optimizer, 0, "lr"); /* the one this step uses */
+        Tensor *output = NULL, *y = NULL, *loss = NULL;
+        if (train_step(t, &b, batch_idx, &output, &y, &loss)) rc = -1;
         StepInfo info = {.step = (epoch - 1) * t->len_epoch + batch_idx, .batch = batch_idx,
-                         .n = loss ? y->shape.d[0] : 0, .lr = optimizer_get(bt->optimizer, 0, "lr"),
-                         .time = writer_clock()};
+                         .n = loss ? y->shape.d[0] : 0, .lr = lr, .time = writer_clock()};
         if (rc == 0 && push_step(t, &sv, loss, output, y, info)) rc = -1;
         /* the step that is a multiple of log_step is the last in the queue, which is then full;
          * batch 0 is logged before the input grid, which goes to its step */
         if (rc == 0 && (batch_idx % t->log_step == 0 || step_values_full(&sv)) &&
             log_train_steps(t, &sv, epoch, total, &bar, &last_loss))
             rc = -1;
-        if (rc == 0 && batch_idx == first_batch && add_input_grid(t, &b, true)) rc = -1;
+        if (rc == 0 && batch_idx == first_batch && dist_is_main() && add_input_grid(t, &b, true)) rc = -1;
         scope_end();
         snprintf(note, sizeof note, "loss %.4f", last_loss);
         progress_update(&bar, batch_idx + 1, note);
-        if (rc == 0 && t->scheduler_per_batch && scheduler_step(bt->lr_scheduler)) rc = -1;
         if (rc == 0) engine_clear_error(); /* nor after the last step */
-        /* a signal stops the run between whole steps, where a checkpoint is exact */
-        interrupted = interrupt_requested() != 0;
+        /* a signal stops the run between whole optimizer steps, where a checkpoint is exact */
+        if ((batch_idx + 1) % t->accumulate == 0) interrupted = dist_interrupt_agreed();
     }
     if (rc == 0 && log_train_steps(t, &sv, epoch, total, &bar, &last_loss)) rc = -1;
     progress_end(&bar);
     step_values_free(&sv);
     if (rc) return -1;
+    if (t->ddp) /* what the overlap with the backward did not hide */
+        log_debug(&bt->logger, "Gradient averaging: %.3f s of waiting in this epoch", ddp_take_wait_seconds(t->ddp));
     bt->progress.batch = batch_idx; /* the training batches done, should the epoch be interrupted */
     bt->progress.train = t->train_metrics;
     if (interrupted) return TRAIN_INTERRUPTED;
@@ -326,9 +417,27 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
     t->log_step = (int64_t)sqrt((double)data_loader_batch_size(data_loader));
     if (t->log_step < 1) t->log_step = 1;
     t->scheduler_per_batch = lr_scheduler && strcmp(scheduler_name(lr_scheduler), "OneCycleLR") == 0;
+    if (config_int_or(cp->config, "trainer.accumulate_grad_batches", 1, &t->accumulate) ||
+        config_number_or(cp->config, "distributed.bucket_mb", 25.0, &t->bucket_mb)) {
+        base_trainer_free(&t->base);
+        return -1;
+    }
+    if (t->accumulate < 1 || t->accumulate > t->len_epoch) {
+        engine_error("%s: trainer.accumulate_grad_batches: expected 1 to the %lld batches of an epoch, got %lld",
+                     cp->config->label, (long long)t->len_epoch, (long long)t->accumulate);
+        base_trainer_free(&t->base);
+        return -1;
+    }
     t->tracker_keys[0] = "loss";
     for (int i = 0; i < n_metrics; i++) t->tracker_keys[i + 1] = metric_names[i];
     tracker_init(&t->train_metrics, n_metrics + 1, t->tracker_keys);
     tracker_init(&t->valid_metrics, n_metrics + 1, t->tracker_keys);
     return 0;
+}
+
+void trainer_free(Trainer *t)
+{
+    ddp_free(t->ddp);
+    t->ddp = NULL;
+    base_trainer_free(&t->base);
 }

@@ -49,6 +49,12 @@ static const KnownKey known_keys[] = {
     {"trainer.tensorboard", false},
     {"trainer.len_epoch", false},
     {"trainer.unfreeze_epoch", false},
+    {"trainer.accumulate_grad_batches", false}, /* trainer/trainer.c */
+    {"distributed", false},                     /* dist/dist_config.c */
+    {"distributed.backend", false},
+    {"distributed.bucket_mb", false},
+    {"distributed.sync_batchnorm", false},
+    {"distributed.find_unused_parameters", false},
     {"cuda", false},
     {"cuda.tf32", false},
     {"cuda.deterministic", false},

@@ -36,6 +36,12 @@ Module *nn_avg_pool2d(PoolParams p);
 Module *nn_adaptive_avg_pool2d(int64_t out_h, int64_t out_w);
 
 /* ---- normalisation (layers_norm.c) ---- */
+/* SyncBatchNorm for distributed runs: with all_reduce set (a differentiable
+ * sum over the ranks, dist/sync_batch_norm.c), every BatchNorm in training
+ * normalises with the statistics of the global batch; NULL turns it off. */
+typedef Tensor *(*BatchNormAllReduceFn)(Tensor *t);
+void nn_batch_norm_set_sync(BatchNormAllReduceFn all_reduce);
+
 /* PyTorch's defaults: eps 1e-5, momentum 0.1, affine, tracking running stats.
  * momentum NAN is PyTorch's None (a cumulative average over batches). */
 Module *nn_batch_norm1d(int64_t num_features);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "engine/autograd.h"
 #include "engine/nn/init.h"
 #include "engine/nn/layer_util.h"
 #include "engine/nn/layers.h"
@@ -25,6 +26,57 @@ static int count_batch(Tensor *counter)
     return next ? tensor_copy_(counter, next) : -1;
 }
 
+/* SyncBatchNorm: the all-reduce of batch statistics over the ranks of a
+ * distributed run, NULL otherwise (nn_batch_norm_set_sync). */
+static BatchNormAllReduceFn sync_all_reduce;
+
+void nn_batch_norm_set_sync(BatchNormAllReduceFn all_reduce) { sync_all_reduce = all_reduce; }
+
+/* x's shape with 1 everywhere but the channel dimension (1). */
+static Shape channel_shape(const Tensor *x)
+{
+    Shape s = {.ndim = x->shape.ndim};
+    for (int d = 0; d < s.ndim; d++) s.d[d] = d == 1 ? x->shape.d[1] : 1;
+    return s;
+}
+
+/* Training-mode batch norm whose statistics are those of the global batch,
+ * the union of every rank's (PyTorch's SyncBatchNorm): the mean from the
+ * all-reduced sums and counts, then the variance from the all-reduced
+ * squared deviations from it (two passes, as exact as one process's). The
+ * all-reduce is differentiable (its backward all-reduces the gradient), so
+ * the backward is the global batch's too. Running statistics: the global
+ * mean and the unbiased global variance. */
+static Tensor *sync_batch_norm(BatchNormImpl *b, Tensor *x, double factor)
+{
+    int dims[MAX_DIMS], n_dims = 0;
+    for (int d = 0; d < x->shape.ndim; d++)
+        if (d != 1) dims[n_dims++] = d;
+    Shape cs = channel_shape(x);
+    double local = (double)tensor_numel(x) / (double)x->shape.d[1];
+    Tensor *count = sync_all_reduce(tensor_full(SHAPE(1), local, DT_F32, tensor_device(x)));
+    Tensor *sum = sync_all_reduce(t_sum(x, dims, n_dims, false));
+    if (!count || !sum) return NULL;
+    double n = tensor_item(count);
+    Tensor *mean = t_mul_scalar(sum, 1.0 / n);
+    Tensor *centered = t_sub(x, t_view(mean, cs));
+    Tensor *sq = sync_all_reduce(t_sum(t_mul(centered, centered), dims, n_dims, false));
+    if (!sq) return NULL;
+    Tensor *var = t_mul_scalar(sq, 1.0 / n);
+    Tensor *y = t_div(centered, t_view(t_sqrt(t_add_scalar(var, b->eps)), cs));
+    if (b->affine) y = t_add(t_mul(y, t_view(b->weight, cs)), t_view(b->bias, cs));
+    if (b->track_running_stats && b->running_mean) {
+        bool mode = no_grad_begin();
+        Tensor *rm = t_add(t_mul_scalar(b->running_mean, 1.0 - factor), t_mul_scalar(tensor_detach(mean), factor));
+        Tensor *unbiased = t_mul_scalar(tensor_detach(var), n > 1 ? n / (n - 1) : 1.0);
+        Tensor *rv = t_add(t_mul_scalar(b->running_var, 1.0 - factor), t_mul_scalar(unbiased, factor));
+        int rc = rm && rv ? tensor_copy_(b->running_mean, rm) | tensor_copy_(b->running_var, rv) : -1;
+        grad_mode_restore(mode);
+        if (rc) return NULL;
+    }
+    return y;
+}
+
 static Tensor *batch_norm_forward(Module *self, Tensor *x)
 {
     BatchNormImpl *b = self->impl;
@@ -37,6 +89,7 @@ static Tensor *batch_norm_forward(Module *self, Tensor *x)
         if (count_batch(b->num_batches_tracked) != 0) return NULL;
         if (isnan(b->momentum)) factor = 1.0 / tensor_item(b->num_batches_tracked);
     }
+    if (self->training && sync_all_reduce) return sync_batch_norm(b, x, factor);
     /* eval without running stats normalises with the batch's own statistics */
     bool use_batch_stats = self->training || !b->running_mean;
     bool pass_stats = !self->training || b->track_running_stats;

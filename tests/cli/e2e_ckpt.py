@@ -5,6 +5,10 @@ Python standard library only, so the tests need no numpy.
       exit 0 when the model tensors of A and B (and with --with-optimizer
       the optimizer's state tensors too) are bit-identical; else lists the
       tensors that differ, with their largest difference, and exits 1.
+  e2e_ckpt.py close A B RTOL
+      exit 0 when every model tensor of A is within RTOL of B's, relative
+      to the largest magnitude of B's tensor (|a - b| <= RTOL * max|b|);
+      prints the worst tensor and its relative difference.
   e2e_ckpt.py meta FILE KEY [JSON.PATH]
       prints metadata KEY; with a path, the value at that dotted path of
       the JSON it holds ("param_groups.0.lr" in "optimizer").
@@ -61,6 +65,24 @@ def same(a_path, b_path, with_optimizer):
     return 1 if problems else 0
 
 
+def close(a_path, b_path, rtol):
+    a, _ = read(a_path)
+    b, _ = read(b_path)
+    names = sorted(k for k in a if not k.startswith("optimizer."))
+    worst, worst_name = 0.0, None
+    for k in names:
+        if k not in b or a[k][:2] != b[k][:2]:
+            print("%s: missing or of another dtype/shape in %s" % (k, b_path))
+            return 1
+        va, vb = values(a[k]), values(b[k])
+        scale = max(max(abs(x) for x in vb), 1e-30)
+        rel = max(abs(x - y) for x, y in zip(va, vb)) / scale
+        if rel > worst or worst_name is None:
+            worst, worst_name = rel, k
+    print("%d tensors, largest relative difference %.3g (%s), tolerance %g" % (len(names), worst, worst_name, rtol))
+    return 0 if names and worst <= rtol else 1
+
+
 def meta(path, key, json_path=None):
     _, m = read(path)
     if key not in m:
@@ -79,6 +101,8 @@ def meta(path, key, json_path=None):
 def main(argv):
     if len(argv) >= 3 and argv[0] == "same":
         return same(argv[1], argv[2], "--with-optimizer" in argv[3:])
+    if len(argv) == 4 and argv[0] == "close":
+        return close(argv[1], argv[2], float(argv[3]))
     if len(argv) in (3, 4) and argv[0] == "meta":
         return meta(*argv[1:])
     print(__doc__, file=sys.stderr)
