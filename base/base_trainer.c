@@ -285,10 +285,10 @@ static int save_checkpoint(BaseTrainer *bt, int64_t epoch, bool save_best, bool 
  * and bt->progress inside it. */
 static int save_interrupted(BaseTrainer *bt, int64_t epoch)
 {
+    bt->progress.epoch = epoch;
+    if (!dist_is_main()) return 0; /* rank 0 saves, and names the checkpoint */
     snprintf(bt->interrupted_path, sizeof bt->interrupted_path, "%s/checkpoint-epoch%lld-batch%lld.ckpt",
              bt->cp->save_dir, (long long)epoch, (long long)bt->progress.batch);
-    bt->progress.epoch = epoch;
-    if (!dist_is_main()) return 0;
     if (write_checkpoint(bt, bt->interrupted_path, epoch - 1, &bt->progress)) {
         bt->interrupted_path[0] = '\0';
         return -1;
