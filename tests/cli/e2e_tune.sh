@@ -103,7 +103,7 @@ rm -rf "$T/saved/tune"
 pid=$!
 # SIGINT once trial 1 has logged an epoch (trial 0 done, trial 1 running)
 for _ in $(seq 1 600); do
-  grep -q "trial 1 epoch 1" tpe1.log && break
+  grep -qs "trial 1 epoch 1" tpe1.log && break
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.1
 done
