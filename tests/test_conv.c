@@ -3,6 +3,8 @@
  * 1x1 kernels, output_padding, non-contiguous operands and batch sizes 1 and
  * more; finite differences; error messages. */
 #include <math.h>
+#include <omp.h>
+#include <string.h>
 
 #include "tests/support/check.h"
 #include "tests/support/oracle.h"
@@ -116,6 +118,12 @@ static const ConvCase conv_cases[] = {
     {1, 3, 11, 9, 4, 4, 3, {3, 2}, {2, 1}, ONE, 1, ZERO, true, false, true},
     {2, 2, 11, 8, 3, 3, 3, {2, 1}, {1, 0}, {2, 1}, 1, ZERO, true, true, true}, /* row phases with dilation */
     {2, 3, 7, 5, 4, 3, 1, ONE, ZERO, ONE, 1, ZERO, true, false, true},        /* 3x1: the unfold is x itself */
+    /* the direct kernels (engine/cpu/conv.c): a partial last vector of
+     * positions, output-channel blocks not full, several weight-gradient
+     * chunks of samples, strides, padding, dilation and groups */
+    {35, 2, 9, 7, 6, 3, 3, {2, 1}, ONE, ONE, 1, ZERO, true, true, true},
+    {3, 4, 13, 11, 6, 3, 3, ONE, ONE, ONE, 2, ZERO, true, true, false},
+    {33, 3, 6, 6, 7, 2, 2, ONE, ZERO, {2, 2}, 1, ZERO, false, true, true},
 };
 
 static const ConvCase transpose_cases[] = {
@@ -179,6 +187,51 @@ static void test_finite_differences(void **state)
         }
 }
 
+/* ---- threads ---- */
+
+/* y, gx, gw and gb of conv2d on `threads` threads, into out (4 tensors). */
+static void conv_on_threads(const ConvCase *c, int threads, Tensor **out)
+{
+    int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    Generator g;
+    generator_seed(&g, 5);
+    Tensor *x = rand_leaf(SHAPE(c->n, c->c, c->h, c->w), &g);
+    Tensor *w = rand_leaf(weight_shape(c, false), &g);
+    Tensor *b = rand_leaf(SHAPE(c->o), &g);
+    Tensor *y = f_conv2d(x, w, b, params_of(c));
+    REQUIRE_OK(y);
+    assert_int_equal(tensor_backward(y, tensor_randn(y->shape, &g, CPU)), 0);
+    out[0] = y;
+    out[1] = x->grad;
+    out[2] = w->grad;
+    out[3] = b->grad;
+    omp_set_num_threads(before);
+}
+
+/* The CPU kernels split work by shapes, not by threads: 1 and 2 threads give
+ * the same bits (resuming on another thread count stays exact). */
+static void test_threads_give_identical_bits(void **state)
+{
+    static const ConvCase cases[] = {
+        {70, 1, 28, 28, 10, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true},  /* MnistModel conv1 */
+        {70, 10, 12, 12, 20, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true}, /* MnistModel conv2 */
+        {41, 3, 15, 13, 7, 3, 3, {2, 1}, ONE, ONE, 1, ZERO, true, true, true},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        scope_begin();
+        Tensor *one[4], *two[4];
+        conv_on_threads(&cases[k], 1, one);
+        conv_on_threads(&cases[k], 2, two);
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(tensor_numel(one[i]), tensor_numel(two[i]));
+            if (memcmp(tensor_f32(one[i]), tensor_f32(two[i]), sizeof(float) * (size_t)tensor_numel(one[i])) != 0)
+                fail_msg("case %zu: result %d differs between 1 and 2 threads", k, i);
+        }
+        scope_end();
+    }
+}
+
 /* ---- errors ---- */
 
 static void test_errors_name_the_shapes(void **state)
@@ -222,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_conv2d_against_torch),
         cmocka_unit_test(test_conv_transpose2d_against_torch),
         cmocka_unit_test(test_finite_differences),
+        cmocka_unit_test(test_threads_give_identical_bits),
         cmocka_unit_test(test_errors_name_the_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,10 +2,12 @@
  * keys, each trial an ordinary ./train run (see README "Hyper-parameter
  * search"); ./tune -r FOLDER resumes an interrupted search. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,11 +198,21 @@ int main(int argc, char **argv)
     }
     Tune t;
     memset(&t, 0, sizeof t);
+    int lock_fd = -1;
     t.t0 = tune_now();
     t.tty = isatty(STDOUT_FILENO);
     int rc = -1;
     if (tune_install_signals() || find_train(&t, a.train)) goto out;
     if (a.resume ? setup_resume(&t, &a) : setup_new(&t, &a)) goto out;
+    /* one ./tune per search folder: a second one would start the same trials again */
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s/tune.lock", t.folder);
+    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        engine_error("%s: %s", t.folder,
+                     lock_fd < 0 ? strerror(errno) : "another ./tune is running this search (tune.lock is held)");
+        goto out;
+    }
     if (!t.trials) {
         t.trials = calloc((size_t)t.spec.n_trials, sizeof *t.trials);
         if (!t.trials) {
@@ -245,6 +257,7 @@ out:
     tune_spec_free(&t.spec);
     config_free(t.config);
     config_free(t.search);
+    if (lock_fd >= 0) close(lock_fd);
     if (rc == 1) return 128 + (sig ? sig : 2);
     return rc == 0 ? 0 : 1;
 }

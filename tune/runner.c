@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "engine/error.h"
 #include "utils/fs.h"
@@ -276,6 +279,31 @@ static void stop_all(Tune *t)
 
 static int run_loop(Tune *t);
 
+/* A trial that ran when an earlier ./tune was killed outright (SIGKILL, a
+ * closed terminal) runs on in its own process group: before it restarts,
+ * that process (the same ./train program, still alive) is asked to save its
+ * position and end, so that no trial has two processes. */
+static void stop_orphans(Tune *t)
+{
+    for (int k = 0; k < t->n_created; k++) {
+        Trial *tr = t->trials[k];
+        if (tr->state != TRIAL_INTERRUPTED || tr->handle <= 1) continue;
+        pid_t pid = (pid_t)tr->handle;
+        tr->handle = 0;
+        char link[64], exe[4096], train[4096];
+        snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
+        ssize_t n = readlink(link, exe, sizeof exe - 1);
+        if (n <= 0 || !realpath(t->train, train)) continue;
+        exe[n] = '\0';
+        if (strcmp(exe, train) != 0) continue; /* gone, or the pid is another program's now */
+        if (!t->tty) printf("trial %d: its ./train (pid %d) still runs from the search before: stopping it\n", tr->id,
+                            (int)pid);
+        kill(pid, SIGINT);
+        for (int i = 0; i < 1200 && kill(pid, 0) == 0; i++) sleep_seconds(0.1);
+        if (kill(pid, 0) == 0) kill(pid, SIGKILL);
+    }
+}
+
 int tune_run(Tune *t)
 {
     int rc = run_loop(t);
@@ -292,6 +320,7 @@ int tune_run(Tune *t)
 
 static int run_loop(Tune *t)
 {
+    stop_orphans(t);
     /* what earlier sessions logged, through the scheduler again (trial order) */
     for (int k = 0; k < t->n_created; k++) {
         Trial *tr = t->trials[k];

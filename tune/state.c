@@ -2,6 +2,7 @@
  * to know of every trial. Numbers are written so that they read back
  * exactly (cJSON prints 17 significant digits where 15 do not do). */
 #include <math.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ int tune_state_save(const Tune *t)
         cJSON_AddStringToObject(o, "state", trial_state_name(tr->state));
         cJSON_AddNumberToObject(o, "elapsed", tr->elapsed + (tr->state == TRIAL_RUNNING ? tune_now() - tr->started : 0));
         cJSON_AddNumberToObject(o, "starts", tr->starts);
+        if (tr->state == TRIAL_RUNNING) cJSON_AddNumberToObject(o, "pid", (double)tr->handle);
         cJSON_AddStringToObject(o, "error", tr->error);
     }
     char *text = ok ? cJSON_Print(root) : NULL;
@@ -126,7 +128,14 @@ int tune_state_load(Tune *t)
         tr->id = k;
         memcpy(tr->x, x, sizeof x);
         tr->state = (TrialState)st;
-        if (tr->state == TRIAL_RUNNING) tr->state = TRIAL_INTERRUPTED; /* ./tune was killed outright */
+        if (tr->state == TRIAL_RUNNING) { /* ./tune was killed outright: its trial may run on */
+            char kpid[80];
+            int64_t pid;
+            snprintf(kpid, sizeof kpid, "%s.pid", key);
+            if (config_int_or(c, kpid, 0, &pid)) goto done;
+            tr->handle = pid > 1 && pid < INT32_MAX ? pid : 0;
+            tr->state = TRIAL_INTERRUPTED;
+        }
         tr->elapsed = el >= 0 && isfinite(el) ? el : 0;
         tr->starts = starts >= 0 && starts < 1000000 ? (int)starts : 0;
         snprintf(tr->error, sizeof tr->error, "%s", error);

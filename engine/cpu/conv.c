@@ -23,6 +23,9 @@
  * (cpu_sgemm_parallel). */
 #include "engine/cpu/conv.h"
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,8 +200,258 @@ static void fill_planes(float *dst, int64_t planes, int64_t plane, const float *
         for (int64_t j = 0; j < plane; j++) dst[i * plane + j] = bias ? bias[i] : 0.0f;
 }
 
+/* ---- Direct kernels over the row unfold ----
+ *
+ * Where the sgemms are small (MnistModel's conv1: 10 outputs of 25 taps
+ * from one channel; every weight gradient of MnistModel), a direct kernel
+ * beats them: in U every tap (c, ki, kj) of a group reads one contiguous run
+ * of L = OH * OW values (row (c, kj), from window_offset(ki)), so vectors of
+ * 16 output positions multiply-add straight from U, with no im2col and no
+ * BLAS packing. GCC vector extensions: one AVX-512 register per vector with
+ * -march=native on such CPUs, two AVX2 ones or plain code elsewhere.
+ *   forward       per sample and group, per block of DOB output channels x
+ *                 DT vectors of positions: accumulators start at the bias,
+ *                 then every tap adds w[o, tap] * U[tap's run]
+ *   weight grad   per chunk of DCHUNK samples (unfolded once), per block of
+ *                 DOB output channels x DTB taps: accumulators over every
+ *                 position of the chunk, then summed across their lanes;
+ *                 the chunks' partial sums are added in chunk order
+ * Each output element comes from one thread in an order the shapes fix
+ * (chunks do not depend on the thread count): results are bit-identical for
+ * any number of threads. */
+
+typedef float v16 __attribute__((vector_size(64)));
+
+#define DOB 5    /* output channels per block */
+#define DT 4     /* vectors of 16 positions per forward block */
+#define DTB 5    /* taps per weight-gradient block */
+#define DCHUNK 32 /* samples per partial sum of the weight gradient */
+/* Taps per output up to which the direct kernels beat conv.c's sgemms
+ * (bench/bench_conv_ab: MnistModel's conv1 (25 taps) forward 1.5x faster,
+ * conv2 (250) slower forward and faster in the weight gradient). */
+#define DIRECT_FORWARD_TAPS_MAX 64
+#define DIRECT_WGRAD_TAPS_MAX 1024
+/* Multiply-adds below which a call runs on one thread. */
+#define DIRECT_PARALLEL_MACS (1 << 20)
+
+static inline v16 load16(const float *p)
+{
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+
+static inline v16 splat16(float f) { return (v16){f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f}; }
+
+/* a * b + c, fused where the CPU can (ISO C does not contract a * b + c) */
+static inline v16 fma16(v16 a, v16 b, v16 c)
+{
+#ifdef __AVX512F__
+    return (v16)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#else
+    return a * b + c;
+#endif
+}
+
+/* The lanes' sum in a fixed order. */
+static inline float hsum16(v16 v)
+{
+    float s[8];
+    for (int i = 0; i < 8; i++) s[i] = v[i] + v[i + 8];
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+static bool direct_ok(const ConvGeom *g, int64_t taps_max)
+{
+    int64_t taps = g->cg * g->kh * g->kw;
+    return taps <= taps_max && g->l >= 16 && g->n * g->o * taps * g->l > 0;
+}
+
+static bool direct_parallel(const ConvGeom *g)
+{
+    return g->n > 1 && omp_get_max_threads() > 1 && g->n * g->o * g->cg * g->kh * g->kw * g->l > DIRECT_PARALLEL_MACS;
+}
+
+/* [k] offsets in a group's U (or x, for the identity) of each tap's run,
+ * padded to a multiple of DTB with copies of tap 0 (read, then dropped). */
+static int64_t *tap_offsets(const ConvGeom *g)
+{
+    int64_t k = g->cg * g->kh * g->kw, kpad = (k + DTB - 1) / DTB * DTB;
+    int64_t *off = malloc(sizeof(int64_t) * (size_t)kpad), t = 0;
+    ENGINE_ASSERT(off != NULL);
+    int64_t rows = g->identity ? g->h * g->w : g->ucols; /* floats between rows (c, kj) */
+    for (int64_t c = 0; c < g->cg; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++) off[t++] = (c * g->kw + kj) * rows + window_offset(g, ki);
+    for (; t < kpad; t++) off[t] = off[0];
+    return off;
+}
+
+/* Floats of a group's U, with room for a last vector read past its end. */
+static int64_t u_floats(const ConvGeom *g) { return g->urows * g->ucols + 16; }
+
+/* nt (<= DT) vectors of positions from p0 for the block of output channels
+ * o0 .. o0 + ob whose weights are wb [k][DOB] (zero beyond ob) and biases bb. */
+static inline __attribute__((always_inline)) void direct_forward_block(const float *u, const int64_t *off, int64_t k,
+                                                                       const float *wb, const float *bb, float *yg,
+                                                                       int64_t l, int64_t o0, int64_t ob, int64_t p0,
+                                                                       const int nt)
+{
+    v16 acc[DOB][DT];
+    for (int o = 0; o < DOB; o++)
+        for (int t = 0; t < nt; t++) acc[o][t] = splat16(bb[o]);
+    const float *up = u + p0;
+    for (int64_t tap = 0; tap < k; tap++) {
+        const float *src = up + off[tap], *wt = wb + tap * DOB;
+        v16 xv[DT];
+        for (int t = 0; t < nt; t++) xv[t] = load16(src + 16 * t);
+        for (int o = 0; o < DOB; o++) {
+            v16 wv = splat16(wt[o]);
+            for (int t = 0; t < nt; t++) acc[o][t] = fma16(wv, xv[t], acc[o][t]);
+        }
+    }
+    for (int o = 0; o < DOB; o++) {
+        if (o >= ob) break;
+        float *dst = yg + (o0 + o) * l + p0;
+        for (int t = 0; t < nt; t++) {
+            int64_t left = l - p0 - 16 * t; /* the last vector may pass the plane's end */
+            if (left >= 16) {
+                store16(dst + 16 * t, acc[o][t]);
+            } else {
+                float last[16];
+                store16(last, acc[o][t]);
+                memcpy(dst + 16 * t, last, sizeof(float) * (size_t)left);
+            }
+        }
+    }
+}
+
+static bool direct_forward(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
+{
+    ConvGeom g = conv_geom(x, y, w, p);
+    if (!direct_ok(&g, DIRECT_FORWARD_TAPS_MAX)) return false;
+    const int64_t k = g.cg * g.kh * g.kw, vecs = (g.l + 15) / 16, blocks = (g.og + DOB - 1) / DOB;
+    const float *px = tensor_f32(x), *pw = tensor_f32(w), *pb = bias ? tensor_f32(bias) : NULL;
+    float *py = tensor_f32(y);
+    int64_t *off = tap_offsets(&g);
+    /* weights and biases by group and block of DOB output channels:
+     * [groups][blocks][k][DOB], zero padded */
+    float *wb = calloc((size_t)(g.groups * blocks * DOB * (k + 1)), sizeof(float));
+    ENGINE_ASSERT(wb != NULL);
+    float *bb = wb + g.groups * blocks * k * DOB;
+    for (int64_t o = 0; o < g.o; o++) {
+        int64_t grp = o / g.og, og = o % g.og, blk = grp * blocks + og / DOB;
+        for (int64_t tap = 0; tap < k; tap++) wb[(blk * k + tap) * DOB + og % DOB] = pw[o * k + tap];
+        bb[blk * DOB + og % DOB] = pb ? pb[o] : 0.0f;
+    }
+#pragma omp parallel if (direct_parallel(&g))
+    {
+        /* the identity reads x itself, which may end right after the last
+         * plane: its last vectors go through a padded copy */
+        float *u = alloc_floats(g.identity ? g.cg * g.h * g.w + 16 : u_floats(&g));
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g.n; n++)
+            for (int64_t grp = 0; grp < g.groups; grp++) {
+                float *xg = (float *)px + (n * g.c + grp * g.cg) * g.h * g.w;
+                if (g.identity) memcpy(u, xg, sizeof(float) * (size_t)(g.cg * g.h * g.w));
+                else unfold_map(xg, u, &g, true);
+                float *yg = py + (n * g.o + grp * g.og) * g.l;
+                for (int64_t blk = 0; blk < blocks; blk++) {
+                    const float *wblk = wb + (grp * blocks + blk) * k * DOB, *bblk = bb + (grp * blocks + blk) * DOB;
+                    int64_t o0 = blk * DOB, ob = g.og - o0 < DOB ? g.og - o0 : DOB, v = 0;
+                    for (; v + DT <= vecs; v += DT) direct_forward_block(u, off, k, wblk, bblk, yg, g.l, o0, ob, 16 * v, DT);
+                    for (; v < vecs; v++) direct_forward_block(u, off, k, wblk, bblk, yg, g.l, o0, ob, 16 * v, 1);
+                }
+            }
+        free(u);
+    }
+    free(wb);
+    free(off);
+    return true;
+}
+
+static bool direct_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
+{
+    ConvGeom g = conv_geom(x, gy, gw, p);
+    if (!direct_ok(&g, DIRECT_WGRAD_TAPS_MAX)) return false;
+    const float *px = tensor_f32(x), *pg = tensor_f32(gy);
+    float *out = tensor_f32(gw);
+    const int64_t k = g.cg * g.kh * g.kw, wsize = g.o * k, chunks = (g.n + DCHUNK - 1) / DCHUNK;
+    const int64_t oblocks = (g.og + DOB - 1) / DOB, tblocks = (k + DTB - 1) / DTB;
+    const int64_t full = g.l / 16, tail = g.l % 16; /* vectors of positions */
+    const int64_t usize = g.identity ? g.cg * g.h * g.w + 16 : u_floats(&g);
+    int64_t *off = tap_offsets(&g);
+    float *partials = alloc_floats(wsize * chunks);
+#pragma omp parallel if (direct_parallel(&g) && chunks > 1)
+    {
+        float *u = alloc_floats(DCHUNK * usize);
+        float *gtail = alloc_floats(DCHUNK * g.og * 16); /* the last, partial vector of each plane, zero padded */
+#pragma omp for schedule(static)
+        for (int64_t ch = 0; ch < chunks; ch++) {
+            int64_t n0 = ch * DCHUNK, nb = g.n - n0 < DCHUNK ? g.n - n0 : DCHUNK;
+            float *part = partials + ch * wsize;
+            for (int64_t grp = 0; grp < g.groups; grp++) {
+                for (int64_t s = 0; s < nb; s++) {
+                    float *xg = (float *)px + ((n0 + s) * g.c + grp * g.cg) * g.h * g.w;
+                    if (g.identity) memcpy(u + s * usize, xg, sizeof(float) * (size_t)(g.cg * g.h * g.w));
+                    else unfold_map(xg, u + s * usize, &g, true);
+                    if (tail)
+                        for (int64_t o = 0; o < g.og; o++) {
+                            float *t = gtail + (s * g.og + o) * 16;
+                            memset(t, 0, sizeof(float) * 16);
+                            memcpy(t, pg + ((n0 + s) * g.o + grp * g.og + o) * g.l + 16 * full,
+                                   sizeof(float) * (size_t)tail);
+                        }
+                }
+                for (int64_t ob0 = 0; ob0 < oblocks; ob0++)
+                    for (int64_t tb = 0; tb < tblocks; tb++) {
+                        int64_t o0 = ob0 * DOB, ob = g.og - o0 < DOB ? g.og - o0 : DOB, tap0 = tb * DTB;
+                        v16 acc[DOB][DTB];
+                        for (int o = 0; o < DOB; o++)
+                            for (int t = 0; t < DTB; t++) acc[o][t] = splat16(0.0f);
+                        for (int64_t s = 0; s < nb; s++) {
+                            const float *us = u + s * usize;
+                            const float *gs = pg + ((n0 + s) * g.o + grp * g.og + o0) * g.l;
+                            const float *xs[DTB];
+                            for (int t = 0; t < DTB; t++) xs[t] = us + off[tap0 + t];
+                            for (int64_t v = 0; v <= full; v++) {
+                                if (v == full && !tail) break;
+                                v16 xv[DTB], gv[DOB];
+                                for (int t = 0; t < DTB; t++) xv[t] = load16(xs[t] + 16 * v);
+                                for (int o = 0; o < DOB; o++)
+                                    gv[o] = o >= ob ? splat16(0.0f)
+                                            : v < full ? load16(gs + o * g.l + 16 * v)
+                                                       : load16(gtail + (s * g.og + o0 + o) * 16);
+                                for (int o = 0; o < DOB; o++)
+                                    for (int t = 0; t < DTB; t++) acc[o][t] = fma16(gv[o], xv[t], acc[o][t]);
+                            }
+                        }
+                        for (int o = 0; o < ob; o++)
+                            for (int t = 0; t < DTB && tap0 + t < k; t++)
+                                part[(grp * g.og + o0 + o) * k + tap0 + t] = hsum16(acc[o][t]);
+                    }
+            }
+        }
+        free(u);
+        free(gtail);
+        /* the chunks' sums in chunk order, whatever thread made them */
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < wsize; i++) {
+            float sum = partials[i];
+            for (int64_t ch = 1; ch < chunks; ch++) sum += partials[ch * wsize + i];
+            out[i] = sum;
+        }
+    }
+    free(partials);
+    free(off);
+    return true;
+}
+
 void cpu_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
 {
+    if (direct_forward(y, x, w, bias, p)) return;
     ConvGeom g = conv_geom(x, y, w, p);
     const float *px = tensor_f32(x), *pb = bias ? tensor_f32(bias) : NULL;
     float *py = tensor_f32(y), *wk = weight_by_kernel_row(tensor_f32(w), &g);
@@ -261,6 +514,7 @@ void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Ten
 
 void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
 {
+    if (direct_weight_grad(gw, x, gy, p)) return;
     ConvGeom g = conv_geom(x, gy, gw, p);
     const float *px = tensor_f32(x), *pg = tensor_f32(gy);
     float *out = tensor_f32(gw);

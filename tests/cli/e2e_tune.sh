@@ -9,6 +9,8 @@
 #     running trial saved a checkpoint; ./tune -r finishes it with no
 #     finished trial run again and the interrupted one resumed from its
 #     checkpoint;
+#     ./tune killed with SIGKILL: ./tune -r stops the trial it left running
+#     before restarting it, and refuses a second ./tune on the same folder;
 #  3. a trial that ./train refuses is recorded with its error and the
 #     search goes on; a metric the trials do not log stops the search;
 #  4. bad search files: one error line naming the file and key, exit 1, no
@@ -103,7 +105,7 @@ rm -rf "$T/saved/tune"
 pid=$!
 # SIGINT once trial 1 has logged an epoch (trial 0 done, trial 1 running)
 for _ in $(seq 1 600); do
-  grep -q "trial 1 epoch 1" tpe1.log && break
+  grep -qs "trial 1 epoch 1" tpe1.log && break
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.1
 done
@@ -138,6 +140,44 @@ for id in $interrupted; do
   epochs=$(awk -F, -v i="$id" 'NR > 1 && $1 == i { print $5 }' "$R/trials.csv")
   [ "$epochs" = 3 ] && pass "trial $id logged 3 epochs over both runs" || fail "trial $id logged '$epochs' epochs"
 done
+
+# --- 2b. ./tune killed outright (SIGKILL) ------------------------------------
+# Its running trial goes on in its own process group; ./tune -r stops it (it
+# saves its position) before resuming it, and a second ./tune -r on the same
+# folder meanwhile is refused.
+rm -rf "$T/saved/tune"
+"$TUNE" --train "$TRAIN" "${ARGS[@]}" --set data_loader.args.limit=6000 -s tpe.json --search-set num_samples=2 \
+  --search-set seed=4 >kill1.log 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  grep -qs "trial 0 epoch 1" kill1.log && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -KILL "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+K=$(ls -d "$T"/saved/tune/Mnist_LeNet/*/ 2>/dev/null | head -n 1)
+K=${K%/}
+orphan=$("$PYTHON" -c 'import json, sys
+print(" ".join(str(t["pid"]) for t in json.load(open(sys.argv[1]))["trials"] if "pid" in t))' "$K/state.json")
+alive=""
+[ -n "$orphan" ] && kill -0 "$orphan" 2>/dev/null && alive=1
+"$TUNE" --train "$TRAIN" -r "$K" >kill2.log 2>&1 &
+pid=$!
+sleep 0.5
+rc=0
+"$TUNE" --train "$TRAIN" -r "$K" >kill3.log 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "another ./tune is running this search" kill3.log &&
+  pass "a second ./tune -r on a running search is refused" || fail "second ./tune -r: exit $rc, $(cat kill3.log)"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" = 0 ] && pass "./tune -r after SIGKILL finishes the search" || { fail "./tune -r after SIGKILL exited $rc"; tail -n 10 kill2.log; }
+if [ -n "$alive" ]; then
+  check "the trial left running (pid $orphan) was stopped before its restart" grep -q "pid $orphan) still runs" kill2.log
+fi
+[ -n "$orphan" ] && ! kill -0 "$orphan" 2>/dev/null && pass "no ./train of the killed search runs on" ||
+  fail "pid '$orphan' of the killed search still runs"
+[ "$(state_of "$K" | awk '$2 == "done"' | wc -l)" = 2 ] && pass "both trials done" || fail "state: $(state_of "$K")"
 
 # --- 3. a failing trial, an unlogged metric --------------------------------
 # "Nope" passes the search file's checks (a string where the config has one)

@@ -1,0 +1,130 @@
+/* A/B timing of the CPU convolution kernels: today's (engine/cpu/conv.c)
+ * against the per-sample row-unfold kernels they replaced
+ * (bench/conv_rowunfold_ref.inc, a copy of conv.c as of ce9eecf), called
+ * directly (no autograd), alternating old and new in every round so that
+ * both see the same load on a shared machine. Per layer and pass (forward,
+ * input gradient, weight gradient): median ms of each, the ratio old / new,
+ * and the largest difference between their results relative to the largest
+ * magnitude (a check, not a timing).
+ * Usage: bench_conv_ab [rounds]   (threads: OMP_NUM_THREADS) */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "engine/engine.h"
+
+/* the old kernels, renamed */
+#define cpu_conv2d ref_cpu_conv2d
+#define cpu_conv2d_transpose ref_cpu_conv2d_transpose
+#define cpu_conv2d_weight_grad ref_cpu_conv2d_weight_grad
+#include "bench/conv_rowunfold_ref.inc"
+#undef cpu_conv2d
+#undef cpu_conv2d_transpose
+#undef cpu_conv2d_weight_grad
+void cpu_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p);
+void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p);
+void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p);
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+typedef struct {
+    const char *name;
+    int64_t n, c, h, w, o, k, stride, pad;
+} Layer;
+
+static double rel_diff(const Tensor *a, const Tensor *b)
+{
+    const float *pa = tensor_f32(a), *pb = tensor_f32(b);
+    double d = 0, m = 1e-30;
+    for (int64_t i = 0; i < tensor_numel(a); i++) {
+        d = fmax(d, fabs((double)pa[i] - pb[i]));
+        m = fmax(m, fabs((double)pa[i]));
+    }
+    return d / m;
+}
+
+static void run_layer(const Layer *l, int rounds)
+{
+    ConvParams p = conv_params_default();
+    p.stride[0] = p.stride[1] = (int)l->stride;
+    p.padding[0] = p.padding[1] = (int)l->pad;
+    int64_t oh = (l->h + 2 * l->pad - l->k) / l->stride + 1, ow = (l->w + 2 * l->pad - l->k) / l->stride + 1;
+    Tensor *x = tensor_persist(tensor_randn(SHAPE(l->n, l->c, l->h, l->w), NULL, CPU));
+    Tensor *w = tensor_persist(tensor_randn(SHAPE(l->o, l->c, l->k, l->k), NULL, CPU));
+    Tensor *b = tensor_persist(tensor_randn(SHAPE(l->o), NULL, CPU));
+    Tensor *gy = tensor_persist(tensor_randn(SHAPE(l->n, l->o, oh, ow), NULL, CPU));
+    Tensor *y[2], *gx[2], *gw[2];
+    for (int i = 0; i < 2; i++) {
+        y[i] = tensor_persist(tensor_empty(SHAPE(l->n, l->o, oh, ow), DT_F32, CPU));
+        gx[i] = tensor_persist(tensor_empty(SHAPE(l->n, l->c, l->h, l->w), DT_F32, CPU));
+        gw[i] = tensor_persist(tensor_empty(SHAPE(l->o, l->c, l->k, l->k), DT_F32, CPU));
+    }
+    double *t = malloc(sizeof(double) * 6 * (size_t)rounds);
+    for (int r = -2; r < rounds; r++)
+        for (int v = 0; v < 2; v++) { /* 0 old, 1 new */
+            double t0 = now_ms();
+            if (v) cpu_conv2d(y[v], x, w, b, p);
+            else ref_cpu_conv2d(y[v], x, w, b, p);
+            double t1 = now_ms();
+            if (v) cpu_conv2d_transpose(gx[v], gy, w, NULL, p);
+            else ref_cpu_conv2d_transpose(gx[v], gy, w, NULL, p);
+            double t2 = now_ms();
+            if (v) cpu_conv2d_weight_grad(gw[v], x, gy, p);
+            else ref_cpu_conv2d_weight_grad(gw[v], x, gy, p);
+            double t3 = now_ms();
+            if (r >= 0) {
+                t[(0 * 2 + v) * rounds + r] = t1 - t0;
+                t[(1 * 2 + v) * rounds + r] = t2 - t1;
+                t[(2 * 2 + v) * rounds + r] = t3 - t2;
+            }
+        }
+    static const char *pass[3] = {"fwd", "dx", "dw"};
+    const Tensor *res[3][2] = {{y[0], y[1]}, {gx[0], gx[1]}, {gw[0], gw[1]}};
+    double macs = (double)l->n * l->o * oh * ow * l->c * l->k * l->k;
+    for (int q = 0; q < 3; q++) {
+        double old_ms = median(t + (q * 2) * rounds, rounds), new_ms = median(t + (q * 2 + 1) * rounds, rounds);
+        printf("%-34s %-3s threads %d old_ms %8.3f new_ms %8.3f old/new %5.2f new_gflops %6.1f rel_diff %.1e\n",
+               l->name, pass[q], omp_get_max_threads(), old_ms, new_ms, old_ms / new_ms, 2 * macs / new_ms / 1e6,
+               rel_diff(res[q][0], res[q][1]));
+    }
+    free(t);
+    Tensor *all[] = {x, w, b, gy, y[0], y[1], gx[0], gx[1], gw[0], gw[1]};
+    for (int i = 0; i < 10; i++) tensor_free(all[i]);
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = argc > 1 ? atoi(argv[1]) : 20;
+    if (rounds < 1) rounds = 1;
+    manual_seed(0);
+    static const Layer layers[] = {
+        {"mnist_conv1_128x1x28x28_k5_o10", 128, 1, 28, 28, 10, 5, 1, 0},
+        {"mnist_conv2_128x10x12x12_k5_o20", 128, 10, 12, 12, 20, 5, 1, 0},
+        {"resnet_stem_64x3x32x32_k3p1_o64", 64, 3, 32, 32, 64, 3, 1, 1},
+        {"resnet_l2_64x128x16x16_k3p1_o128", 64, 128, 16, 16, 128, 3, 1, 1},
+        {"resnet_l3s2_64x128x16x16_k3s2p1_o256", 64, 128, 16, 16, 256, 3, 2, 1},
+        {"resnet_l4_64x512x4x4_k3p1_o512", 64, 512, 4, 4, 512, 3, 1, 1},
+    };
+    int first = argc > 2 ? atoi(argv[2]) : 0, last = argc > 3 ? atoi(argv[3]) : 5;
+    for (int i = first; i <= last && i < 6; i++) run_layer(&layers[i], rounds);
+    return 0;
+}
