@@ -12,7 +12,7 @@
 #include "tests/support/check.h"
 #include "tests/support/temp_dir.h"
 #include "tests/tune/tune_fixture.h"
-#include "tune/tune.h"
+#include "tuner/tune.h"
 #include "utils/config_schema.h"
 
 static char dir[4000];

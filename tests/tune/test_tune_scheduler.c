@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "tests/support/check.h"
-#include "tune/rng.h"
-#include "tune/scheduler.h"
+#include "tuner/rng.h"
+#include "tuner/scheduler.h"
 
 static SchedOptions asha(int64_t grace, double rf, int64_t max_t)
 {

@@ -10,8 +10,8 @@
 
 #include "tests/support/check.h"
 #include "tests/tune/tune_fixture.h"
-#include "tune/search.h"
-#include "tune/spec.h"
+#include "tuner/search.h"
+#include "tuner/spec.h"
 
 static Config *config;
 

@@ -10,8 +10,8 @@
 
 #include "tests/support/check.h"
 #include "tests/tune/tune_fixture.h"
-#include "tune/search.h"
-#include "tune/tpe.h"
+#include "tuner/search.h"
+#include "tuner/tpe.h"
 
 static double objective(const double *x)
 {

@@ -12,7 +12,7 @@
 
 #include "tests/support/check.h"
 #include "tests/support/temp_dir.h"
-#include "tune/trial.h"
+#include "tuner/trial.h"
 #include "utils/fs.h"
 
 static Trial trial;

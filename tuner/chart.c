@@ -11,7 +11,7 @@
 
 #include "engine/error.h"
 #include "logger/canvas.h"
-#include "tune/tune.h"
+#include "tuner/tune.h"
 
 static const Rgb INK = {40, 40, 40}, FRAME = {90, 90, 90}, GRID = {228, 228, 228}, WHITE = {255, 255, 255},
                  GREY = {175, 175, 175}, BLUE = {31, 119, 180}, RED = {214, 39, 40}, GREEN = {44, 160, 44};

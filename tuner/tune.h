@@ -7,11 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tune/executor.h"
-#include "tune/scheduler.h"
-#include "tune/search.h"
-#include "tune/spec.h"
-#include "tune/trial.h"
+#include "tuner/executor.h"
+#include "tuner/scheduler.h"
+#include "tuner/search.h"
+#include "tuner/spec.h"
+#include "tuner/trial.h"
 #include "utils/config.h"
 
 typedef struct {

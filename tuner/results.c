@@ -7,7 +7,7 @@
 
 #include "engine/error.h"
 #include "engine/serialize/atomic_file.h"
-#include "tune/tune.h"
+#include "tuner/tune.h"
 
 double tune_trial_metric(const Tune *t, const Trial *tr, int64_t *epoch)
 {

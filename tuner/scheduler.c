@@ -4,7 +4,7 @@
  * recorded at, the cutoff is the (1 - 1/rf) percentile of the values
  * recorded there before it, the trial stops when below it, and its value is
  * recorded. */
-#include "tune/scheduler.h"
+#include "tuner/scheduler.h"
 
 #include <math.h>
 #include <stdlib.h>

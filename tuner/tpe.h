@@ -11,7 +11,7 @@
 #ifndef TUNE_TPE_H
 #define TUNE_TPE_H
 
-#include "tune/search.h"
+#include "tuner/search.h"
 
 /* Sorts best first. */
 void tpe_rank(const Observation **obs, int n);

@@ -1,6 +1,6 @@
 /* The search space (see space.h): parsing, validation against the config,
  * sampling and the forms a value takes (--set text, table, JSON, chart). */
-#include "tune/space.h"
+#include "tuner/space.h"
 
 #include <math.h>
 #include <stdio.h>

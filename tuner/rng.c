@@ -1,5 +1,5 @@
 /* xoshiro256** with splitmix64 seeding (see rng.h). */
-#include "tune/rng.h"
+#include "tuner/rng.h"
 
 #include <math.h>
 

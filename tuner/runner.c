@@ -1,6 +1,6 @@
 /* The search loop (see tune.h): proposals, starts, metric polling,
  * scheduler decisions, ends of trials, interruption. */
-#include "tune/tune.h"
+#include "tuner/tune.h"
 
 #include <errno.h>
 #include <math.h>

@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "tune/rng.h"
+#include "tuner/rng.h"
 #include "utils/config.h"
 
 typedef enum { DIST_UNIFORM, DIST_LOGUNIFORM, DIST_RANDINT, DIST_CHOICE, DIST_GRID } DistKind;

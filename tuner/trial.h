@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tune/space.h"
+#include "tuner/space.h"
 
 typedef enum {
     TRIAL_PENDING,     /* proposed, not started */

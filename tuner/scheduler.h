@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tune/spec.h"
+#include "tuner/spec.h"
 
 typedef enum { DECIDE_CONTINUE, DECIDE_STOP } Decision;
 

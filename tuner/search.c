@@ -1,12 +1,12 @@
 /* Grid enumeration, random proposals and the dispatch to TPE (see search.h). */
-#include "tune/search.h"
+#include "tuner/search.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/error.h"
-#include "tune/tpe.h"
+#include "tuner/tpe.h"
 
 void grid_point(const TuneSpec *t, int64_t g, double *x)
 {

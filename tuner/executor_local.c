@@ -1,5 +1,5 @@
 /* The local executor (see executor.h): fork + execv, waitpid(WNOHANG). */
-#include "tune/executor.h"
+#include "tuner/executor.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* Parsing and checking of the search file (see spec.h). */
-#include "tune/spec.h"
+#include "tuner/spec.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "engine/error.h"
-#include "tune/tune.h"
+#include "tuner/tune.h"
 #include "utils/config_schema.h"
 #include "utils/fs.h"
 
@@ -46,7 +46,7 @@ static int find_train(Tune *t, const char *given)
         self[n] = '\0';
         char *slash = strrchr(self, '/');
         if (slash) *slash = '\0';
-        /* beside it (an installed copy), or one folder up (a build: build/tune/tune and build/train) */
+        /* beside it (an installed copy), or one folder up (a build: build/tuner/tune and build/train) */
         snprintf(t->train, sizeof t->train, "%s/train", self);
         if (access(t->train, X_OK) != 0) snprintf(t->train, sizeof t->train, "%s/../train", self);
     }

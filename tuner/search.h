@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tune/spec.h"
+#include "tuner/spec.h"
 
 /* What a finished or running trial tells the model-based search. */
 typedef enum { OBS_NONE, OBS_COMPLETE, OBS_PRUNED } ObsState;

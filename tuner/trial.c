@@ -1,6 +1,6 @@
 /* Trials' files: metrics.csv curves, checkpoints, error lines (see trial.h). */
 #define _XOPEN_SOURCE 700
-#include "tune/trial.h"
+#include "tuner/trial.h"
 
 #include <dirent.h>
 #include <errno.h>

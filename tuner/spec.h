@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "tune/space.h"
+#include "tuner/space.h"
 #include "utils/config.h"
 
 typedef enum { SEARCH_GRID, SEARCH_RANDOM, SEARCH_TPE } SearchKind;

@@ -2,7 +2,7 @@
  * component (the middle of the range, the range as its width) with weight
  * 1, each observation's bandwidth the larger gap to its neighbours clipped
  * to [range / min(100, n + 1), range], equal weights. */
-#include "tune/tpe.h"
+#include "tuner/tpe.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 
 #include "engine/error.h"
 #include "engine/serialize/atomic_file.h"
-#include "tune/tune.h"
+#include "tuner/tune.h"
 #include "utils/fs.h"
 
 int tune_state_save(const Tune *t)
