@@ -2,15 +2,18 @@
  * against the per-sample row-unfold kernels they replaced
  * (bench/conv_rowunfold_ref.inc, a copy of conv.c as of ce9eecf), called
  * directly (no autograd), alternating old and new in every round so that
- * both see the same load on a shared machine. Per layer and pass (forward,
+ * both see the same load on a shared machine (and which goes first
+ * alternates). Per layer and pass (forward,
  * input gradient, weight gradient): median ms of each, the ratio old / new,
  * and the largest difference between their results relative to the largest
  * magnitude (a check, not a timing).
- * Usage: bench_conv_ab [rounds]   (threads: OMP_NUM_THREADS) */
+ * Usage: bench_conv_ab [rounds [first last]]   (threads: OMP_NUM_THREADS;
+ *   layers first..last of the list in main, default all; BENCH_CLOCK=cpu) */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "engine/engine.h"
@@ -27,10 +30,16 @@ void cpu_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias,
 void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p);
 void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p);
 
+/* BENCH_CLOCK=cpu: the process's CPU time instead of wall time. On a
+ * machine shared with other jobs, a 1-thread run's CPU time leaves out the
+ * time it waited for a core (with several threads it counts every thread's
+ * time, spinning included). */
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -80,7 +89,8 @@ static void run_layer(const Layer *l, int rounds)
     }
     double *t = malloc(sizeof(double) * 6 * (size_t)rounds);
     for (int r = -2; r < rounds; r++)
-        for (int v = 0; v < 2; v++) { /* 0 old, 1 new */
+        for (int vv = 0; vv < 2; vv++) {
+            int v = (vv + r + 2) % 2; /* 0 old, 1 new: which goes first alternates by round */
             double t0 = now_ms();
             if (v) cpu_conv2d(y[v], x, w, b, p);
             else ref_cpu_conv2d(y[v], x, w, b, p);
@@ -114,6 +124,8 @@ static void run_layer(const Layer *l, int rounds)
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 20;
+    const char *clk = getenv("BENCH_CLOCK");
+    if (clk && strcmp(clk, "cpu") == 0) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
     if (rounds < 1) rounds = 1;
     manual_seed(0);
     static const Layer layers[] = {

@@ -118,9 +118,10 @@ static const ConvCase conv_cases[] = {
     {1, 3, 11, 9, 4, 4, 3, {3, 2}, {2, 1}, ONE, 1, ZERO, true, false, true},
     {2, 2, 11, 8, 3, 3, 3, {2, 1}, {1, 0}, {2, 1}, 1, ZERO, true, true, true}, /* row phases with dilation */
     {2, 3, 7, 5, 4, 3, 1, ONE, ZERO, ONE, 1, ZERO, true, false, true},        /* 3x1: the unfold is x itself */
-    /* the direct kernels (engine/cpu/conv.c): a partial last vector of
-     * positions, output-channel blocks not full, several weight-gradient
-     * chunks of samples, strides, padding, dilation and groups */
+    /* the direct forward (engine/cpu/conv.c): a partial last vector of
+     * positions, output-channel blocks not full, strides, padding, dilation
+     * and groups; batches of more than 8 samples for the weight gradient's
+     * partial sums by slot of samples */
     {35, 2, 9, 7, 6, 3, 3, {2, 1}, ONE, ONE, 1, ZERO, true, true, true},
     {3, 4, 13, 11, 6, 3, 3, ONE, ONE, ONE, 2, ZERO, true, true, false},
     {33, 3, 6, 6, 7, 2, 2, ONE, ZERO, {2, 2}, 1, ZERO, false, true, true},

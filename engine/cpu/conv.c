@@ -200,37 +200,32 @@ static void fill_planes(float *dst, int64_t planes, int64_t plane, const float *
         for (int64_t j = 0; j < plane; j++) dst[i * plane + j] = bias ? bias[i] : 0.0f;
 }
 
-/* ---- Direct kernels over the row unfold ----
+/* ---- The direct forward over the row unfold ----
  *
- * Where the sgemms are small (MnistModel's conv1: 10 outputs of 25 taps
- * from one channel; every weight gradient of MnistModel), a direct kernel
- * beats them: in U every tap (c, ki, kj) of a group reads one contiguous run
- * of L = OH * OW values (row (c, kj), from window_offset(ki)), so vectors of
- * 16 output positions multiply-add straight from U, with no im2col and no
- * BLAS packing. GCC vector extensions: one AVX-512 register per vector with
- * -march=native on such CPUs, two AVX2 ones or plain code elsewhere.
- *   forward       per sample and group, per block of DOB output channels x
- *                 DT vectors of positions: accumulators start at the bias,
- *                 then every tap adds w[o, tap] * U[tap's run]
- *   weight grad   per chunk of DCHUNK samples (unfolded once), per block of
- *                 DOB output channels x DTB taps: accumulators over every
- *                 position of the chunk, then summed across their lanes;
- *                 the chunks' partial sums are added in chunk order
- * Each output element comes from one thread in an order the shapes fix
- * (chunks do not depend on the thread count): results are bit-identical for
- * any number of threads. */
+ * Where a forward sgemm is small (MnistModel's conv1: 10 outputs of 25 taps
+ * from one channel; conv2: 20 of 250), a direct kernel beats it: in U every
+ * tap (c, ki, kj) of a group reads one contiguous run of L = OH * OW values
+ * (row (c, kj), from window_offset(ki)), so vectors of 16 output positions
+ * multiply-add straight from U, with no im2col and no BLAS packing. Per
+ * sample and group, per block of DOB output channels x DT vectors of
+ * positions, the accumulators start at the bias (no separate bias pass) and
+ * every tap adds w[o, tap] * U[tap's run]. GCC vector extensions: one
+ * AVX-512 register per vector with -march=native on such CPUs, two AVX2
+ * ones or plain code elsewhere. Each output element is made by one thread in
+ * the order of the taps: the same bits for any number of threads.
+ *
+ * The weight gradient stays with the sgemms: direct versions of it (vectors
+ * over positions, partial sums per chunk of samples) and one sgemm per chunk
+ * of samples side by side both measured slower (bench/bench_conv_ab). */
 
 typedef float v16 __attribute__((vector_size(64)));
 
-#define DOB 5    /* output channels per block */
-#define DT 4     /* vectors of 16 positions per forward block */
-#define DTB 5    /* taps per weight-gradient block */
-#define DCHUNK 32 /* samples per partial sum of the weight gradient */
-/* Taps per output up to which the direct kernels beat conv.c's sgemms
- * (bench/bench_conv_ab: MnistModel's conv1 (25 taps) forward 1.5x faster,
- * conv2 (250) slower forward and faster in the weight gradient). */
-#define DIRECT_FORWARD_TAPS_MAX 64
-#define DIRECT_WGRAD_TAPS_MAX 1024
+#define DOB 5 /* output channels per block */
+#define DT 4  /* vectors of 16 positions per block */
+/* Taps per output up to which the direct forward beats the sgemms
+ * (bench/bench_conv_ab, CPU time, 1 thread: MnistModel's conv1 (25 taps)
+ * 1.1-1.4x, conv2 (250) 1.25x, ResNet's 3-channel stem (27) 1.4x). */
+#define DIRECT_FORWARD_TAPS_MAX 256
 /* Multiply-adds below which a call runs on one thread. */
 #define DIRECT_PARALLEL_MACS (1 << 20)
 
@@ -255,18 +250,10 @@ static inline v16 fma16(v16 a, v16 b, v16 c)
 #endif
 }
 
-/* The lanes' sum in a fixed order. */
-static inline float hsum16(v16 v)
-{
-    float s[8];
-    for (int i = 0; i < 8; i++) s[i] = v[i] + v[i + 8];
-    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
-}
-
-static bool direct_ok(const ConvGeom *g, int64_t taps_max)
+static bool direct_ok(const ConvGeom *g)
 {
     int64_t taps = g->cg * g->kh * g->kw;
-    return taps <= taps_max && g->l >= 16 && g->n * g->o * taps * g->l > 0;
+    return taps <= DIRECT_FORWARD_TAPS_MAX && g->l >= 16 && g->n * g->o * taps * g->l > 0;
 }
 
 static bool direct_parallel(const ConvGeom *g)
@@ -274,23 +261,29 @@ static bool direct_parallel(const ConvGeom *g)
     return g->n > 1 && omp_get_max_threads() > 1 && g->n * g->o * g->cg * g->kh * g->kw * g->l > DIRECT_PARALLEL_MACS;
 }
 
-/* [k] offsets in a group's U (or x, for the identity) of each tap's run,
- * padded to a multiple of DTB with copies of tap 0 (read, then dropped). */
+/* [k] offsets in a group's U (or x, for the identity) of each tap's run. */
 static int64_t *tap_offsets(const ConvGeom *g)
 {
-    int64_t k = g->cg * g->kh * g->kw, kpad = (k + DTB - 1) / DTB * DTB;
-    int64_t *off = malloc(sizeof(int64_t) * (size_t)kpad), t = 0;
+    int64_t k = g->cg * g->kh * g->kw;
+    int64_t *off = malloc(sizeof(int64_t) * (size_t)k), t = 0;
     ENGINE_ASSERT(off != NULL);
     int64_t rows = g->identity ? g->h * g->w : g->ucols; /* floats between rows (c, kj) */
     for (int64_t c = 0; c < g->cg; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++) off[t++] = (c * g->kw + kj) * rows + window_offset(g, ki);
-    for (; t < kpad; t++) off[t] = off[0];
     return off;
 }
 
-/* Floats of a group's U, with room for a last vector read past its end. */
-static int64_t u_floats(const ConvGeom *g) { return g->urows * g->ucols + 16; }
+/* Floats of a group's U (or copy of x), with room for a last vector read
+ * past its end (zeroed: its lanes are dropped, but never a NaN or denormal
+ * to slow them down). */
+static float *alloc_direct_u(const ConvGeom *g)
+{
+    int64_t n = g->identity ? g->cg * g->h * g->w : g->urows * g->ucols;
+    float *u = alloc_floats(n + 16);
+    memset(u + n, 0, sizeof(float) * 16);
+    return u;
+}
 
 /* nt (<= DT) vectors of positions from p0 for the block of output channels
  * o0 .. o0 + ob whose weights are wb [k][DOB] (zero beyond ob) and biases bb. */
@@ -331,7 +324,7 @@ static inline __attribute__((always_inline)) void direct_forward_block(const flo
 static bool direct_forward(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
 {
     ConvGeom g = conv_geom(x, y, w, p);
-    if (!direct_ok(&g, DIRECT_FORWARD_TAPS_MAX)) return false;
+    if (!direct_ok(&g)) return false;
     const int64_t k = g.cg * g.kh * g.kw, vecs = (g.l + 15) / 16, blocks = (g.og + DOB - 1) / DOB;
     const float *px = tensor_f32(x), *pw = tensor_f32(w), *pb = bias ? tensor_f32(bias) : NULL;
     float *py = tensor_f32(y);
@@ -350,7 +343,7 @@ static bool direct_forward(Tensor *y, const Tensor *x, const Tensor *w, const Te
     {
         /* the identity reads x itself, which may end right after the last
          * plane: its last vectors go through a padded copy */
-        float *u = alloc_floats(g.identity ? g.cg * g.h * g.w + 16 : u_floats(&g));
+        float *u = alloc_direct_u(&g);
 #pragma omp for schedule(static)
         for (int64_t n = 0; n < g.n; n++)
             for (int64_t grp = 0; grp < g.groups; grp++) {
@@ -368,83 +361,6 @@ static bool direct_forward(Tensor *y, const Tensor *x, const Tensor *w, const Te
         free(u);
     }
     free(wb);
-    free(off);
-    return true;
-}
-
-static bool direct_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
-{
-    ConvGeom g = conv_geom(x, gy, gw, p);
-    if (!direct_ok(&g, DIRECT_WGRAD_TAPS_MAX)) return false;
-    const float *px = tensor_f32(x), *pg = tensor_f32(gy);
-    float *out = tensor_f32(gw);
-    const int64_t k = g.cg * g.kh * g.kw, wsize = g.o * k, chunks = (g.n + DCHUNK - 1) / DCHUNK;
-    const int64_t oblocks = (g.og + DOB - 1) / DOB, tblocks = (k + DTB - 1) / DTB;
-    const int64_t full = g.l / 16, tail = g.l % 16; /* vectors of positions */
-    const int64_t usize = g.identity ? g.cg * g.h * g.w + 16 : u_floats(&g);
-    int64_t *off = tap_offsets(&g);
-    float *partials = alloc_floats(wsize * chunks);
-#pragma omp parallel if (direct_parallel(&g) && chunks > 1)
-    {
-        float *u = alloc_floats(DCHUNK * usize);
-        float *gtail = alloc_floats(DCHUNK * g.og * 16); /* the last, partial vector of each plane, zero padded */
-#pragma omp for schedule(static)
-        for (int64_t ch = 0; ch < chunks; ch++) {
-            int64_t n0 = ch * DCHUNK, nb = g.n - n0 < DCHUNK ? g.n - n0 : DCHUNK;
-            float *part = partials + ch * wsize;
-            for (int64_t grp = 0; grp < g.groups; grp++) {
-                for (int64_t s = 0; s < nb; s++) {
-                    float *xg = (float *)px + ((n0 + s) * g.c + grp * g.cg) * g.h * g.w;
-                    if (g.identity) memcpy(u + s * usize, xg, sizeof(float) * (size_t)(g.cg * g.h * g.w));
-                    else unfold_map(xg, u + s * usize, &g, true);
-                    if (tail)
-                        for (int64_t o = 0; o < g.og; o++) {
-                            float *t = gtail + (s * g.og + o) * 16;
-                            memset(t, 0, sizeof(float) * 16);
-                            memcpy(t, pg + ((n0 + s) * g.o + grp * g.og + o) * g.l + 16 * full,
-                                   sizeof(float) * (size_t)tail);
-                        }
-                }
-                for (int64_t ob0 = 0; ob0 < oblocks; ob0++)
-                    for (int64_t tb = 0; tb < tblocks; tb++) {
-                        int64_t o0 = ob0 * DOB, ob = g.og - o0 < DOB ? g.og - o0 : DOB, tap0 = tb * DTB;
-                        v16 acc[DOB][DTB];
-                        for (int o = 0; o < DOB; o++)
-                            for (int t = 0; t < DTB; t++) acc[o][t] = splat16(0.0f);
-                        for (int64_t s = 0; s < nb; s++) {
-                            const float *us = u + s * usize;
-                            const float *gs = pg + ((n0 + s) * g.o + grp * g.og + o0) * g.l;
-                            const float *xs[DTB];
-                            for (int t = 0; t < DTB; t++) xs[t] = us + off[tap0 + t];
-                            for (int64_t v = 0; v <= full; v++) {
-                                if (v == full && !tail) break;
-                                v16 xv[DTB], gv[DOB];
-                                for (int t = 0; t < DTB; t++) xv[t] = load16(xs[t] + 16 * v);
-                                for (int o = 0; o < DOB; o++)
-                                    gv[o] = o >= ob ? splat16(0.0f)
-                                            : v < full ? load16(gs + o * g.l + 16 * v)
-                                                       : load16(gtail + (s * g.og + o0 + o) * 16);
-                                for (int o = 0; o < DOB; o++)
-                                    for (int t = 0; t < DTB; t++) acc[o][t] = fma16(gv[o], xv[t], acc[o][t]);
-                            }
-                        }
-                        for (int o = 0; o < ob; o++)
-                            for (int t = 0; t < DTB && tap0 + t < k; t++)
-                                part[(grp * g.og + o0 + o) * k + tap0 + t] = hsum16(acc[o][t]);
-                    }
-            }
-        }
-        free(u);
-        free(gtail);
-        /* the chunks' sums in chunk order, whatever thread made them */
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < wsize; i++) {
-            float sum = partials[i];
-            for (int64_t ch = 1; ch < chunks; ch++) sum += partials[ch * wsize + i];
-            out[i] = sum;
-        }
-    }
-    free(partials);
     free(off);
     return true;
 }
@@ -512,41 +428,60 @@ void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Ten
     free(wk);
 }
 
+/* Partial sums of the weight gradient: up to WG_SLOTS, each over a fixed
+ * range of samples (not one per thread), added in slot order: the same
+ * bits for any number of threads. Weights too large for that many copies
+ * keep one partial sum per thread (bit-identical run to run on the same
+ * thread count). */
+#define WG_SLOTS 8
+#define WG_SLOT_FLOATS (4 * 1024 * 1024)
+
 void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
 {
-    if (direct_weight_grad(gw, x, gy, p)) return;
     ConvGeom g = conv_geom(x, gy, gw, p);
     const float *px = tensor_f32(x), *pg = tensor_f32(gy);
     float *out = tensor_f32(gw);
     int64_t wsize = g.o * g.cg * g.kh * g.kw;
     bool parallel = split_batch(&g);
     int max_threads = parallel ? omp_get_max_threads() : 1;
-    /* One partial sum per thread, added in thread order (deterministic), in
-     * the layout [groups][kh][C/g * kw][O/g] (the transposed products). */
-    float *partials = alloc_floats(wsize * max_threads);
-    memset(partials, 0, sizeof(float) * (size_t)(wsize * max_threads));
+    int64_t slots = g.n < WG_SLOTS ? g.n : WG_SLOTS;
+    bool by_slot = slots * wsize <= WG_SLOT_FLOATS;
+    if (!by_slot) slots = max_threads;
+    if (slots < 1) slots = 1;
+    /* in the layout [groups][kh][C/g * kw][O/g] (the transposed products) */
+    float *partials = alloc_floats(wsize * slots);
+    /* (a slot's first sample writes it whole) */
+    if (!by_slot) memset(partials, 0, sizeof(float) * (size_t)(wsize * slots));
     int used_threads = 1;
     int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
 #pragma omp parallel if (parallel) num_threads(max_threads)
     {
         float *u = g.identity ? NULL : alloc_floats(g.urows * g.ucols);
-        float *part = partials + omp_get_thread_num() * wsize;
 #pragma omp single
         used_threads = omp_get_num_threads();
+        /* by slot: slot i sums samples [i * n / slots, (i + 1) * n / slots);
+         * else thread t's slot sums the samples the static schedule gives it */
+        int64_t tasks = by_slot ? slots : g.n;
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < g.n; n++)
-            for (int64_t grp = 0; grp < g.groups; grp++) {
-                float *xg = (float *)px + (n * g.c + grp * g.cg) * g.h * g.w;
-                if (!g.identity) unfold_map(xg, u, &g, true);
-                for (int64_t ki = 0; ki < g.kh; ki++)
-                    cpu_sgemm_parallel(false, true, g.urows, g.og, g.l, 1.0f,
-                                       (g.identity ? xg : u) + window_offset(&g, ki), g.ucols,
-                                       pg + (n * g.o + grp * g.og) * g.l, g.l, 1.0f,
-                                       part + (grp * g.kh + ki) * g.urows * g.og, g.og);
-            }
+        for (int64_t task = 0; task < tasks; task++) {
+            int64_t n_lo = by_slot ? task * g.n / slots : task, n_hi = by_slot ? (task + 1) * g.n / slots : task + 1;
+            float *part = partials + (by_slot ? task : omp_get_thread_num()) * wsize;
+            for (int64_t n = n_lo; n < n_hi; n++)
+                for (int64_t grp = 0; grp < g.groups; grp++) {
+                    float *xg = (float *)px + (n * g.c + grp * g.cg) * g.h * g.w;
+                    if (!g.identity) unfold_map(xg, u, &g, true);
+                    for (int64_t ki = 0; ki < g.kh; ki++)
+                        cpu_sgemm_parallel(false, true, g.urows, g.og, g.l, 1.0f,
+                                           (g.identity ? xg : u) + window_offset(&g, ki), g.ucols,
+                                           pg + (n * g.o + grp * g.og) * g.l, g.l,
+                                           by_slot && n == n_lo ? 0.0f : 1.0f,
+                                           part + (grp * g.kh + ki) * g.urows * g.og, g.og);
+                }
+        }
         free(u);
     }
     if (parallel) cpu_blas_serial_end(blas_threads);
+    int64_t nparts = by_slot ? slots : used_threads;
     /* back to [O, C/g, kh, kw] */
     for (int64_t grp = 0; grp < g.groups; grp++)
         for (int64_t ki = 0; ki < g.kh; ki++)
@@ -554,7 +489,7 @@ void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvP
                 for (int64_t o = 0; o < g.og; o++) {
                     int64_t src = ((grp * g.kh + ki) * g.urows + r) * g.og + o;
                     float sum = partials[src];
-                    for (int t = 1; t < used_threads; t++) sum += partials[t * wsize + src];
+                    for (int64_t t = 1; t < nparts; t++) sum += partials[t * wsize + src];
                     int64_t c = r / g.kw, kj = r % g.kw;
                     out[(((grp * g.og + o) * g.cg + c) * g.kh + ki) * g.kw + kj] = sum;
                 }
