@@ -4,8 +4,9 @@
 # engine/backend.h), side by side on this machine in one run. For each
 # case: the start-up time (./train --help, the loader and every library the
 # program needs), and one short epoch of MnistModel on the CPU (wall time
-# and peak RSS from wait4), medians over ROUNDS; then the ratios to the
-# CPU-only build, and whether the run mapped any CUDA library (LD_DEBUG).
+# and peak RSS from wait4), medians over ROUNDS (interleaved across the
+# cases); then the ratios to the CPU-only build, and whether the run mapped
+# any CUDA library (LD_DEBUG).
 #
 # Cases: the CPU-only build (n_gpu 0); the CUDA build with n_gpu 0 (the
 # module is never loaded); the CUDA build with n_gpu 1 on a machine without
@@ -71,17 +72,22 @@ def train_argv(exe, n_gpu, i):
             "--set", f"data_loader.args.limit={limit}", "--set", f"trainer.save_dir={work}/{i}",
             "--set", "trainer.tensorboard=false"]
 
+# rounds interleave the cases, so that a change in the machine's load (it
+# may be shared) falls on every case alike
+start = [[] for _ in cases]
+epoch = [[] for _ in cases]
+for _ in range(rounds):
+    for i, (label, exe, n_gpu) in enumerate(cases):
+        start[i] += [run([exe, "--help"])[0] * 1000 for _ in range(3)]
+        epoch[i].append(run(train_argv(exe, n_gpu, i)))
 rows = []
 for i, (label, exe, n_gpu) in enumerate(cases):
-    start = [run([exe, "--help"])[0] * 1000 for _ in range(3 * rounds)]
-    epoch = [run(train_argv(exe, n_gpu, i)) for _ in range(rounds)]
-    env = dict(os.environ, LD_DEBUG="files")
-    _, _, log = run(train_argv(exe, n_gpu, i), env)
+    _, _, log = run(train_argv(exe, n_gpu, i), dict(os.environ, LD_DEBUG="files"))
     cuda_libs = sorted({w.split("=", 1)[1] for line in log.splitlines() for w in line.split()
                         if w.startswith("file=") and ("libcuda" in w or "libcublas" in w or "libcudnn" in w)})
-    warned = any("Warning" in o for _, _, o in epoch)
-    rows.append((label, statistics.median(start), statistics.median(w for w, _, _ in epoch),
-                 statistics.median(r for _, r, _ in epoch), cuda_libs, warned))
+    warned = any("Warning" in o for _, _, o in epoch[i])
+    rows.append((label, statistics.median(start[i]), statistics.median(w for w, _, _ in epoch[i]),
+                 statistics.median(r for _, r, _ in epoch[i]), cuda_libs, warned))
 
 base = rows[0]
 print(f"backend_overhead: {rounds} rounds (start-up: {3 * rounds} runs of --help), {limit} training images, "
