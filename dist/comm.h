@@ -29,6 +29,12 @@ typedef struct {
     /* recv gets every rank's `bytes` bytes of send, rank after rank. */
     int (*allgather)(const void *send, void *recv, int64_t bytes);
     int (*barrier)(void);
+    /* Point to point (./tune's trials on worker ranks): a message of bytes
+     * to rank dest with a tag; probe says whether one from src (-1: any)
+     * with tag (-1: any) is waiting, its source, tag and size; recv takes it. */
+    int (*send)(const void *buf, int64_t bytes, int dest, int tag);
+    int (*probe)(int src, int tag, bool *waiting, int *from, int *tag_out, int64_t *bytes);
+    int (*recv)(void *buf, int64_t bytes, int src, int tag);
     /* Ends every rank of the job with this exit status. */
     void (*abort)(int status);
     void (*finalize)(void);

@@ -118,6 +118,36 @@ static int allgather(const void *send, void *recv, int64_t bytes)
 
 static int barrier(void) { return checked(MPI_Barrier(MPI_COMM_WORLD), "barrier"); }
 
+static int send(const void *buf, int64_t bytes, int dest, int tag)
+{
+    if (bytes > INT_MAX) {
+        snprintf(last_error, sizeof last_error, "MPI send: %lld bytes is too large", (long long)bytes);
+        return -1;
+    }
+    return checked(MPI_Send(buf, (int)bytes, MPI_BYTE, dest, tag, MPI_COMM_WORLD), "send");
+}
+
+static int probe(int src, int tag, bool *waiting, int *from, int *tag_out, int64_t *bytes)
+{
+    int flag = 0, count = 0;
+    MPI_Status st;
+    if (checked(MPI_Iprobe(src < 0 ? MPI_ANY_SOURCE : src, tag < 0 ? MPI_ANY_TAG : tag, MPI_COMM_WORLD, &flag, &st),
+                "probe"))
+        return -1;
+    *waiting = flag != 0;
+    if (!flag) return 0;
+    if (checked(MPI_Get_count(&st, MPI_BYTE, &count), "probe (message size)")) return -1;
+    *from = st.MPI_SOURCE;
+    *tag_out = st.MPI_TAG;
+    *bytes = count;
+    return 0;
+}
+
+static int recv(void *buf, int64_t bytes, int src, int tag)
+{
+    return checked(MPI_Recv(buf, (int)bytes, MPI_BYTE, src, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "receive");
+}
+
 static void abort_job(int status) { MPI_Abort(MPI_COMM_WORLD, status); }
 
 static void finalize(void) { MPI_Finalize(); }
@@ -134,6 +164,9 @@ static const CommOps mpi_ops = {
     .broadcast = broadcast,
     .allgather = allgather,
     .barrier = barrier,
+    .send = send,
+    .probe = probe,
+    .recv = recv,
     .abort = abort_job,
     .finalize = finalize,
 };

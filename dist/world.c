@@ -1,6 +1,7 @@
 /* Joining a distributed run (see world.h): the launcher is recognised by
  * the variables it sets, and the transport module (libdist_mpi.so) is
- * looked for where DIST_MODULE says, else next to the program. A plain
+ * looked for where DIST_MODULE says, else next to the program or one
+ * folder up (build/tuner/tune). A plain
  * run loads nothing: no MPI library is touched, mapped or needed. */
 #include "dist/world.h"
 
@@ -29,25 +30,31 @@ static const char *launcher_variable(void)
     return NULL;
 }
 
-/* dlopen of the module: DIST_MODULE, else beside /proc/self/exe. */
+/* dlopen of the module: DIST_MODULE, else beside /proc/self/exe, else one
+ * folder up (a program in a subfolder of the build: build/tuner/tune). */
 static void *open_module(char *tried, size_t size)
 {
     const char *env = getenv("DIST_MODULE");
-    char path[PATH_MAX + 32];
+    char path[PATH_MAX + 64];
     if (env && env[0]) {
-        snprintf(path, sizeof path, "%s", env);
-    } else {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0) return NULL;
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) *slash = '\0';
-        snprintf(path, sizeof path, "%s/%s", exe, MODULE_NAME);
+        snprintf(tried, size, "%s", env);
+        return dlopen(env, RTLD_NOW | RTLD_GLOBAL);
     }
-    snprintf(tried, size, "%s", path);
-    /* global: MPI's own plugins, loaded by libmpi, resolve libmpi's symbols */
-    return dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    for (int up = 0; up < 2; up++) {
+        snprintf(path, sizeof path, "%s%s/%s", exe, up ? "/.." : "", MODULE_NAME);
+        if (up == 0) snprintf(tried, size, "%s", path);
+        if (access(path, F_OK) != 0) continue;
+        snprintf(tried, size, "%s", path);
+        /* global: MPI's own plugins, loaded by libmpi, resolve libmpi's symbols */
+        return dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    }
+    return NULL;
 }
 
 int dist_init(void)
@@ -77,6 +84,7 @@ bool dist_launched(void) { return launched; }
 int dist_rank(void) { return world.rank; }
 int dist_size(void) { return world.size; }
 int dist_local_rank(void) { return world.local_rank; }
+int dist_local_size(void) { return world.local_size; }
 const CommOps *dist_ops(void) { return ops; }
 
 /* rc of a collective: -1 carries the transport's message into the engine's error. */

@@ -20,6 +20,7 @@ bool dist_launched(void);
 int dist_rank(void);
 int dist_size(void);
 int dist_local_rank(void);
+int dist_local_size(void);
 /* Rank 0: the one that writes logs, events, checkpoints. */
 static inline bool dist_is_main(void) { return dist_rank() == 0; }
 /* The transport, or NULL in a single process. */

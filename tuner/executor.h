@@ -1,10 +1,10 @@
 /* Where trials run. A trial is a command line (./train with its options);
  * an executor starts it, reports when it has ended and passes signals on.
- * The local executor forks processes on this machine. The interface is
- * what an MPI executor will implement (issue 12 brings OpenMPI): rank 0
- * keeps the search loop, and start/poll/signal become messages to worker
- * ranks that fork ./train themselves; the trials' folders must then be on a
- * file system every rank sees, since the search reads their metrics.csv. */
+ * The local executor forks processes on this machine; the MPI executor
+ * (executor_mpi.c) keeps the search loop on rank 0 and turns start, poll
+ * and signal into messages to worker ranks that fork ./train themselves;
+ * the trials' folders must then be on a file system every rank sees, since
+ * the search reads their metrics.csv. */
 #ifndef TUNE_EXECUTOR_H
 #define TUNE_EXECUTOR_H
 
@@ -30,5 +30,14 @@ struct Executor {
  * omp_threads > 0 and the environment sets no OMP_NUM_THREADS, the trials
  * get OMP_NUM_THREADS=omp_threads, so concurrent trials share the cores. */
 Executor *executor_local_new(int omp_threads);
+
+/* Under mpirun (dist/world.h): rank 0's executor, which runs each trial on
+ * one of the worker ranks 1..N-1 (executor_mpi_workers() of them, one trial
+ * each at a time), and what the worker ranks run instead of the search:
+ * trials as the coordinator asks, with the local executor, until it says
+ * stop. -1 with an error. */
+Executor *executor_mpi_new(void);
+int executor_mpi_workers(void);
+int executor_mpi_serve(int omp_threads);
 
 #endif

@@ -2,6 +2,7 @@
 #include "tuner/executor.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,16 +18,53 @@ typedef struct {
     int omp_threads;
 } Local;
 
+extern char **environ;
+
+/* A launcher's variable: a trial is a plain ./train even when ./tune runs
+ * under mpirun, and without these it joins no MPI job. */
+static bool launcher_variable(const char *entry)
+{
+    return strncmp(entry, "OMPI_", 5) == 0 || strncmp(entry, "PMIX_", 5) == 0 || strncmp(entry, "PMI_", 4) == 0;
+}
+
+/* The trial's environment, made before fork (the child only execs): ours
+ * without the launcher's variables, plus OMP_NUM_THREADS when asked for and
+ * unset. The strings are environ's own, or omp (kept by the caller). */
+static char **trial_environment(const Local *l, char *omp, size_t omp_size)
+{
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **env = malloc(sizeof(char *) * (n + 2));
+    if (!env) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!launcher_variable(environ[i])) env[k++] = environ[i];
+    if (l->omp_threads > 0 && !getenv("OMP_NUM_THREADS")) {
+        snprintf(omp, omp_size, "OMP_NUM_THREADS=%d", l->omp_threads);
+        env[k++] = omp;
+    }
+    env[k] = NULL;
+    return env;
+}
+
 static int local_start(Executor *e, char *const argv[], const char *log_path, int64_t *handle)
 {
     Local *l = e->impl;
+    char omp[48];
+    char **env = trial_environment(l, omp, sizeof omp);
+    ENGINE_CHECK_INT(env != NULL, "out of memory");
     int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    ENGINE_CHECK_INT(fd >= 0, "%s: cannot open: %s", log_path, strerror(errno));
+    if (fd < 0) {
+        free(env);
+        engine_error("%s: cannot open: %s", log_path, strerror(errno));
+        return -1;
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         int err = errno;
         close(fd);
+        free(env);
         engine_error("cannot start %s: fork: %s", argv[0], strerror(err));
         return -1;
     }
@@ -38,17 +76,13 @@ static int local_start(Executor *e, char *const argv[], const char *log_path, in
         if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) _exit(127);
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-        if (l->omp_threads > 0 && !getenv("OMP_NUM_THREADS")) {
-            char n[16];
-            snprintf(n, sizeof n, "%d", l->omp_threads);
-            setenv("OMP_NUM_THREADS", n, 1);
-        }
-        execv(argv[0], argv);
+        execve(argv[0], argv, env);
         dprintf(STDERR_FILENO, "error: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     setpgid(pid, pid); /* also here, so that a signal sent at once finds the group */
     close(fd);
+    free(env);
     *handle = pid;
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/error.h"
+#include "dist/world.h"
 #include "tuner/tune.h"
 #include "utils/config_schema.h"
 #include "utils/fs.h"
@@ -196,6 +198,26 @@ int main(int argc, char **argv)
         usage(argv[0]);
         return 0;
     }
+    /* under mpirun rank 0 runs the search and the other ranks run its trials */
+    if (dist_init()) {
+        fprintf(stderr, "error: %s\n", engine_last_error());
+        return 1;
+    }
+    if (dist_size() > 1 && !dist_is_main()) {
+        /* signals are rank 0's to handle (it passes them to the trials, then says stop) */
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int workers_here = dist_local_size() - (dist_local_size() == dist_size() ? 1 : 0);
+        int threads = (int)(cores / (workers_here > 0 ? workers_here : 1));
+        int rc = executor_mpi_serve(threads >= 1 ? threads : 1);
+        if (rc) { /* rank 0 would wait for this rank's trials forever */
+            fprintf(stderr, "error: rank %d: %s\n", dist_rank(), engine_last_error());
+            dist_abort(1);
+        }
+        dist_finalize();
+        return rc ? 1 : 0;
+    }
     Tune t;
     memset(&t, 0, sizeof t);
     int lock_fd = -1;
@@ -223,7 +245,16 @@ int main(int argc, char **argv)
     if (tune_scheduler_init(&t.sched, &t.spec.sched, t.spec.maximize, (int)t.spec.n_trials)) goto out;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = (int)(cores / t.spec.max_concurrent);
-    if (!(t.exec = executor_local_new(threads >= 1 ? threads : 1))) goto out;
+    if (dist_size() > 1) {
+        /* under mpirun: a trial on each worker rank at a time */
+        if (t.spec.max_concurrent != executor_mpi_workers())
+            printf("mpirun: %d worker ranks run the trials, %d at a time (search.json's max_concurrent is %lld)\n",
+                   executor_mpi_workers(), executor_mpi_workers(), (long long)t.spec.max_concurrent);
+        t.spec.max_concurrent = executor_mpi_workers();
+        if (!(t.exec = executor_mpi_new())) goto out;
+    } else if (!(t.exec = executor_local_new(threads >= 1 ? threads : 1))) {
+        goto out;
+    }
     printf("%s search %s: %lld trials (%lld at a time), %s %s, scheduler %s, seed %llu\n",
            a.resume ? "resuming" : "starting", t.folder, (long long)t.spec.n_trials, (long long)t.spec.max_concurrent,
            t.spec.maximize ? "max" : "min", t.spec.metric, sched_kind_name(t.spec.sched.kind),
@@ -247,6 +278,7 @@ int main(int argc, char **argv)
 out:
     if (rc < 0) fprintf(stderr, "error: %s\n", engine_has_error() ? engine_last_error() : "the search failed");
     int sig = tune_signal_received();
+    if (!t.exec && dist_size() > 1) t.exec = executor_mpi_new(); /* to tell the workers to stop */
     if (t.exec) t.exec->destroy(t.exec);
     tune_scheduler_free(&t.sched);
     for (int k = 0; k < t.n_created; k++) {
@@ -258,6 +290,7 @@ out:
     config_free(t.config);
     config_free(t.search);
     if (lock_fd >= 0) close(lock_fd);
+    dist_finalize();
     if (rc == 1) return 128 + (sig ? sig : 2);
     return rc == 0 ? 0 : 1;
 }

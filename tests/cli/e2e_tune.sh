@@ -14,7 +14,8 @@
 #  3. a trial that ./train refuses is recorded with its error and the
 #     search goes on; a metric the trials do not log stops the search;
 #  4. bad search files: one error line naming the file and key, exit 1, no
-#     search folder made.
+#     search folder made;
+#  5. under mpirun -np 3, rank 0 searches and ranks 1 and 2 run the trials.
 # usage: e2e_tune.sh TRAIN TEST SOURCE_DIR TUNE
 if [ $# -ne 4 ]; then
   echo "usage: $0 TRAIN TEST SOURCE_DIR TUNE" >&2
@@ -203,6 +204,33 @@ tune metric.log "${ARGS[@]}" --set trainer.epochs=1 -s fails.json --search-set '
 [ "$rc" = 1 ] && grep -q 'metric: the metric "val_los" is not a column of' metric.log &&
   pass "a metric the trials do not log stops the search: $(grep '^error' metric.log)" ||
   fail "metric val_los: exit $rc, $(tail -n 3 metric.log)"
+
+# --- 5. trials on MPI worker ranks (mpirun -np 3: rank 0 searches, ranks 1 and 2 run trials) ---
+MPIRUN=$(command -v mpirun || true)
+if [ -n "$MPIRUN" ] && [ -f "$(dirname "$TRAIN")/libdist_mpi.so" ]; then
+  rm -rf "$T/saved/tune"
+  cat >mpi.json <<'JSON'
+{"space": {"optimizer.args.lr": {"grid": [0.0001, 0.001, 0.01, 0.03]}}, "search": "grid", "max_concurrent": 2,
+ "metric": "min val_loss", "scheduler": {"type": "ASHA", "args": {"grace_period": 1, "reduction_factor": 2}}}
+JSON
+  rc=0
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
+    timeout 300 "$MPIRUN" -np 3 "$TUNE" --train "$TRAIN" "${ARGS[@]}" --set data_loader.args.limit=1000 -s mpi.json \
+    >mpi.log 2>&1 || rc=$?
+  M=$(ls -d "$T"/saved/tune/Mnist_LeNet/*/ 2>/dev/null | head -n 1)
+  M=${M%/}
+  states=$(csv_states "$M/trials.csv" 2>/dev/null)
+  if [ "$rc" = 0 ] && [ "$(echo "$states" | wc -w)" = 4 ] && ! grep -q error <<<"$states"; then
+    pass "mpirun -np 3 ./tune: 4 trials end ($states)"
+  else
+    fail "mpirun ./tune: exit $rc, states '$states': $(tail -n 5 mpi.log)"
+  fi
+  ranks=$(cat "$M"/trial_*/train.log 2>/dev/null | sed -n 's/^tune: this trial runs on rank \([0-9]*\) of 3.*/\1/p' | sort -u | tr '\n' ' ')
+  [ "$ranks" = "1 2 " ] && pass "the trials ran on worker ranks 1 and 2" || fail "trials ran on ranks '$ranks'"
+  check "the results are reported once, by rank 0" test "$(grep -c "best trial" mpi.log)" = 1
+else
+  echo "SKIP: no mpirun or no MPI module: trials on MPI ranks are not checked"
+fi
 
 # --- 4. bad search files ----------------------------------------------------
 rm -rf "$T/saved/tune"
