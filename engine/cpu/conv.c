@@ -112,7 +112,7 @@ static void interior_block(float *u, float *x, int64_t rows, int64_t width, int6
     case k: block_rows(u, x, rows, k, step, to_u); return;
         WIDTH_CASE(1) WIDTH_CASE(2) WIDTH_CASE(3) WIDTH_CASE(4) WIDTH_CASE(5) WIDTH_CASE(6) WIDTH_CASE(7)
         WIDTH_CASE(8) WIDTH_CASE(9) WIDTH_CASE(10) WIDTH_CASE(11) WIDTH_CASE(12) WIDTH_CASE(13) WIDTH_CASE(14)
-        WIDTH_CASE(15) WIDTH_CASE(16)
+        WIDTH_CASE(15) WIDTH_CASE(16) WIDTH_CASE(24) WIDTH_CASE(28) WIDTH_CASE(32)
 #undef WIDTH_CASE
     default: block_rows(u, x, rows, width, step, to_u);
     }
@@ -305,17 +305,21 @@ static inline __attribute__((always_inline)) void direct_forward_block(const flo
             for (int t = 0; t < nt; t++) acc[o][t] = fma16(wv, xv[t], acc[o][t]);
         }
     }
+    /* whole vectors straight from the registers; a last partial one (the
+     * plane's end) through a copy */
+    const int full = l - p0 >= 16 * nt;
     for (int o = 0; o < DOB; o++) {
-        if (o >= ob) break;
-        float *dst = yg + (o0 + o) * l + p0;
-        for (int t = 0; t < nt; t++) {
-            int64_t left = l - p0 - 16 * t; /* the last vector may pass the plane's end */
-            if (left >= 16) {
-                store16(dst + 16 * t, acc[o][t]);
+        if (o < ob) {
+            float *dst = yg + (o0 + o) * l + p0;
+            if (full) {
+                for (int t = 0; t < nt; t++) store16(dst + 16 * t, acc[o][t]);
             } else {
-                float last[16];
-                store16(last, acc[o][t]);
-                memcpy(dst + 16 * t, last, sizeof(float) * (size_t)left);
+                for (int t = 0; t < nt; t++) {
+                    int64_t left = l - p0 - 16 * t;
+                    float last[16];
+                    store16(last, acc[o][t]);
+                    memcpy(dst + 16 * t, last, sizeof(float) * (size_t)(left < 16 ? left : 16));
+                }
             }
         }
     }
