@@ -1,5 +1,5 @@
 /* ./predict -r saved/models/best.ckpt FILE...: the top classes of images by
- * a trained model, by name, with their probabilities. FILE is a PNG image,
+ * a trained model, by name, with their probabilities. FILE is a PNG or JPEG image,
  * or an IDX file of images (the MNIST format, raw or .gz) with the images
  * chosen by --index. Each image goes through what ./test would do with it:
  * the checkpoint's config (its arch, and the data loader's validation/test
@@ -22,6 +22,7 @@
 
 #include "base/checkpoint.h"
 #include "data_loader/idx.h"
+#include "data_loader/image_reader.h"
 #include "data_loader/png_reader.h"
 #include "data_loader/transforms.h"
 #include "engine/device.h"
@@ -66,8 +67,8 @@ static const LoaderDefaults loader_defaults[] = {
 
 static void usage_extra(void)
 {
-    printf("\n./predict -r CHECKPOINT FILE.png...    or    ./predict -r CHECKPOINT IMAGES.idx --index I [I...]\n"
-           "  FILE                  PNG images, or IDX files of images (MNIST's format, raw or .gz)\n"
+    printf("\n./predict -r CHECKPOINT FILE.png|.jpg...    or    ./predict -r CHECKPOINT IMAGES.idx --index I [I...]\n"
+           "  FILE                  PNG or JPEG images, or IDX files of images (MNIST's format, raw or .gz)\n"
            "  --index I [I...]      which images of the IDX files to predict (0 = the first)\n"
            "  --topk K              how many classes to print per image (default %d, at most the class count)\n",
            DEFAULT_TOPK);
@@ -309,7 +310,7 @@ static int predict_image(Predictor *p, const char *label, const uint8_t *img, Im
 }
 
 /* What a file holds, from its first bytes. */
-typedef enum { FILE_BAD, FILE_PNG, FILE_IDX } FileKind;
+typedef enum { FILE_BAD, FILE_IMAGE, FILE_IDX } FileKind;
 
 static FileKind file_kind(const char *path)
 {
@@ -324,10 +325,11 @@ static FileKind file_kind(const char *path)
         return FILE_BAD;
     }
     static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    if (got == 8 && memcmp(head, png_sig, 8) == 0) return FILE_PNG;
+    if (got == 8 && memcmp(head, png_sig, 8) == 0) return FILE_IMAGE;
+    if (got >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF) return FILE_IMAGE; /* JPEG */
     if (got >= 3 && head[0] == 0 && head[1] == 0 && head[2] == 0x08) return FILE_IDX;
     if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) return FILE_IDX; /* gzip: an IDX .gz, or the reader says */
-    engine_error("%s: neither a PNG image nor an IDX file of images (%s)", path,
+    engine_error("%s: neither a PNG or JPEG image nor an IDX file of images (%s)", path,
                  got == 0 ? "empty" : "unknown format");
     return FILE_BAD;
 }
@@ -336,7 +338,7 @@ static void predict_png(Predictor *p, const char *path, int64_t sample)
 {
     ImageSize size;
     int file_channels;
-    uint8_t *img = png_read_chw(path, p->channels, &size, &file_channels);
+    uint8_t *img = image_read_chw(path, p->channels, &size, &file_channels);
     if (!img || predict_image(p, path, img, size, sample)) report(p, path, NULL);
     free(img);
 }
@@ -413,7 +415,7 @@ static int predict(ConfigParser *cp, const PredictArgs *pa)
         engine_clear_error();
         const char *path = pa->files[f];
         switch (file_kind(path)) {
-        case FILE_PNG: predict_png(&p, path, f); break;
+        case FILE_IMAGE: predict_png(&p, path, f); break;
         case FILE_IDX: predict_idx(&p, path, pa); break;
         default: report(&p, path, NULL); break;
         }

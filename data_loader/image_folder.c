@@ -2,8 +2,9 @@
  * its samples: the class folders of root sorted by name, then in each the
  * files of every folder below it (links followed), folders in sorted path
  * order and files sorted by name; files with an image extension are
- * samples, others are skipped. This build decodes PNG (png_reader.h); other
- * image formats torchvision takes are an error rather than a silent skip.
+ * samples, others are skipped. This build decodes PNG and JPEG
+ * (image_reader.h); other image formats torchvision takes are an error
+ * rather than a silent skip.
  * The images are decoded once, here, and kept in memory as bytes. */
 #include "data_loader/datasets.h"
 
@@ -15,9 +16,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "data_loader/png_reader.h"
+#include "data_loader/image_reader.h"
 
-/* torchvision's IMG_EXTENSIONS; only .png is decoded here. */
+/* torchvision's IMG_EXTENSIONS; .png, .jpg and .jpeg are decoded here. */
 static const char *const image_extensions[] = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff",
                                                ".webp", NULL};
 /* Folders below a class folder deeper than this are a link cycle, not a dataset. */
@@ -127,8 +128,8 @@ static int class_files(const char *class_dir, StrList *files)
         for (int k = 0; rc == 0 && k < names.n; k++) {
             const char *ext = image_extension(names.items[k]);
             if (!ext) continue;
-            if (strcmp(ext, ".png") != 0) {
-                engine_error("%s: %s images are not supported (this build reads PNG)", names.items[k], ext);
+            if (!image_extension_supported(names.items[k])) {
+                engine_error("%s: %s images are not supported (this build reads PNG and JPEG)", names.items[k], ext);
                 rc = -1;
                 break;
             }
@@ -176,12 +177,12 @@ Dataset *image_folder_dataset(const char *root, int channels, DatasetTransforms 
     char **names = NULL;
     Dataset *ds = NULL;
     if (!is_dir(root)) {
-        engine_error("%s: not a folder (ImageFolder reads root/<class>/<image>.png)", root);
+        engine_error("%s: not a folder (ImageFolder reads root/<class>/<image>.png or .jpg)", root);
         goto done;
     }
     if (list_dir(root, &classes, NULL)) goto done;
     if (classes.n == 0) {
-        engine_error("%s: no class folders (ImageFolder reads root/<class>/<image>.png)", root);
+        engine_error("%s: no class folders (ImageFolder reads root/<class>/<image>.png or .jpg)", root);
         goto done;
     }
     names = calloc((size_t)classes.n, sizeof(char *));
@@ -193,14 +194,14 @@ Dataset *image_folder_dataset(const char *root, int channels, DatasetTransforms 
         ENGINE_ASSERT(names[c] != NULL);
         if (class_files(classes.items[c], &files)) goto done;
         if (files.n == 0) {
-            engine_error("%s: class folder '%s' holds no images (.png files, in it or below it)", classes.items[c],
+            engine_error("%s: class folder '%s' holds no images (.png or .jpg files, in it or below it)", classes.items[c],
                          names[c]);
             goto done;
         }
         for (int k = 0; k < files.n; k++) {
             ImageSize size;
             int file_channels;
-            uint8_t *pixels = png_read_chw(files.items[k], channels, &size, &file_channels);
+            uint8_t *pixels = image_read_chw(files.items[k], channels, &size, &file_channels);
             if (!pixels) goto done;
             if (!channels) channels = size.c; /* the first image's, for all */
             add_image(&set, &cap, &bytes_cap, &bytes, pixels, size, c, files.items[k]);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_loader/image_convert.h"
 #include "data_loader/read_file.h"
 
 /* A PNG larger than this is not an image a training set holds. */
@@ -36,25 +37,6 @@ static void on_error(png_structp png, png_const_charp msg)
 }
 
 static void on_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
-
-/* HWC rows of fc channels -> CHW planes of tc channels. */
-static void convert(uint8_t *const *rows, int h, int w, int fc, int tc, uint8_t *out)
-{
-    size_t plane = (size_t)h * (size_t)w;
-    bool color = fc >= 3, alpha = fc == 2 || fc == 4;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            const uint8_t *p = rows[y] + (size_t)x * (size_t)fc;
-            size_t i = (size_t)y * (size_t)w + (size_t)x;
-            uint8_t a = alpha ? p[fc - 1] : 255;
-            if (tc <= 2) {
-                out[i] = color ? (uint8_t)((p[0] * 19595u + p[1] * 38470u + p[2] * 7471u + 0x8000u) >> 16) : p[0];
-            } else {
-                for (int k = 0; k < 3; k++) out[(size_t)k * plane + i] = color ? p[k] : p[0];
-            }
-            if (tc == 2 || tc == 4) out[(size_t)(tc - 1) * plane + i] = a;
-        }
-}
 
 uint8_t *png_read_chw(const char *path, int channels, ImageSize *size, int *file_channels)
 {
@@ -105,7 +87,7 @@ uint8_t *png_read_chw(const char *path, int channels, ImageSize *size, int *file
     int tc = channels ? channels : fc;
     out = malloc((size_t)tc * (size_t)h * (size_t)w);
     if (!out) png_error(png, "out of memory for the pixels");
-    convert(rows, h, w, fc, tc, out);
+    image_rows_to_chw(rows, h, w, fc, tc, out);
     png_destroy_read_struct(&png, &info, NULL);
     free(pixels);
     free(rows);

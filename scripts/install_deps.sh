@@ -8,7 +8,7 @@ set -euo pipefail
 # the pretraining task of tests/cli/e2e_finetune.sh; python3-torchvision: the references of the
 # transforms and the PNG reader (tests/ref/transforms_ref.py, png_ref.py); libopenmpi-dev,
 # openmpi-bin: distributed training under mpirun (the MPI module, tests/cli/e2e_distributed.sh)
-packages=(build-essential cmake pkg-config libcjson-dev libopenblas-dev libpng-dev libcmocka-dev zlib1g-dev
+packages=(build-essential cmake pkg-config libcjson-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libcmocka-dev zlib1g-dev
           libomp-dev clang libclang-rt-dev python3 python3-numpy python3-torch python3-torchvision
           dataset-fashion-mnist libopenmpi-dev openmpi-bin)
 missing=()

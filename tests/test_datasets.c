@@ -482,7 +482,11 @@ static void test_image_folder_errors(void **state)
     make_dirs("jpeg/a");
     write_bytes(in_dir(path, sizeof path, "jpeg/a/photo.JPG"), "\xff\xd8\xff", 3);
     snprintf(args, sizeof args, "{\"data_dir\": \"%s/jpeg\", \"batch_size\": 2}", dir);
-    expect_error(loader_from("ImageFolderDataLoader", args, true), "jpeg/a/photo.JPG: .jpg images are not supported",
+    expect_error(loader_from("ImageFolderDataLoader", args, true), "jpeg/a/photo.JPG: damaged JPEG", NULL);
+    make_dirs("bmp/a");
+    write_bytes(in_dir(path, sizeof path, "bmp/a/photo.bmp"), "BM", 2);
+    snprintf(args, sizeof args, "{\"data_dir\": \"%s/bmp\", \"batch_size\": 2}", dir);
+    expect_error(loader_from("ImageFolderDataLoader", args, true), "bmp/a/photo.bmp: .bmp images are not supported",
                  NULL);
     make_dirs("broken/a");
     write_grey("broken/a/1.png", 4, 4, 9);

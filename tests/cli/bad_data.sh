@@ -115,7 +115,12 @@ expect_fail "train: a FIFO among the images (refused without waiting)" "fifo/hor
 damaged jpeg
 printf '\xff\xd8\xff\xe0' >jpeg/ring/photo.jpg
 config jpeg jpeg "$PLAIN"
-expect_fail "train: a JPEG among the images" "jpeg/ring/photo.jpg: .jpg images are not supported" -- "$TRAIN" -c jpeg.json
+expect_fail "train: a damaged JPEG among the images" "jpeg/ring/photo.jpg: damaged JPEG" -- "$TRAIN" -c jpeg.json
+
+damaged bmp
+printf 'BM' >bmp/ring/photo.bmp
+config bmp bmp "$PLAIN"
+expect_fail "train: a BMP among the images" "bmp/ring/photo.bmp: .bmp images are not supported (this build reads PNG and JPEG)" -- "$TRAIN" -c bmp.json
 
 config sizes good ""
 expect_fail "train: images of different sizes and no Resize" "good/horizontal/001.png" "good/horizontal/000.png" \

@@ -130,5 +130,31 @@ else
   fail "on_device: ./train"
 fi
 
+# ---- JPEG: the same folder with every training image saved as JPEG by PIL (quality 95) trains;
+# the decoded pixels equal PIL's (tests/test_jpeg.c), so a run reads what torchvision would
+PIL_PY=${TORCH_PYTHON:-/usr/bin/python3}
+if "$PIL_PY" -c "import PIL" 2>/dev/null; then
+  cp -r images jpeg_images
+  "$PIL_PY" - jpeg_images/train <<'PY'
+import os, sys
+from PIL import Image
+for root, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        if f.endswith(".png"):
+            p = os.path.join(root, f)
+            Image.open(p).convert("L").save(p[:-4] + ".jpg", "JPEG", quality=95)
+            os.remove(p)
+PY
+  if run jpeg.log "$TRAIN" -c plain.json --set trainer.save_dir=jpeg --set data_loader.args.data_dir=jpeg_images/train \
+    --set trainer.epochs=2 && jpeg=$(run_dir jpeg Shapes); then
+    acc=$(epoch_value jpeg.log val_accuracy)
+    check "JPEG ImageFolder: ./train reads .jpg images (val_accuracy $acc >= 0.5)" at_least "$acc" 0.5
+  else
+    fail "JPEG ImageFolder: ./train"
+  fi
+else
+  echo "SKIP: no PIL ($PIL_PY) to write JPEG images"
+fi
+
 echo "        ($((SECONDS - start)) s)"
 finish

@@ -127,7 +127,7 @@ if [ "$rc" = 1 ] && [ "$(wc -l <mixed.err)" -eq 5 ] && [ "$(grep -c '^probe/.*\.
 else fail "bad files among good ones (exit $rc)"; cat mixed.err; fi
 check "missing file named" grep -qx "error: probe/nothing.png: cannot open: No such file or directory" mixed.err
 check "damaged PNG named" grep -qE "^error: probe/damaged.png: damaged PNG" mixed.err
-check "a text file named .png" grep -qE "^error: probe/text.png: neither a PNG image nor an IDX file" mixed.err
+check "a text file named .png" grep -qE "^error: probe/text.png: neither a PNG or JPEG image nor an IDX file" mixed.err
 check "an empty file" grep -qE "^error: probe/empty.png: .*empty" mixed.err
 check "a folder" grep -qE "^error: probe: .*directory" mixed.err
 expect_failure "channels the model cannot take (3 by --set): named" \
