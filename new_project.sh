@@ -22,7 +22,7 @@ esac
 # what is not template: version control, runs, data, builds, the links to built binaries
 tar -C "$src" \
     --exclude=./.git --exclude=./saved --exclude=./data --exclude='./build*' \
-    --exclude=./train --exclude=./test --exclude='__pycache__' \
+    --exclude=./train --exclude=./test --exclude=./predict --exclude=./tune --exclude='__pycache__' \
     -cf - . | tar -C "$dest" -xf -
 echo "New project created in $dest"
 echo "Build it with: cd $dest && scripts/setup_and_test.sh --no-sanitize   (or cmake -S . -B build && cmake --build build)"

@@ -260,11 +260,9 @@ static int write_checkpoint(BaseTrainer *bt, const char *path, int64_t epoch, co
     return checkpoint_save(path, &c);
 }
 
-/* always: save this epoch's checkpoint even off save_period (the run stops).
- * In a distributed run rank 0 writes (every rank holds the same weights). */
-static int save_checkpoint(BaseTrainer *bt, int64_t epoch, bool save_best, bool always)
+/* Rank 0's files of an epoch's save: its checkpoint, and model_best. */
+static int write_checkpoints(BaseTrainer *bt, int64_t epoch, bool save_best, bool always)
 {
-    if (!dist_is_main()) return 0;
     char path[4200];
     if (always || epoch % bt->save_period == 0) {
         snprintf(path, sizeof path, "%s/checkpoint-epoch%lld.ckpt", bt->cp->save_dir, (long long)epoch);
@@ -281,20 +279,37 @@ static int save_checkpoint(BaseTrainer *bt, int64_t epoch, bool save_best, bool 
     return 0;
 }
 
+/* always: save this epoch's checkpoint even off save_period (the run stops).
+ * In a distributed run rank 0 writes (every rank holds the same weights). */
+static int save_checkpoint(BaseTrainer *bt, int64_t epoch, bool save_best, bool always)
+{
+    bool saving = always || epoch % bt->save_period == 0 || save_best; /* the same on every rank */
+    if (!saving) return 0;
+    if (bt->before_save && bt->before_save(bt)) return -1;
+    int rc = dist_is_main() ? write_checkpoints(bt, epoch, save_best, always) : 0;
+    if (bt->after_save && bt->after_save(bt)) rc = -1;
+    return rc;
+}
+
 /* The checkpoint of an epoch stopped by a signal: the epochs before it done,
  * and bt->progress inside it. */
 static int save_interrupted(BaseTrainer *bt, int64_t epoch)
 {
     bt->progress.epoch = epoch;
-    if (!dist_is_main()) return 0; /* rank 0 saves, and names the checkpoint */
-    snprintf(bt->interrupted_path, sizeof bt->interrupted_path, "%s/checkpoint-epoch%lld-batch%lld.ckpt",
-             bt->cp->save_dir, (long long)epoch, (long long)bt->progress.batch);
-    if (write_checkpoint(bt, bt->interrupted_path, epoch - 1, &bt->progress)) {
-        bt->interrupted_path[0] = '\0';
-        return -1;
+    if (bt->before_save && bt->before_save(bt)) return -1;
+    int rc = 0;
+    if (dist_is_main()) { /* rank 0 saves, and names the checkpoint */
+        snprintf(bt->interrupted_path, sizeof bt->interrupted_path, "%s/checkpoint-epoch%lld-batch%lld.ckpt",
+                 bt->cp->save_dir, (long long)epoch, (long long)bt->progress.batch);
+        if (write_checkpoint(bt, bt->interrupted_path, epoch - 1, &bt->progress)) {
+            bt->interrupted_path[0] = '\0';
+            rc = -1;
+        } else {
+            log_info(&bt->logger, "Saving checkpoint: %s ...", bt->interrupted_path);
+        }
     }
-    log_info(&bt->logger, "Saving checkpoint: %s ...", bt->interrupted_path);
-    return 0;
+    if (bt->after_save && bt->after_save(bt)) rc = -1;
+    return rc;
 }
 
 /* The epoch's row of metrics.csv, curves.png redrawn, and the events

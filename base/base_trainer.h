@@ -62,6 +62,10 @@ struct BaseTrainer {
     bool unfrozen;            /* arch.freeze's parameters train again */
     char interrupted_path[4200]; /* the checkpoint an interrupt left, "" otherwise */
 
+    /* Optional, around every checkpoint write, on every rank (collectives
+     * may gather what rank 0 saves: a sharded optimizer state). */
+    int (*before_save)(BaseTrainer *bt);
+    int (*after_save)(BaseTrainer *bt);
     TensorboardWriter writer; /* a no-op writer when "tensorboard" is false */
     MetricsLog metrics_csv;   /* not open when the run has no log folder */
 };

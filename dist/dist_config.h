@@ -1,6 +1,6 @@
 /* The optional "distributed" block of config.json, with PyTorch DDP's
  * defaults: {"backend": "auto", "bucket_mb": 25, "sync_batchnorm": false,
- * "find_unused_parameters": false}. */
+ * "find_unused_parameters": false}, and "zero": 0 (1: ZeRO stage 1). */
 #ifndef DIST_DIST_CONFIG_H
 #define DIST_DIST_CONFIG_H
 
@@ -13,6 +13,7 @@ typedef struct {
     double bucket_mb;
     bool sync_batchnorm;
     bool find_unused_parameters;
+    int zero; /* 0, or 1: optimizer state sharded over the ranks (dist/zero.h) */
 } DistOptions;
 
 /* Reads and checks the block (also in a single process, so that a config

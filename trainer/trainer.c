@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dist/ddp.h"
+#include "dist/zero.h"
 #include "dist/world.h"
 #include "engine/memory.h"
 #include "engine/scope.h"
@@ -297,7 +298,48 @@ static int prepare_ddp(Trainer *t)
     if (t->ddp && trainable == t->ddp_params) return 0;
     ddp_free(t->ddp);
     t->ddp_params = trainable;
-    return (t->ddp = ddp_new(t->base.model, t->bucket_mb)) ? 0 : -1;
+    if (!(t->ddp = ddp_new(t->base.model, t->bucket_mb))) return -1;
+    if (!t->zero_enabled) return 0;
+    if (t->zero) {
+        zero_extend(t->zero); /* unfrozen parameters joined the optimizer */
+        return 0;
+    }
+    /* a state loaded whole from a checkpoint is sharded now */
+    return (t->zero = zero_new(t->base.optimizer)) && zero_shard_state(t->zero) == 0 ? 0 : -1;
+}
+
+/* ZeRO-1: rank 0 gathers the optimizer state before a checkpoint, and
+ * keeps its shard again after it. */
+static int zero_before_save(BaseTrainer *bt)
+{
+    Trainer *t = (Trainer *)bt;
+    return t->zero ? zero_gather_state(t->zero) : 0;
+}
+
+static int zero_after_save(BaseTrainer *bt)
+{
+    Trainer *t = (Trainer *)bt;
+    return t->zero && dist_is_main() ? zero_shard_state(t->zero) : 0;
+}
+
+/* ZeRO-1: the optimizer state elements each rank holds, on rank 0's log. */
+static void log_zero_memory(Trainer *t)
+{
+    int size = dist_size();
+    int64_t mine = zero_state_elements(t->zero), *all = calloc((size_t)size, sizeof(int64_t));
+    ENGINE_ASSERT(all != NULL);
+    if (dist_allgather(&mine, all, sizeof mine) == 0) {
+        char text[512];
+        int pos = 0;
+        int64_t total = 0;
+        for (int r = 0; r < size; r++) {
+            total += all[r];
+            pos += snprintf(text + pos, sizeof text - (size_t)pos, "%s%lld", r ? ", " : "", (long long)all[r]);
+            if (pos >= (int)sizeof text - 24) break;
+        }
+        log_info(&t->base.logger, "ZeRO-1: optimizer state elements per rank: %s (%lld in all)", text, (long long)total);
+    }
+    free(all);
 }
 
 /* One batch's forward and backward; the optimizer steps on the last batch
@@ -318,7 +360,9 @@ static int train_step(Trainer *t, TensorBatch *b, int64_t batch_idx, Tensor **ou
     if (tensor_backward(scaled, NULL)) return -1;
     if (!last) return 0;
     if (t->ddp && ddp_finish_backward(t->ddp)) return -1;
+    if (t->zero) zero_drop_foreign_grads(t->zero); /* the owners step */
     if (optimizer_step(bt->optimizer)) return -1;
+    if (t->zero && zero_broadcast_params(t->zero)) return -1;
     return t->scheduler_per_batch ? scheduler_step(bt->lr_scheduler) : 0;
 }
 
@@ -377,6 +421,7 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
     if (rc) return -1;
     if (t->ddp) /* what the overlap with the backward did not hide */
         log_debug(&bt->logger, "Gradient averaging: %.3f s of waiting in this epoch", ddp_take_wait_seconds(t->ddp));
+    if (t->zero) log_zero_memory(t);
     bt->progress.batch = batch_idx; /* the training batches done, should the epoch be interrupted */
     bt->progress.train = t->train_metrics;
     if (interrupted) return TRAIN_INTERRUPTED;
@@ -417,11 +462,16 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
     t->log_step = (int64_t)sqrt((double)data_loader_batch_size(data_loader));
     if (t->log_step < 1) t->log_step = 1;
     t->scheduler_per_batch = lr_scheduler && strcmp(scheduler_name(lr_scheduler), "OneCycleLR") == 0;
+    int64_t zero;
     if (config_int_or(cp->config, "trainer.accumulate_grad_batches", 1, &t->accumulate) ||
-        config_number_or(cp->config, "distributed.bucket_mb", 25.0, &t->bucket_mb)) {
+        config_number_or(cp->config, "distributed.bucket_mb", 25.0, &t->bucket_mb) ||
+        config_int_or(cp->config, "distributed.zero", 0, &zero)) {
         base_trainer_free(&t->base);
         return -1;
     }
+    t->zero_enabled = zero == 1 && dist_size() > 1;
+    t->base.before_save = zero_before_save;
+    t->base.after_save = zero_after_save;
     if (t->accumulate < 1 || t->accumulate > t->len_epoch) {
         engine_error("%s: trainer.accumulate_grad_batches: expected 1 to the %lld batches of an epoch, got %lld",
                      cp->config->label, (long long)t->len_epoch, (long long)t->accumulate);
@@ -437,6 +487,8 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
 
 void trainer_free(Trainer *t)
 {
+    zero_free(t->zero);
+    t->zero = NULL;
     ddp_free(t->ddp);
     t->ddp = NULL;
     base_trainer_free(&t->base);

@@ -29,6 +29,8 @@ typedef struct {
     double bucket_mb;     /* distributed.bucket_mb */
     struct DDP *ddp;      /* distributed runs: the gradient averaging; NULL in a single process */
     int ddp_params;       /* the trainable parameters it averages */
+    bool zero_enabled;    /* distributed.zero = 1 */
+    struct Zero *zero;    /* the optimizer state's owners (ZeRO-1); NULL otherwise */
 } Trainer;
 
 /* len_epoch 0 = epoch-based. 0 or -1 with an error. */

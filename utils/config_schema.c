@@ -55,6 +55,7 @@ static const KnownKey known_keys[] = {
     {"distributed.bucket_mb", false},
     {"distributed.sync_batchnorm", false},
     {"distributed.find_unused_parameters", false},
+    {"distributed.zero", false},
     {"cuda", false},
     {"cuda.tf32", false},
     {"cuda.deterministic", false},

@@ -6,6 +6,9 @@
 #    process at batch B, within 1e-5 relative; also with gradient
 #    accumulation, with a frozen layer, with 3 ranks, and for an MLP with
 #    BatchNorm under distributed.sync_batchnorm (running statistics too).
+#  - distributed.zero 1 (optimizer state sharded, ZeRO-1): weights and
+#    gathered optimizer state bit-identical to unsharded training, each rank
+#    holding part of the state; its checkpoints resume anywhere.
 #  - Against PyTorch itself: DistributedDataParallel on 2 gloo processes
 #    from the same weights and samples ends with the same weights (1e-5).
 #  - A real run: 2 epochs land in the single-process accuracy band, only
@@ -116,6 +119,33 @@ else
   fail "PyTorch DDP reference (exit $rc): $(tail -n 3 ref.log) $(tail -n 3 vs_torch.log 2>/dev/null)"
 fi
 echo "        (PyTorch DDP comparison: $((SECONDS - start)) s)"
+
+# ---- ZeRO-1: the optimizer state sharded over the ranks, the same training ----
+start=$SECONDS
+ZARGS=("${SMALL[@]}" --set data_loader.args.batch_size=16 --set trainer.epochs=2 --set data_loader.args.validation_split=0.1)
+if mpi 2 z0.log "${ZARGS[@]}" --set "trainer.save_dir=$T/z0" &&
+  mpi 2 z1.log "${ZARGS[@]}" --set "trainer.save_dir=$T/z1" --set 'distributed={"zero": 1}'; then
+  check "distributed.zero 1: weights and optimizer state bit-identical to unsharded training (the checkpoint gathers them)" \
+    ckpt same "$(ck "$T/z1" checkpoint-epoch2.ckpt)" "$(ck "$T/z0" checkpoint-epoch2.ckpt)" --with-optimizer
+  split=$(sed -n 's/.*ZeRO-1: optimizer state elements per rank: \([0-9]*\), \([0-9]*\) (\([0-9]*\) in all).*/\1 \2 \3/p' z1.log | tail -n 1)
+  check "each rank holds part of the optimizer state ($split: per rank, in all)" \
+    awk -v s="$split" 'BEGIN { split(s, v, " "); exit !(v[3] > 0 && v[1] < v[3] && v[2] < v[3] && v[1] + v[2] == v[3]) }'
+  if mpi 2 z2.log -r "$(ck "$T/z0" checkpoint-epoch1.ckpt)" --set 'distributed={"zero": 1}'; then
+    check "a whole state resumed with zero 1 is sharded and goes on bit-identically" \
+      ckpt same "$(ck "$T/z0" checkpoint-epoch2.ckpt)" "$(ls -t "$T"/z0/models/*/*/checkpoint-epoch2.ckpt | head -n 1)" --with-optimizer
+  else
+    fail "resume with zero: $(tail -n 3 z2.log)"
+  fi
+  if train z3.log -r "$(ck "$T/z1" checkpoint-epoch1.ckpt)" --set data_loader.args.batch_size=32; then
+    check "a ZeRO checkpoint resumes in one process (the single-process format)" \
+      ckpt close "$(ls -t "$T"/z1/models/*/*/checkpoint-epoch2.ckpt | head -n 1)" "$(ck "$T/z0" checkpoint-epoch2.ckpt)" 1e-5
+  else
+    fail "ZeRO checkpoint in one process: $(tail -n 3 z3.log)"
+  fi
+else
+  fail "ZeRO runs: $(tail -n 3 z1.log)"
+fi
+echo "        (ZeRO runs: $((SECONDS - start)) s)"
 
 # ---- a real run ----
 start=$SECONDS
