@@ -17,28 +17,32 @@ import sys
 import zlib
 
 
-def png(path, rows, channels):
-    """8-bit grey (channels 1) or RGB (3) PNG of rows (lists of grey values)."""
-    h, w = len(rows), len(rows[0])
-    raw = b"".join(b"\x00" + bytes(v for v in row for _ in range(channels)) for row in rows)
+def png_planes(path, planes, color):
+    """8-bit PNG of colour type color (0 grey, 2 RGB, 4 grey + alpha, 6 RGBA) from channel planes (lists of rows)."""
+    h, w = len(planes[0]), len(planes[0][0])
+    raw = b"".join(b"\x00" + bytes(p[y][x] for x in range(w) for p in planes) for y in range(h))
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    color = 0 if channels == 1 else 2
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
                 + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def image(kind, rng):
-    size_h, size_w = rng.randint(24, 34), rng.randint(24, 34)
+def png(path, rows, channels):
+    """8-bit grey (channels 1) or RGB (3, the grey copied) PNG of rows (lists of grey values)."""
+    png_planes(path, [rows] * channels, 0 if channels == 1 else 2)
+
+
+def pattern(kind, h, w, rng):
+    """An image of class kind: horizontal or vertical stripes, or a ring, with noise."""
     phase, period = rng.random() * 6, rng.choice([5, 6, 7])
-    cy, cx, r = size_h / 2 + rng.uniform(-2, 2), size_w / 2 + rng.uniform(-2, 2), rng.uniform(6, 9)
+    cy, cx, r = h / 2 + rng.uniform(-2, 2), w / 2 + rng.uniform(-2, 2), rng.uniform(6, 9)
     rows = []
-    for y in range(size_h):
+    for y in range(h):
         row = []
-        for x in range(size_w):
+        for x in range(w):
             if kind == "horizontal":
                 v = 200 if math.sin(2 * math.pi * (y + phase) / period) > 0 else 40
             elif kind == "vertical":
@@ -48,6 +52,11 @@ def image(kind, rng):
             row.append(max(0, min(255, v + rng.randint(-30, 30))))
         rows.append(row)
     return rows
+
+
+def image(kind, rng):
+    h, w = rng.randint(24, 34), rng.randint(24, 34)
+    return pattern(kind, h, w, rng)
 
 
 def main():

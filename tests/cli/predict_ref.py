@@ -24,47 +24,15 @@ PyTorch's own probabilities for them to check its output against.
 """
 import gzip
 import json
-import math
 import os
 import random
 import struct
 import sys
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
-
-
-def png(path, planes, color):
-    """8-bit PNG of colour type color (0 grey, 2 RGB, 4 grey + alpha, 6 RGBA) from channel planes (lists of rows)."""
-    h, w = len(planes[0]), len(planes[0][0])
-    raw = b"".join(b"\x00" + bytes(p[y][x] for x in range(w) for p in planes) for y in range(h))
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
-def pattern(kind, h, w, rng):
-    """image_folder.py's classes: horizontal or vertical stripes, or a ring, with noise."""
-    phase, period = rng.random() * 6, rng.choice([5, 6, 7])
-    cy, cx, r = h / 2 + rng.uniform(-2, 2), w / 2 + rng.uniform(-2, 2), rng.uniform(6, 9)
-    rows = []
-    for y in range(h):
-        row = []
-        for x in range(w):
-            if kind == "horizontal":
-                v = 200 if math.sin(2 * math.pi * (y + phase) / period) > 0 else 40
-            elif kind == "vertical":
-                v = 200 if math.sin(2 * math.pi * (x + phase) / period) > 0 else 40
-            else:
-                v = 200 if abs(math.hypot(y - cy, x - cx) - r) < 2 else 40
-            row.append(max(0, min(255, v + rng.randint(-30, 30))))
-        rows.append(row)
-    return rows
+sys.path.insert(0, HERE)
+from image_folder import pattern, png_planes as png  # noqa: E402  (the test images' classes and PNG writer)
 
 
 def read_idx(path):
