@@ -2,6 +2,7 @@
  * pytorch-template's train.py does. See README.md for every option. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/base_model.h"
 #include "base/finetune.h"
@@ -11,6 +12,7 @@
 #include "dist/dist_config.h"
 #include "dist/sync_batch_norm.h"
 #include "dist/world.h"
+#include "engine/device.h"
 #include "engine/engine.h"
 #include "model/loss.h"
 #include "model/metric.h"
@@ -83,6 +85,22 @@ static int shard_loaders(const Config *cfg, DataLoader *train, DataLoader *valid
     return 0;
 }
 
+/* Distributed runs on GPUs: each rank takes one, its local rank's among
+ * those -d enables, and averages over NCCL; CPU ranks over MPI. A backend
+ * the config names must fit the device. */
+static int check_dist_backend(const Config *cfg, Device *device)
+{
+    DistOptions opts;
+    if (dist_options_from_config(cfg, &opts)) return -1;
+    bool cuda = device->type == DEVICE_CUDA;
+    ENGINE_CHECK_INT(strcmp(opts.backend, cuda ? "mpi" : "nccl") != 0,
+                     "%s: distributed.backend: \"%s\" averages %s gradients, but this run trains on %s%s", cfg->label,
+                     opts.backend, cuda ? "CPU" : "CUDA", device_name(*device),
+                     cuda ? "" : " (n_gpu 0, or no GPU here): use \"mpi\" or \"auto\"");
+    if (cuda) device->index = dist_local_rank() % device_cuda_count();
+    return 0;
+}
+
 /* 0, -1 with an error, or TRAIN_INTERRUPTED (the checkpoint saved, or none
  * when the signal came before training began). */
 static int run(ConfigParser *cp)
@@ -119,12 +137,7 @@ static int run(ConfigParser *cp)
     if (!(model = model_from_config(cfg)) || prepare_model(cp, model, &lg)) goto done;
     base_model_log_summary(model, &lg);
     Device device = prepare_device(n_gpu, &lg);
-    if (dist_size() > 1 && device.type != DEVICE_CPU) {
-        engine_error("%s: distributed training on %s needs the NCCL transport, which this build does not have yet; "
-                     "run with n_gpu 0 (CPU ranks over MPI)",
-                     cfg->label, device_name(device));
-        goto done;
-    }
+    if (dist_size() > 1 && check_dist_backend(cfg, &device)) goto done;
     if (configure_device_modes(cfg)) goto done;
     if (module_to(model, device)) goto done;
     if (!(criterion = loss_from_config(cfg))) goto done;

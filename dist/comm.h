@@ -40,6 +40,28 @@ typedef struct {
     void (*finalize)(void);
 } CommOps;
 
+/* The collectives on GPU memory (NCCL, dist/comm_nccl.c, the module
+ * libdist_nccl.so, loaded when a distributed run trains on CUDA). They are
+ * queued on a CUDA stream (the engine's compute stream, so they are
+ * ordered with the kernels that made and use the data) and return at once. */
+typedef struct {
+    const char *name; /* "nccl" */
+    const char *(*error)(void);
+    int (*allreduce_sum_f32)(float *device_buf, int64_t n, void *stream);
+    int (*broadcast)(void *device_buf, int64_t bytes, int root, void *stream);
+    void (*finalize)(void);
+} DeviceCommOps;
+
+/* What libdist_nccl.so exports: the 128-byte id rank 0 makes and every rank
+ * receives (over MPI), then the communicator of rank of size on CUDA
+ * device `device`. NULL / -1 with a message in err. */
+#define DIST_NCCL_ID_BYTES 128
+#define DIST_NCCL_ID_ENTRY "dist_nccl_unique_id"
+#define DIST_NCCL_INIT_ENTRY "dist_nccl_init"
+typedef int (*DeviceCommUniqueId)(void *id, char *err, size_t err_size);
+typedef const DeviceCommOps *(*DeviceCommInit)(const void *id, int rank, int size, int device, char *err,
+                                               size_t err_size);
+
 /* Where this process stands in the job. */
 typedef struct {
     int rank, size;             /* size 1: a single process */

@@ -2,7 +2,10 @@
  * the parameters in reverse registration order, as PyTorch's do: the last
  * layers' gradients are computed first, so their buckets fill first. Every
  * rank runs the same graph, so buckets fill, start and finish in the same
- * order everywhere, which collectives require. */
+ * order everywhere, which collectives require. CPU parameters travel over
+ * MPI from host buffers; CUDA parameters over NCCL from device buffers,
+ * queued on the engine's compute stream (that path has never run: there
+ * was no GPU where it was written). */
 #include "dist/ddp.h"
 
 #include <math.h>
@@ -13,6 +16,8 @@
 
 #include "dist/world.h"
 #include "engine/autograd.h"
+#include "engine/backend.h"
+#include "engine/ops.h"
 #include "engine/error.h"
 
 typedef struct Bucket Bucket;
@@ -26,7 +31,8 @@ typedef struct {
 } Slot;
 
 struct Bucket {
-    float *buf;
+    float *buf;  /* CPU parameters: the bucket in host memory */
+    Tensor *dev; /* CUDA parameters: the bucket on the device [numel] */
     int64_t numel;
     int n_slots, n_ready;
     CommRequest *req; /* in flight */
@@ -40,6 +46,9 @@ struct DDP {
     int n_buckets;
     bool sync;
     double wait_seconds;
+    /* CUDA parameters: NCCL on the engine's compute stream (never run: no GPU where this was written) */
+    const DeviceCommOps *device_ops;
+    void *stream;
 };
 
 static double now(void)
@@ -91,10 +100,18 @@ static int broadcast_tensors(const StateDict *sd)
 {
     for (int i = 0; i < sd->n; i++) {
         Tensor *t = sd->tensors[i];
-        ENGINE_CHECK_INT(!tensor_is_cuda(t), "distributed: %s is on %s: CUDA tensors need the NCCL transport, which "
-                                             "this build does not have", sd->names[i], device_name(tensor_device(t)));
         ENGINE_CHECK_INT(tensor_is_contiguous(t), "distributed: %s is not contiguous", sd->names[i]);
-        if (dist_broadcast(tensor_data(t), tensor_numel(t) * (int64_t)dtype_size(t->dtype), 0)) {
+        int64_t bytes = tensor_numel(t) * (int64_t)dtype_size(t->dtype);
+        if (tensor_is_cuda(t)) { /* over NCCL, on the compute stream */
+            const DeviceCommOps *dops = dist_device_ops(tensor_device(t).index);
+            if (!dops) return -1;
+            if (dops->broadcast(tensor_data(t), bytes, 0, backend_of(t)->stream())) {
+                engine_error("rank %d: %s (broadcasting %s)", dist_rank(), dops->error(), sd->names[i]);
+                return -1;
+            }
+            continue;
+        }
+        if (dist_broadcast(tensor_data(t), bytes, 0)) {
             engine_error_context("broadcasting %s", sd->names[i]);
             return -1;
         }
@@ -147,10 +164,15 @@ int ddp_broadcast_buffers(Module *model)
 
 /* ---- gradients ---- */
 
-static int start_bucket(Bucket *b)
+static int start_bucket(DDP *d, Bucket *b)
 {
     const CommOps *ops = dist_ops();
     b->started = true;
+    if (b->dev) {
+        if (d->device_ops->allreduce_sum_f32(tensor_f32(b->dev), b->numel, d->stream) == 0) return 0;
+        engine_error("rank %d: %s", dist_rank(), d->device_ops->error());
+        return -1;
+    }
     if (ops->iallreduce_sum_f32(b->buf, b->numel, &b->req)) {
         engine_error("rank %d: %s", dist_rank(), ops->error());
         return -1;
@@ -162,6 +184,7 @@ static int start_bucket(Bucket *b)
 static int progress(DDP *d)
 {
     const CommOps *ops = dist_ops();
+    if (d->device_ops) return 0; /* NCCL runs on the stream by itself */
     for (int i = 0; i < d->n_buckets; i++) {
         Bucket *b = &d->buckets[i];
         bool done = false;
@@ -174,9 +197,24 @@ static int progress(DDP *d)
     return 0;
 }
 
+/* fill_slot on the device: engine ops into the bucket's slice. */
+static int fill_device_slot(Slot *s, Tensor *grad)
+{
+    int64_t n = tensor_numel(s->param);
+    Tensor *slice = t_narrow(s->bucket->dev, 0, s->offset, n);
+    int rc = grad ? tensor_copy_(slice, t_view(t_contiguous(grad), SHAPE(-1))) : tensor_fill_(slice, 0.0);
+    if (rc == 0 && s->param->grad) rc = t_add_(slice, t_view(t_contiguous(s->param->grad), SHAPE(-1)), 1.0);
+    return rc;
+}
+
 /* The slot's gradient (with what .grad already accumulated) into the bucket. */
 static int fill_slot(Slot *s, Tensor *grad)
 {
+    if (s->bucket->dev) {
+        if (fill_device_slot(s, grad)) return -1;
+        s->ready = true;
+        return ++s->bucket->n_ready == s->bucket->n_slots ? start_bucket(s->owner, s->bucket) : 0;
+    }
     float *dst = s->bucket->buf + s->offset;
     int64_t n = tensor_numel(s->param);
     if (grad) {
@@ -193,7 +231,7 @@ static int fill_slot(Slot *s, Tensor *grad)
         if (rc) return -1;
     }
     s->ready = true;
-    if (++s->bucket->n_ready == s->bucket->n_slots) return start_bucket(s->bucket);
+    if (++s->bucket->n_ready == s->bucket->n_slots) return start_bucket(s->owner, s->bucket);
     return 0;
 }
 
@@ -223,13 +261,22 @@ DDP *ddp_new(Module *model, double bucket_mb)
     for (int i = n_params - 1; i >= 0; i--) { /* reverse order: the backward's */
         Tensor *p = params[i];
         if (!p->requires_grad) continue;
-        if (tensor_is_cuda(p) || p->dtype != DT_F32) {
-            engine_error("distributed: parameter %d is %s on %s: this build averages float32 CPU gradients over MPI "
-                         "(CUDA tensors need NCCL)",
+        bool cuda = tensor_is_cuda(p);
+        if (p->dtype != DT_F32 || (d->n_slots > 0 && cuda != (d->device_ops != NULL))) {
+            engine_error("distributed: parameter %d is %s on %s: the gradients averaged are float32, all on the CPU "
+                         "(MPI) or all on CUDA devices (NCCL)",
                          i, dtype_name(p->dtype), device_name(tensor_device(p)));
             free(params);
             ddp_free(d);
             return NULL;
+        }
+        if (cuda && !d->device_ops) {
+            if (!(d->device_ops = dist_device_ops(tensor_device(p).index))) {
+                free(params);
+                ddp_free(d);
+                return NULL;
+            }
+            d->stream = backend_of(p)->stream();
         }
         Bucket *b = d->n_buckets ? &d->buckets[d->n_buckets - 1] : NULL;
         if (!b || (b->numel > 0 && b->numel + tensor_numel(p) > cap)) b = &d->buckets[d->n_buckets++];
@@ -240,8 +287,17 @@ DDP *ddp_new(Module *model, double bucket_mb)
     }
     free(params);
     for (int i = 0; i < d->n_buckets; i++) {
-        d->buckets[i].buf = malloc(sizeof(float) * (size_t)(d->buckets[i].numel ? d->buckets[i].numel : 1));
-        ENGINE_ASSERT(d->buckets[i].buf != NULL);
+        Bucket *b = &d->buckets[i];
+        if (d->device_ops) {
+            Device dev = tensor_device(d->slots[0].param);
+            if (!(b->dev = tensor_persist(tensor_empty(SHAPE(b->numel), DT_F32, dev)))) {
+                ddp_free(d);
+                return NULL;
+            }
+            continue;
+        }
+        b->buf = malloc(sizeof(float) * (size_t)(b->numel ? b->numel : 1));
+        ENGINE_ASSERT(b->buf != NULL);
     }
     for (int i = 0; i < d->n_slots; i++)
         if (tensor_register_hook(d->slots[i].param, grad_ready, &d->slots[i])) {
@@ -257,6 +313,7 @@ void ddp_free(DDP *d)
     for (int i = 0; i < d->n_buckets; i++) {
         if (d->buckets[i].req) dist_ops()->wait(d->buckets[i].req);
         free(d->buckets[i].buf);
+        tensor_free(d->buckets[i].dev);
     }
     /* the hooks point into this DDP: a parameter's hooks go with it */
     for (int i = 0; i < d->n_slots; i++) tensor_hooks_free(d->slots[i].param);
@@ -266,6 +323,30 @@ void ddp_free(DDP *d)
 }
 
 void ddp_set_sync(DDP *d, bool sync) { d->sync = sync; }
+
+/* ddp_finish_backward for CUDA parameters: the buckets' sums scaled to
+ * means and copied into .grad, all queued on the stream after NCCL's. */
+static int finish_on_device(DDP *d, int rc)
+{
+    for (int i = 0; rc == 0 && i < d->n_buckets; i++) rc = t_mul_scalar_(d->buckets[i].dev, 1.0 / dist_size());
+    for (int i = 0; i < d->n_slots; i++) {
+        Slot *s = &d->slots[i];
+        if (rc == 0 && !s->param->grad) {
+            Tensor *g = tensor_empty(s->param->shape, DT_F32, tensor_device(s->param));
+            if (!g) rc = -1;
+            else s->param->grad = tensor_persist(g);
+        }
+        if (rc == 0)
+            rc = tensor_copy_(s->param->grad,
+                              t_view(t_narrow(s->bucket->dev, 0, s->offset, tensor_numel(s->param)), s->param->shape));
+        s->ready = false;
+    }
+    for (int i = 0; i < d->n_buckets; i++) {
+        d->buckets[i].n_ready = 0;
+        d->buckets[i].started = false;
+    }
+    return rc;
+}
 
 int ddp_finish_backward(DDP *d)
 {
@@ -285,6 +366,7 @@ int ddp_finish_backward(DDP *d)
         b->req = NULL;
     }
     d->wait_seconds += now() - t0;
+    if (d->device_ops) return finish_on_device(d, rc);
     float scale = 1.0f / (float)dist_size();
     for (int i = 0; i < d->n_slots; i++) {
         Slot *s = &d->slots[i];

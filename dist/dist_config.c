@@ -21,10 +21,7 @@ int dist_options_from_config(const Config *cfg, DistOptions *o)
     bool known = strcmp(o->backend, "auto") == 0 || strcmp(o->backend, "mpi") == 0 || strcmp(o->backend, "nccl") == 0;
     ENGINE_CHECK_INT(known, "%s: distributed.backend: expected \"auto\", \"mpi\" or \"nccl\", got \"%s\"", cfg->label,
                      o->backend);
-    ENGINE_CHECK_INT(strcmp(o->backend, "nccl") != 0,
-                     "%s: distributed.backend: \"nccl\" averages CUDA gradients, and this build has no NCCL transport "
-                     "yet: use \"mpi\" (CPU ranks)",
-                     cfg->label);
+
     ENGINE_CHECK_INT(o->bucket_mb > 0 && o->bucket_mb <= 4096,
                      "%s: distributed.bucket_mb: expected a size in (0, 4096] MB, got %g", cfg->label, o->bucket_mb);
     return 0;

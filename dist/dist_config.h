@@ -9,7 +9,7 @@
 #include "utils/config.h"
 
 typedef struct {
-    const char *backend; /* "auto", "mpi" or "nccl" */
+    const char *backend; /* "auto" (MPI for CPU ranks, NCCL for CUDA ones), "mpi" or "nccl" */
     double bucket_mb;
     bool sync_batchnorm;
     bool find_unused_parameters;

@@ -30,11 +30,12 @@ static const char *launcher_variable(void)
     return NULL;
 }
 
-/* dlopen of the module: DIST_MODULE, else beside /proc/self/exe, else one
- * folder up (a program in a subfolder of the build: build/tuner/tune). */
-static void *open_module(char *tried, size_t size)
+/* dlopen of module `name`: the path in environment variable env_var, else
+ * beside /proc/self/exe, else one folder up (a program in a subfolder of
+ * the build: build/tuner/tune). */
+static void *open_module(const char *name, const char *env_var, char *tried, size_t size)
 {
-    const char *env = getenv("DIST_MODULE");
+    const char *env = getenv(env_var);
     char path[PATH_MAX + 64];
     if (env && env[0]) {
         snprintf(tried, size, "%s", env);
@@ -47,7 +48,7 @@ static void *open_module(char *tried, size_t size)
     char *slash = strrchr(exe, '/');
     if (slash) *slash = '\0';
     for (int up = 0; up < 2; up++) {
-        snprintf(path, sizeof path, "%s%s/%s", exe, up ? "/.." : "", MODULE_NAME);
+        snprintf(path, sizeof path, "%s%s/%s", exe, up ? "/.." : "", name);
         if (up == 0) snprintf(tried, size, "%s", path);
         if (access(path, F_OK) != 0) continue;
         snprintf(tried, size, "%s", path);
@@ -62,7 +63,7 @@ int dist_init(void)
     const char *var = launcher_variable();
     if (!var) return 0;
     char tried[PATH_MAX + 32] = "";
-    void *module = open_module(tried, sizeof tried);
+    void *module = open_module(MODULE_NAME, "DIST_MODULE", tried, sizeof tried);
     if (!module) {
         const char *why = dlerror();
         engine_error("this process runs under an MPI launcher (%s is set), but the MPI module could not be loaded: "
@@ -78,6 +79,39 @@ int dist_init(void)
     ENGINE_CHECK_INT(ops != NULL, "%s: %s", tried, err[0] ? err : "the transport failed to start");
     launched = true;
     return 0;
+}
+
+static const DeviceCommOps *device_ops;
+
+const DeviceCommOps *dist_device_ops(int device)
+{
+    if (device_ops) return device_ops;
+    ENGINE_CHECK(ops && world.size > 1, "distributed: the GPU transport needs a distributed run (mpirun)");
+    char tried[PATH_MAX + 32] = "";
+    void *module = open_module("libdist_nccl.so", "DIST_NCCL_MODULE", tried, sizeof tried);
+    if (!module) {
+        const char *why = dlerror();
+        return engine_error("rank %d: distributed training on CUDA needs the NCCL module: %s (%s); CUDA builds make "
+                            "it where NCCL is installed",
+                            world.rank, tried, why ? why : "not found");
+    }
+    DeviceCommUniqueId unique_id = NULL;
+    DeviceCommInit init = NULL;
+    *(void **)&unique_id = dlsym(module, DIST_NCCL_ID_ENTRY);
+    *(void **)&init = dlsym(module, DIST_NCCL_INIT_ENTRY);
+    ENGINE_CHECK(unique_id && init, "%s: not the NCCL module (no %s / %s)", tried, DIST_NCCL_ID_ENTRY,
+                 DIST_NCCL_INIT_ENTRY);
+    unsigned char id[DIST_NCCL_ID_BYTES] = {0};
+    char err[512] = "";
+    int failed = world.rank == 0 && unique_id(id, err, sizeof err) != 0;
+    /* every rank learns whether rank 0 could make the id, then gets it */
+    bool any;
+    if (dist_any(failed, &any)) return NULL;
+    ENGINE_CHECK(!any, "rank 0: %s", err[0] ? err : "NCCL could not make the communicator's id");
+    if (dist_broadcast(id, sizeof id, 0)) return NULL;
+    device_ops = init(id, world.rank, world.size, device, err, sizeof err);
+    ENGINE_CHECK(device_ops != NULL, "rank %d: %s", world.rank, err);
+    return device_ops;
 }
 
 bool dist_launched(void) { return launched; }
@@ -138,6 +172,8 @@ void dist_abort(int status)
 
 void dist_finalize(void)
 {
+    if (device_ops) device_ops->finalize();
+    device_ops = NULL;
     if (ops) ops->finalize();
     ops = NULL;
 }

@@ -25,6 +25,10 @@ int dist_local_size(void);
 static inline bool dist_is_main(void) { return dist_rank() == 0; }
 /* The transport, or NULL in a single process. */
 const CommOps *dist_ops(void);
+/* The GPU transport (NCCL) for CUDA device `device`, loaded and connected
+ * on first use (a collective: every rank calls it); NULL with an error
+ * naming the rank when the module or NCCL cannot start. */
+const DeviceCommOps *dist_device_ops(int device);
 
 int dist_allreduce_sum_f32(float *v, int64_t n);
 int dist_allreduce_sum_f64(double *v, int64_t n);

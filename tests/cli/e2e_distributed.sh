@@ -137,8 +137,10 @@ if mpi 2 z0.log "${ZARGS[@]}" --set "trainer.save_dir=$T/z0" &&
     fail "resume with zero: $(tail -n 3 z2.log)"
   fi
   if train z3.log -r "$(ck "$T/z1" checkpoint-epoch1.ckpt)" --set data_loader.args.batch_size=32; then
+    # (one process at batch 32 against 2 ranks at 16 sums the conv gradients in another order; after an
+    # epoch of Adam (amsgrad) that rounding shows at about 1e-4: the format is what this checks)
     check "a ZeRO checkpoint resumes in one process (the single-process format)" \
-      ckpt close "$(ls -t "$T"/z1/models/*/*/checkpoint-epoch2.ckpt | head -n 1)" "$(ck "$T/z0" checkpoint-epoch2.ckpt)" 1e-5
+      ckpt close "$(ls -t "$T"/z1/models/*/*/checkpoint-epoch2.ckpt | head -n 1)" "$(ck "$T/z0" checkpoint-epoch2.ckpt)" 1e-3
   else
     fail "ZeRO checkpoint in one process: $(tail -n 3 z3.log)"
   fi
@@ -283,12 +285,25 @@ expect_error() {
   "$TRAIN" "$@" >bad.log 2>&1 || rc=$?
   if [ "$rc" -eq 1 ] && grep -qF -- "$pattern" bad.log; then pass "$what"; else fail "$what (exit $rc): $(tail -n 2 bad.log)"; fi
 }
-expect_error "distributed.backend nccl without NCCL is refused" 'distributed.backend: "nccl" averages CUDA gradients' \
-  "${SMALL[@]}" --set 'distributed={"backend": "nccl"}'
+rc=0
+mpi 2 nccl.log "${SMALL[@]}" --set "trainer.save_dir=$T/nccl" --set n_gpu=0 --set 'distributed={"backend": "nccl"}' || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -qF 'distributed.backend: "nccl" averages CUDA gradients, but this run trains on cpu' nccl.log; then
+  pass "distributed.backend nccl on CPU ranks is refused"
+else
+  fail "backend nccl on CPU ranks (exit $rc): $(grep error nccl.log | head -n 2)"
+fi
+expect_error "an unknown distributed.backend is refused" 'distributed.backend: expected "auto", "mpi" or "nccl", got "gloo"' \
+  "${SMALL[@]}" --set 'distributed={"backend": "gloo"}'
 expect_error "a bucket of 0 MB is refused" "distributed.bucket_mb: expected a size in (0, 4096] MB, got 0" \
   "${SMALL[@]}" --set 'distributed={"bucket_mb": 0}'
 expect_error "accumulate_grad_batches 0 is refused" "trainer.accumulate_grad_batches: expected 1 to the 5 batches of an epoch, got 0" \
   "${SMALL[@]}" --set trainer.accumulate_grad_batches=0
+# NCCL (CUDA ranks): the module is built with CUDA; on a GPU machine
+# scripts/gpu_check.sh runs 1 rank on a GPU through it. Here it is never loaded.
+if [ -f "$BUILD/libdist_nccl.so" ]; then
+  pass "the NCCL module is built ($BUILD/libdist_nccl.so)"
+fi
+echo "SKIP: no GPU here: distributed training over NCCL is not run"
 DIST_MODULE=/nonexistent/libdist_mpi.so train plain.log "${SMALL[@]}" --set "trainer.save_dir=$T/plain" &&
   pass "a plain ./train never loads the MPI module (a missing one does not matter)" ||
   fail "plain ./train with DIST_MODULE pointing nowhere"
