@@ -160,7 +160,7 @@ static int run(ConfigParser *cp)
                      data_loader, valid_data_loader, scheduler, len_epoch))
         goto done;
     /* the same model and config on every rank, and rank 0's weights (pretrained, resumed) everywhere */
-    if (dist_size() > 1 && ddp_check_and_broadcast(model, cfg)) {
+    if (dist_launched() && ddp_check_and_broadcast(model, cfg)) {
         trainer_free(&trainer);
         goto done;
     }

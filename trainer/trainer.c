@@ -290,7 +290,8 @@ static int begin_train_epoch(Trainer *t, int64_t *first_batch)
  * now (made again when unfreezing changed them). */
 static int prepare_ddp(Trainer *t)
 {
-    if (dist_size() == 1) return 0;
+    /* under mpirun even with one rank (mpirun -np 1 runs the communication path: a check on one GPU) */
+    if (!dist_launched()) return 0;
     int n = 0, trainable = 0;
     Tensor **params = module_parameters(t->base.model, &n);
     for (int i = 0; i < n; i++) trainable += params[i]->requires_grad;
@@ -469,7 +470,7 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
         base_trainer_free(&t->base);
         return -1;
     }
-    t->zero_enabled = zero == 1 && dist_size() > 1;
+    t->zero_enabled = zero == 1 && dist_launched();
     t->base.before_save = zero_before_save;
     t->base.after_save = zero_after_save;
     if (t->accumulate < 1 || t->accumulate > t->len_epoch) {

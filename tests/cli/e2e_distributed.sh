@@ -78,6 +78,13 @@ equivalent accumulate 2 --set data_loader.args.batch_size=32 -- \
   --set data_loader.args.batch_size=8 --set trainer.accumulate_grad_batches=2
 equivalent frozen 2 --set data_loader.args.batch_size=32 --set 'arch.freeze=["conv1.*"]' -- \
   --set data_loader.args.batch_size=16 --set 'arch.freeze=["conv1.*"]'
+# one rank under mpirun runs the whole communication path (buckets, MPI all-reduce of one): the same bits
+if mpi 1 one.log "${SMALL[@]}" --set "trainer.save_dir=$T/one" --set data_loader.args.batch_size=32; then
+  check "mpirun -np 1 (the DDP path with one rank) gives one process's weights bit for bit" \
+    ckpt same "$(ck "$T/one" checkpoint-epoch1.ckpt)" "$(ck "$T/adam.1" checkpoint-epoch1.ckpt)"
+else
+  fail "mpirun -np 1: $(tail -n 3 one.log)"
+fi
 # (600 samples: 3 ranks of 10 need no padding, which would repeat samples the single process sees once)
 equivalent three 3 --set data_loader.args.batch_size=30 --set data_loader.args.limit=600 -- \
   --set data_loader.args.batch_size=10 --set data_loader.args.limit=600
