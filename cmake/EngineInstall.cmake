@@ -20,8 +20,7 @@ endif()
 
 install(TARGETS engine EXPORT EngineTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 if(TARGET engine_cuda)
   # $ORIGIN: the libengine.so beside it; the link path: the CUDA libraries
   # where the toolkit keeps them outside the system folders
@@ -65,9 +64,10 @@ endforeach()
 if(SANITIZE)
   string(APPEND ENGINE_PC_DEPS " -fsanitize=address,undefined")
 endif()
+string(STRIP "${ENGINE_PC_DEPS}" ENGINE_PC_DEPS)
 get_target_property(engine_type engine TYPE)
 if(engine_type STREQUAL "STATIC_LIBRARY")
-  set(ENGINE_PC_LIBS "-L\${libdir} -lengine${ENGINE_PC_DEPS}")
+  set(ENGINE_PC_LIBS "-L\${libdir} -lengine ${ENGINE_PC_DEPS}")
   set(ENGINE_PC_LIBS_PRIVATE "")
 else()
   set(ENGINE_PC_LIBS "-L\${libdir} -lengine")

@@ -7,7 +7,8 @@
 # and runs; a project made by `new_project.sh --installed-engine` (no
 # engine/) configures against the prefix (find_package(Engine)), builds
 # ./train with warnings as errors without compiling the engine, and trains
-# one short epoch (on the real MNIST; that step alone skips without it).
+# one short epoch (on the real MNIST; that step alone skips without it);
+# asked for a GPU, it loads the CUDA module from the prefix.
 # usage: installed_engine.sh TRAIN TEST SOURCE_DIR (TRAIN's folder is the
 # build installed)
 # shellcheck source=e2e_lib.sh
@@ -140,4 +141,15 @@ else
 fi
 [ -L saved/models/best.ckpt ] && [ -s saved/models/best.ckpt ] &&
   pass "the copy's checkpoint: saved/models/best.ckpt" || fail "the copy's saved/ holds: $(find saved 2>/dev/null | head -20)"
+# asked for a GPU, the copy's engine loads the installed CUDA module, the one
+# beside the installed libengine.so (then trains on the CPU where there is no GPU)
+if [ -f "$PREFIX/lib/libengine_cuda.so" ]; then
+  if LD_DEBUG=files train "$T/copy-gpu.log" -c config.json --set "data_loader.args.data_dir=$DATA" \
+    --set data_loader.args.limit=500 --set trainer.epochs=1 --set n_gpu=1 --set trainer.save_dir=saved-gpu/ &&
+    grep -q "file=$PREFIX/lib/libengine_cuda.so .*dynamically loaded" "$T/copy-gpu.log"; then
+    pass "n_gpu=1: the copy loads \$T/prefix/lib/libengine_cuda.so ($(grep -m1 -o 'no GPU available' "$T/copy-gpu.log" || echo 'GPU run'))"
+  else
+    fail "n_gpu=1 did not load the installed module: $(grep -m3 'engine_cuda' "$T/copy-gpu.log")"
+  fi
+fi
 finish
