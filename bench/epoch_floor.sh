@@ -12,6 +12,10 @@
 # Usage: bench/epoch_floor.sh [epochs] [threads] [rounds]   (defaults 3, nproc, 1)
 #   BUILD=dir: the build with ./train and bench/bench_sgemm (default: the
 #   folder ./train links to, else build/). BENCH_KEEP=1 keeps the work folder.
+#   CLOCK=cpu: also the epoch in CPU seconds (user + system of ./train, for
+#   N epochs minus for 1 epoch, over N - 1): on a machine shared with other
+#   jobs, with 1 thread, it leaves out the time ./train waited for a core
+#   (compare it with the floor at the 1-thread peak).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-3}
@@ -38,6 +42,30 @@ for r in $(seq "$rounds"); do
         { echo "train failed; the end of its log:" >&2; tail -20 "$work/train.$r.log" >&2; exit 1; }
 done
 p2=$(peak)
+# CLOCK=cpu: CPU seconds of ./train for 1 and for N epochs (wait4's rusage)
+cpu_s() {
+    python3 -c 'import os, sys
+pid = os.fork()
+if pid == 0:
+    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1); os.dup2(fd, 2)
+    os.execv(sys.argv[2], sys.argv[2:])
+_, st, ru = os.wait4(pid, 0)
+print("%.3f" % (ru.ru_utime + ru.ru_stime)); sys.exit(os.waitstatus_to_exitcode(st))' "$@"
+}
+cpu_line=""
+if [ "${CLOCK:-}" = cpu ]; then
+    c1=() cn=()
+    for r in $(seq "$rounds"); do
+        c1+=("$(cpu_s "$work/cpu1.$r.log" "$train" -c config.json --set trainer.epochs=1 \
+            --set trainer.save_dir="$work/cpu1.$r/" --set trainer.tensorboard=false --set n_gpu=0)")
+        cn+=("$(cpu_s "$work/cpun.$r.log" "$train" -c config.json --set trainer.epochs="$epochs" \
+            --set trainer.save_dir="$work/cpun.$r/" --set trainer.tensorboard=false --set n_gpu=0)")
+    done
+    cpu_line=$(for r in $(seq "$rounds"); do
+            awk -v a="${c1[r - 1]}" -v b="${cn[r - 1]}" -v e="$epochs" 'BEGIN { printf "%.3f\n", (b - a) / (e - 1) }'
+        done | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+fi
 # seconds between consecutive "epoch :" lines of info.log (epochs 2..N)
 for r in $(seq "$rounds"); do
     awk 'FNR == 1 {n = 0} / - trainer - INFO - +epoch +: / {
@@ -46,7 +74,7 @@ for r in $(seq "$rounds"); do
 done | sort -g >"$work/epochs"
 [ -s "$work/epochs" ] || { echo "no epoch times in info.log" >&2; exit 1; }
 acc=$(for r in $(seq "$rounds"); do grep -h "val_accuracy" "$work"/save.$r/log/*/*/info.log | tail -1 | awk '{print $NF}'; done | tr '\n' ' ')
-awk -v p1="$p1" -v p2="$p2" -v threads="$threads" -v acc="$acc" '
+awk -v p1="$p1" -v p2="$p2" -v threads="$threads" -v acc="$acc" -v cpu="$cpu_line" '
     { v[n++] = $1 }
     END {
         steady = n % 2 ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
@@ -56,4 +84,5 @@ awk -v p1="$p1" -v p2="$p2" -v threads="$threads" -v acc="$acc" '
         printf "floor %.3f s/epoch (161.4 GFLOP at the peak)\n", floor
         printf "steady epoch %.3f s (median of %d epoch times; min %.3f max %.3f)\n", steady, n, v[0], v[n - 1]
         printf "ratio steady / floor %.2f   (last val_accuracy per round: %s)\n", steady / floor, acc
+        if (cpu != "") printf "CPU time per epoch %.3f s (user + system; median over rounds); ratio to the floor %.2f\n", cpu, cpu / floor
     }' "$work/epochs"

@@ -3,6 +3,7 @@
  * weight gradient) serve both ops in both directions. */
 #include <stdio.h>
 
+#include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 
@@ -215,6 +216,7 @@ static int conv2d_backward(Node *n, Tensor *g, Tensor **gin)
 
 Tensor *f_conv2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_conv2d(ac_in_[0], ac_in_[1], ac_in_[2], p), x, weight, bias);
     if (!x || !weight) return NULL;
     Shape y_shape;
     if (!check_args("conv2d", x, weight, bias, p, false) || !output_shape("conv2d", x, weight, p, false, &y_shape) ||
@@ -249,6 +251,7 @@ static int conv_transpose2d_backward(Node *n, Tensor *g, Tensor **gin)
 
 Tensor *f_conv_transpose2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_conv_transpose2d(ac_in_[0], ac_in_[1], ac_in_[2], p), x, weight, bias);
     if (!x || !weight) return NULL;
     Shape y_shape;
     if (!check_args("conv_transpose2d", x, weight, bias, p, true) ||

@@ -2,6 +2,7 @@
  * conversion, and the sum-to-shape used by every broadcasting backward. */
 #include <stdlib.h>
 
+#include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 
@@ -133,10 +134,14 @@ Tensor *tensor_to_dtype(Tensor *t, DType dtype)
 {
     if (!t) return NULL;
     if (t->dtype == dtype) return t;
+    if (!lowp_backend_ok(t, "to") || (dtype_is_lowp(dtype) && tensor_device(t).type != DEVICE_CPU))
+        return engine_error("to(%s) from %s is not implemented on %s", dtype_name(dtype), dtype_name(t->dtype),
+                            device_name(tensor_device(t)));
     Tensor *out = tensor_empty(t->shape, dtype, tensor_device(t));
     if (!out) return NULL;
     backend_of(out)->copy(out, t);
-    if (dtype == DT_F32) autograd_record("ToCopyBackward0", to_dtype_backward, out, 1, &t);
+    /* between floating types the cast is differentiable (f32 <-> bf16/f16) */
+    if (dtype_is_floating(dtype) && dtype_is_floating(t->dtype)) autograd_record("ToCopyBackward0", to_dtype_backward, out, 1, &t);
     return out;
 }
 

@@ -1,6 +1,7 @@
 /* Inverted dropout: elementwise (dropout) and whole channels (dropout2d).
  * The mask is drawn from a Generator, so it is reproducible from its state,
  * and saved already scaled by 1 / (1 - p) for the backward. */
+#include "engine/autocast.h"
 #include "engine/ops.h"
 #include "engine/random.h"
 
@@ -44,6 +45,7 @@ static bool dropout_args_ok(Tensor *x, double p, const char *op)
 
 Tensor *f_dropout(Tensor *x, double p, bool training, Generator *gen)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, f_dropout(ac_in_[0], p, training, gen), x);
     if (!dropout_args_ok(x, p, "dropout")) return NULL;
     if (!training || p == 0.0) return x;
     return dropout_with_mask(x, p, gen, x->shape, "NativeDropoutBackward0");
@@ -51,6 +53,7 @@ Tensor *f_dropout(Tensor *x, double p, bool training, Generator *gen)
 
 Tensor *f_dropout2d(Tensor *x, double p, bool training, Generator *gen)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, f_dropout2d(ac_in_[0], p, training, gen), x);
     if (!dropout_args_ok(x, p, "dropout2d")) return NULL;
     ENGINE_CHECK(x->shape.ndim == 3 || x->shape.ndim == 4,
                  "dropout2d: expected a 3D [N, C, L] or 4D [N, C, H, W] input, got shape %s", shape_str(x->shape));

@@ -1,6 +1,7 @@
 /* Elementwise ops with broadcasting, and their backward functions. */
 #include <math.h>
 
+#include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/scope.h"
@@ -27,6 +28,11 @@ static Tensor *binary_forward(BinaryOp op, Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
     const char *name = binary_name(op);
+    if (op >= BIN_EQ && (dtype_is_lowp(a->dtype) || dtype_is_lowp(b->dtype))) { /* exact in f32 */
+        a = tensor_to_dtype(a, DT_F32);
+        b = tensor_to_dtype(b, DT_F32);
+        if (!a || !b) return NULL;
+    }
     CHECK_SAME_DEVICE(name, a, b);
     ENGINE_CHECK(a->dtype == b->dtype, "%s: expected both operands to have the same dtype, got %s and %s", name,
                  dtype_name(a->dtype), dtype_name(b->dtype));
@@ -80,6 +86,7 @@ static int div_backward(Node *n, Tensor *g, Tensor **gin)
 
 static Tensor *binary_op(BinaryOp op, Tensor *a, Tensor *b, const char *node_name, BackwardFn backward)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 2, binary_op(op, ac_in_[0], ac_in_[1], node_name, backward), a, b);
     Tensor *out = binary_forward(op, a, b);
     Node *n = autograd_record(node_name, backward, out, 2, (Tensor *[]){a, b});
     if (n) {
@@ -117,6 +124,7 @@ static int unary_backward(Node *n, Tensor *g, Tensor **gin)
 
 static Tensor *unary_op(UnaryOp op, Tensor *a, double alpha, double beta, const char *node_name)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, unary_op(op, ac_in_[0], alpha, beta, node_name), a);
     if (!a) return NULL;
     ENGINE_CHECK(a->dtype == DT_F32, "%s: not implemented for dtype %s", node_name, dtype_name(a->dtype));
     NEED_KERNEL(a, unary);

@@ -1,6 +1,7 @@
 /* Matrix products (dot, mm, bmm, matmul) and linear, with their backward
  * functions. Every product runs through one kernel (matmul over broadcast
  * batch dims); transposed operands are passed as views, never copied. */
+#include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/matrix_layout.h"
 #include "engine/ops.h"
@@ -116,6 +117,7 @@ static bool check_operands(Tensor *a, Tensor *b, const char *op)
 Tensor *t_mm(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
+    AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_mm(ac_in_[0], ac_in_[1]), a, b);
     if (!check_operands(a, b, "mm")) return NULL;
     ENGINE_CHECK(a->shape.ndim == 2 && b->shape.ndim == 2, "mm: expected 2-D tensors, got %s and %s",
                  shape_str(a->shape), shape_str(b->shape));
@@ -127,6 +129,7 @@ Tensor *t_mm(Tensor *a, Tensor *b)
 Tensor *t_bmm(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
+    AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_bmm(ac_in_[0], ac_in_[1]), a, b);
     if (!check_operands(a, b, "bmm")) return NULL;
     ENGINE_CHECK(a->shape.ndim == 3 && b->shape.ndim == 3, "bmm: expected 3-D tensors, got %s and %s",
                  shape_str(a->shape), shape_str(b->shape));
@@ -139,6 +142,7 @@ Tensor *t_bmm(Tensor *a, Tensor *b)
 Tensor *t_dot(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
+    AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_dot(ac_in_[0], ac_in_[1]), a, b);
     if (!check_operands(a, b, "dot")) return NULL;
     ENGINE_CHECK(a->shape.ndim == 1 && b->shape.ndim == 1, "dot: 1D tensors expected, but got %s and %s",
                  shape_str(a->shape), shape_str(b->shape));
@@ -152,6 +156,7 @@ Tensor *t_dot(Tensor *a, Tensor *b)
 Tensor *t_matmul(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
+    AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_matmul(ac_in_[0], ac_in_[1]), a, b);
     if (!check_operands(a, b, "matmul")) return NULL;
     int na = a->shape.ndim, nb = b->shape.ndim;
     ENGINE_CHECK(na >= 1 && nb >= 1,
@@ -182,6 +187,7 @@ static int linear_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
 {
     if (!x || !weight) return NULL;
+    AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_linear(ac_in_[0], ac_in_[1], ac_in_[2]), x, weight, bias);
     if (!check_operands(x, weight, "linear")) return NULL;
     ENGINE_CHECK(weight->shape.ndim == 2, "linear: expected a 2-D weight [out_features, in_features], got %s",
                  shape_str(weight->shape));

@@ -2,6 +2,7 @@
  * class indices (weights, ignore_index, label smoothing as PyTorch defines
  * them), and the pointwise mse, l1, binary_cross_entropy and
  * binary_cross_entropy_with_logits. */
+#include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 
@@ -97,6 +98,7 @@ static Tensor *nll_loss_impl(Tensor *input, Tensor *target, Tensor *weight, int6
 
 Tensor *f_nll_loss(Tensor *input, Tensor *target, Tensor *weight, int64_t ignore_index, Reduction reduction)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_F32, 3, f_nll_loss(ac_in_[0], ac_in_[1], ac_in_[2], ignore_index, reduction), input, target, weight);
     return nll_loss_impl(input, target, weight, ignore_index, reduction, "nll_loss", NULL);
 }
 
@@ -110,6 +112,9 @@ Tensor *f_cross_entropy(Tensor *input, Tensor *target, Tensor *weight, int64_t i
                         double label_smoothing)
 {
     if (!input || !target) return NULL;
+    AUTOCAST_DISPATCH(AUTOCAST_F32, 3,
+                      f_cross_entropy(ac_in_[0], ac_in_[1], ac_in_[2], ignore_index, reduction, label_smoothing), input,
+                      target, weight);
     ENGINE_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0,
                  "cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: %g", label_smoothing);
     ENGINE_CHECK(input->shape.ndim >= 1, "cross_entropy: expected an input of shape [C], [N, C] or [N, C, d1, ...], got %s",
@@ -208,16 +213,19 @@ static Tensor *pointwise_loss(PointwiseLoss kind, const char *op, const char *no
 
 Tensor *f_mse_loss(Tensor *input, Tensor *target, Reduction reduction)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_F32, 2, f_mse_loss(ac_in_[0], ac_in_[1], reduction), input, target);
     return pointwise_loss(POINTWISE_MSE, "mse_loss", "MseLossBackward0", input, target, NULL, NULL, reduction);
 }
 
 Tensor *f_l1_loss(Tensor *input, Tensor *target, Reduction reduction)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_F32, 2, f_l1_loss(ac_in_[0], ac_in_[1], reduction), input, target);
     return pointwise_loss(POINTWISE_L1, "l1_loss", "L1LossBackward0", input, target, NULL, NULL, reduction);
 }
 
 Tensor *f_binary_cross_entropy(Tensor *input, Tensor *target, Tensor *weight, Reduction reduction)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_F32, 3, f_binary_cross_entropy(ac_in_[0], ac_in_[1], ac_in_[2], reduction), input, target, weight);
     return pointwise_loss(POINTWISE_BCE, "binary_cross_entropy", "BinaryCrossEntropyBackward0", input, target, weight,
                           NULL, reduction);
 }

@@ -2,6 +2,7 @@
  * weight and bias. */
 #include <string.h>
 
+#include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 
@@ -64,6 +65,9 @@ static int update_running(Tensor *running, Tensor *batch, double momentum, doubl
 Tensor *f_batch_norm(Tensor *x, Tensor *running_mean, Tensor *running_var, Tensor *weight, Tensor *bias,
                      bool training, double momentum, double eps)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_F32, 3,
+                      f_batch_norm(ac_in_[0], running_mean, running_var, ac_in_[1], ac_in_[2], training, momentum, eps),
+                      x, weight, bias);
     if (!x) return NULL;
     CHECK_DTYPE("batch_norm", x, DT_F32, "input");
     ENGINE_CHECK(x->shape.ndim >= 2, "batch_norm: expected an input of shape [N, C] or [N, C, ...], got %s",
@@ -153,6 +157,7 @@ static int layer_norm_backward(Node *n, Tensor *g, Tensor **gin)
 
 Tensor *f_layer_norm(Tensor *x, Shape normalized_shape, Tensor *weight, Tensor *bias, double eps)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_F32, 3, f_layer_norm(ac_in_[0], normalized_shape, ac_in_[1], ac_in_[2], eps), x, weight, bias);
     if (!x) return NULL;
     CHECK_DTYPE("layer_norm", x, DT_F32, "input");
     int k = normalized_shape.ndim, lead = x->shape.ndim - k;

@@ -1,5 +1,6 @@
 /* 2-D pooling ops (max, average, adaptive average) with their backward
  * functions; output sizes and argument checks follow PyTorch's. */
+#include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 
@@ -107,6 +108,7 @@ static int max_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
 
 Tensor *f_max_pool2d(Tensor *x, PoolParams p)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, f_max_pool2d(ac_in_[0], p), x);
     if (!x) return NULL;
     Shape out_shape;
     if (!pool_setup("max_pool2d", x, &p, &out_shape)) return NULL;
@@ -139,6 +141,7 @@ static int avg_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
 
 Tensor *f_avg_pool2d(Tensor *x, PoolParams p)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, f_avg_pool2d(ac_in_[0], p), x);
     if (!x) return NULL;
     Shape out_shape;
     if (!pool_setup("avg_pool2d", x, &p, &out_shape)) return NULL;
@@ -170,6 +173,7 @@ static int adaptive_avg_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
 
 Tensor *f_adaptive_avg_pool2d(Tensor *x, int64_t out_h, int64_t out_w)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, f_adaptive_avg_pool2d(ac_in_[0], out_h, out_w), x);
     if (!x) return NULL;
     if (!check_input("adaptive_avg_pool2d", x)) return NULL;
     ENGINE_CHECK(out_h >= 0 && out_w >= 0,

@@ -3,6 +3,7 @@
  * their backward functions. */
 #include <string.h>
 
+#include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 
@@ -126,6 +127,7 @@ static int sum_backward(Node *n, Tensor *g, Tensor **gin)
 
 Tensor *t_sum(Tensor *t, const int *dims, int n_dims, bool keepdim)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, t_sum(ac_in_[0], dims, n_dims, keepdim), t);
     ReducePlan p;
     if (!plan_reduce(t, dims, n_dims, keepdim, "sum", &p)) return NULL;
     Tensor *out = tensor_empty(p.keep_shape, DT_F32, tensor_device(t));
@@ -146,6 +148,7 @@ static int mean_backward(Node *n, Tensor *g, Tensor **gin)
 
 Tensor *t_mean(Tensor *t, const int *dims, int n_dims, bool keepdim)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, t_mean(ac_in_[0], dims, n_dims, keepdim), t);
     ReducePlan p;
     if (!plan_reduce(t, dims, n_dims, keepdim, "mean", &p)) return NULL;
     Tensor *out = tensor_empty(p.keep_shape, DT_F32, tensor_device(t));
@@ -319,7 +322,11 @@ Tensor *t_min_dim(Tensor *t, int dim, bool keepdim, Tensor **indices)
     return values;
 }
 
-Tensor *t_argmax(Tensor *t, int dim, bool keepdim) { return extreme_along_dim(t, dim, keepdim, true, "argmax", NULL); }
+Tensor *t_argmax(Tensor *t, int dim, bool keepdim)
+{
+    if (t && dtype_is_lowp(t->dtype)) t = tensor_to_dtype(t, DT_F32); /* exact: the same maxima */
+    return extreme_along_dim(t, dim, keepdim, true, "argmax", NULL);
+}
 
 Tensor *t_argmin(Tensor *t, int dim, bool keepdim)
 {
@@ -328,6 +335,7 @@ Tensor *t_argmin(Tensor *t, int dim, bool keepdim)
 
 Tensor *t_argmax_all(Tensor *t)
 {
+    if (t && dtype_is_lowp(t->dtype)) t = tensor_to_dtype(t, DT_F32);
     if (!t || !check_float(t, "argmax")) return NULL;
     ENGINE_CHECK(tensor_numel(t) > 0,
                  "argmax: expected reduction dim to be specified for input.numel() == 0 (input of shape %s)",

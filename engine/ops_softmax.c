@@ -1,4 +1,5 @@
 /* softmax and log_softmax over any dim, with fused backward functions. */
+#include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 
@@ -37,6 +38,14 @@ static Tensor *softmax_op(Tensor *x, int dim, bool log_out, const char *op, cons
     return out;
 }
 
-Tensor *f_softmax(Tensor *x, int dim) { return softmax_op(x, dim, false, "softmax", "SoftmaxBackward0"); }
+Tensor *f_softmax(Tensor *x, int dim)
+{
+    AUTOCAST_DISPATCH(AUTOCAST_F32, 1, f_softmax(ac_in_[0], dim), x);
+    return softmax_op(x, dim, false, "softmax", "SoftmaxBackward0");
+}
 
-Tensor *f_log_softmax(Tensor *x, int dim) { return softmax_op(x, dim, true, "log_softmax", "LogSoftmaxBackward0"); }
+Tensor *f_log_softmax(Tensor *x, int dim)
+{
+    AUTOCAST_DISPATCH(AUTOCAST_F32, 1, f_log_softmax(ac_in_[0], dim), x);
+    return softmax_op(x, dim, true, "log_softmax", "LogSoftmaxBackward0");
+}

@@ -244,6 +244,8 @@ Tensor *tensor_arange(double start, double end, double step, DType dtype, Device
         case DT_F32: tensor_f32(host)[i] = (float)v; break;
         case DT_I64: tensor_i64(host)[i] = (int64_t)v; break;
         case DT_U8: tensor_u8(host)[i] = (uint8_t)v; break;
+        case DT_BF16: ((uint16_t *)tensor_data(host))[i] = f32_to_bf16((float)v); break;
+        case DT_F16: ((uint16_t *)tensor_data(host))[i] = f32_to_f16((float)v); break;
         default: ENGINE_UNREACHABLE("bad dtype");
         }
     }
@@ -349,12 +351,15 @@ double tensor_item(const Tensor *t)
         float f;
         int64_t i;
         uint8_t u;
+        uint16_t h;
     } v;
     if (tensor_copy_to_buffer(t, &v) != 0) return NAN;
     switch (t->dtype) {
     case DT_F32: return v.f;
     case DT_I64: return (double)v.i;
     case DT_U8: return v.u;
+    case DT_BF16: return bf16_to_f32(v.h);
+    case DT_F16: return f16_to_f32(v.h);
     default: ENGINE_UNREACHABLE("bad dtype");
     }
 }
@@ -420,7 +425,7 @@ Tensor *tensor_set_requires_grad(Tensor *t, bool requires_grad)
     ENGINE_CHECK(t->grad_fn == NULL,
                  "requires_grad_: you can only change requires_grad flags of leaf variables (this one has %s)",
                  t->grad_fn->name);
-    ENGINE_CHECK(!requires_grad || t->dtype == DT_F32,
+    ENGINE_CHECK(!requires_grad || dtype_is_floating(t->dtype),
                  "requires_grad_: only floating point tensors can require gradients (got %s)", dtype_name(t->dtype));
     t->requires_grad = requires_grad;
     return t;

@@ -30,7 +30,7 @@ harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
 build=${FUZZ_BUILD:-build-fuzz}
 cc=${CC:-clang}
-command -v "$cc" >/dev/null || { echo "fuzz: $cc not found (scripts/install_deps.sh installs clang)" >&2; exit 1; }
+command -v "$cc" >/dev/null || { echo "fuzz: $cc not found (scripts/install_deps.sh fuzz installs clang)" >&2; exit 1; }
 
 echo "== fuzz: building the harnesses in $build"
 CC=$cc cmake -S . -B "$build" -DFUZZ=ON -DWITH_CUDA=OFF -DTOP_LEVEL_LINKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

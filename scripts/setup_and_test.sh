@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to a tested build: setup
-# (scripts/build.sh: deps, build with warnings as errors, MNIST), the whole
+# (scripts/build.sh test: the tests' deps, build with warnings as errors, MNIST), the whole
 # test suite, then the suite again under AddressSanitizer/LeakSanitizer +
 # UBSan, then a short fuzzing round of every libFuzzer harness
 # (scripts/fuzz.sh: 10 s each, plus the replay of saved reproducers).
@@ -18,7 +18,8 @@ for arg in "$@"; do
     *) echo "usage: $0 [--no-sanitize] [--no-fuzz]" >&2; exit 2 ;;
     esac
 done
-scripts/build.sh
+# only what the tests need (python3-torch...), and clang for the fuzzing
+if [ $fuzz -eq 1 ]; then scripts/build.sh test fuzz; else scripts/build.sh test; fi
 jobs=$(nproc)
 (cd build && ctest --output-on-failure -j"$jobs")
 

@@ -1,4 +1,5 @@
-/* CPU allocation, copies with broadcasting and dtype conversion, and fill. */
+/* CPU allocation, copies with broadcasting and dtype conversion (f32 <->
+ * bf16/f16 through engine/dtype.h's bit-exact conversions), and fill. */
 #include "engine/cpu/copy.h"
 
 #include <stdlib.h>
@@ -22,6 +23,8 @@ static double load_as_double(const void *base, DType dt, int64_t i)
     case DT_F32: return ((const float *)base)[i];
     case DT_I64: return (double)((const int64_t *)base)[i];
     case DT_U8: return ((const uint8_t *)base)[i];
+    case DT_BF16: return bf16_to_f32(((const uint16_t *)base)[i]);
+    case DT_F16: return f16_to_f32(((const uint16_t *)base)[i]);
     default: ENGINE_UNREACHABLE("bad dtype");
     }
 }
@@ -32,6 +35,9 @@ static void store_double(void *base, DType dt, int64_t i, double v)
     case DT_F32: ((float *)base)[i] = (float)v; break;
     case DT_I64: ((int64_t *)base)[i] = (int64_t)v; break;
     case DT_U8: ((uint8_t *)base)[i] = (uint8_t)(int64_t)v; break; /* wraps modulo 256, as torch does */
+    /* through f32 first, as torch does (a double rounds once to f32, then to 16 bits) */
+    case DT_BF16: ((uint16_t *)base)[i] = f32_to_bf16((float)v); break;
+    case DT_F16: ((uint16_t *)base)[i] = f32_to_f16((float)v); break;
     default: ENGINE_UNREACHABLE("bad dtype");
     }
 }

@@ -121,7 +121,7 @@ static int parse_entry(Safetensors *st, const cJSON *entry, const unsigned char 
     ENGINE_CHECK_INT(cJSON_IsString(jd), "%s: tensor '%s': missing string 'dtype'", label, name);
     DType dt;
     ENGINE_CHECK_INT(dtype_from_safetensors_name(jd->valuestring, &dt),
-                     "%s: tensor '%s': unsupported dtype '%s' (supported: F32, I64, U8)", label, name, jd->valuestring);
+                     "%s: tensor '%s': unsupported dtype '%s' (supported: F32, I64, U8, BF16, F16)", label, name, jd->valuestring);
     ENGINE_CHECK_INT(cJSON_IsArray(js), "%s: tensor '%s': missing array 'shape'", label, name);
     Shape shape = {.ndim = cJSON_GetArraySize(js)};
     ENGINE_CHECK_INT(shape.ndim <= MAX_DIMS, "%s: tensor '%s': %d dims, at most %d supported", label, name, shape.ndim,
@@ -318,7 +318,7 @@ static int add_entry(cJSON *header, const char *path, const char *name, const Te
     ENGINE_CHECK_INT(!cJSON_GetObjectItemCaseSensitive(header, name), "%s: duplicate tensor name '%s'", path, name);
     DType readable;
     ENGINE_CHECK_INT(dtype_from_safetensors_name(dtype_safetensors_name(t->dtype), &readable) && readable == t->dtype,
-                     "%s: tensor '%s': dtype %s cannot be stored (supported: F32, I64, U8)", path, name,
+                     "%s: tensor '%s': dtype %s cannot be stored (supported: F32, I64, U8, BF16, F16)", path, name,
                      dtype_name(t->dtype));
     ENGINE_CHECK_INT(t->shape.ndim <= MAX_DIMS, "%s: tensor '%s': %d dims, at most %d supported", path, name,
                      t->shape.ndim, MAX_DIMS);

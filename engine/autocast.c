@@ -1,0 +1,83 @@
+/* The per-thread autocast state and the casts the op layer makes under it
+ * (see autocast.h). */
+#include "engine/autocast.h"
+
+#include <string.h>
+
+#include "engine/ops.h"
+
+static _Thread_local AutocastState state = {false, DT_BF16};
+
+int autocast_begin(DType dtype, AutocastState *prev)
+{
+    ENGINE_CHECK_INT(dtype_is_lowp(dtype), "autocast: expected dtype bfloat16 or float16, got %s", dtype_name(dtype));
+    if (prev) *prev = state;
+    state = (AutocastState){true, dtype};
+    return 0;
+}
+
+void autocast_restore(AutocastState prev) { state = prev; }
+
+AutocastState autocast_state(void) { return state; }
+
+bool autocast_parse_dtype(const char *name, DType *out)
+{
+    static const struct {
+        const char *name;
+        DType dt;
+    } names[] = {{"bf16", DT_BF16}, {"bfloat16", DT_BF16}, {"fp16", DT_F16}, {"f16", DT_F16}, {"float16", DT_F16}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].dt;
+            return true;
+        }
+    return false;
+}
+
+bool lowp_backend_ok(const Tensor *t, const char *op)
+{
+    if (!t || !dtype_is_lowp(t->dtype) || tensor_device(t).type == DEVICE_CPU) return true;
+    engine_error("%s on %s is not implemented on %s", op, dtype_name(t->dtype), device_name(tensor_device(t)));
+    return false;
+}
+
+int autocast_prepare(AutocastKind kind, Tensor *const *ts, int n, Tensor **f32_inputs, DType *out_dtype)
+{
+    /* the low dtype among the floating inputs (the first one found) */
+    DType low = DT_F32;
+    bool any_f32 = false;
+    for (int i = 0; i < n; i++) {
+        if (!ts[i]) continue;
+        if (!lowp_backend_ok(ts[i], "autocast")) return -1;
+        if (dtype_is_lowp(ts[i]->dtype) && low == DT_F32) low = ts[i]->dtype;
+        if (ts[i]->dtype == DT_F32) any_f32 = true;
+    }
+    DType compute; /* the dtype every floating input is rounded through */
+    if (kind == AUTOCAST_LOWP && state.enabled) {
+        compute = state.dtype;
+        *out_dtype = state.dtype;
+    } else if (low == DT_F32) {
+        return 0;
+    } else if (kind == AUTOCAST_F32 && state.enabled) {
+        compute = DT_F32;
+        *out_dtype = DT_F32;
+    } else if (kind == AUTOCAST_KEEP && any_f32) {
+        compute = DT_F32; /* bf16 op f32 promotes to f32, as in PyTorch */
+        *out_dtype = DT_F32;
+    } else {
+        compute = low; /* mixed bf16/f16 inputs round through the first one's type */
+        *out_dtype = low;
+    }
+    bool any_cast = false;
+    for (int i = 0; i < n; i++) {
+        f32_inputs[i] = ts[i];
+        if (!ts[i] || !dtype_is_floating(ts[i]->dtype)) continue;
+        Tensor *r = tensor_to_dtype(ts[i], compute);
+        if (!r) return -1;
+        f32_inputs[i] = tensor_to_dtype(r, DT_F32);
+        if (!f32_inputs[i]) return -1;
+        any_cast = true;
+    }
+    if (!any_cast && *out_dtype == DT_F32) return 0;
+    return 1;
+}

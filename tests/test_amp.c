@@ -1,0 +1,389 @@
+/* Mixed precision: bf16/f16 conversions bit-exact with torch's, the
+ * autocast policy (output dtypes, values and gradients against
+ * torch.autocast("cpu", bfloat16); f16 against torch computing on f16-rounded
+ * inputs), ops on low-precision tensors, bf16 in safetensors, and the
+ * GradScaler's skip/grow/backoff sequence (PyTorch's documented algorithm). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "engine/autocast.h"
+#include "engine/nn/nn.h"
+#include "engine/optim/grad_scaler.h"
+#include "engine/optim/optim.h"
+#include "tests/support/check.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/torch_script.h"
+
+#define SKIP_NO_TORCH(rc)                                                                                         \
+    do {                                                                                                          \
+        if ((rc) == 1) {                                                                                          \
+            scope_end();                                                                                          \
+            print_message("SKIP: PyTorch reference not available (python3-torch)\n");                          \
+            skip();                                                                                               \
+        }                                                                                                         \
+        assert_int_equal((rc), 0);                                                                                \
+    } while (0)
+
+static float from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* ---- conversions ---- */
+
+#define N_EDGE 40
+#define N_RAND 4000
+
+static void test_conversions_match_torch(void **state)
+{
+    (void)state;
+    scope_begin();
+    float x[N_EDGE + N_RAND];
+    const uint32_t edge_bits[] = {
+        0x00000000, 0x80000000, 0x3f800000, 0xbf800000, 0x3f808000, /* bf16 tie, even below */
+        0x3f818000,                                                 /* bf16 tie, odd below: rounds up */
+        0x3f808001, 0x3f807fff, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001, /* signalling NaN */
+        0x7f7fffff,                                                                          /* FLT_MAX: bf16 inf */
+        0x477fe000, /* 65504 */
+        0x477fefff, 0x477ff000, /* 65520: f16 inf */
+        0x47800000, 0x33800000, /* 2^-24: smallest f16 subnormal */
+        0x33000000,             /* 2^-25: tie to 0 */
+        0x33000001, 0x33c00000, /* 1.5 * 2^-24: tie to 2^-23 */
+        0x38800000,             /* 2^-14: smallest f16 normal */
+        0x387fe000, 0x387ff000, /* subnormal rounding up into the normals */
+        0x00000001, 0x00800000, 0x80000001, 0x3f801000, 0x3f802000, 0x3f803000, /* f16 ties around 1 */
+        0x3a800100, 0x38000001, 0xc77fe000, 0x4b000001, 0x3eaaaaab, 0x40490fdb, 0xbdcccccd, 0x7f000000,
+        0x0c000000};
+    for (int i = 0; i < N_EDGE; i++) x[i] = from_bits(edge_bits[i]);
+    uint64_t s = 88172645463325252ull;
+    for (int i = 0; i < N_RAND; i++) { /* bit patterns over the whole range, then values near 1 */
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        x[N_EDGE + i] = i < N_RAND / 2 ? from_bits((uint32_t)s) : (float)((double)(s >> 11) * 0x1p-53 * 8.0 - 4.0);
+    }
+    int64_t hb[65536], hh[65536];
+    for (int i = 0; i < 65536; i++) hb[i] = hh[i] = i;
+    Tensor *tx = tensor_from_data(x, SHAPE(N_EDGE + N_RAND), DT_F32, CPU);
+    Tensor *thb = tensor_from_data(hb, SHAPE(65536), DT_I64, CPU);
+    Tensor *thh = tensor_from_data(hh, SHAPE(65536), DT_I64, CPU);
+    Safetensors *ref = NULL;
+    int rc = torch_script_run("amp_ref.py", "amp_convert", 3, (const char *const[]){"x", "hb", "hh"},
+                              (Tensor *const[]){tx, thb, thh}, "{\"task\": \"convert\"}", &ref);
+    SKIP_NO_TORCH(rc);
+    DType dts[2] = {DT_BF16, DT_F16};
+    const char *names[2] = {"bf16", "f16"}, *back[2] = {"from_bf16", "from_f16"};
+    for (int k = 0; k < 2; k++) {
+        Tensor *low = tensor_to_dtype(tx, dts[k]);
+        REQUIRE_OK(low);
+        assert_int_equal(low->dtype, dts[k]);
+        const uint16_t *ours = tensor_data(low);
+        const int64_t *theirs = tensor_i64(safetensors_get(ref, names[k]));
+        int bad = 0;
+        int nan_inputs = 0;
+        for (int i = 0; i < N_EDGE + N_RAND; i++) {
+            if (isnan(x[i])) {
+                /* NaN stays NaN; torch's vectorised bf16 path writes 0xffff, its
+                 * scalar path (c10) 0x7fc0, as we do: only NaN-ness is compared */
+                uint16_t exp_mask = k == 0 ? 0x7f80 : 0x7c00;
+                bool ours_nan = (ours[i] & exp_mask) == exp_mask && (ours[i] & ~exp_mask & 0x7fff) != 0;
+                bool theirs_nan = (theirs[i] & exp_mask) == exp_mask && (theirs[i] & ~exp_mask & 0x7fff) != 0;
+                assert_true(ours_nan && theirs_nan);
+                nan_inputs++;
+                continue;
+            }
+            if (ours[i] != theirs[i] && bad++ < 5)
+                print_message("%s of %a (0x%08x): ours 0x%04x torch 0x%04x\n", names[k], (double)x[i],
+                              edge_bits[i < N_EDGE ? i : 0], ours[i], (unsigned)theirs[i]);
+        }
+        print_message("f32 -> %s: %d of %d values differ from torch's bits (%d NaN inputs stay NaN)\n", names[k], bad,
+                      N_EDGE + N_RAND, nan_inputs);
+        assert_int_equal(bad, 0);
+        /* every 16-bit pattern back to f32 */
+        Tensor *all = tensor_empty(SHAPE(65536), dts[k], CPU);
+        REQUIRE_OK(all);
+        for (int i = 0; i < 65536; i++) ((uint16_t *)tensor_data(all))[i] = (uint16_t)i;
+        Tensor *f = tensor_to_dtype(all, DT_F32);
+        REQUIRE_OK(f);
+        const float *want = tensor_f32(safetensors_get(ref, back[k]));
+        bad = 0;
+        for (int i = 0; i < 65536; i++) {
+            float a = tensor_f32(f)[i], b = want[i];
+            bool same = isnan(a) ? isnan(b) : memcmp(&a, &b, sizeof a) == 0;
+            if (!same) bad++;
+        }
+        print_message("%s -> f32: %d of 65536 patterns differ\n", names[k], bad);
+        assert_int_equal(bad, 0);
+    }
+    safetensors_free(ref);
+    scope_end();
+}
+
+/* ---- autocast against torch ---- */
+
+typedef struct {
+    const char *name;
+    Shape shape;
+} Leaf;
+
+static const Leaf leaves[] = {{"x", {2, {4, 8}}},        {"w", {2, {3, 8}}},        {"b", {1, {3}}},
+                              {"a", {3, {2, 4, 5}}},     {"m", {3, {2, 5, 6}}},     {"cx", {4, {2, 3, 6, 6}}},
+                              {"cw", {4, {4, 3, 3, 3}}}, {"cb", {1, {4}}}};
+#define N_LEAVES 8
+#define N_OUTS 6
+static const char *const out_names[N_OUTS] = {"lin", "mm", "bmm", "conv", "relu", "nll"};
+
+static void run_autocast_case(DType dt, int n_outs, double tol_value, double tol_grad)
+{
+    scope_begin();
+    Generator gen;
+    generator_seed(&gen, 77);
+    Tensor *L[N_LEAVES];
+    for (int i = 0; i < N_LEAVES; i++) REQUIRE_OK(L[i] = rand_leaf(leaves[i].shape, &gen));
+    Tensor *target = tensor_from_data((int64_t[]){0, 1, 2, 0}, SHAPE(4), DT_I64, CPU);
+    AutocastState prev;
+    assert_int_equal(autocast_begin(dt, &prev), 0);
+    Tensor *outs[N_OUTS];
+    ConvParams cp = conv_params_default();
+    cp.padding[0] = cp.padding[1] = 1;
+    outs[0] = f_linear(L[0], L[1], L[2]);
+    outs[1] = t_matmul(L[0], t_transpose(L[1], 0, 1));
+    outs[2] = t_bmm(L[3], L[4]);
+    outs[3] = f_conv2d(L[5], L[6], L[7], cp);
+    outs[4] = t_relu(outs[0]);
+    outs[5] = f_nll_loss(f_log_softmax(tensor_to_dtype(outs[0], DT_F32), 1), target, NULL, -100, REDUCTION_MEAN);
+    autocast_restore(prev);
+    for (int i = 0; i < n_outs; i++) REQUIRE_OK(outs[i]);
+    /* output weights, the same in both programs */
+    Tensor *names_t[N_LEAVES + N_OUTS];
+    const char *names[N_LEAVES + N_OUTS];
+    char rnames[N_OUTS][16];
+    Tensor *total = NULL;
+    for (int i = 0; i < N_LEAVES; i++) names_t[i] = L[i], names[i] = leaves[i].name;
+    for (int i = 0; i < n_outs; i++) {
+        Tensor *r = tensor_randn(outs[i]->shape, &gen, CPU);
+        snprintf(rnames[i], sizeof rnames[i], "r_%s", out_names[i]);
+        names_t[N_LEAVES + i] = r, names[N_LEAVES + i] = rnames[i];
+        Tensor *term = t_sum(t_mul(tensor_to_dtype(outs[i], DT_F32), r), NULL, 0, false);
+        total = total ? t_add(total, term) : term;
+    }
+    REQUIRE_OK(total);
+    assert_int_equal(tensor_backward(total, NULL), 0);
+    Safetensors *ref = NULL;
+    int rc = torch_script_run("amp_ref.py", dt == DT_BF16 ? "amp_bf16" : "amp_f16", N_LEAVES + n_outs, names,
+                              names_t, dt == DT_BF16 ? "{\"task\": \"autocast\"}" : "{\"task\": \"autocast\", \"fp16\": true}",
+                              &ref);
+    SKIP_NO_TORCH(rc);
+    cJSON *dtypes = cJSON_Parse(safetensors_meta(ref, "result"));
+    assert_non_null(dtypes);
+    for (int i = 0; i < n_outs; i++) {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(dtypes, out_names[i]);
+        assert_true(cJSON_IsString(d));
+        print_message("%-5s ours %-8s torch %-8s\n", out_names[i], dtype_name(outs[i]->dtype), d->valuestring);
+        assert_string_equal(dtype_name(outs[i]->dtype), d->valuestring);
+        Tensor *o = tensor_to_dtype(tensor_detach(outs[i]), DT_F32);
+        expect_close(o, safetensors_get(ref, out_names[i]), tol_value, out_names[i]);
+    }
+    for (int i = 0; i < N_LEAVES; i++) {
+        char g[16];
+        snprintf(g, sizeof g, "g_%s", leaves[i].name);
+        assert_non_null(L[i]->grad);
+        assert_int_equal(L[i]->grad->dtype, DT_F32); /* f32 leaves get f32 gradients */
+        expect_close(L[i]->grad, safetensors_get(ref, g), tol_grad, g);
+    }
+    cJSON_Delete(dtypes);
+    safetensors_free(ref);
+    scope_end();
+}
+
+/* bf16 has 8 significant bits: one rounding step is 2^-8 relative, so the
+ * tolerances allow about one bf16 ulp of the outputs' scale (accumulation
+ * order differs from oneDNN's) and a few for gradients (rounded twice). */
+static void test_autocast_bf16_matches_torch(void **state)
+{
+    (void)state;
+    run_autocast_case(DT_BF16, N_OUTS, 1.0 / 128, 1.0 / 64);
+}
+
+static void test_autocast_f16_matches_rounded_reference(void **state)
+{
+    (void)state;
+    run_autocast_case(DT_F16, 4, 1.0 / 1024, 1.0 / 256);
+}
+
+/* ---- the policy without torch: dtypes of outputs ---- */
+
+static void test_policy_dtypes(void **state)
+{
+    (void)state;
+    scope_begin();
+    Generator gen;
+    generator_seed(&gen, 5);
+    Tensor *x = rand_leaf(SHAPE(4, 8), &gen), *w = rand_leaf(SHAPE(3, 8), &gen);
+    /* autocast off: everything stays f32 */
+    assert_int_equal(f_linear(x, w, NULL)->dtype, DT_F32);
+    AutocastState prev;
+    assert_int_equal(autocast_begin(DT_BF16, &prev), 0);
+    Tensor *y = f_linear(x, w, NULL);
+    REQUIRE_OK(y);
+    assert_int_equal(y->dtype, DT_BF16);
+    assert_int_equal(t_relu(y)->dtype, DT_BF16);                           /* keeps its input's dtype */
+    assert_int_equal(t_sum(y, NULL, 0, false)->dtype, DT_BF16);            /* reduction: f32 accumulation, bf16 out */
+    assert_int_equal(t_add(y, tensor_to_dtype(y, DT_F32))->dtype, DT_F32); /* promotion */
+    assert_int_equal(f_log_softmax(y, 1)->dtype, DT_F32);                  /* f32 list */
+    assert_int_equal(f_softmax(y, 1)->dtype, DT_F32);
+    assert_int_equal(f_max_pool2d(t_reshape(y, SHAPE(1, 1, 4, 3)), pool_params(2, 0, 0))->dtype, DT_BF16);
+    assert_int_equal(f_mse_loss(y, tensor_zeros(SHAPE(4, 3), DT_F32, CPU), REDUCTION_MEAN)->dtype, DT_F32);
+    assert_int_equal(t_argmax(y, 1, false)->dtype, DT_I64);
+    autocast_restore(prev);
+    assert_false(autocast_state().enabled);
+    /* a bf16 tensor outside autocast: ops keep bf16 (softmax too, as torch does) */
+    assert_int_equal(f_softmax(y, 1)->dtype, DT_BF16);
+    assert_int_equal(t_mm(y, t_transpose(y, 0, 1))->dtype, DT_BF16);
+    /* relu on bf16 values equals relu in f32 rounded once */
+    float v[4] = {-1.5f, 0.1f, 3.14159f, -0.0f};
+    Tensor *t = tensor_to_dtype(tensor_from_data(v, SHAPE(4), DT_F32, CPU), DT_BF16);
+    Tensor *r = tensor_to_dtype(t_relu(t), DT_F32);
+    assert_float_equal(tensor_f32(r)[0], 0.0f, 0.0f);
+    assert_float_equal(tensor_f32(r)[2], bf16_to_f32(f32_to_bf16(3.14159f)), 0.0f);
+    /* bad dtype */
+    expect_failure(autocast_begin(DT_I64, &prev) != 0, "autocast", "int64");
+    DType d;
+    assert_true(autocast_parse_dtype("bf16", &d) && d == DT_BF16);
+    assert_true(autocast_parse_dtype("fp16", &d) && d == DT_F16);
+    assert_false(autocast_parse_dtype("fp8", &d));
+    scope_end();
+}
+
+static void test_safetensors_bf16_roundtrip(void **state)
+{
+    (void)state;
+    scope_begin();
+    char dir[256], path[300];
+    temp_dir_make(dir, sizeof dir, "amp_st");
+    snprintf(path, sizeof path, "%s/t.safetensors", dir);
+    float v[5] = {1.0f, -2.5f, 1e-3f, 65504.0f, 3.0e38f};
+    Tensor *src = tensor_from_data(v, SHAPE(5), DT_F32, CPU);
+    Tensor *b = tensor_to_dtype(src, DT_BF16), *h = tensor_to_dtype(src, DT_F16);
+    assert_int_equal(safetensors_save(path, 2, (const char *const[]){"b", "h"}, (Tensor *const[]){b, h}, 0, NULL, NULL), 0);
+    Safetensors *st = safetensors_load(path);
+    REQUIRE_OK(st);
+    Tensor *b2 = safetensors_get(st, "b"), *h2 = safetensors_get(st, "h");
+    assert_int_equal(b2->dtype, DT_BF16);
+    assert_int_equal(h2->dtype, DT_F16);
+    assert_memory_equal(tensor_data(b2), tensor_data(b), 10);
+    assert_memory_equal(tensor_data(h2), tensor_data(h), 10);
+    assert_true(isinf(tensor_item(t_narrow(h2, 0, 4, 1)))); /* 3e38 overflows f16 */
+    safetensors_free(st);
+    temp_dir_remove(dir);
+    scope_end();
+}
+
+/* ---- GradScaler ---- */
+
+#define N_STEPS 16
+static const bool found_inf_seq[N_STEPS] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0};
+
+static void test_grad_scaler_sequence(void **state)
+{
+    (void)state;
+    scope_begin();
+    Tensor *p = tensor_persist(tensor_set_requires_grad(tensor_zeros(SHAPE(3), DT_F32, CPU), true));
+    Tensor *params[1] = {p};
+    SGDOptions so = sgd_defaults();
+    so.lr = 0.5;
+    Optimizer *opt = optim_sgd(params, 1, so);
+    REQUIRE_OK(opt);
+    GradScaler s;
+    grad_scaler_init(&s, true);
+    assert_int_equal(grad_scaler_configure(&s, 65536.0, 2.0, 0.5, 3), 0);
+    double scales[N_STEPS];
+    int trackers[N_STEPS], n_skipped = 0;
+    for (int k = 0; k < N_STEPS; k++) {
+        scope_begin();
+        float before[3];
+        assert_int_equal(tensor_copy_to_buffer(p, before), 0);
+        /* the scaled loss 2 * sum(p) ... gives grad 2 * scale; inf on the bad steps */
+        Tensor *loss = grad_scaler_scale(&s, t_mul_scalar(t_sum(p, NULL, 0, false), found_inf_seq[k] ? INFINITY : 2.0));
+        REQUIRE_OK(loss);
+        optimizer_zero_grad(opt, true);
+        assert_int_equal(tensor_backward(loss, NULL), 0);
+        assert_int_equal(grad_scaler_unscale(&s, opt), 0);
+        expect_failure(grad_scaler_unscale(&s, opt) != 0, "unscale_", "already");
+        if (!found_inf_seq[k]) assert_float_equal(tensor_f32(p->grad)[1], 2.0f, 0.0f); /* unscaled exactly */
+        bool stepped;
+        assert_int_equal(grad_scaler_step(&s, opt, &stepped), 0);
+        assert_int_equal(stepped, !found_inf_seq[k]);
+        float after[3];
+        assert_int_equal(tensor_copy_to_buffer(p, after), 0);
+        if (found_inf_seq[k]) {
+            assert_memory_equal(before, after, sizeof before); /* skipped: untouched */
+            n_skipped++;
+        } else {
+            assert_float_equal(after[0], before[0] - 1.0f, 0.0f); /* lr 0.5 * grad 2 */
+        }
+        grad_scaler_update(&s);
+        scales[k] = s.scale;
+        trackers[k] = s.growth_tracker;
+        scope_end();
+    }
+    assert_int_equal(n_skipped, 3);
+    /* against the reference rule */
+    char args[512];
+    int len = snprintf(args, sizeof args, "{\"task\": \"scaler\", \"growth_interval\": 3, \"found_inf\": [");
+    for (int k = 0; k < N_STEPS; k++)
+        len += snprintf(args + len, sizeof args - (size_t)len, "%s%s", k ? ", " : "", found_inf_seq[k] ? "true" : "false");
+    snprintf(args + len, sizeof args - (size_t)len, "]}");
+    Tensor *dummy = tensor_zeros(SHAPE(1), DT_F32, CPU);
+    Safetensors *ref = NULL;
+    int rc = torch_script_run("amp_ref.py", "amp_scaler", 1, (const char *const[]){"d"}, (Tensor *const[]){dummy}, args,
+                              &ref);
+    if (rc == 1) {
+        optimizer_free(opt);
+        tensor_free(p);
+    }
+    SKIP_NO_TORCH(rc);
+    cJSON *res = cJSON_Parse(safetensors_meta(ref, "result"));
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(res, "scales"), *rt = cJSON_GetObjectItemCaseSensitive(res, "trackers");
+    assert_int_equal(cJSON_GetArraySize(rs), N_STEPS);
+    for (int k = 0; k < N_STEPS; k++) {
+        print_message("step %2d inf %d: scale %8g tracker %d (reference %8g %d)\n", k, found_inf_seq[k], scales[k],
+                      trackers[k], cJSON_GetArrayItem(rs, k)->valuedouble, cJSON_GetArrayItem(rt, k)->valueint);
+        assert_true(scales[k] == cJSON_GetArrayItem(rs, k)->valuedouble);
+        assert_int_equal(trackers[k], cJSON_GetArrayItem(rt, k)->valueint);
+    }
+    cJSON_Delete(res);
+    safetensors_free(ref);
+    /* state round trip, and bad states */
+    char *json = grad_scaler_state_json(&s);
+    assert_non_null(json);
+    GradScaler t;
+    grad_scaler_init(&t, true);
+    assert_int_equal(grad_scaler_load_json(&t, json), 0);
+    assert_true(t.scale == s.scale && t.growth_tracker == s.growth_tracker && t.growth_interval == 3);
+    free(json);
+    expect_failure(grad_scaler_load_json(&t, "{\"scale\": 1}") != 0, "GradScaler state", "growth_factor");
+    expect_failure(grad_scaler_load_json(&t, "{\"scale\": 1, \"growth_factor\": 2, \"backoff_factor\": 0.5, "
+                                             "\"growth_interval\": 3, \"_growth_tracker\": 7}") != 0,
+                   "_growth_tracker", NULL);
+    optimizer_free(opt);
+    tensor_free(p);
+    scope_end();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conversions_match_torch),
+        cmocka_unit_test(test_autocast_bf16_matches_torch),
+        cmocka_unit_test(test_autocast_f16_matches_rounded_reference),
+        cmocka_unit_test(test_policy_dtypes),
+        cmocka_unit_test(test_safetensors_bf16_roundtrip),
+        cmocka_unit_test(test_grad_scaler_sequence),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
