@@ -14,6 +14,7 @@
 #include "engine/nn/nn.h"
 #include "engine/optim/grad_scaler.h"
 #include "engine/optim/optim.h"
+#include "engine/tensor_print.h"
 #include "tests/support/check.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/torch_script.h"
@@ -250,6 +251,26 @@ static void test_policy_dtypes(void **state)
     Tensor *r = tensor_to_dtype(t_relu(t), DT_F32);
     assert_float_equal(tensor_f32(r)[0], 0.0f, 0.0f);
     assert_float_equal(tensor_f32(r)[2], bf16_to_f32(f32_to_bf16(3.14159f)), 0.0f);
+    /* printed like torch's repr */
+    char *repr = tensor_repr(tensor_to_dtype(tensor_from_data((float[]){1.5f, -2.25f, 3.14159f}, SHAPE(3), DT_F32, CPU),
+                                             DT_BF16),
+                             NULL);
+    assert_non_null(repr);
+    assert_string_equal(repr, "tensor([ 1.5000, -2.2500,  3.1406], dtype=torch.bfloat16)");
+    free(repr);
+    /* a bf16 intermediate used twice: its gradients (bf16) add up, the leaf's arrive in f32 */
+    assert_int_equal(autocast_begin(DT_BF16, &prev), 0);
+    Tensor *y2 = f_linear(x, w, NULL);
+    Tensor *z = t_sum(t_add(t_relu(y2), t_mul(y2, y2)), NULL, 0, false);
+    autocast_restore(prev);
+    REQUIRE_OK(z);
+    assert_int_equal(z->dtype, DT_BF16);
+    assert_int_equal(tensor_backward(tensor_to_dtype(z, DT_F32), NULL), 0);
+    assert_non_null(x->grad);
+    assert_int_equal(x->grad->dtype, DT_F32);
+    assert_int_equal(w->grad->dtype, DT_F32);
+    /* bf16/f16 storage is CPU-only: a clear error elsewhere */
+    expect_error(tensor_empty(SHAPE(2), DT_BF16, CUDA(0)), "bfloat16 tensors are not implemented on cuda", NULL);
     /* bad dtype */
     expect_failure(autocast_begin(DT_I64, &prev) != 0, "autocast", "int64");
     DType d;
