@@ -20,7 +20,13 @@
  * OpenMP threads, each with its own U and single-threaded BLAS (measured 2x
  * faster forward and 2-3x forward+backward than per-sample sgemms threaded
  * by BLAS); a single sample splits each sgemm across the threads instead
- * (cpu_sgemm_parallel). */
+ * (cpu_sgemm_parallel).
+ *
+ * The forward of layers with few taps per output (up to 256: MnistModel's
+ * two layers, ResNet's stem) skips the sgemms: a direct kernel multiplies
+ * straight from U (see "The direct forward" below). The weight gradient's
+ * partial sums go by fixed slots of samples, so any number of threads gives
+ * the same bits. */
 #include "engine/cpu/conv.h"
 
 #ifdef __AVX512F__
