@@ -247,6 +247,7 @@ static int write_checkpoint(BaseTrainer *bt, const char *path, int64_t epoch, co
         .loader = bt->data_loader ? &loader : NULL,
         .progress = progress,
         .config = bt->cp->config,
+        .grad_scaler = bt->grad_scaler,
     };
     const Dataset *ds = bt->data_loader ? data_loader_dataset(bt->data_loader) : NULL;
     if (bt->data_loader) {

@@ -46,6 +46,7 @@ struct BaseTrainer {
     MetricFn metric_fns[TRAINER_MAX_METRICS];
     Optimizer *optimizer;
     LRScheduler *lr_scheduler; /* may be NULL */
+    const GradScaler *grad_scaler; /* fp16 mixed precision: saved in checkpoints (trainer.c sets it); may be NULL */
     DataLoader *data_loader;   /* the training loader: its position (order, batch) is checkpointed */
 
     int64_t epochs, save_period, early_stop; /* early_stop <= 0: never */

@@ -70,7 +70,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
     state_dict_init(&opt_sd);
     state_dict_init(&all);
     char *opt_json = NULL, *sched_json = NULL, *config_json = NULL, *rng_d = NULL, *rng_l = NULL, *loader_e = NULL,
-         *progress_j = NULL, *classes_j = NULL;
+         *progress_j = NULL, *classes_j = NULL, *scaler_j = NULL;
     char layout[64] = "";
     if (c->ranks > 0)
         snprintf(layout, sizeof layout, "[%" PRId64 ", %" PRId64 "]", c->ranks, c->rank_batch_size);
@@ -84,6 +84,8 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
     }
     if (rc == 0 && c->scheduler) sched_json = scheduler_state_dict(c->scheduler);
     if (rc == 0 && c->scheduler && !sched_json) rc = -1;
+    if (rc == 0 && c->grad_scaler && c->grad_scaler->enabled && !(scaler_j = grad_scaler_state_json(c->grad_scaler)))
+        rc = -1;
     if (rc == 0) {
         config_json = config_to_string(c->config);
         uint64_t state[2];
@@ -107,6 +109,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
             {"rng_default", rng_d},        {"rng_loader", rng_l},
             {"loader_epoch", loader_e},    {"epoch_progress", progress_j},
             {"class_names", classes_j},    {"data_parallel", layout[0] ? layout : NULL},
+            {"grad_scaler", scaler_j},
         };
         const char *keys[16], *values[16];
         int n = 0;
@@ -125,6 +128,7 @@ int checkpoint_save(const char *path, const CheckpointContent *c)
     free(loader_e);
     free(progress_j);
     free(classes_j);
+    free(scaler_j);
     state_dict_free(&model_sd);
     state_dict_free(&opt_sd);
     state_dict_free(&all);
@@ -273,6 +277,7 @@ static Checkpoint *checkpoint_open(Safetensors *st, const char *path)
     ck->arch = safetensors_meta(st, "arch");
     ck->optimizer_json = safetensors_meta(st, "optimizer");
     ck->scheduler_json = safetensors_meta(st, "lr_scheduler");
+    ck->grad_scaler_json = safetensors_meta(st, "grad_scaler"); /* checked by grad_scaler_load_json */
     if (!format || strcmp(format, CHECKPOINT_FORMAT) != 0 || !config || !ck->arch) {
         engine_error("%s: a safetensors file, but not a checkpoint of this framework (metadata 'format' is %s%s%s)",
                      path, format ? "'" : "", format ? format : "missing", format ? "'" : "");

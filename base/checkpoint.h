@@ -19,6 +19,7 @@
 
 #include "base/base_data_loader.h"
 #include "engine/nn/nn.h"
+#include "engine/optim/grad_scaler.h"
 #include "engine/optim/optim.h"
 #include "engine/random.h"
 #include "engine/serialize/safetensors.h"
@@ -52,6 +53,7 @@ typedef struct {
     /* the training's data-parallel layout: ranks x batch_size per rank (a
      * single process: 1 x batch_size); 0: not recorded */
     int64_t ranks, rank_batch_size;
+    const GradScaler *grad_scaler; /* fp16 mixed precision's loss scaler; may be NULL */
 } CheckpointContent;
 
 int checkpoint_save(const char *path, const CheckpointContent *c);
@@ -69,6 +71,7 @@ typedef struct {
     bool has_loader;
     const char *optimizer_json; /* NULL when absent */
     const char *scheduler_json;
+    const char *grad_scaler_json; /* GradScaler state (fp16 amp runs); NULL when absent */
     int64_t global_batch_size; /* ranks x batch_size of the run that saved it; 0: not recorded */
     bool has_progress; /* saved inside an epoch */
     int64_t progress_epoch, progress_batch;

@@ -132,11 +132,14 @@ int main(int argc, char **argv)
         {"mnist_conv1_128x1x28x28_k5_o10", 128, 1, 28, 28, 10, 5, 1, 0},
         {"mnist_conv2_128x10x12x12_k5_o20", 128, 10, 12, 12, 20, 5, 1, 0},
         {"resnet_stem_64x3x32x32_k3p1_o64", 64, 3, 32, 32, 64, 3, 1, 1},
+        {"mnist_net_conv1_128x1x28x28_k3_o32", 128, 1, 28, 28, 32, 3, 1, 0},
+        {"mnist_net_conv2_128x32x26x26_k3_o64", 128, 32, 26, 26, 64, 3, 1, 0},
         {"resnet_l2_64x128x16x16_k3p1_o128", 64, 128, 16, 16, 128, 3, 1, 1},
         {"resnet_l3s2_64x128x16x16_k3s2p1_o256", 64, 128, 16, 16, 256, 3, 2, 1},
         {"resnet_l4_64x512x4x4_k3p1_o512", 64, 512, 4, 4, 512, 3, 1, 1},
     };
-    int first = argc > 2 ? atoi(argv[2]) : 0, last = argc > 3 ? atoi(argv[3]) : 5;
-    for (int i = first; i <= last && i < 6; i++) run_layer(&layers[i], rounds);
+    int n_layers = (int)(sizeof layers / sizeof layers[0]);
+    int first = argc > 2 ? atoi(argv[2]) : 0, last = argc > 3 ? atoi(argv[3]) : n_layers - 1;
+    for (int i = first; i <= last && i < n_layers; i++) run_layer(&layers[i], rounds);
     return 0;
 }

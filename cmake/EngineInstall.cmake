@@ -22,8 +22,10 @@ install(TARGETS engine EXPORT EngineTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 if(TARGET engine_cuda)
-  # $ORIGIN: the libengine.so beside it; the link path: the CUDA libraries
-  # where the toolkit keeps them outside the system folders
+  # $ORIGIN: the libengine.so beside it; the link path: CUDA libraries in
+  # folders neither the system nor the CUDA compiler searches (the
+  # toolkit's own folder is left out, as in the build folder: the loader's
+  # configuration, ldconfig, finds it there)
   set_target_properties(engine_cuda PROPERTIES
     INSTALL_RPATH "$ORIGIN"
     INSTALL_RPATH_USE_LINK_PATH TRUE)

@@ -1,12 +1,14 @@
 /* Autocast (mixed precision), PyTorch's torch.autocast for our ops.
  *
  * A per-thread mode: while it is on, ops on the low-precision list (linear,
- * mm/bmm/matmul/dot, conv2d, conv_transpose2d) round their floating inputs to
- * the autocast dtype (bf16 or f16) and return that dtype; ops on the f32 list
+ * mm/bmm/matmul, conv2d, conv_transpose2d) round their floating inputs to the
+ * autocast dtype (bf16 or f16) and return that dtype; ops on the f32 list
  * (softmax, log_softmax, losses, batch/layer norm) take low-precision inputs
- * up to f32 and return f32 (PyTorch's CUDA policy; torch 1.13's CPU autocast
- * leaves softmax and the norms in bf16). Every other op keeps its inputs'
- * dtype: one on bf16/f16 tensors computes in f32 and rounds its output once.
+ * up to f32 and return f32. These are PyTorch's CUDA autocast lists; torch
+ * 1.13's CPU autocast differs in leaving softmax, log_softmax and the norms
+ * in bf16 and running conv_transpose2d in f32. Every other op (dot too)
+ * keeps its inputs' dtype: one on bf16/f16 tensors computes in f32 and
+ * rounds its output once.
  *
  * The CPU computes every low-precision op in f32 on the rounded inputs and
  * rounds the result: the accumulation is f32, as in PyTorch's CPU kernels.

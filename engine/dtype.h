@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* DT_BF16 and DT_F16 are the mixed-precision storage types (engine/autocast.h):
  * kernels that take them compute in f32 and round their outputs once. */
@@ -27,13 +28,15 @@ static inline bool dtype_is_lowp(DType dt) { return dt == DT_BF16 || dt == DT_F1
  * the largest finite half become inf; f16 subnormals are exact. */
 static inline uint32_t dtype_f32_bits(float f)
 {
-    union { float f; uint32_t u; } v = {.f = f};
-    return v.u;
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
 }
 static inline float dtype_bits_f32(uint32_t u)
 {
-    union { uint32_t u; float f; } v = {.u = u};
-    return v.f;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
 }
 static inline uint16_t f32_to_bf16(float f)
 {

@@ -142,7 +142,7 @@ Tensor *t_bmm(Tensor *a, Tensor *b)
 Tensor *t_dot(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
-    AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_dot(ac_in_[0], ac_in_[1]), a, b);
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 2, t_dot(ac_in_[0], ac_in_[1]), a, b); /* not on autocast's lists */
     if (!check_operands(a, b, "dot")) return NULL;
     ENGINE_CHECK(a->shape.ndim == 1 && b->shape.ndim == 1, "dot: 1D tensors expected, but got %s and %s",
                  shape_str(a->shape), shape_str(b->shape));

@@ -257,6 +257,20 @@ char *tensor_repr(const Tensor *t, const TensorPrintOptions *opts)
             strbuf_free(&b);
             return NULL;
         }
+        if (dtype_is_lowp(t->dtype)) { /* bf16/f16 print from their exact f32 values, as torch's do */
+            float *f = malloc((size_t)numel * sizeof(float));
+            if (!f) {
+                free(data);
+                strbuf_free(&b);
+                return engine_error("tensor_repr: out of memory copying %lld elements to the host", (long long)numel);
+            }
+            const uint16_t *h = data;
+            for (int64_t i = 0; i < numel; i++) f[i] = t->dtype == DT_BF16 ? bf16_to_f32(h[i]) : f16_to_f32(h[i]);
+            free(data);
+            data = f;
+            p.dtype = DT_F32;
+            p.floating = true;
+        }
         p.data = data;
         int64_t stride = 1;
         for (int d = t->shape.ndim - 1; d >= 0; d--) {

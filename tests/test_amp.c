@@ -14,6 +14,7 @@
 #include "engine/nn/nn.h"
 #include "engine/optim/grad_scaler.h"
 #include "engine/optim/optim.h"
+#include "engine/tensor_print.h"
 #include "tests/support/check.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/torch_script.h"
@@ -134,8 +135,8 @@ static const Leaf leaves[] = {{"x", {2, {4, 8}}},        {"w", {2, {3, 8}}},    
                               {"a", {3, {2, 4, 5}}},     {"m", {3, {2, 5, 6}}},     {"cx", {4, {2, 3, 6, 6}}},
                               {"cw", {4, {4, 3, 3, 3}}}, {"cb", {1, {4}}}};
 #define N_LEAVES 8
-#define N_OUTS 6
-static const char *const out_names[N_OUTS] = {"lin", "mm", "bmm", "conv", "relu", "nll"};
+#define N_OUTS 8
+static const char *const out_names[N_OUTS] = {"lin", "mm", "bmm", "conv", "relu", "nll", "vm", "dot"};
 
 static void run_autocast_case(DType dt, int n_outs, double tol_value, double tol_grad)
 {
@@ -156,6 +157,9 @@ static void run_autocast_case(DType dt, int n_outs, double tol_value, double tol
     outs[3] = f_conv2d(L[5], L[6], L[7], cp);
     outs[4] = t_relu(outs[0]);
     outs[5] = f_nll_loss(f_log_softmax(tensor_to_dtype(outs[0], DT_F32), 1), target, NULL, -100, REDUCTION_MEAN);
+    Tensor *x0 = t_select(L[0], 0, 0), *x1 = t_select(L[0], 0, 1);
+    outs[6] = t_matmul(x0, t_transpose(L[1], 0, 1)); /* vector @ matrix: matmul, low precision */
+    outs[7] = t_dot(x0, x1);                         /* dot is on neither list: f32 */
     autocast_restore(prev);
     for (int i = 0; i < n_outs; i++) REQUIRE_OK(outs[i]);
     /* output weights, the same in both programs */
@@ -250,6 +254,26 @@ static void test_policy_dtypes(void **state)
     Tensor *r = tensor_to_dtype(t_relu(t), DT_F32);
     assert_float_equal(tensor_f32(r)[0], 0.0f, 0.0f);
     assert_float_equal(tensor_f32(r)[2], bf16_to_f32(f32_to_bf16(3.14159f)), 0.0f);
+    /* printed like torch's repr */
+    char *repr = tensor_repr(tensor_to_dtype(tensor_from_data((float[]){1.5f, -2.25f, 3.14159f}, SHAPE(3), DT_F32, CPU),
+                                             DT_BF16),
+                             NULL);
+    assert_non_null(repr);
+    assert_string_equal(repr, "tensor([ 1.5000, -2.2500,  3.1406], dtype=torch.bfloat16)");
+    free(repr);
+    /* a bf16 intermediate used twice: its gradients (bf16) add up, the leaf's arrive in f32 */
+    assert_int_equal(autocast_begin(DT_BF16, &prev), 0);
+    Tensor *y2 = f_linear(x, w, NULL);
+    Tensor *z = t_sum(t_add(t_relu(y2), t_mul(y2, y2)), NULL, 0, false);
+    autocast_restore(prev);
+    REQUIRE_OK(z);
+    assert_int_equal(z->dtype, DT_BF16);
+    assert_int_equal(tensor_backward(tensor_to_dtype(z, DT_F32), NULL), 0);
+    assert_non_null(x->grad);
+    assert_int_equal(x->grad->dtype, DT_F32);
+    assert_int_equal(w->grad->dtype, DT_F32);
+    /* bf16/f16 storage is CPU-only: a clear error elsewhere */
+    expect_error(tensor_empty(SHAPE(2), DT_BF16, CUDA(0)), "bfloat16 tensors are not implemented on cuda", NULL);
     /* bad dtype */
     expect_failure(autocast_begin(DT_I64, &prev) != 0, "autocast", "int64");
     DType d;
@@ -375,6 +399,53 @@ static void test_grad_scaler_sequence(void **state)
     scope_end();
 }
 
+/* f16 overflow through the real autocast path. Batch 0's forward overflows
+ * (4 * 1000 * 100 = 4e5 > 65504): the loss is inf. The sane batch's forward
+ * is fine (y = 4), but its scaled gradient dloss/dy = y * scale reaches the
+ * f16 tensor y as inf while scale * 4 > 65504 (at 32768 and at 16384, where
+ * 65536 rounds to inf), as it would in PyTorch. So the scaler skips 3 steps,
+ * backing off 65536 -> 32768 -> 16384 -> 8192, and steps at 8192. */
+static void test_f16_overflow_skips_step(void **state)
+{
+    (void)state;
+    scope_begin();
+    Tensor *w = tensor_persist(tensor_set_requires_grad(tensor_full(SHAPE(1, 4), 100.0, DT_F32, CPU), true));
+    SGDOptions so = sgd_defaults();
+    so.lr = 1e-4;
+    Optimizer *opt = optim_sgd((Tensor *[]){w}, 1, so);
+    REQUIRE_OK(opt);
+    GradScaler s;
+    grad_scaler_init(&s, true);
+    const double want_scale[4] = {32768.0, 16384.0, 8192.0, 8192.0};
+    for (int k = 0; k < 4; k++) {
+        scope_begin();
+        AutocastState prev;
+        assert_int_equal(autocast_begin(DT_F16, &prev), 0);
+        Tensor *y = f_linear(tensor_full(SHAPE(2, 4), k == 0 ? 1000.0 : 0.01, DT_F32, CPU), w, NULL);
+        Tensor *loss = f_mse_loss(y, tensor_zeros(SHAPE(2, 1), DT_F32, CPU), REDUCTION_MEAN);
+        autocast_restore(prev);
+        REQUIRE_OK(loss);
+        assert_int_equal(y->dtype, DT_F16);
+        assert_int_equal(loss->dtype, DT_F32);
+        assert_true(k == 0 ? isinf(tensor_item(loss)) : isfinite(tensor_item(loss)));
+        optimizer_zero_grad(opt, true);
+        assert_int_equal(tensor_backward(grad_scaler_scale(&s, loss), NULL), 0);
+        bool stepped;
+        assert_int_equal(grad_scaler_step(&s, opt, &stepped), 0);
+        grad_scaler_update(&s);
+        print_message("step %d: %s, scale now %g\n", k, stepped ? "stepped" : "skipped", s.scale);
+        assert_int_equal(stepped, k == 3);
+        assert_true(s.scale == want_scale[k]);
+        float w0 = tensor_f32(w)[0];
+        if (k < 3) assert_float_equal(w0, 100.0f, 0.0f); /* untouched */
+        else assert_true(w0 < 100.0f && s.growth_tracker == 1); /* d(mean y^2)/dw = 2 y x / 2 > 0 */
+        scope_end();
+    }
+    optimizer_free(opt);
+    tensor_free(w);
+    scope_end();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_policy_dtypes),
         cmocka_unit_test(test_safetensors_bf16_roundtrip),
         cmocka_unit_test(test_grad_scaler_sequence),
+        cmocka_unit_test(test_f16_overflow_skips_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

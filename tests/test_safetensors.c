@@ -524,8 +524,8 @@ static void test_rejects_bad_entries(void **state)
     /* the first bad tensor is named even after good ones were read */
     REJECT("second_bad.safetensors",
            "{\"good\": {\"dtype\": \"U8\", \"shape\": [4], \"data_offsets\": [0, 4]},"
-           " \"bad\": {\"dtype\": \"F16\", \"shape\": [2], \"data_offsets\": [4, 8]}}",
-           data, 8, "'bad'", "F16");
+           " \"bad\": {\"dtype\": \"F64\", \"shape\": [2], \"data_offsets\": [4, 16]}}",
+           data, 16, "'bad'", "F64");
     scope_end();
 }
 

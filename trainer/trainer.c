@@ -15,6 +15,7 @@
 #include "dist/ddp.h"
 #include "dist/zero.h"
 #include "dist/world.h"
+#include "engine/autocast.h"
 #include "engine/memory.h"
 #include "engine/scope.h"
 #include "logger/image_grid.h"
@@ -165,8 +166,21 @@ static int forward_step(Trainer *t, TensorBatch *b, Tensor **output, Tensor **ta
     for (int k = 0; k < b->n; k++)
         if (!(b->tensors[k] = tensor_to(b->tensors[k], t->device))) return -1;
     *target = tensor_batch_require(b, "target", "the loss");
+    AutocastState prev = autocast_state();
+    if (t->amp && autocast_begin(t->amp_dtype, &prev)) return -1;
     *output = *target ? module_forward_batch(t->base.model, b) : NULL;
+    autocast_restore(prev);
     return *output ? 0 : -1;
+}
+
+/* The criterion, under autocast in amp runs (losses are on its f32 list). */
+static Tensor *amp_criterion(Trainer *t, Tensor *output, Tensor *target)
+{
+    AutocastState prev = autocast_state();
+    if (t->amp && autocast_begin(t->amp_dtype, &prev)) return NULL;
+    Tensor *loss = t->base.criterion(output, target);
+    autocast_restore(prev);
+    return loss;
 }
 
 /* Validation batches whose values wait on the device before they are read back. */
@@ -198,7 +212,7 @@ static int valid_epoch(Trainer *t, int64_t epoch, LogDict *log)
             break;
         }
         Tensor *output, *y, *loss = NULL;
-        if (forward_step(t, &b, &output, &y) == 0) loss = t->base.criterion(output, y);
+        if (forward_step(t, &b, &output, &y) == 0) loss = amp_criterion(t, output, y);
         StepInfo info = {.step = (epoch - 1) * n_batches + batch_idx, .batch = batch_idx,
                          .n = loss ? y->shape.d[0] : 0, .time = writer_clock()};
         if (!loss || push_step(t, &sv, loss, output, y, info)) rc = -1;
@@ -354,15 +368,24 @@ static int train_step(Trainer *t, TensorBatch *b, int64_t batch_idx, Tensor **ou
     if (first) optimizer_zero_grad(bt->optimizer, true);
     if (t->ddp) ddp_set_sync(t->ddp, last); /* no_sync() for the other micro-batches */
     Tensor *loss = NULL;
-    if (forward_step(t, b, output, y) == 0) loss = bt->criterion(*output, *y);
+    if (forward_step(t, b, output, y) == 0) loss = amp_criterion(t, *output, *y);
     *loss_out = loss;
     if (!loss) return -1;
     Tensor *scaled = t->accumulate > 1 ? t_mul_scalar(loss, 1.0 / (double)t->accumulate) : loss;
+    scaled = grad_scaler_scale(&t->scaler, scaled); /* fp16 amp; loss itself otherwise */
     if (tensor_backward(scaled, NULL)) return -1;
     if (!last) return 0;
     if (t->ddp && ddp_finish_backward(t->ddp)) return -1;
+    /* fp16: unscale and look for Inf/NaN in every gradient before ZeRO drops
+     * the foreign ones, so that all ranks skip the same steps */
+    if (t->scaler.enabled && grad_scaler_unscale(&t->scaler, bt->optimizer)) return -1;
     if (t->zero) zero_drop_foreign_grads(t->zero); /* the owners step */
-    if (optimizer_step(bt->optimizer)) return -1;
+    if (t->scaler.enabled) {
+        if (grad_scaler_step(&t->scaler, bt->optimizer, NULL)) return -1;
+        grad_scaler_update(&t->scaler);
+    } else if (optimizer_step(bt->optimizer)) {
+        return -1;
+    }
     if (t->zero && zero_broadcast_params(t->zero)) return -1;
     return t->scheduler_per_batch ? scheduler_step(bt->lr_scheduler) : 0;
 }
@@ -433,6 +456,40 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
     return step_scheduler_per_epoch(t, log);
 }
 
+/* "amp": {"enabled": bool, "dtype": "bf16" | "fp16"}. fp16 gets a GradScaler
+ * (PyTorch's defaults), its state restored from the checkpoint resumed from. */
+static int amp_init(Trainer *t, ConfigParser *cp)
+{
+    const char *dtype;
+    grad_scaler_init(&t->scaler, false);
+    if (config_bool_or(cp->config, "amp.enabled", false, &t->amp) ||
+        config_string_or(cp->config, "amp.dtype", "bf16", &dtype))
+        return -1;
+    if (!t->amp) return 0;
+    if (!autocast_parse_dtype(dtype, &t->amp_dtype)) {
+        engine_error("%s: amp.dtype: expected \"bf16\" or \"fp16\", got \"%s\"", cp->config->label, dtype);
+        return -1;
+    }
+    if (t->device.type != DEVICE_CPU) {
+        engine_error("%s: amp: mixed precision runs on the CPU only so far (bf16/f16 have no %s kernels): set "
+                     "amp.enabled to false or n_gpu to 0",
+                     cp->config->label, device_name(t->device));
+        return -1;
+    }
+    if (t->amp_dtype == DT_F16) {
+        grad_scaler_init(&t->scaler, true);
+        t->base.grad_scaler = &t->scaler;
+        const Checkpoint *ck = t->base.resume;
+        if (ck && ck->grad_scaler_json && grad_scaler_load_json(&t->scaler, ck->grad_scaler_json)) {
+            engine_error_context("%s", ck->path);
+            return -1;
+        }
+    }
+    log_info(&t->base.logger, "Mixed precision: autocast to %s%s", dtype_name(t->amp_dtype),
+             t->scaler.enabled ? ", GradScaler (init scale 65536, growth 2 every 2000 steps, backoff 0.5)" : "");
+    return 0;
+}
+
 int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, int n_metrics,
                  const char *const *metric_names, const MetricFn *metric_fns, Optimizer *optimizer, Device device,
                  DataLoader *data_loader, DataLoader *valid_data_loader, LRScheduler *lr_scheduler, int64_t len_epoch)
@@ -476,6 +533,10 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
     if (t->accumulate < 1 || t->accumulate > t->len_epoch) {
         engine_error("%s: trainer.accumulate_grad_batches: expected 1 to the %lld batches of an epoch, got %lld",
                      cp->config->label, (long long)t->len_epoch, (long long)t->accumulate);
+        base_trainer_free(&t->base);
+        return -1;
+    }
+    if (amp_init(t, cp)) {
         base_trainer_free(&t->base);
         return -1;
     }

@@ -31,6 +31,11 @@ typedef struct {
     int ddp_params;       /* the trainable parameters it averages */
     bool zero_enabled;    /* distributed.zero = 1 */
     struct Zero *zero;    /* the optimizer state's owners (ZeRO-1); NULL otherwise */
+    /* mixed precision ("amp": {"enabled", "dtype"}): forward and loss under
+     * autocast; fp16 scales the loss with the GradScaler */
+    bool amp;
+    DType amp_dtype;
+    GradScaler scaler;
 } Trainer;
 
 /* len_epoch 0 = epoch-based. 0 or -1 with an error. */

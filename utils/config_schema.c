@@ -56,6 +56,9 @@ static const KnownKey known_keys[] = {
     {"distributed.sync_batchnorm", false},
     {"distributed.find_unused_parameters", false},
     {"distributed.zero", false},
+    {"amp", false}, /* trainer/trainer.c: mixed precision */
+    {"amp.enabled", false},
+    {"amp.dtype", false},
     {"cuda", false},
     {"cuda.tf32", false},
     {"cuda.deterministic", false},

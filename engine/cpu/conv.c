@@ -432,12 +432,15 @@ void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Ten
     free(wk);
 }
 
-/* Partial sums of the weight gradient: up to WG_SLOTS, each over a fixed
- * range of samples (not one per thread), added in slot order: the same
- * bits for any number of threads. Weights too large for that many copies
- * keep one partial sum per thread (bit-identical run to run on the same
- * thread count). */
-#define WG_SLOTS 8
+/* Partial sums of the weight gradient: one per slot of WG_SLOT_SAMPLES
+ * consecutive samples (not one per thread), added as a pairwise tree in
+ * slot order: the same bits for any number of threads, and the same as the
+ * sum of the gradients of the batch's halves, quarters... (so a batch split
+ * over 2 data-parallel ranks, whose all-reduce adds the halves, matches one
+ * process where the halves are whole slots). Weights too large for that
+ * many copies keep one partial sum per thread (the same bits run to run on
+ * the same thread count). */
+#define WG_SLOT_SAMPLES 16
 #define WG_SLOT_FLOATS (4 * 1024 * 1024)
 
 void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
@@ -448,7 +451,7 @@ void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvP
     int64_t wsize = g.o * g.cg * g.kh * g.kw;
     bool parallel = split_batch(&g);
     int max_threads = parallel ? omp_get_max_threads() : 1;
-    int64_t slots = g.n < WG_SLOTS ? g.n : WG_SLOTS;
+    int64_t slots = (g.n + WG_SLOT_SAMPLES - 1) / WG_SLOT_SAMPLES;
     bool by_slot = slots * wsize <= WG_SLOT_FLOATS;
     if (!by_slot) slots = max_threads;
     if (slots < 1) slots = 1;
@@ -463,12 +466,13 @@ void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvP
         float *u = g.identity ? NULL : alloc_floats(g.urows * g.ucols);
 #pragma omp single
         used_threads = omp_get_num_threads();
-        /* by slot: slot i sums samples [i * n / slots, (i + 1) * n / slots);
-         * else thread t's slot sums the samples the static schedule gives it */
+        /* by slot: slot i sums samples [i * S, (i + 1) * S) in order; else
+         * thread t's partial sums the samples the static schedule gives it */
         int64_t tasks = by_slot ? slots : g.n;
 #pragma omp for schedule(static)
         for (int64_t task = 0; task < tasks; task++) {
-            int64_t n_lo = by_slot ? task * g.n / slots : task, n_hi = by_slot ? (task + 1) * g.n / slots : task + 1;
+            int64_t n_lo = by_slot ? task * WG_SLOT_SAMPLES : task;
+            int64_t n_hi = by_slot ? (n_lo + WG_SLOT_SAMPLES < g.n ? n_lo + WG_SLOT_SAMPLES : g.n) : task + 1;
             float *part = partials + (by_slot ? task : omp_get_thread_num()) * wsize;
             for (int64_t n = n_lo; n < n_hi; n++)
                 for (int64_t grp = 0; grp < g.groups; grp++) {
@@ -486,6 +490,15 @@ void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvP
     }
     if (parallel) cpu_blas_serial_end(blas_threads);
     int64_t nparts = by_slot ? slots : used_threads;
+    /* the slots' pairwise tree: partial i += partial i + step, for step 1,
+     * 2, 4... (each element's order fixed; elements split over threads) */
+    if (by_slot)
+        for (int64_t step = 1; step < nparts; step *= 2) {
+#pragma omp parallel for schedule(static) if (parallel && wsize * (nparts / (2 * step)) > CPU_PARALLEL_GRAIN)
+            for (int64_t i = 0; i < wsize; i++)
+                for (int64_t t = 0; t + step < nparts; t += 2 * step) partials[t * wsize + i] += partials[(t + step) * wsize + i];
+        }
+    if (by_slot) nparts = 1;
     /* back to [O, C/g, kh, kw] */
     for (int64_t grp = 0; grp < g.groups; grp++)
         for (int64_t ki = 0; ki < g.kh; ki++)
