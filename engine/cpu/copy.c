@@ -65,6 +65,22 @@ void cpu_copy(Tensor *dst, const Tensor *src)
             float *pd = (float *)d + off[0];
             const float *ps = (const float *)s + off[1];
             for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = ps[i * ss];
+        } else if (dst->dtype == DT_BF16 && src->dtype == DT_F32) { /* the autocast casts: no double, no switch */
+            uint16_t *pd = (uint16_t *)d + off[0];
+            const float *ps = (const float *)s + off[1];
+            for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = f32_to_bf16(ps[i * ss]);
+        } else if (dst->dtype == DT_F32 && src->dtype == DT_BF16) {
+            float *pd = (float *)d + off[0];
+            const uint16_t *ps = (const uint16_t *)s + off[1];
+            for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = bf16_to_f32(ps[i * ss]);
+        } else if (dst->dtype == DT_F16 && src->dtype == DT_F32) {
+            uint16_t *pd = (uint16_t *)d + off[0];
+            const float *ps = (const float *)s + off[1];
+            for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = f32_to_f16(ps[i * ss]);
+        } else if (dst->dtype == DT_F32 && src->dtype == DT_F16) {
+            float *pd = (float *)d + off[0];
+            const uint16_t *ps = (const uint16_t *)s + off[1];
+            for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = f16_to_f32(ps[i * ss]);
         } else if (dst->dtype == src->dtype && sd == 1 && ss == 1) {
             memcpy(d + (size_t)off[0] * es, s + (size_t)off[1] * es, (size_t)L.inner * es);
         } else {
