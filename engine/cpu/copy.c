@@ -8,6 +8,35 @@
 #include "engine/cpu/allocator.h"
 #include "engine/cpu/strided.h"
 
+#if defined(__F16C__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+/* f32 <-> f16 rows: the CPU's F16C instructions where the build has them
+ * (IEEE round to nearest even, subnormals exact: the same bits as
+ * f32_to_f16 except NaN payloads; test_amp checks against torch), the
+ * portable conversions otherwise and for strided rows. */
+static void f32_to_f16_row(uint16_t *d, int64_t sd, const float *s, int64_t ss, int64_t n)
+{
+    int64_t i = 0;
+#if defined(__F16C__) && defined(__AVX__)
+    if (sd == 1 && ss == 1)
+        for (; i + 8 <= n; i += 8)
+            _mm_storeu_si128((__m128i *)(d + i), _mm256_cvtps_ph(_mm256_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+    for (; i < n; i++) d[i * sd] = f32_to_f16(s[i * ss]);
+}
+
+static void f16_to_f32_row(float *d, int64_t sd, const uint16_t *s, int64_t ss, int64_t n)
+{
+    int64_t i = 0;
+#if defined(__F16C__) && defined(__AVX__)
+    if (sd == 1 && ss == 1)
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+#endif
+    for (; i < n; i++) d[i * sd] = f16_to_f32(s[i * ss]);
+}
+
 /* Storage memory comes from the caching allocator (64-byte aligned, for
  * AVX-512 loads and cache lines): see engine/cpu/allocator.h. */
 void *cpu_alloc(size_t nbytes) { return cpu_caching_alloc(nbytes); }
@@ -74,13 +103,9 @@ void cpu_copy(Tensor *dst, const Tensor *src)
             const uint16_t *ps = (const uint16_t *)s + off[1];
             for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = bf16_to_f32(ps[i * ss]);
         } else if (dst->dtype == DT_F16 && src->dtype == DT_F32) {
-            uint16_t *pd = (uint16_t *)d + off[0];
-            const float *ps = (const float *)s + off[1];
-            for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = f32_to_f16(ps[i * ss]);
+            f32_to_f16_row((uint16_t *)d + off[0], sd, (const float *)s + off[1], ss, L.inner);
         } else if (dst->dtype == DT_F32 && src->dtype == DT_F16) {
-            float *pd = (float *)d + off[0];
-            const uint16_t *ps = (const uint16_t *)s + off[1];
-            for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = f16_to_f32(ps[i * ss]);
+            f16_to_f32_row((float *)d + off[0], sd, (const uint16_t *)s + off[1], ss, L.inner);
         } else if (dst->dtype == src->dtype && sd == 1 && ss == 1) {
             memcpy(d + (size_t)off[0] * es, s + (size_t)off[1] * es, (size_t)L.inner * es);
         } else {
