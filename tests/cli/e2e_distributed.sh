@@ -33,12 +33,7 @@ if [ -z "$MPIRUN" ] || [ ! -f "$BUILD/libdist_mpi.so" ]; then
   echo "[  SKIPPED ] no mpirun or no $BUILD/libdist_mpi.so (apt-get install libopenmpi-dev openmpi-bin, then rebuild)"
   exit 0
 fi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-# sanitizer builds: OpenMPI keeps memory until exit; its allocations are recognised by their
-# modules (full stacks, and plugins left loaded so that their frames keep a name)
-export OMPI_MCA_mca_base_component_disable_dlclose=1
-export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
-export LSAN_OPTIONS="suppressions=$SRC/tests/support/lsan_openmpi.supp:fast_unwind_on_malloc=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+mpi_env
 # one thread per rank: the ranks share the machine's cores
 export OMP_NUM_THREADS=1
 # mpi N LOG ARGS...: N ranks of ./train, bounded in time; returns mpirun's status

@@ -99,3 +99,14 @@ at_least() { awk -v v="$1" -v f="$2" 'BEGIN { exit !(v ~ /^[0-9.eE+-]+$/ && v + 
 
 # ckpt ARGS...: tests/cli/e2e_ckpt.py (checkpoint contents, standard library only).
 ckpt() { "$PYTHON" "$HERE/e2e_ckpt.py" "$@"; }
+
+# mpi_env: what runs under mpirun need: root allowed, more ranks than cores
+# allowed, and in sanitizer builds OpenMPI's memory (kept until exit) recognised
+# by its modules (full stacks, plugins left loaded so that their frames keep
+# a name) and suppressed (tests/support/lsan_openmpi.supp).
+mpi_env() {
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+  export OMPI_MCA_mca_base_component_disable_dlclose=1
+  export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
+  export LSAN_OPTIONS="suppressions=$SRC/tests/support/lsan_openmpi.supp:fast_unwind_on_malloc=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+}

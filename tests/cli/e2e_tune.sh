@@ -214,8 +214,8 @@ if [ -n "$MPIRUN" ] && [ -f "$(dirname "$TRAIN")/libdist_mpi.so" ]; then
  "metric": "min val_loss", "scheduler": {"type": "ASHA", "args": {"grace_period": 1, "reduction_factor": 2}}}
 JSON
   rc=0
-  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
-    timeout 300 "$MPIRUN" -np 3 "$TUNE" --train "$TRAIN" "${ARGS[@]}" --set data_loader.args.limit=1000 -s mpi.json \
+  mpi_env
+  timeout 300 "$MPIRUN" -np 3 "$TUNE" --train "$TRAIN" "${ARGS[@]}" --set data_loader.args.limit=1000 -s mpi.json \
     >mpi.log 2>&1 || rc=$?
   M=$(ls -d "$T"/saved/tune/Mnist_LeNet/*/ 2>/dev/null | head -n 1)
   M=${M%/}
