@@ -10,28 +10,11 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench/bench_timing.h"
 #include "engine/cpu/linalg.h"
 #include "engine/engine.h"
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Sorts v; the median. */
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+static double now_ms(void) { return bench_ms(CLOCK_MONOTONIC); }
 
 static void drop_grad(Tensor *t)
 {
@@ -76,7 +59,7 @@ static int time_layer(const Layer *l, int iters)
         }
     }
     if (rc == 0) {
-        double f = median(fwd, iters), fb = median(both, iters);
+        double f = bench_median(fwd, iters), fb = bench_median(both, iters);
         /* backward: the weight gradient, plus the input gradient when needed */
         double bwd_flops = flops * (l->input_grad ? 2 : 1);
         /* the minima too: on a machine shared with other jobs they show what
@@ -109,7 +92,7 @@ static void time_sgemm(int n, int iters)
         cpu_sgemm(false, false, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         if (i >= 0) ms[i] = now_ms() - t0;
     }
-    double m = median(ms, iters);
+    double m = bench_median(ms, iters);
     printf("sgemm_%d ms %.3f gflops %.2f\n", n, m, 2.0 * n * (double)n * n / m / 1e6);
     free(a);
     free(b);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_timing.h"
 #include "engine/engine.h"
 
 /* the old kernels, renamed */
@@ -36,24 +37,7 @@ void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvP
  * time, spinning included). */
 static clockid_t bench_clock = CLOCK_MONOTONIC;
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(bench_clock, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+static double now_ms(void) { return bench_ms(bench_clock); }
 
 typedef struct {
     const char *name;
@@ -111,7 +95,7 @@ static void run_layer(const Layer *l, int rounds)
     const Tensor *res[3][2] = {{y[0], y[1]}, {gx[0], gx[1]}, {gw[0], gw[1]}};
     double macs = (double)l->n * l->o * oh * ow * l->c * l->k * l->k;
     for (int q = 0; q < 3; q++) {
-        double old_ms = median(t + (q * 2) * rounds, rounds), new_ms = median(t + (q * 2 + 1) * rounds, rounds);
+        double old_ms = bench_median(t + (q * 2) * rounds, rounds), new_ms = bench_median(t + (q * 2 + 1) * rounds, rounds);
         printf("%-34s %-3s threads %d old_ms %8.3f new_ms %8.3f old/new %5.2f new_gflops %6.1f rel_diff %.1e\n",
                l->name, pass[q], omp_get_max_threads(), old_ms, new_ms, old_ms / new_ms, 2 * macs / new_ms / 1e6,
                rel_diff(res[q][0], res[q][1]));

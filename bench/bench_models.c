@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_timing.h"
 #include "engine/device.h"
 #include "engine/engine.h"
 #include "engine/memory.h"
@@ -47,18 +48,7 @@ static Module *build(const char *name)
     return mnist_mlp(hidden, 2, 10, false);
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+static double now_ms(void) { return bench_ms(CLOCK_MONOTONIC); }
 
 /* One training step in its own scope; the scope's release is part of the
  * step, as it is in ./train. Returns 0 or -1 with the engine's error. */
@@ -108,7 +98,7 @@ static int time_model(const BenchModel *b, Device dev, int iters)
     }
     MemoryStats stats = {0};
     if (device_memory_stats(dev, &stats) != 0) goto done;
-    qsort(ms, (size_t)iters, sizeof(double), cmp_double);
+    qsort(ms, (size_t)iters, sizeof(double), bench_cmp_double);
     printf("%s median_ms %.3f peak_mem_mb %.1f\n", b->name, ms[iters / 2],
            (double)stats.peak_allocated / (1024.0 * 1024.0));
     fflush(stdout);
