@@ -280,13 +280,6 @@ fi
 echo "        (fault runs: $((SECONDS - start)) s)"
 
 # ---- bad settings ----
-expect_error() {
-  local what=$1 pattern=$2
-  shift 2
-  local rc=0
-  "$TRAIN" "$@" >bad.log 2>&1 || rc=$?
-  if [ "$rc" -eq 1 ] && grep -qF -- "$pattern" bad.log; then pass "$what"; else fail "$what (exit $rc): $(tail -n 2 bad.log)"; fi
-}
 rc=0
 mpi 2 nccl.log "${SMALL[@]}" --set "trainer.save_dir=$T/nccl" --set n_gpu=0 --set 'distributed={"backend": "nccl"}' || rc=$?
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -qF 'distributed.backend: "nccl" averages CUDA gradients, but this run trains on cpu' nccl.log; then
@@ -294,11 +287,11 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -qF 'distributed.backend: "nccl"
 else
   fail "backend nccl on CPU ranks (exit $rc): $(grep error nccl.log | head -n 2)"
 fi
-expect_error "an unknown distributed.backend is refused" 'distributed.backend: expected "auto", "mpi" or "nccl", got "gloo"' \
+expect_train_error "an unknown distributed.backend is refused" 'distributed.backend: expected "auto", "mpi" or "nccl", got "gloo"' \
   "${SMALL[@]}" --set 'distributed={"backend": "gloo"}'
-expect_error "a bucket of 0 MB is refused" "distributed.bucket_mb: expected a size in (0, 4096] MB, got 0" \
+expect_train_error "a bucket of 0 MB is refused" "distributed.bucket_mb: expected a size in (0, 4096] MB, got 0" \
   "${SMALL[@]}" --set 'distributed={"bucket_mb": 0}'
-expect_error "accumulate_grad_batches 0 is refused" "trainer.accumulate_grad_batches: expected 1 to the 5 batches of an epoch, got 0" \
+expect_train_error "accumulate_grad_batches 0 is refused" "trainer.accumulate_grad_batches: expected 1 to the 5 batches of an epoch, got 0" \
   "${SMALL[@]}" --set trainer.accumulate_grad_batches=0
 # NCCL (CUDA ranks): the module is built with CUDA; on a GPU machine
 # scripts/gpu_check.sh runs 1 rank on a GPU through it. Here it is never loaded.

@@ -100,6 +100,20 @@ at_least() { awk -v v="$1" -v f="$2" 'BEGIN { exit !(v ~ /^[0-9.eE+-]+$/ && v + 
 # ckpt ARGS...: tests/cli/e2e_ckpt.py (checkpoint contents, standard library only).
 ckpt() { "$PYTHON" "$HERE/e2e_ckpt.py" "$@"; }
 
+# expect_train_error WHAT PATTERN ARGS...: ./train ARGS fails as bad input does,
+# exit 1 (not a signal), with an output line holding PATTERN (a fixed string).
+expect_train_error() {
+  local what=$1 pattern=$2
+  shift 2
+  local rc=0
+  "$TRAIN" "$@" >bad.log 2>&1 || rc=$?
+  if [ "$rc" -eq 1 ] && grep -qF -- "$pattern" bad.log; then
+    pass "$what"
+  else
+    fail "$what (exit $rc): $(tail -n 3 bad.log)"
+  fi
+}
+
 # mpi_env: what runs under mpirun need: root allowed, more ranks than cores
 # allowed, and in sanitizer builds OpenMPI's memory (kept until exit) recognised
 # by its modules (full stacks, plugins left loaded so that their frames keep

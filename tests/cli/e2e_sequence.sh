@@ -92,39 +92,27 @@ else
 fi
 
 # ---- bad input: one line naming what is wrong ----
-# expect_error WHAT PATTERN ARGS...: ./train fails (no signal) with an error matching PATTERN.
-expect_error() {
-  local what=$1 pattern=$2
-  shift 2
-  local rc=0
-  "$TRAIN" "$@" >bad.log 2>&1 || rc=$?
-  if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && grep -qF -- "$pattern" bad.log; then
-    pass "$what"
-  else
-    fail "$what (exit $rc): $(tail -n 3 bad.log)"
-  fi
-}
-expect_error "stacking sequences of different lengths asks for the padding collate" \
+expect_train_error "stacking sequences of different lengths asks for the padding collate" \
   'needs padding: data_loader.args.collate {"type": "pad"}' -c seq.json --set 'data_loader.args.collate={"type": "default"}' 
-expect_error "an unknown collate is named" "unknown collate 'padded'" -c seq.json --set data_loader.args.collate.type=padded
-expect_error "a padding value for a field that does not vary is refused" \
+expect_train_error "an unknown collate is named" "unknown collate 'padded'" -c seq.json --set data_loader.args.collate.type=padded
+expect_train_error "a padding value for a field that does not vary is refused" \
   "padding_value names 'target', which is not a field of variable length" \
   -c seq.json --set 'data_loader.args.collate={"type": "pad", "args": {"padding_value": {"target": -100}}}'
-expect_error "a padding value that does not fit int64 tokens is refused" \
+expect_train_error "a padding value that does not fit int64 tokens is refused" \
   "padding_value 0.5 does not fit field 'input' (int64)" -c seq.json --set data_loader.args.collate.args.padding_value=0.5
 mkdir -p bad
 printf '1 4 5 6\n2 7 x 9\n' >bad/train.txt
-expect_error "a token that is not an integer names the file and line" "bad/train.txt:2: 'x' is not a token id" \
+expect_train_error "a token that is not an integer names the file and line" "bad/train.txt:2: 'x' is not a token id" \
   -c seq.json --set "data_loader.args.data_dir=$T/bad"
 printf '1 4 5 6\n\n2\n' >bad/train.txt
-expect_error "a line without tokens names the file and line" "bad/train.txt:3: label 2 has no tokens" \
+expect_train_error "a line without tokens names the file and line" "bad/train.txt:3: label 2 has no tokens" \
   -c seq.json --set "data_loader.args.data_dir=$T/bad"
-expect_error "a sequence above max_length names the line" "tokens, more than max_length (20)" \
+expect_train_error "a sequence above max_length names the line" "tokens, more than max_length (20)" \
   -c seq.json --set data_loader.args.max_length=20
-expect_error "transforms are refused for token sequences" "transforms" \
+expect_train_error "transforms are refused for token sequences" "transforms" \
   -c seq.json --set 'data_loader.args.transforms={"train": [], "valid": []}'
 printf '0 3 2 60\n1 4 4\n' >bad/train.txt
-expect_error "a token id beyond vocab_size is an error, not a crash" "index 60 is out of bounds" \
+expect_train_error "a token id beyond vocab_size is an error, not a crash" "index 60 is out of bounds" \
   -c seq.json --set "data_loader.args.data_dir=$T/bad" --set data_loader.args.validation_split=0
 
 finish
