@@ -147,6 +147,24 @@ int dist_allgather(const void *send, void *recv, int64_t bytes)
 
 int dist_barrier(void) { return ops && world.size > 1 ? relay(ops->barrier()) : 0; }
 
+int dist_send(const void *buf, int64_t bytes, int dest, int tag)
+{
+    ENGINE_CHECK_INT(ops != NULL, "distributed: send outside an MPI job");
+    return relay(ops->send(buf, bytes, dest, tag));
+}
+
+int dist_probe(int src, int tag, bool *waiting, int *from, int *tag_out, int64_t *bytes)
+{
+    ENGINE_CHECK_INT(ops != NULL, "distributed: probe outside an MPI job");
+    return relay(ops->probe(src, tag, waiting, from, tag_out, bytes));
+}
+
+int dist_recv(void *buf, int64_t bytes, int src, int tag)
+{
+    ENGINE_CHECK_INT(ops != NULL, "distributed: receive outside an MPI job");
+    return relay(ops->recv(buf, bytes, src, tag));
+}
+
 int dist_any(bool mine, bool *any)
 {
     int64_t v = mine;

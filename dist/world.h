@@ -37,6 +37,10 @@ int dist_broadcast(void *buf, int64_t bytes, int root);
 /* recv: size x bytes, rank after rank. */
 int dist_allgather(const void *send, void *recv, int64_t bytes);
 int dist_barrier(void);
+/* Point to point (CommOps' send, probe and recv, with the rank in the error). */
+int dist_send(const void *buf, int64_t bytes, int dest, int tag);
+int dist_probe(int src, int tag, bool *waiting, int *from, int *tag_out, int64_t *bytes);
+int dist_recv(void *buf, int64_t bytes, int src, int tag);
 /* Whether any rank says yes (a stop, a failure): the same answer on every rank. */
 int dist_any(bool mine, bool *any);
 /* Whether a signal asked any rank to stop (utils/interrupt.h), agreed by

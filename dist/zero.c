@@ -17,6 +17,9 @@
 #include "engine/error.h"
 #include "engine/scope.h"
 
+/* The messages of zero_gather_state (./tune's executor uses 101..). */
+enum { ZERO_TAG = 201 };
+
 struct Zero {
     Optimizer *opt;
     Tensor **params; /* optimizer order */
@@ -263,36 +266,41 @@ int zero_gather_state(Zero *z)
     int rc = 0;
     for (int i = 0; rc == 0 && i < mine.n; i++) rc = state_dict_add(&merged, mine.names[i], mine.tensors[i]);
     scope_begin(); /* the other ranks' tensors, until loaded (copied) */
-    for (int r = 1; rc == 0 && r < dist_size(); r++) {
+    /* each other rank sends its shard to rank 0 alone: its size, then the bytes */
+    if (rc == 0 && !dist_is_main()) {
         Bytes b = {0};
-        if (dist_rank() == r) serialize(&mine, my_json, &b);
+        serialize(&mine, my_json, &b);
         uint64_t size = b.n;
-        rc = dist_broadcast(&size, sizeof size, r);
-        if (rc == 0 && dist_rank() != r) {
-            b.buf = malloc(size ? size : 1);
-            ENGINE_ASSERT(b.buf != NULL);
-            b.n = size;
-        }
-        if (rc == 0) rc = dist_broadcast(b.buf, (int64_t)size, r);
-        if (rc == 0 && dist_is_main()) {
-            char *json = NULL;
-            StateDict theirs;
-            state_dict_init(&theirs);
-            rc = deserialize(b.buf, b.n, &theirs, &json);
-            if (rc == 0) {
-                cJSON *jt = cJSON_Parse(json);
-                ENGINE_CHECK_INT(jt != NULL, "ZeRO: unreadable optimizer state from rank %d", r);
-                merge_state_json(all, jt, z, r);
-                cJSON_Delete(jt);
-                for (int i = 0; rc == 0 && i < theirs.n; i++) {
-                    int k = state_index(theirs.names[i]);
-                    if (k >= 0 && k < z->n && z->owner[k] == r) rc = state_dict_add(&merged, theirs.names[i], theirs.tensors[i]);
-                }
-            }
-            state_dict_free(&theirs);
-            free(json);
-        }
+        rc = dist_send(&size, sizeof size, 0, ZERO_TAG);
+        if (rc == 0) rc = dist_send(b.buf, (int64_t)size, 0, ZERO_TAG);
         free(b.buf);
+    }
+    for (int r = 1; rc == 0 && dist_is_main() && r < dist_size(); r++) {
+        uint64_t size;
+        rc = dist_recv(&size, sizeof size, r, ZERO_TAG);
+        char *buf = rc == 0 ? malloc(size ? size : 1) : NULL;
+        if (rc == 0) {
+            ENGINE_ASSERT(buf != NULL);
+            rc = dist_recv(buf, (int64_t)size, r, ZERO_TAG);
+        }
+        char *json = NULL;
+        StateDict theirs;
+        state_dict_init(&theirs);
+        if (rc == 0) rc = deserialize(buf, size, &theirs, &json);
+        cJSON *jt = rc == 0 ? cJSON_Parse(json) : NULL;
+        if (rc == 0 && !jt) {
+            engine_error("ZeRO: unreadable optimizer state from rank %d", r);
+            rc = -1;
+        }
+        if (rc == 0) merge_state_json(all, jt, z, r);
+        for (int i = 0; rc == 0 && i < theirs.n; i++) {
+            int k = state_index(theirs.names[i]);
+            if (k >= 0 && k < z->n && z->owner[k] == r) rc = state_dict_add(&merged, theirs.names[i], theirs.tensors[i]);
+        }
+        cJSON_Delete(jt);
+        state_dict_free(&theirs);
+        free(json);
+        free(buf);
     }
     if (rc == 0 && dist_is_main()) {
         char *text = cJSON_PrintUnformatted(all);

@@ -29,8 +29,8 @@ void zero_extend(Zero *z);
 void zero_drop_foreign_grads(Zero *z);
 /* After the optimizer step: every parameter from its owner to all ranks. */
 int zero_broadcast_params(Zero *z);
-/* Collective: rank 0's optimizer gets the whole state (to be saved); the
- * others keep theirs. Then zero_shard_state puts rank 0 back to its shard. */
+/* Every rank calls it: the others send their shards to rank 0, whose
+ * optimizer gets the whole state (to be saved); the others keep theirs. Then zero_shard_state puts rank 0 back to its shard. */
 int zero_gather_state(Zero *z);
 /* Every rank keeps only the state of the parameters it owns (after
  * zero_gather_state, or after loading a whole state from a checkpoint). */

@@ -47,12 +47,6 @@ typedef struct {
     int64_t next_handle;
 } Coordinator;
 
-static int relay(int rc)
-{
-    if (rc) engine_error("rank %d: %s", dist_rank(), dist_ops()->error());
-    return rc;
-}
-
 static Job *find_job(Coordinator *c, int64_t handle)
 {
     for (int i = 0; i < c->n_jobs; i++)
@@ -63,17 +57,16 @@ static Job *find_job(Coordinator *c, int64_t handle)
 /* Takes every EXIT message waiting. */
 static int drain_exits(Coordinator *c)
 {
-    const CommOps *ops = dist_ops();
     for (;;) {
         bool waiting;
         int from, tag;
         int64_t bytes;
-        if (relay(ops->probe(-1, TAG_EXIT, &waiting, &from, &tag, &bytes))) return -1;
+        if (dist_probe(-1, TAG_EXIT, &waiting, &from, &tag, &bytes)) return -1;
         if (!waiting) return 0;
         Small m;
         ENGINE_CHECK_INT(bytes == (int64_t)sizeof m, "tune: a message of %lld bytes from rank %d", (long long)bytes,
                          from);
-        if (relay(ops->recv(&m, sizeof m, from, TAG_EXIT))) return -1;
+        if (dist_recv(&m, sizeof m, from, TAG_EXIT)) return -1;
         Job *j = find_job(c, m.handle);
         ENGINE_CHECK_INT(j != NULL, "tune: rank %d reports an unknown trial %lld", from, (long long)m.handle);
         j->done = true;
@@ -100,7 +93,7 @@ static int coord_start(Executor *e, char *const argv[], const char *log_path, in
     size_t at = sizeof h;
     at += (size_t)sprintf(msg + at, "%s", log_path) + 1;
     for (int i = 0; argv[i]; i++) at += (size_t)sprintf(msg + at, "%s", argv[i]) + 1;
-    int rc = relay(dist_ops()->send(msg, (int64_t)at, w + 1, TAG_START));
+    int rc = dist_send(msg, (int64_t)at, w + 1, TAG_START);
     free(msg);
     if (rc) return -1;
     if (c->n_jobs == c->cap_jobs) {
@@ -132,7 +125,7 @@ static int coord_signal(Executor *e, int64_t handle, int sig)
     ENGINE_CHECK_INT(j != NULL, "tune: no trial %lld", (long long)handle);
     if (j->done) return 0;
     Small m = {.handle = handle, .value = sig};
-    return relay(dist_ops()->send(&m, sizeof m, j->worker + 1, TAG_SIGNAL));
+    return dist_send(&m, sizeof m, j->worker + 1, TAG_SIGNAL);
 }
 
 static void coord_destroy(Executor *e)
@@ -140,7 +133,7 @@ static void coord_destroy(Executor *e)
     if (!e) return;
     Coordinator *c = e->impl;
     char stop = 0;
-    for (int w = 0; w < c->n_workers; w++) dist_ops()->send(&stop, 1, w + 1, TAG_STOP);
+    for (int w = 0; w < c->n_workers; w++) dist_send(&stop, 1, w + 1, TAG_STOP);
     free(c->workers);
     free(c->jobs);
     free(c);
@@ -188,7 +181,6 @@ static void say_where(const char *log_path)
 
 int executor_mpi_serve(int omp_threads)
 {
-    const CommOps *ops = dist_ops();
     Executor *local = executor_local_new(omp_threads);
     if (!local) return -1;
     int64_t handle = -1, pid = 0; /* the trial this rank runs */
@@ -199,12 +191,12 @@ int executor_mpi_serve(int omp_threads)
         bool waiting;
         int from, tag;
         int64_t bytes;
-        if (relay(ops->probe(0, -1, &waiting, &from, &tag, &bytes))) {
+        if (dist_probe(0, -1, &waiting, &from, &tag, &bytes)) {
             rc = -1;
             break;
         }
         if (waiting) {
-            if (bytes > MAX_MESSAGE || relay(ops->recv(msg, bytes, 0, tag))) {
+            if (bytes > MAX_MESSAGE || dist_recv(msg, bytes, 0, tag)) {
                 rc = -1;
                 break;
             }
@@ -230,7 +222,7 @@ int executor_mpi_serve(int omp_threads)
                     fprintf(stderr, "tune: rank %d: %s\n", dist_rank(), engine_last_error());
                     engine_clear_error();
                     Small m = {.handle = handle, .value = 127};
-                    rc = relay(ops->send(&m, sizeof m, 0, TAG_EXIT));
+                    rc = dist_send(&m, sizeof m, 0, TAG_EXIT);
                     handle = -1;
                 }
             }
@@ -241,7 +233,7 @@ int executor_mpi_serve(int omp_threads)
         if (r < 0) rc = -1;
         if (r == 1) {
             Small m = {.handle = handle, .value = status};
-            rc = relay(ops->send(&m, sizeof m, 0, TAG_EXIT));
+            rc = dist_send(&m, sizeof m, 0, TAG_EXIT);
             handle = -1;
         }
         if (r == 0) nap();
