@@ -9,8 +9,17 @@
 #include "engine/philox.h"
 
 static Generator default_generator = {0, 0};
+/* Set while a thread runs one shard of a split batch (generator_use_on_thread). */
+static _Thread_local Generator *thread_generator;
 
-Generator *generator_default(void) { return &default_generator; }
+Generator *generator_default(void) { return thread_generator ? thread_generator : &default_generator; }
+
+Generator *generator_use_on_thread(Generator *g)
+{
+    Generator *previous = thread_generator;
+    thread_generator = g;
+    return previous;
+}
 
 void generator_seed(Generator *g, uint64_t seed)
 {
@@ -18,7 +27,7 @@ void generator_seed(Generator *g, uint64_t seed)
     g->offset = 0;
 }
 
-void manual_seed(uint64_t seed) { generator_seed(&default_generator, seed); }
+void manual_seed(uint64_t seed) { generator_seed(generator_default(), seed); }
 
 void generator_get_state(const Generator *g, uint64_t state[2])
 {
@@ -66,7 +75,7 @@ static inline float draw_one(DrawKind kind, uint32_t w, uint32_t w2, double a, d
  * normals) and the result does not depend on how the loop is split. */
 static void draw_f32(Generator *g, float *dst, int64_t n, DrawKind kind, double a, double b)
 {
-    if (!g) g = &default_generator;
+    if (!g) g = generator_default();
     int per_block = kind == DRAW_NORMAL ? 2 : 4;
     uint64_t words = (uint64_t)n * (kind == DRAW_NORMAL ? 2 : 1);
     uint64_t seed = g->seed, first = generator_reserve(g, words);
@@ -134,7 +143,7 @@ static uint64_t draw_below(uint64_t seed, uint64_t first, int64_t i, uint64_t ra
 Tensor *tensor_randint(int64_t low, int64_t high, Shape shape, Generator *g, Device device)
 {
     ENGINE_CHECK(high > low, "randint: expected low < high, got low=%lld high=%lld", (long long)low, (long long)high);
-    if (!g) g = &default_generator;
+    if (!g) g = generator_default();
     Tensor *host = tensor_empty(shape, DT_I64, CPU);
     if (!host) return NULL;
     int64_t n = tensor_numel(host);
@@ -149,7 +158,7 @@ Tensor *tensor_randint(int64_t low, int64_t high, Shape shape, Generator *g, Dev
 Tensor *tensor_randperm(int64_t n, Generator *g)
 {
     ENGINE_CHECK(n >= 0, "randperm: n must be non-negative, got %lld", (long long)n);
-    if (!g) g = &default_generator;
+    if (!g) g = generator_default();
     Tensor *t = tensor_empty(SHAPE(n), DT_I64, CPU);
     if (!t) return NULL;
     int64_t *p = tensor_i64(t);

@@ -16,6 +16,11 @@ typedef struct Generator {
 /* The default generator, seeded with 0 until manual_seed(). Not thread-safe:
  * workers that need randomness take explicit generators. */
 Generator *generator_default(void);
+/* Makes g this thread's default generator (NULL: the global one again) and
+ * returns the previous choice: the threads that run the shards of one batch
+ * (trainer/batch_split.h) each draw from a generator of their own, so their
+ * dropout masks do not depend on which thread runs first. */
+Generator *generator_use_on_thread(Generator *g);
 void generator_seed(Generator *g, uint64_t seed);
 /* Seeds the default generator (torch.manual_seed). */
 void manual_seed(uint64_t seed);

@@ -41,6 +41,37 @@ void scope_begin(void)
     current_depth++;
 }
 
+Scope *scope_create(void)
+{
+    Scope *s = calloc(1, sizeof *s);
+    ENGINE_ASSERT(s != NULL);
+    return s;
+}
+
+void scope_push(Scope *s)
+{
+    ENGINE_ASSERT(s->parent == NULL && "scope_push: the scope is already on a stack");
+    s->parent = current_scope;
+    current_scope = s;
+    current_depth++;
+}
+
+void scope_pop(Scope *s)
+{
+    ENGINE_ASSERT(current_scope == s && "scope_pop: not the current scope");
+    current_scope = s->parent;
+    s->parent = NULL;
+    current_depth--;
+}
+
+void scope_destroy(Scope *s)
+{
+    if (!s) return;
+    ENGINE_ASSERT(s->parent == NULL && s != current_scope && "scope_destroy: the scope is still on a stack");
+    free_scope_contents(s);
+    free(s);
+}
+
 int scope_depth(void) { return current_depth; }
 
 void scope_adopt_tensor(Tensor *t)

@@ -16,6 +16,16 @@ void scope_end(void);
 /* Moves t into the enclosing scope (the root scope at the outermost one), so it outlives the current scope. A tensor with a grad_fn is detached
  * from its graph first. Returns t. */
 Tensor *scope_keep(Tensor *t);
+/* Scopes that outlive a thread's stack: the threads that run one shard of a
+ * batch in two parallel calls (forward, then backward; engine/parallel.h)
+ * keep the shard's graph in a scope of its own that whichever thread runs
+ * the shard enters. scope_create makes one (on no stack); scope_push makes
+ * it the calling thread's current scope until scope_pop(s); scope_destroy
+ * frees it and everything in it (it must not be on a stack then). */
+Scope *scope_create(void);
+void scope_push(Scope *s);
+void scope_pop(Scope *s);
+void scope_destroy(Scope *s);
 /* Depth of the scope stack (0 = none open). */
 int scope_depth(void);
 

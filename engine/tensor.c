@@ -93,11 +93,14 @@ Storage *storage_new_pinned(size_t nbytes)
     return s;
 }
 
+void storage_retain(Storage *s) { __atomic_fetch_add(&s->refcount, 1, __ATOMIC_RELAXED); }
+
 void storage_release(Storage *s)
 {
     if (!s) return;
-    ENGINE_ASSERT(s->refcount > 0);
-    if (--s->refcount > 0) return;
+    int before = __atomic_fetch_sub(&s->refcount, 1, __ATOMIC_ACQ_REL);
+    ENGINE_ASSERT(before > 0);
+    if (before > 1) return;
     if (s->pinned) {
         /* pinned storages exist only once a pinning backend is loaded */
         const Backend *b = pinning_backend();
@@ -120,7 +123,7 @@ Tensor *tensor_make_view(Storage *storage, int64_t offset, DType dtype, Shape sh
     Tensor *t = calloc(1, sizeof *t);
     ENGINE_CHECK(t != NULL, "out of memory allocating a tensor header");
     t->storage = storage;
-    storage->refcount++;
+    storage_retain(storage);
     t->offset = offset;
     t->dtype = dtype;
     t->shape = shape;

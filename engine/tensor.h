@@ -21,7 +21,7 @@ typedef struct Storage {
     size_t nbytes;
     Device device;
     bool pinned; /* CPU memory page-locked for asynchronous copies (engine/transfer.h) */
-    int refcount;
+    int refcount; /* atomic: views of one storage (a parameter, a batch) are made and freed on several threads */
 } Storage;
 
 typedef struct Tensor Tensor;
@@ -121,6 +121,8 @@ void tensor_free(Tensor *t);
  * shape's size overflows (a computed view shape can). */
 Tensor *tensor_make_view(Storage *storage, int64_t offset, DType dtype, Shape shape, const int64_t *strides);
 Storage *storage_new(size_t nbytes, Device device);
+/* Takes one more reference to s (atomically); storage_release drops one. */
+void storage_retain(Storage *s);
 /* Internal: a contiguous tensor over all of s that takes over the caller's
  * reference to s (NULL stays NULL); NULL with an error, s released, when
  * shape's bytes overflow or exceed s's. */

@@ -17,9 +17,11 @@
 #include "dist/world.h"
 #include "engine/autocast.h"
 #include "engine/memory.h"
+#include "engine/parallel.h"
 #include "engine/scope.h"
 #include "logger/image_grid.h"
 #include "logger/progress.h"
+#include "model/model.h"
 #include "trainer/step_values.h"
 #include "utils/interrupt.h"
 
@@ -161,14 +163,22 @@ static bool next_batch(Trainer *t, TensorBatch *b)
 /* The step's forward on batch b, moved to the model's device: the model's
  * output and the batch's "target" (what the loss and metrics compare it
  * with), or -1 with an error. */
-static int forward_step(Trainer *t, TensorBatch *b, Tensor **output, Tensor **target)
+static int batch_to_device(Trainer *t, TensorBatch *b, Tensor **target)
 {
     for (int k = 0; k < b->n; k++)
         if (!(b->tensors[k] = tensor_to(b->tensors[k], t->device))) return -1;
     *target = tensor_batch_require(b, "target", "the loss");
+    return *target ? 0 : -1;
+}
+
+static int forward_step(Trainer *t, TensorBatch *b, Tensor **output, Tensor **target)
+{
+    *output = NULL;
+    if (batch_to_device(t, b, target)) return -1;
+    if (t->split.shards > 1) return batch_split_step(&t->split, b, t->amp, t->amp_dtype, NULL, NULL, output);
     AutocastState prev = autocast_state();
     if (t->amp && autocast_begin(t->amp_dtype, &prev)) return -1;
-    *output = *target ? module_forward_batch(t->base.model, b) : NULL;
+    *output = module_forward_batch(t->base.model, b);
     autocast_restore(prev);
     return *output ? 0 : -1;
 }
@@ -357,6 +367,44 @@ static void log_zero_memory(Trainer *t)
     free(all);
 }
 
+/* The loss a step differentiates: 1/K of the batch's with K batches
+ * accumulated, times the GradScaler's scale in fp16 amp runs. */
+static Tensor *scaled_loss(Trainer *t, Tensor *loss)
+{
+    if (!loss) return NULL;
+    Tensor *scaled = t->accumulate > 1 ? t_mul_scalar(loss, 1.0 / (double)t->accumulate) : loss;
+    return grad_scaler_scale(&t->scaler, scaled); /* fp16 amp; loss itself otherwise */
+}
+
+/* What batch_split_step asks for: the whole batch's loss from the joined output. */
+typedef struct {
+    Trainer *t;
+    Tensor *target, **loss;
+} SplitLoss;
+
+static Tensor *split_loss(void *ctx, Tensor *output)
+{
+    SplitLoss *c = ctx;
+    *c->loss = amp_criterion(c->t, output, c->target);
+    return scaled_loss(c->t, *c->loss);
+}
+
+/* Forward, loss and backward of one batch: the shards on their threads
+ * (batch_split.h), or the whole batch with each op threaded. */
+static int forward_backward(Trainer *t, TensorBatch *b, Tensor **output, Tensor **y, Tensor **loss)
+{
+    *loss = NULL;
+    if (t->split.shards > 1) {
+        SplitLoss c = {t, NULL, loss};
+        if (batch_to_device(t, b, &c.target)) return -1;
+        *y = c.target;
+        return batch_split_step(&t->split, b, t->amp, t->amp_dtype, split_loss, &c, output) || !*loss ? -1 : 0;
+    }
+    if (forward_step(t, b, output, y) || !(*loss = amp_criterion(t, *output, *y))) return -1;
+    Tensor *scaled = scaled_loss(t, *loss);
+    return scaled ? tensor_backward(scaled, NULL) : -1;
+}
+
 /* One batch's forward and backward; the optimizer steps on the last batch
  * of each accumulation window (and the epoch's last). The loss is left in
  * *loss_out for the logs. */
@@ -367,13 +415,7 @@ static int train_step(Trainer *t, TensorBatch *b, int64_t batch_idx, Tensor **ou
     bool last = (batch_idx + 1) % t->accumulate == 0 || batch_idx + 1 == t->len_epoch;
     if (first) optimizer_zero_grad(bt->optimizer, true);
     if (t->ddp) ddp_set_sync(t->ddp, last); /* no_sync() for the other micro-batches */
-    Tensor *loss = NULL;
-    if (forward_step(t, b, output, y) == 0) loss = amp_criterion(t, *output, *y);
-    *loss_out = loss;
-    if (!loss) return -1;
-    Tensor *scaled = t->accumulate > 1 ? t_mul_scalar(loss, 1.0 / (double)t->accumulate) : loss;
-    scaled = grad_scaler_scale(&t->scaler, scaled); /* fp16 amp; loss itself otherwise */
-    if (tensor_backward(scaled, NULL)) return -1;
+    if (forward_backward(t, b, output, y, loss_out)) return -1;
     if (!last) return 0;
     if (t->ddp && ddp_finish_backward(t->ddp)) return -1;
     /* fp16: unscale and look for Inf/NaN in every gradient before ZeRO drops
@@ -536,10 +578,15 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
         base_trainer_free(&t->base);
         return -1;
     }
-    if (amp_init(t, cp)) {
+    if (amp_init(t, cp) || batch_split_init(&t->split, cp->config, model, model_from_config, device, dist_launched(),
+                                            data_loader_batch_size(data_loader))) {
         base_trainer_free(&t->base);
         return -1;
     }
+    if (t->split.shards > 1)
+        log_info(&t->base.logger, "Batch split: each batch in %d shards on %d threads, one forward and backward each "
+                 "(trainer.batch_split %s)", t->split.shards, engine_num_threads(),
+                 t->split.automatic ? "\"auto\"" : "set in the config");
     t->tracker_keys[0] = "loss";
     for (int i = 0; i < n_metrics; i++) t->tracker_keys[i + 1] = metric_names[i];
     tracker_init(&t->train_metrics, n_metrics + 1, t->tracker_keys);
@@ -549,6 +596,7 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
 
 void trainer_free(Trainer *t)
 {
+    batch_split_free(&t->split);
     zero_free(t->zero);
     t->zero = NULL;
     ddp_free(t->ddp);

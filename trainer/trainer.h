@@ -13,6 +13,7 @@
 #define TRAINER_TRAINER_H
 
 #include "base/base_trainer.h"
+#include "trainer/batch_split.h"
 
 typedef struct {
     BaseTrainer base;
@@ -36,6 +37,7 @@ typedef struct {
     bool amp;
     DType amp_dtype;
     GradScaler scaler;
+    BatchSplit split; /* trainer.batch_split: shards of each batch on the threads */
 } Trainer;
 
 /* len_epoch 0 = epoch-based. 0 or -1 with an error. */

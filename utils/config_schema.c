@@ -50,6 +50,7 @@ static const KnownKey known_keys[] = {
     {"trainer.len_epoch", false},
     {"trainer.unfreeze_epoch", false},
     {"trainer.accumulate_grad_batches", false}, /* trainer/trainer.c */
+    {"trainer.batch_split", false},             /* trainer/batch_split.c */
     {"distributed", false},                     /* dist/dist_config.c */
     {"distributed.backend", false},
     {"distributed.bucket_mb", false},

@@ -423,7 +423,7 @@ static int move_tensor(Tensor *t, Device device)
     Tensor *copy = tensor_to(t, device); /* scoped: freed by the caller's scope_end */
     if (!copy) return -1;
     Storage *s = copy->storage;
-    s->refcount++;
+    storage_retain(s);
     storage_release(t->storage);
     t->storage = s;
     t->offset = copy->offset;

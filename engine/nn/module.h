@@ -132,6 +132,18 @@ Tensor **module_buffers(const Module *m, int *n);
  * grad when trainable_only. */
 int64_t module_num_parameters(const Module *m, bool trainable_only);
 
+/* Replicas (engine/nn/module_replica.c), for data parallelism inside one
+ * process: makes replica, a module built from the same description as
+ * original, view original's parameter and buffer storages (no copy), with
+ * the same requires_grad flags and training mode; the replica's gradients
+ * stay its own. Cheap when nothing changed, so call it before each use: it
+ * follows storages that loading or moving replaced. 0 or -1 with an error
+ * naming the first parameter or buffer whose dtype or shape differ. */
+int module_replica_sync(Module *replica, const Module *original);
+/* The type name of m or its first descendant whose type name starts with
+ * prefix ("BatchNorm"), or NULL. */
+const char *module_find_type(const Module *m, const char *prefix);
+
 /* Sets training on m and every descendant (module.train(mode) / .eval()). */
 void module_train(Module *m, bool mode);
 static inline void module_eval(Module *m) { module_train(m, false); }

@@ -96,11 +96,13 @@ if [ -n "$pretrained" ]; then
   groups=', "param_groups": [{"params": ["fc2.*"], "lr": 0.05}]'
   write_config ft.json FineTune "$T/ft" "$arch" "$groups" ""
   sed -i 's/"tensorboard": false/"tensorboard": true/' ft.json
-  # the starting weights (the head's initialisation is ours): the same run with every lr 0
+  # the starting weights (the head's initialisation is ours): the same run with every lr 0.
+  # The run compared with PyTorch keeps each batch whole (trainer.batch_split 1): the
+  # reference draws the dropout masks of one stream, as an unsplit batch does
   if train init.log -c ft.json --set "trainer.save_dir=$T/init" --set optimizer.args.lr=0 \
     --set optimizer.param_groups.0.lr=0 --set data_loader.args.limit=32 &&
     init=$(run_dir "$T/init" FineTune)/checkpoint-epoch1.ckpt &&
-    train ft.log -c ft.json && run=$(run_dir "$T/ft" FineTune); then
+    train ft.log -c ft.json --set trainer.batch_split=1 && run=$(run_dir "$T/ft" FineTune); then
     pass "./train fine-tunes from PyTorch's file: 20 steps ($((SECONDS - start)) s)"
     final=$run/checkpoint-epoch1.ckpt
     check "the log lists what was loaded" grep -q "loaded (6): conv1.weight, conv1.bias, conv2.weight, conv2.bias, fc1.weight, fc1.bias" ft.log
