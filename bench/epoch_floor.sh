@@ -16,6 +16,8 @@
 #   N epochs minus for 1 epoch, over N - 1): on a machine shared with other
 #   jobs, with 1 thread, it leaves out the time ./train waited for a core
 #   (compare it with the floor at the 1-thread peak).
+#   TRAIN_SET="key=value ...": more --set options for ./train (e.g.
+#   "trainer.batch_split=1"; bench/thread_scaling.sh uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-3}
@@ -30,6 +32,8 @@ sgemm=$BUILD/bench/bench_sgemm
 [ -x "$train" ] && [ -x "$sgemm" ] || { echo "build first: $train and $sgemm (make train_prog bench_sgemm)" >&2; exit 1; }
 scripts/fetch_mnist.sh >/dev/null
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
+extra=()
+for kv in ${TRAIN_SET:-}; do extra+=(--set "$kv"); done
 
 work=$(mktemp -d)
 if [ -n "${BENCH_KEEP:-}" ]; then trap 'echo "logs kept in $work"' EXIT; else trap 'rm -rf "$work"' EXIT; fi
@@ -38,7 +42,7 @@ peak() { "$sgemm" 2048 5 | awk '{for (i = 1; i < NF; i++) if ($i == "best_gflops
 p1=$(peak)
 for r in $(seq "$rounds"); do
     "$train" -c config.json --set trainer.epochs="$epochs" --set trainer.save_dir="$work/save.$r/" \
-        --set trainer.tensorboard=false --set n_gpu=0 >"$work/train.$r.log" 2>&1 ||
+        --set trainer.tensorboard=false --set n_gpu=0 ${extra[@]+"${extra[@]}"} >"$work/train.$r.log" 2>&1 ||
         { echo "train failed; the end of its log:" >&2; tail -20 "$work/train.$r.log" >&2; exit 1; }
 done
 p2=$(peak)
@@ -58,9 +62,9 @@ if [ "${CLOCK:-}" = cpu ]; then
     c1=() cn=()
     for r in $(seq "$rounds"); do
         c1+=("$(cpu_s "$work/cpu1.$r.log" "$train" -c config.json --set trainer.epochs=1 \
-            --set trainer.save_dir="$work/cpu1.$r/" --set trainer.tensorboard=false --set n_gpu=0)")
+            --set trainer.save_dir="$work/cpu1.$r/" --set trainer.tensorboard=false --set n_gpu=0 ${extra[@]+"${extra[@]}"})")
         cn+=("$(cpu_s "$work/cpun.$r.log" "$train" -c config.json --set trainer.epochs="$epochs" \
-            --set trainer.save_dir="$work/cpun.$r/" --set trainer.tensorboard=false --set n_gpu=0)")
+            --set trainer.save_dir="$work/cpun.$r/" --set trainer.tensorboard=false --set n_gpu=0 ${extra[@]+"${extra[@]}"})")
     done
     cpu_line=$(for r in $(seq "$rounds"); do
             awk -v a="${c1[r - 1]}" -v b="${cn[r - 1]}" -v e="$epochs" 'BEGIN { printf "%.3f\n", (b - a) / (e - 1) }'

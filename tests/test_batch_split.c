@@ -135,6 +135,7 @@ static void test_threads_do_not_change_the_bits(void **state)
         Module *model = fresh_model();
         manual_seed(5);
         run_step(model, "3", d);
+        assert_int_equal(omp_get_max_threads(), r + 1); /* the pieces' one thread stayed inside them */
         generator_get_state(generator_default(), rng[r]);
         grads[r] = take_grads(model, &n);
         module_free(model);
