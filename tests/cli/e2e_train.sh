@@ -25,6 +25,10 @@ epochs=$(epochs_logged train.log)
 [ "$epochs" = "1 2 3" ] && pass "epochs 1 2 3 logged" || fail "epochs logged: '$epochs', expected '1 2 3'"
 val_acc=$(epoch_value train.log val_accuracy)
 check "val_accuracy of epoch 3 = $val_acc >= $VAL_FLOOR" at_least "$val_acc" "$VAL_FLOOR"
+# ctest runs this with 2 threads: the default trainer.batch_split splits each batch in two
+[ "${OMP_NUM_THREADS:-}" != 2 ] ||
+  check "2 threads: each batch in 2 shards (trainer.batch_split \"auto\")" \
+    grep -q 'Batch split: each batch in 2 shards on 2 threads' train.log
 
 if run=$(run_dir "$S" Mnist_LeNet); then
   id=$(basename "$run")
