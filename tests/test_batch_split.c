@@ -205,6 +205,34 @@ static void test_accumulates_and_leaves_frozen_parameters(void **state)
     free_data(d);
 }
 
+/* A model whose output is not batch-major (here a sum over the batch)
+ * cannot be joined: one error naming the shape and the key. */
+static Tensor *sum_forward(Module *self, Tensor *x) { return t_sum(x, NULL, 0, false); }
+static Module *summing_model(const Config *cfg) { return module_new("Summing"); }
+
+static void test_output_must_be_batch_major(void **state)
+{
+    Module *model = summing_model(NULL);
+    model->forward = sum_forward;
+    Config *cfg = config_with("2");
+    BatchSplit bs;
+    assert_int_equal(batch_split_init(&bs, cfg, model, summing_model, CPU, false, BATCH), 0);
+    for (int s = 1; s < bs.shards; s++) bs.replicas[s]->forward = sum_forward;
+    Data d = make_data(15, false);
+    scope_begin();
+    TensorBatch b = {0};
+    tensor_batch_add(&b, "input", d.x);
+    tensor_batch_add(&b, "target", d.y);
+    Tensor *out;
+    expect_failure(batch_split_step(&bs, &b, false, DT_F32, nll, d.y, &out) != 0, "output has shape []",
+                   "trainer.batch_split to 1");
+    scope_end();
+    batch_split_free(&bs);
+    config_free(cfg);
+    module_free(model);
+    free_data(d);
+}
+
 static void test_refused_settings(void **state)
 {
     Module *model = fresh_model();
@@ -248,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_threads_do_not_change_the_bits),
         cmocka_unit_test(test_shards_draw_their_own_masks),
         cmocka_unit_test(test_accumulates_and_leaves_frozen_parameters),
+        cmocka_unit_test(test_output_must_be_batch_major),
         cmocka_unit_test(test_refused_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,8 +214,18 @@ static int split_step(Step *w, BatchSplitLossFn loss_fn, void *ctx, bool amp, DT
     autocast_restore(before);
     advance_run_stream(bs, k);
     if (rc) return -1;
+    for (int s = 0; s < k; s++) {
+        int64_t samples = w->parts[s].tensors[0]->shape.d[0];
+        Tensor *o = w->outputs[s];
+        if (tensor_dim(o) == 0 || o->shape.d[0] != samples) {
+            engine_error("batch split: the model's output has shape %s for a shard of %lld samples; its first "
+                         "dimension must be the batch's to be joined (set trainer.batch_split to 1)",
+                         shape_str(o->shape), (long long)samples);
+            return -1;
+        }
+    }
     /* the loss sees the whole batch's output: leaves standing for the shards' outputs */
-    Tensor **leaves = calloc((size_t)k, sizeof *leaves);
+    Tensor **leaves = calloc((unsigned)k, sizeof *leaves);
     ENGINE_CHECK_INT(leaves != NULL, "out of memory");
     for (int s = 0; s < k && rc == 0; s++) {
         leaves[s] = tensor_detach(w->outputs[s]);
