@@ -1,14 +1,18 @@
 /* Times full training steps of the template's models with the engine, on the
  * CPU or a CUDA device: optimizer_zero_grad, module_forward, nll_loss,
  * backward and an SGD step (momentum 0.9, lr 0.01), as bench_models.py does
- * with PyTorch. Inputs and labels are made on the device once, outside the
+ * with PyTorch. The forward and backward run as ./train runs them: on
+ * several CPU threads each batch is split into one shard per thread
+ * (trainer.batch_split "auto", trainer/batch_split.h) unless the model has
+ * BatchNorm; --batch-split 1 keeps batches whole (each op threaded). Inputs and labels are made on the device once, outside the
  * timed region; the device is synchronised before the clock is read at both
  * ends of each step. Prints one line per model:
- *     <name> median_ms <x> peak_mem_mb <y>
- * (peak allocated device memory over the timed steps, MiB; 0 on the CPU).
+ *     <name> median_ms <x> peak_mem_mb <y> shards <k>
+ * (peak allocated device memory over the timed steps, MiB; 0 on the CPU;
+ * the shards each batch ran in).
  * bench/run_models.sh compares the lines with PyTorch's.
  *
- * Usage: bench_models [--device cpu|cuda] [--iters N] [--models a,b,...] [--tf32]
+ * Usage: bench_models [--device cpu|cuda] [--iters N] [--models a,b,...] [--tf32] [--batch-split auto|N]
  *   --iters    timed steps per model (default: 50 on CUDA; 30 on the CPU,
  *              2 for resnet18_b256, whose CPU step takes seconds)
  *   --models   a comma-separated subset of the models below (default: all)
@@ -24,6 +28,7 @@
 #include "engine/engine.h"
 #include "engine/memory.h"
 #include "model/model.h"
+#include "trainer/batch_split.h"
 
 typedef struct {
     const char *name;
@@ -50,24 +55,39 @@ static Module *build(const char *name)
 
 static double now_ms(void) { return bench_ms(CLOCK_MONOTONIC); }
 
+/* The replicas of a batch split are built like the model being timed. */
+static const char *current_model;
+static Module *build_current(const Config *cfg) { return build(current_model); }
+
+static Tensor *nll(void *target, Tensor *output) { return f_nll_loss(output, target, NULL, -100, REDUCTION_MEAN); }
+
 /* One training step in its own scope; the scope's release is part of the
  * step, as it is in ./train. Returns 0 or -1 with the engine's error. */
-static int train_step(Module *model, Optimizer *opt, Tensor *x, Tensor *y)
+static int train_step(BatchSplit *bs, Optimizer *opt, Tensor *x, Tensor *y)
 {
     scope_begin();
     optimizer_zero_grad(opt, true);
-    Tensor *loss = f_nll_loss(module_forward(model, x), y, NULL, -100, REDUCTION_MEAN);
-    int rc = loss && tensor_backward(loss, NULL) == 0 && optimizer_step(opt) == 0 ? 0 : -1;
+    TensorBatch b = {0};
+    Tensor *out;
+    int rc = tensor_batch_add(&b, "input", x) == 0 && tensor_batch_add(&b, "target", y) == 0 &&
+                     batch_split_step(bs, &b, false, DT_F32, nll, y, &out) == 0 && optimizer_step(opt) == 0
+                 ? 0
+                 : -1;
     scope_end();
     return rc;
 }
 
 /* Warm-up steps (allocator cache, algorithm choices), then iters timed
  * steps; prints the model's line. */
-static int time_model(const BenchModel *b, Device dev, int iters)
+static int time_model(const BenchModel *b, Device dev, int iters, const char *split)
 {
     manual_seed(0);
+    current_model = b->name;
     Module *model = build(b->name);
+    BatchSplit bs = {.shards = 1};
+    char json[128];
+    snprintf(json, sizeof json, "{\"trainer\": {\"batch_split\": %s}}", split);
+    Config *cfg = config_parse(json, "--batch-split");
     int n_params = 0;
     Tensor **params = NULL;
     Optimizer *opt = NULL;
@@ -83,30 +103,32 @@ static int time_model(const BenchModel *b, Device dev, int iters)
     opt = optim_sgd(params, n_params, so);
     x = tensor_persist(tensor_randn(SHAPE(b->batch, b->channels, b->size, b->size), NULL, dev));
     y = tensor_persist(tensor_randint(0, 10, SHAPE(b->batch), NULL, dev));
-    if (!opt || !x || !y) goto done;
+    if (!opt || !x || !y || !cfg || batch_split_init(&bs, cfg, model, build_current, dev, false, b->batch)) goto done;
     int warmup = iters >= 10 ? 5 : 1;
     for (int i = 0; i < warmup; i++)
-        if (train_step(model, opt, x, y) != 0) goto done;
+        if (train_step(&bs, opt, x, y) != 0) goto done;
     device_synchronize(dev);
     device_reset_peak(dev);
     for (int i = 0; i < iters; i++) {
         device_synchronize(dev);
         double t0 = now_ms();
-        if (train_step(model, opt, x, y) != 0) goto done;
+        if (train_step(&bs, opt, x, y) != 0) goto done;
         device_synchronize(dev);
         ms[i] = now_ms() - t0;
     }
     MemoryStats stats = {0};
     if (device_memory_stats(dev, &stats) != 0) goto done;
     qsort(ms, (size_t)iters, sizeof(double), bench_cmp_double);
-    printf("%s median_ms %.3f peak_mem_mb %.1f\n", b->name, ms[iters / 2],
-           (double)stats.peak_allocated / (1024.0 * 1024.0));
+    printf("%s median_ms %.3f peak_mem_mb %.1f shards %d\n", b->name, ms[iters / 2],
+           (double)stats.peak_allocated / (1024.0 * 1024.0), bs.shards);
     fflush(stdout);
     rc = 0;
 done:
     if (rc != 0) fprintf(stderr, "bench_models: %s on %s: %s\n", b->name, device_name(dev), engine_last_error());
     tensor_free(x);
     tensor_free(y);
+    batch_split_free(&bs);
+    config_free(cfg);
     optimizer_free(opt);
     free(params);
     module_free(model);
@@ -117,7 +139,8 @@ done:
 static int usage(const char *msg)
 {
     fprintf(stderr,
-            "bench_models: %s\nusage: bench_models [--device cpu|cuda] [--iters N] [--models a,b,...] [--tf32]\n"
+            "bench_models: %s\nusage: bench_models [--device cpu|cuda] [--iters N] [--models a,b,...] [--tf32] "
+            "[--batch-split auto|N]\n"
             "models:",
             msg);
     for (int i = 0; i < N_MODELS; i++) fprintf(stderr, " %s", MODELS[i].name);
@@ -131,6 +154,8 @@ int main(int argc, char **argv)
     int iters = 0; /* 0: the device's default */
     const char *models = NULL;
     bool tf32 = false;
+    const char *split = "\"auto\"";
+    char split_arg[32];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--tf32") == 0) {
@@ -143,6 +168,12 @@ int main(int argc, char **argv)
         } else if (i + 1 < argc && strcmp(a, "--iters") == 0) {
             iters = atoi(argv[++i]);
             if (iters < 1) return usage("--iters: expected a positive number");
+        } else if (i + 1 < argc && strcmp(a, "--batch-split") == 0) {
+            const char *v = argv[++i];
+            if (strcmp(v, "auto") != 0 && (atoi(v) < 1 || strspn(v, "0123456789") != strlen(v)))
+                return usage("--batch-split: expected auto or a number of shards");
+            if (strcmp(v, "auto") != 0) snprintf(split_arg, sizeof split_arg, "%d", atoi(v));
+            split = strcmp(v, "auto") == 0 ? split : split_arg;
         } else if (i + 1 < argc && strcmp(a, "--models") == 0) {
             models = argv[++i];
         } else {
@@ -171,7 +202,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < N_MODELS; i++) {
         if (!selected[i]) continue;
         int n = iters ? iters : dev.type == DEVICE_CUDA ? CUDA_ITERS : MODELS[i].cpu_iters;
-        if (time_model(&MODELS[i], dev, n) != 0) failures++;
+        if (time_model(&MODELS[i], dev, n, split) != 0) failures++;
     }
     return failures ? 1 : 0;
 }
