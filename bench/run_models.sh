@@ -2,7 +2,8 @@
 # Runs bench_models (ours) and bench_models.py (PyTorch) on the same device
 # with the same thread count, alternating a few rounds, and prints per model
 # the medians, their ratio (torch time / our time: above 1 means we are
-# faster) and the peak device memory of each (MiB; 0 on the CPU).
+# faster), the peak device memory of each (MiB; 0 on the CPU) and the shards
+# our step split each batch into (trainer.batch_split "auto", as ./train).
 # Usage: bench/run_models.sh [build_dir] [threads] [rounds] [device] [options...]
 #   device   cpu (default) or cuda
 #   options  passed to both programs: --iters N, --models a,b,..., --tf32
@@ -26,10 +27,10 @@ for _ in $(seq "$rounds"); do
 done
 # median over rounds of column $3 (time) or $5 (memory) of one model's lines
 median() { awk -v m="$2" -v c="$3" '$1==m {print $c}' "$1" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf '%-28s %12s %12s %8s %10s %10s\n' model ours_ms torch_ms ratio ours_mb torch_mb
+printf '%-28s %12s %12s %8s %10s %10s %7s\n' model ours_ms torch_ms ratio ours_mb torch_mb shards
 for model in $(awk '{print $1}' "$ours" | awk '!seen[$0]++'); do
     o=$(median "$ours" "$model" 3) t=$(median "$theirs" "$model" 3)
-    om=$(median "$ours" "$model" 5) tm=$(median "$theirs" "$model" 5)
-    printf '%-28s %12.3f %12.3f %8.2f %10.1f %10.1f\n' "$model" "$o" "$t" "$(echo "$t / $o" | bc -l)" "$om" "$tm"
+    om=$(median "$ours" "$model" 5) tm=$(median "$theirs" "$model" 5) shards=$(median "$ours" "$model" 7)
+    printf '%-28s %12.3f %12.3f %8.2f %10.1f %10.1f %7s\n' "$model" "$o" "$t" "$(echo "$t / $o" | bc -l)" "$om" "$tm" "$shards"
 done
 echo "device=$device threads=$threads rounds=$rounds${*:+ options: $*} (median over rounds of per-round medians)"
