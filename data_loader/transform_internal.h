@@ -28,6 +28,7 @@ struct Transform {
     bool on_bytes;     /* runs before ToTensor (set by the pipeline) */
     bool to_tensor;    /* this is ToTensor */
     bool needs_tensor; /* only after ToTensor (Normalize) */
+    bool elementwise;  /* each output value depends on the same input value only: may run in place */
     /* The output size for an input of that size; -1 with an error starting
      * with t->where. NULL: the size does not change. */
     int (*size)(const Transform *t, ImageSize in, ImageSize *out);

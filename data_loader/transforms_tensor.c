@@ -16,6 +16,7 @@ int transform_to_tensor(Transform *t, const Config *cfg, const char *args_path)
     static const char *const keys[] = {NULL};
     if (targ_check(t, cfg, args_path, keys)) return -1;
     t->to_tensor = true;
+    t->elementwise = true;
     t->apply = to_tensor_apply;
     return 0;
 }
@@ -74,6 +75,7 @@ int transform_normalize(Transform *t, const Config *cfg, const char *args_path)
     }
     t->needs_tensor = true;
     t->size = normalize_size;
+    t->elementwise = true;
     t->apply = normalize_apply;
     return 0;
 }
