@@ -156,9 +156,36 @@ static void topo_sort(Node *root, PtrVec *order, PtrVec *leaves)
 
 static Tensor *accumulate(Tensor *acc, Tensor *g) { return acc ? t_add(acc, g) : g; }
 
+/* What a backward pass holds while it runs: the gradient it was given and
+ * every tensor whose gradient is still being summed. */
+typedef struct {
+    const Tensor *given;
+    const PtrVec *order, *leaves;
+} Pass;
+
+/* Whether the finished gradient g can become the leaf's .grad as it is,
+ * instead of a copy: a temporary (scope-owned) dense tensor of the leaf's
+ * dtype and shape, alone on its storage, that is not the gradient the pass
+ * was given and that no other tensor of the pass is still summing into (a
+ * backward function may hand one gradient to several inputs). The copy it
+ * saves is a full pass over every parameter's gradient at every step. */
+static bool can_take(const Tensor *leaf, const Tensor *g, const Pass *pass)
+{
+    if (g == pass->given || (pass->given && g->storage == pass->given->storage)) return false;
+    if (!g->owner || g->grad_fn || g->offset != 0 || g->dtype != leaf->dtype || !shape_equal(g->shape, leaf->shape) ||
+        !tensor_is_contiguous(g) || __atomic_load_n(&g->storage->refcount, __ATOMIC_ACQUIRE) != 1 ||
+        g->storage->nbytes != (size_t)tensor_numel(g) * dtype_size(g->dtype))
+        return false;
+    for (int k = 0; k < pass->leaves->n; k++)
+        if (((const Tensor *)pass->leaves->items[k])->grad_acc == g) return false;
+    for (int k = 0; k < pass->order->n; k++)
+        if (((const Node *)pass->order->items[k])->output->grad_acc == g) return false;
+    return true;
+}
+
 /* A leaf's gradient of this backward is complete: its hooks see it once,
  * then it lands in .grad. 0 or -1. */
-static int finish_leaf(Tensor *leaf)
+static int finish_leaf(Tensor *leaf, const Pass *pass)
 {
     Tensor *g = leaf->grad_acc;
     leaf->grad_acc = NULL;
@@ -167,9 +194,15 @@ static int finish_leaf(Tensor *leaf)
     if (!g) return -1;
     if (!leaf->grad) {
         /* owned by the leaf, not by any scope: it lives as long as the leaf */
-        Tensor *copy = tensor_empty(leaf->shape, leaf->dtype, tensor_device(leaf));
-        if (!copy || tensor_copy_(copy, g) != 0) return -1;
-        leaf->grad = tensor_persist(copy);
+        Tensor *grad;
+        if (can_take(leaf, g, pass)) {
+            grad = tensor_make_view(g->storage, 0, g->dtype, g->shape, NULL);
+        } else {
+            grad = tensor_empty(leaf->shape, leaf->dtype, tensor_device(leaf));
+            if (grad && tensor_copy_(grad, g) != 0) return -1;
+        }
+        if (!grad) return -1;
+        leaf->grad = tensor_persist(grad);
         return 0;
     }
     return t_add_(leaf->grad, g, 1.0) != 0 ? -1 : 0;
@@ -223,6 +256,7 @@ int tensor_backward_ex(Tensor *root, Tensor *grad, bool retain_graph)
     bool previous_mode = no_grad_begin();
     int rc = 0;
     PtrVec order = {0}, leaves = {0};
+    Pass pass = {grad, &order, &leaves};
     int *pending = NULL;
     if (root->grad_fn == NULL) {
         vec_push(&leaves, root);
@@ -266,7 +300,7 @@ int tensor_backward_ex(Tensor *root, Tensor *grad, bool retain_graph)
             for (int i = 0; i < n->n_inputs && rc == 0; i++) {
                 if (!n->needs_grad[i] || n->inputs[i]->grad_fn) continue;
                 int li = leaf_index(&leaves, n->inputs[i]);
-                if (li >= 0 && --pending[li] == 0 && finish_leaf(n->inputs[i])) rc = -1;
+                if (li >= 0 && --pending[li] == 0 && finish_leaf(n->inputs[i], &pass)) rc = -1;
             }
             if (gin != grad_in) free(gin);
             if (!retain_graph) {
@@ -280,7 +314,7 @@ int tensor_backward_ex(Tensor *root, Tensor *grad, bool retain_graph)
     for (int k = 0; k < leaves.n; k++) {
         Tensor *leaf = leaves.items[k];
         if (rc != 0) leaf->grad_acc = NULL;
-        else if (finish_leaf(leaf)) rc = -1;
+        else if (finish_leaf(leaf, &pass)) rc = -1;
     }
     free(pending);
     for (int k = 0; k < order.n; k++) ((Node *)order.items[k])->mark = MARK_NONE;
