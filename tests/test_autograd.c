@@ -392,6 +392,30 @@ static void test_deep_chain(void **state)
     scope_end();
 }
 
+/* .grad may take the finished gradient's memory instead of a copy, but never
+ * memory another tensor sees: two leaves handed one gradient by add's
+ * backward, and a leaf given its gradient by the caller, each get .grad of
+ * their own. */
+static void test_grads_never_alias(void **state)
+{
+    scope_begin();
+    const float va[] = {1, 2, 3}, vb[] = {4, 5, 6}, ones[] = {1, 1, 1}, twos[] = {2, 2, 2};
+    Tensor *a = leaf(va, SHAPE(3)), *b = leaf(vb, SHAPE(3));
+    Tensor *out = t_mul_scalar(t_add(a, b), 2.0);
+    assert_int_equal(tensor_backward(out, tensor_ones(SHAPE(3), DT_F32, CPU)), 0);
+    assert_ptr_not_equal(a->grad->storage, b->grad->storage);
+    assert_int_equal(tensor_fill_(a->grad, 0.0), 0);
+    expect_values(b->grad, twos, 0, "b.grad after a.grad changed");
+
+    Tensor *c = leaf(va, SHAPE(3));
+    Tensor *given = tensor_ones(SHAPE(3), DT_F32, CPU);
+    assert_int_equal(tensor_backward(c, given), 0);
+    assert_ptr_not_equal(c->grad->storage, given->storage);
+    assert_int_equal(tensor_fill_(given, 5.0), 0);
+    expect_values(c->grad, ones, 0, "c.grad after the given gradient changed");
+    scope_end();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_leaf_hooks_run_when_complete),
         cmocka_unit_test(test_requires_grad_rules),
         cmocka_unit_test(test_deep_chain),
+        cmocka_unit_test(test_grads_never_alias),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
