@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/backend.h"
 #include "engine/device.h"
@@ -75,6 +76,7 @@ typedef struct {
     DType dtype;     /* IN_CAST: the dtype the values are converted to */
     bool contiguous; /* always passed contiguous (arguments the op updates in place, or must view) */
     bool no_bcast;   /* never a stride-0 view (in-place destinations) */
+    const char *pattern; /* the NaN/Inf variant: put_nonfinite's pattern instead of one NaN, +Inf and -Inf */
 } InputSpec;
 
 typedef enum {
@@ -87,7 +89,8 @@ typedef enum {
     F_REPEAT = 1 << 6,    /* deterministic GPU mode must repeat bit for bit */
     F_DET_EXACT = 1 << 7, /* deterministic GPU mode must give the CPU's bits */
     F_NO_LAYOUTS = 1 << 8, /* only contiguous inputs (t_view needs viewable strides) */
-    F_NO_BCAST = 1 << 9    /* no stride-0 variant: equal values along the reduced dim make it 0/0 */
+    F_NO_BCAST = 1 << 9,   /* no stride-0 variant: equal values along the reduced dim make it 0/0 */
+    F_GPU_ONLY = 1 << 10   /* sizes for the GPU's algorithm choices, too slow for the CPU's checks */
 } CaseFlags;
 
 typedef enum {
@@ -310,6 +313,7 @@ static void add_elementwise_cases(void)
         {"t_mul_", "int64 *= int64 (wraps)", run_mul_, dst_i, src_big, 1, 0},
         {"t_mul_", "f32 *= f32, broadcast", run_mul_, dst_f, no_grad(X(6, 1)), 1, 0},
         {"t_add_scalar_", "int64 += 1", run_add_scalar_, dst_i, NONE, 1, 0},
+        {"t_add_scalar_", "0-dim int64 += 1", run_add_scalar_, {.kind = IN_I64_BIG, .shape = SCALAR_SHAPE}, NONE, 1, 0},
         {"t_add_scalar_", "f32 += -2.25", run_add_scalar_, dst_f, NONE, -2.25, 0},
         {"t_sub_scalar_", "f32 -= 1.5", run_sub_scalar_, dst_f, NONE, 1.5, 0},
         {"t_mul_scalar_", "f32 *= 3.25", run_mul_scalar_, dst_f, NONE, 3.25, 0},
@@ -420,6 +424,13 @@ static void add_reduction_cases(void)
                      .n_dims = big[k].dim == 9 ? 0 : 1, .a = 1, .flags = F_NO_FD | F_NONFINITE | F_NO_BCAST,
                      .family = FAM_REDUCE});
 
+    /* an empty reduced dim: sum 0, mean/var/std NaN */
+    static const RunFn empty[] = {run_sum, run_mean, run_var, run_std};
+    static const char *empty_ops[] = {"t_sum", "t_mean", "t_var", "t_std"};
+    for (int k = 0; k < 4; k++)
+        add((OpCase){.op = empty_ops[k], .note = "empty dim", .run = empty[k], .n_in = 1, .in = {X(0, 4)}, .dims = {0},
+                     .n_dims = 1, .a = 1, .flags = F_NO_FD, .family = FAM_REDUCE});
+
     /* max/min along a dim: values (differentiable) and indices (exact, first of ties) */
     static const struct {
         const char *op;
@@ -438,6 +449,8 @@ static void add_reduction_cases(void)
                      .dim = 1, .flags = F_NO_FD, .family = FAM_REDUCE});
         add((OpCase){.op = mm[k].op, .note = "indices, long columns", .run = mm[k].run, .n_in = 1,
                      .in = {X(2, 50000, 3)}, .dim = 1, .flag = true, .family = FAM_REDUCE});
+        add((OpCase){.op = mm[k].op, .note = "indices, ties across chunks", .run = mm[k].run, .n_in = 1,
+                     .in = {TIES(2, 50000)}, .dim = 1, .flag = true, .family = FAM_REDUCE});
     }
     add((OpCase){.op = "t_argmax", .note = "ties", .run = run_argmax, .n_in = 1, .in = {TIES(6, 40)}, .dim = 1,
                  .flags = F_NONFINITE | F_LOWP, .family = FAM_REDUCE});
@@ -466,6 +479,10 @@ static void add_linalg_cases(void)
     add_product("t_mm", run_mm, X(5, 7), X(7, 3), NONE, 0);
     add_product("t_mm", run_mm, X(1, 9), X(9, 1), NONE, 0);
     add_product("t_mm", run_mm, X(130, 257), X(257, 65), NONE, F_NO_FD);
+    /* one operand strided, the other contiguous: each transposition flag alone */
+    add_product("t_mm", run_mm, X(6, 4), fixed(X(4, 8)), NONE, 0);
+    add_product("t_mm", run_mm, fixed(X(6, 4)), X(4, 8), NONE, 0);
+    add_product("t_mm", run_mm, fixed(X(130, 257)), X(257, 65), NONE, F_NO_FD);
     add_product("t_bmm", run_bmm, X(4, 5, 6), X(4, 6, 3), NONE, 0);
     add_product("t_dot", run_dot, X(37), X(37), NONE, 0);
     add_product("t_matmul", run_matmul, X(2, 3, 4, 5), X(5, 6), NONE, 0);  /* the batch folds into rows */
@@ -513,6 +530,10 @@ static void add_conv_cases(void)
     add_conv(c2, SHAPE(2, 3, 9, 7), SHAPE(4, 3, 3, 2), true, conv_p(2, 1, 1, 0, 1, 2, 1, 0, 0), "k3x2 s2,1 d1,2", 0);
     add_conv(c2, SHAPE(64, 10, 12, 12), SHAPE(20, 10, 5, 5), true, conv_p(1, 1, 0, 0, 1, 1, 1, 0, 0),
              "MnistModel conv2", F_NO_FD);
+    add_conv(c2, SHAPE(64, 1, 28, 28), SHAPE(10, 1, 5, 5), true, conv_p(1, 1, 0, 0, 1, 1, 1, 0, 0),
+             "MnistModel conv1", F_NO_FD);
+    add_conv(c2, SHAPE(8, 32, 28, 28), SHAPE(64, 32, 3, 3), true, conv_p(1, 1, 1, 1, 1, 1, 1, 0, 0),
+             "wide, with workspace", F_NO_FD | F_GPU_ONLY);
     add_conv(ct, SHAPE(2, 4, 8, 8), SHAPE(4, 3, 3, 3), true, conv_p(1, 1, 1, 1, 1, 1, 1, 0, 0), "s1 p1", 0);
     add_conv(ct, SHAPE(2, 5, 9, 9), SHAPE(5, 3, 3, 3), true, conv_p(2, 2, 1, 1, 1, 1, 1, 0, 0), "s2 p1", 0);
     add_conv(ct, SHAPE(2, 6, 7, 7), SHAPE(6, 2, 3, 3), true, conv_p(1, 1, 0, 0, 1, 1, 2, 0, 0), "groups 2", 0);
@@ -559,6 +580,10 @@ static void add_pool_cases(void)
                      .in = {SPEC(IN_SMALLINT, true, 2, 3, 9, 7)}, .pool = max_cases[k].p, .flags = F_NONFINITE | F_NO_FD,
                      .family = FAM_POOL});
     }
+    /* few distinct values: overlapping windows share maxima, and their gradients add up */
+    add((OpCase){.op = "f_max_pool2d", .note = "ties, overlapping", .run = run_max_pool2d, .n_in = 1,
+                 .in = {SPEC(IN_SMALLINT, true, 2, 4, 11, 10)}, .pool = pool_p(3, 3, 1, 1, 1, 1, false, true),
+                 .flags = F_NO_FD | F_REPEAT | F_DET_EXACT, .family = FAM_POOL});
     const struct {
         PoolParams p;
         const char *note;
@@ -659,6 +684,13 @@ static void add_norm_cases(void)
                          .n_in = 1, .in = {{.kind = IN_NORMAL, .grad = true, .shape = sm[k].x}}, .dim = sm[k].dim,
                          .flags = sm[k].flags | F_LOWP | F_NONFINITE, .family = FAM_NORM});
 
+    /* rows of 6: clean, NaN, +Inf, two +Inf, -Inf, all -Inf, +Inf and -Inf */
+    InputSpec rows = X(7, 6);
+    rows.pattern = "........n....+....+...+....-..------+-....";
+    for (int log = 0; log < 2; log++)
+        add((OpCase){.op = log ? "f_log_softmax" : "f_softmax", .note = "NaN/Inf rows", .run = log ? run_log_softmax : run_softmax,
+                     .n_in = 1, .in = {rows}, .dim = -1, .flags = F_NONFINITE, .family = FAM_NORM});
+
     for (int training = 0; training < 2; training++) {
         add((OpCase){.op = "f_dropout", .note = training ? "training p 0.3" : "eval", .run = run_dropout, .n_in = 1,
                      .in = {X(6, 7)}, .a = training ? 0.3 : 0.5, .flag = training, .flags = F_NONFINITE,
@@ -679,6 +711,11 @@ static Tensor *run_pad(Tensor **in, void *ctx)
 }
 static Tensor *run_one_hot(Tensor **in, void *ctx) { return f_one_hot(in[0], ctx_case(ctx)->ignore); }
 static Tensor *run_gather(Tensor **in, void *ctx) { return t_gather(in[0], ctx_case(ctx)->dim, in[1]); }
+/* The index expanded (stride 0) along the gathered dim: its lines add into one element in backward. */
+static Tensor *run_gather_expanded(Tensor **in, void *ctx)
+{
+    return t_gather(in[0], ctx_case(ctx)->dim, t_expand(in[1], ctx_case(ctx)->shape));
+}
 static Tensor *run_scatter_add(Tensor **in, void *ctx) { return t_scatter_add(in[0], ctx_case(ctx)->dim, in[1], in[2]); }
 static Tensor *run_index_select(Tensor **in, void *ctx) { return t_index_select(in[0], ctx_case(ctx)->dim, in[1]); }
 
@@ -730,6 +767,8 @@ static void add_index_cases(void)
                            .in = {{.kind = IN_NORMAL, .grad = true, .shape = gather[k].src},
                                   {.kind = IN_INDEX, .hi = gather[k].src.d[gather[k].dim], .shape = gather[k].index}},
                            .dim = gather[k].dim});
+    add_index((OpCase){.op = "t_gather", .note = "index [5, 1] expanded to [5, 40]", .run = run_gather_expanded,
+                       .n_in = 2, .in = {X(5, 6), IDX(6, 5, 1)}, .dim = 1, .shape = SHAPE(5, 40)});
     add_index((OpCase){.op = "t_scatter_add", .note = "larger src", .run = run_scatter_add, .n_in = 3,
                        .in = {X(5, 6), IDX(5, 4, 6), X(6, 7)}, .dim = 0});
     add_index((OpCase){.op = "t_scatter_add", .note = "lines of 200", .run = run_scatter_add, .n_in = 3,
@@ -821,6 +860,11 @@ static void add_loss_cases(void)
                           .red = r, .flags = F_NONFINITE});
         add_loss((OpCase){.op = "f_mse_loss", .note = "large", .run = run_mse_loss, .n_in = 2,
                           .in = {X(3000, 7), X(3000, 7)}, .red = r, .flags = F_NO_FD});
+        add_loss((OpCase){.op = "f_binary_cross_entropy", .note = "large, weighted", .run = run_bce, .n_in = 3,
+                          .in = {PROB(3000, 7), PROB(3000, 7), no_grad(PROB(7))}, .red = r, .flags = F_NO_FD});
+        add_loss((OpCase){.op = "f_binary_cross_entropy_with_logits", .note = "large, pos_weight",
+                          .run = run_bce_logits, .n_in = 4, .in = {X(3000, 7), PROB(3000, 7), NONE, no_grad(POS(7))},
+                          .red = r, .flags = F_NO_FD});
     }
 }
 
@@ -1086,7 +1130,10 @@ static void case_values(const OpCase *c, Variant v, uint64_t seed, Tensor **valu
         if (v == V_BROADCAST && input_layout(c, i, L_BROADCAST, values[i]) == L_BROADCAST)
             values[i] = t_contiguous(t_expand(t_narrow(values[i], 0, 0, 1), values[i]->shape));
         bool float_input = c->in[i].kind == IN_NORMAL || c->in[i].kind == IN_GRID;
-        if (v == V_NONFINITE && float_input && c->in[i].grad) sprinkle_nonfinite(values[i], 1, 1, 1, &g);
+        if (v == V_NONFINITE && float_input && c->in[i].grad) {
+            if (c->in[i].pattern) put_nonfinite(values[i], c->in[i].pattern);
+            else sprinkle_nonfinite(values[i], 1, 1, 1, &g);
+        }
         REQUIRE_OK(values[i]);
     }
 }
@@ -1314,13 +1361,22 @@ static double check_lowp(const OpCase *c, DType lowp)
     return err;
 }
 
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static void run_cpu_family(Family family)
 {
     failures = 0;
     int n = 0;
+    double start = seconds_now();
     for (int k = 0; k < n_cases; k++) {
         const OpCase *c = &cases[k];
-        if (c->family != family) continue;
+        if (c->family != family || c->flags & F_GPU_ONLY) continue;
+        double case_start = seconds_now();
         double layouts = check_layouts(c), fd = check_gradients(c);
         double bf16 = check_lowp(c, DT_BF16), f16 = check_lowp(c, DT_F16);
         char label[200], extra[96] = "";
@@ -1328,10 +1384,11 @@ static void run_cpu_family(Family family)
         int m = 0;
         if (fd >= 0) m += snprintf(extra + m, sizeof extra - (size_t)m, "  fd %.1e", fd);
         if (bf16 >= 0) snprintf(extra + m, sizeof extra - (size_t)m, "  bf16 %.1e f16 %.1e", bf16, f16);
-        print_message("  %-72s layouts %.1e%s\n", label, layouts, extra);
+        print_message("  %-72s layouts %.1e%s  %.2f s\n", label, layouts, extra, seconds_now() - case_start);
         n++;
     }
-    print_message("  %d cases of %s, %d failed checks\n", n, family_name[family], failures);
+    print_message("  %d cases of %s in %.1f s, %d failed checks\n", n, family_name[family], seconds_now() - start,
+                  failures);
     assert_int_equal(failures, 0);
 }
 
