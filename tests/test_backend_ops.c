@@ -121,7 +121,7 @@ struct OpCase {
     int64_t pads[8];
     int n_pads;
     Reduction red;
-    int64_t ignore;
+    int64_t n; /* ignore_index, padding_idx, num_classes, integer scalars */
     DType dtype;
     /* checking */
     unsigned flags;
@@ -228,9 +228,9 @@ static Tensor *run_mul_(Tensor **in, void *ctx) { return done(in[0], t_mul_(in[0
 static Tensor *run_add_scalar_(Tensor **in, void *ctx) { return done(in[0], t_add_scalar_(in[0], ctx_case(ctx)->a)); }
 static Tensor *run_sub_scalar_(Tensor **in, void *ctx) { return done(in[0], t_sub_scalar_(in[0], ctx_case(ctx)->a)); }
 static Tensor *run_mul_scalar_(Tensor **in, void *ctx) { return done(in[0], t_mul_scalar_(in[0], ctx_case(ctx)->a)); }
-static Tensor *run_add_int_(Tensor **in, void *ctx) { return done(in[0], t_add_int_(in[0], ctx_case(ctx)->ignore)); }
-static Tensor *run_sub_int_(Tensor **in, void *ctx) { return done(in[0], t_sub_int_(in[0], ctx_case(ctx)->ignore)); }
-static Tensor *run_mul_int_(Tensor **in, void *ctx) { return done(in[0], t_mul_int_(in[0], ctx_case(ctx)->ignore)); }
+static Tensor *run_add_int_(Tensor **in, void *ctx) { return done(in[0], t_add_int_(in[0], ctx_case(ctx)->n)); }
+static Tensor *run_sub_int_(Tensor **in, void *ctx) { return done(in[0], t_sub_int_(in[0], ctx_case(ctx)->n)); }
+static Tensor *run_mul_int_(Tensor **in, void *ctx) { return done(in[0], t_mul_int_(in[0], ctx_case(ctx)->n)); }
 
 static void add_unary(const char *op, RunFn run, InputSpec x, double a, double b, bool flag, const char *note,
                       unsigned flags)
@@ -325,7 +325,7 @@ static void add_elementwise_cases(void)
     for (size_t k = 0; k < sizeof inplace / sizeof inplace[0]; k++)
         add((OpCase){.op = inplace[k].op, .note = inplace[k].note, .run = inplace[k].run,
                      .n_in = inplace[k].src.kind == IN_NONE ? 1 : 2, .in = {inplace[k].dst, inplace[k].src},
-                     .a = inplace[k].a, .ignore = inplace[k].s, .gpu_tol = 1e-6, .family = FAM_ELEMENTWISE});
+                     .a = inplace[k].a, .n = inplace[k].s, .gpu_tol = 1e-6, .family = FAM_ELEMENTWISE});
 }
 
 /* ---------------- reductions ---------------- */
@@ -703,13 +703,13 @@ static void add_norm_cases(void)
 
 /* ---------------- indexing ---------------- */
 
-static Tensor *run_embedding(Tensor **in, void *ctx) { return f_embedding(in[0], in[1], ctx_case(ctx)->ignore); }
+static Tensor *run_embedding(Tensor **in, void *ctx) { return f_embedding(in[0], in[1], ctx_case(ctx)->n); }
 static Tensor *run_pad(Tensor **in, void *ctx)
 {
     const OpCase *c = ctx;
     return f_pad(in[0], c->pads, c->n_pads, c->a);
 }
-static Tensor *run_one_hot(Tensor **in, void *ctx) { return f_one_hot(in[0], ctx_case(ctx)->ignore); }
+static Tensor *run_one_hot(Tensor **in, void *ctx) { return f_one_hot(in[0], ctx_case(ctx)->n); }
 static Tensor *run_gather(Tensor **in, void *ctx) { return t_gather(in[0], ctx_case(ctx)->dim, in[1]); }
 /* The index expanded (stride 0) along the gathered dim: its lines add into one element in backward. */
 static Tensor *run_gather_expanded(Tensor **in, void *ctx)
@@ -729,11 +729,11 @@ static void add_index(OpCase c)
 static void add_index_cases(void)
 {
     add_index((OpCase){.op = "f_embedding", .note = "no padding_idx", .run = run_embedding, .n_in = 2,
-                       .in = {IDX(50, 6, 9), X(50, 16)}, .ignore = -1});
+                       .in = {IDX(50, 6, 9), X(50, 16)}, .n = -1});
     add_index((OpCase){.op = "f_embedding", .note = "padding_idx 3", .run = run_embedding, .n_in = 2,
-                       .in = {IDX(50, 6, 9), X(50, 16)}, .ignore = 3});
+                       .in = {IDX(50, 6, 9), X(50, 16)}, .n = 3});
     add_index((OpCase){.op = "f_embedding", .note = "8192 indices, long runs", .run = run_embedding, .n_in = 2,
-                       .in = {IDX(1000, 8192), X(1000, 64)}, .ignore = -1, .flags = F_NO_FD});
+                       .in = {IDX(1000, 8192), X(1000, 64)}, .n = -1, .flags = F_NO_FD});
     const struct {
         int64_t pads[4];
         int n;
@@ -751,9 +751,9 @@ static void add_index_cases(void)
     add_index((OpCase){.op = "f_pad", .note = "uint8", .run = run_pad, .n_in = 1,
                        .in = {{.kind = IN_U8, .shape = SHAPE(3, 4)}}, .pads = {-1, 2, 2, -1}, .n_pads = 4, .a = 9});
     add_index((OpCase){.op = "f_one_hot", .note = "inferred classes", .run = run_one_hot, .n_in = 1,
-                       .in = {IDX(7, 4, 5)}, .ignore = -1});
+                       .in = {IDX(7, 4, 5)}, .n = -1});
     add_index((OpCase){.op = "f_one_hot", .note = "10 classes", .run = run_one_hot, .n_in = 1, .in = {IDX(7, 4, 5)},
-                       .ignore = 10});
+                       .n = 10});
     const struct {
         Shape src, index;
         int dim;
@@ -787,12 +787,12 @@ static void add_index_cases(void)
 static Tensor *run_nll_loss(Tensor **in, void *ctx)
 {
     const OpCase *c = ctx;
-    return f_nll_loss(in[0], in[1], in[2], c->ignore, c->red);
+    return f_nll_loss(in[0], in[1], in[2], c->n, c->red);
 }
 static Tensor *run_cross_entropy(Tensor **in, void *ctx)
 {
     const OpCase *c = ctx;
-    return f_cross_entropy(in[0], in[1], in[2], c->ignore, c->red, c->a);
+    return f_cross_entropy(in[0], in[1], in[2], c->n, c->red, c->a);
 }
 static Tensor *run_mse_loss(Tensor **in, void *ctx) { return f_mse_loss(in[0], in[1], ctx_case(ctx)->red); }
 static Tensor *run_l1_loss(Tensor **in, void *ctx) { return f_l1_loss(in[0], in[1], ctx_case(ctx)->red); }
@@ -833,15 +833,15 @@ static void add_loss_cases(void)
                                   .in = {{.kind = IN_NORMAL, .grad = true, .shape = in},
                                          {.kind = IN_INDEX, .hi = classes, .shape = nll_shapes[s].target},
                                          weighted ? fixed(no_grad(POS(classes))) : NONE},
-                                  .red = (Reduction)red, .ignore = 1, .a = ce && weighted ? 0.1 : 0.0,
+                                  .red = (Reduction)red, .n = 1, .a = ce && weighted ? 0.1 : 0.0,
                                   .flags = nll_shapes[s].flags | F_NONFINITE});
             }
     }
     /* one sample: input [C], a 0-dim target */
     add_loss((OpCase){.op = "f_nll_loss", .note = "one sample", .run = run_nll_loss, .n_in = 3,
-                      .in = {X(5), {.kind = IN_INDEX, .hi = 5, .shape = SCALAR_SHAPE}, NONE}, .ignore = -100});
+                      .in = {X(5), {.kind = IN_INDEX, .hi = 5, .shape = SCALAR_SHAPE}, NONE}, .n = -100});
     add_loss((OpCase){.op = "f_cross_entropy", .note = "one sample", .run = run_cross_entropy, .n_in = 3,
-                      .in = {X(5), {.kind = IN_INDEX, .hi = 5, .shape = SCALAR_SHAPE}, NONE}, .ignore = -100});
+                      .in = {X(5), {.kind = IN_INDEX, .hi = 5, .shape = SCALAR_SHAPE}, NONE}, .n = -100});
     for (int red = 0; red < 3; red++) {
         Reduction r = (Reduction)red;
         const char *rn = reduction_name[red];
