@@ -742,7 +742,7 @@ static void add_index_cases(void)
     } pads[] = {{{1, 2, 0, 3}, 4, 0.5, "grow"}, {{-1, 2, 2, -1}, 4, -1.0, "crop and grow"}, {{3, 0}, 2, 0, "last dim"}};
     for (int k = 0; k < 3; k++) {
         OpCase c = {.op = "f_pad", .note = pads[k].note, .run = run_pad, .n_in = 1, .in = {X(2, 3, 4, 5)},
-                    .n_pads = pads[k].n, .a = pads[k].value};
+                    .n_pads = pads[k].n, .a = pads[k].value, .flags = F_LOWP};
         memcpy(c.pads, pads[k].pads, sizeof pads[k].pads);
         add_index(c);
     }
@@ -766,17 +766,17 @@ static void add_index_cases(void)
         add_index((OpCase){.op = "t_gather", .note = gather[k].note, .run = run_gather, .n_in = 2,
                            .in = {{.kind = IN_NORMAL, .grad = true, .shape = gather[k].src},
                                   {.kind = IN_INDEX, .hi = gather[k].src.d[gather[k].dim], .shape = gather[k].index}},
-                           .dim = gather[k].dim});
+                           .dim = gather[k].dim, .flags = F_LOWP});
     add_index((OpCase){.op = "t_gather", .note = "index [5, 1] expanded to [5, 40]", .run = run_gather_expanded,
                        .n_in = 2, .in = {X(5, 6), IDX(6, 5, 1)}, .dim = 1, .shape = SHAPE(5, 40)});
     add_index((OpCase){.op = "t_scatter_add", .note = "larger src", .run = run_scatter_add, .n_in = 3,
-                       .in = {X(5, 6), IDX(5, 4, 6), X(6, 7)}, .dim = 0});
+                       .in = {X(5, 6), IDX(5, 4, 6), X(6, 7)}, .dim = 0, .flags = F_LOWP});
     add_index((OpCase){.op = "t_scatter_add", .note = "lines of 200", .run = run_scatter_add, .n_in = 3,
                        .in = {X(3, 8), IDX(8, 3, 200), X(3, 200)}, .dim = 1, .flags = F_NO_FD});
     add_index((OpCase){.op = "t_scatter_add", .note = "int64", .run = run_scatter_add, .n_in = 3,
                        .in = {I64(4, 9), IDX(9, 4, 40), I64(4, 40)}, .dim = 1});
     add_index((OpCase){.op = "t_index_select", .note = "repeated indices", .run = run_index_select, .n_in = 2,
-                       .in = {X(10, 7), IDX(10, 25)}, .dim = 0});
+                       .in = {X(10, 7), IDX(10, 25)}, .dim = 0, .flags = F_LOWP});
     add_index((OpCase){.op = "t_index_select", .run = run_index_select, .n_in = 2, .in = {X(4, 9, 3), IDX(9, 12)},
                        .dim = 1});
 }
@@ -929,7 +929,8 @@ static void add_view_cases(void)
                       .a = 1, .dims = {1, 2}});
     add_view((OpCase){.op = "t_diagonal", .note = "offset -1", .run = run_diagonal, .n_in = 1, .in = {X(4, 5)},
                       .a = -1, .dims = {0, 1}});
-    add_view((OpCase){.op = "t_flip", .run = run_flip, .n_in = 1, .in = {X(3, 4, 5)}, .dims = {0, 2}, .n_dims = 2});
+    add_view((OpCase){.op = "t_flip", .run = run_flip, .n_in = 1, .in = {X(3, 4, 5)}, .dims = {0, 2}, .n_dims = 2,
+                      .flags = F_LOWP});
     add_view((OpCase){.op = "t_chunk", .run = run_chunk, .n_in = 1, .in = {X(4, 7)}, .dim = 1});
     add_view((OpCase){.op = "t_contiguous", .run = run_contiguous, .n_in = 1, .in = {X(4, 5)}});
     add_view((OpCase){.op = "t_clone", .run = run_clone, .n_in = 1, .in = {X(4, 5)}});
