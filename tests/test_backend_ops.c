@@ -90,7 +90,8 @@ typedef enum {
     F_DET_EXACT = 1 << 7, /* deterministic GPU mode must give the CPU's bits */
     F_NO_LAYOUTS = 1 << 8, /* only contiguous inputs (t_view needs viewable strides) */
     F_NO_BCAST = 1 << 9,   /* no stride-0 variant: equal values along the reduced dim make it 0/0 */
-    F_GPU_ONLY = 1 << 10   /* sizes for the GPU's algorithm choices, too slow for the CPU's checks */
+    F_GPU_ONLY = 1 << 10,  /* sizes for the GPU's algorithm choices, too slow for the CPU's checks */
+    F_GPU_EXACT = 1 << 11  /* the GPU must give the CPU's bits (conversions, fill: nothing to round) */
 } CaseFlags;
 
 typedef enum {
@@ -975,9 +976,9 @@ static void add_cast_cases(void)
         for (int d = 0; d < 3; d++) {
             InputSpec x = as_dtype(SPEC(IN_CAST, false, 2, 5), gpu_types[s]);
             add((OpCase){.op = "tensor_to_dtype", .note = dtype_name(gpu_types[d]), .run = run_to_dtype, .n_in = 1,
-                         .in = {x}, .dtype = gpu_types[d], .family = FAM_CAST});
+                         .in = {x}, .dtype = gpu_types[d], .flags = F_GPU_EXACT, .family = FAM_CAST});
             add((OpCase){.op = "tensor_copy_", .note = dtype_name(gpu_types[d]), .run = run_copy_, .n_in = 1,
-                         .in = {x}, .dtype = gpu_types[d], .family = FAM_CAST});
+                         .in = {x}, .dtype = gpu_types[d], .flags = F_GPU_EXACT, .family = FAM_CAST});
         }
     const DType lowp[] = {DT_BF16, DT_F16};
     for (int k = 0; k < 2; k++) {
@@ -994,7 +995,8 @@ static void add_cast_cases(void)
     for (int d = 0; d < 3; d++)
         for (int v = 0; v < 4; v++)
             add((OpCase){.op = "tensor_fill_", .note = dtype_name(gpu_types[d]), .run = run_fill_, .n_in = 1,
-                         .in = {as_dtype(SPEC(IN_CAST, false, 6, 8), gpu_types[d])}, .a = fills[v], .family = FAM_CAST});
+                         .in = {as_dtype(SPEC(IN_CAST, false, 6, 8), gpu_types[d])}, .a = fills[v],
+                         .flags = F_GPU_EXACT, .family = FAM_CAST});
 }
 
 static void build_cases(void)
@@ -1802,7 +1804,7 @@ static void run_gpu_family(Family family)
             const OpCase *c = &cases[k];
             if (c->family != family || c->flags & F_CPU_ONLY) continue;
             double tol = c->gpu_tol > 0 ? c->gpu_tol : GPU_TOL;
-            if (det && (c->flags & F_DET_EXACT)) tol = 0;
+            if (c->flags & F_GPU_EXACT || (det && c->flags & F_DET_EXACT)) tol = 0;
             for (int v = V_CONTIG; v < N_VARIANTS; v++) {
                 if (v > V_CONTIG && c->flags & F_NO_LAYOUTS) break;
                 if (v == V_NONFINITE && !(c->flags & F_NONFINITE)) continue;
