@@ -3,6 +3,7 @@
  * range-checked before any kernel reads through them. */
 #include <string.h>
 
+#include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 
@@ -95,6 +96,8 @@ static int gather_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *t_gather(Tensor *t, int dim, Tensor *index)
 {
     if (!t || !index) return NULL;
+    /* bf16/f16: through f32, which these kernels take (exact: values only move) */
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, t_gather(ac_in_[0], dim, index), t);
     CHECK_DTYPE("gather", index, DT_I64, "index");
     CHECK_SAME_DEVICE("gather", t, index);
     int d = shape_wrap_dim(dim, t->shape.ndim, "gather");
@@ -123,6 +126,7 @@ static int scatter_add_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *t_scatter_add(Tensor *t, int dim, Tensor *index, Tensor *src)
 {
     if (!t || !index || !src) return NULL;
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 2, t_scatter_add(ac_in_[0], dim, index, ac_in_[1]), t, src);
     CHECK_DTYPE("scatter_add", index, DT_I64, "index");
     ENGINE_CHECK(src->dtype == t->dtype, "scatter_add: expected self and src to have the same dtype, got %s and %s",
                  dtype_name(t->dtype), dtype_name(src->dtype));
@@ -154,6 +158,7 @@ static int index_select_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *t_index_select(Tensor *t, int dim, Tensor *index)
 {
     if (!t || !index) return NULL;
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, t_index_select(ac_in_[0], dim, index), t);
     CHECK_DTYPE("index_select", index, DT_I64, "index");
     CHECK_SAME_DEVICE("index_select", t, index);
     ENGINE_CHECK(index->shape.ndim <= 1, "index_select: Index is supposed to be a vector, got shape %s",
@@ -259,6 +264,7 @@ static int pad_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *f_pad(Tensor *x, const int64_t *pads, int n_pads, double value)
 {
     if (!x) return NULL;
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, f_pad(ac_in_[0], pads, n_pads, value), x);
     int nd = x->shape.ndim;
     ENGINE_CHECK(n_pads >= 0 && n_pads % 2 == 0, "pad: Padding length must be divisible by 2, got %d", n_pads);
     ENGINE_CHECK(n_pads / 2 <= nd,

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/autocast.h"
 #include "engine/ops.h"
 
 /* A view of t with the given shape/strides/offset, recorded for autograd. */
@@ -473,6 +474,8 @@ static int flip_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *t_flip(Tensor *t, const int *dims, int n_dims)
 {
     if (!t) return NULL;
+    /* bf16/f16: through f32, which the copy kernel takes (exact: values only move) */
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, t_flip(ac_in_[0], dims, n_dims), t);
     uint64_t mask = 0;
     for (int i = 0; i < n_dims; i++) {
         int d = shape_wrap_dim(dims[i], t->shape.ndim, "flip");

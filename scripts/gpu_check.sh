@@ -34,14 +34,16 @@ gpu_tests() {
     for t in "$build"/tests/test_gpu_*; do [ -x "$t" ] && tests+=("$t"); done
     echo "== GPU tests"
     for t in "${tests[@]}"; do "$t" || status=1; done
+    "$build/tests/test_backend_ops" gpu || status=1
     "$build/tests/test_data_loader" gpu || status=1
     "$build/tests/test_metric" gpu || status=1
     command -v compute-sanitizer >/dev/null 2>&1 || { echo "(no compute-sanitizer: memcheck skipped)"; return; }
     echo "== compute-sanitizer memcheck"
-    for t in "${tests[@]}" "$build/tests/test_data_loader gpu" "$build/tests/test_metric gpu"; do
+    for t in "${tests[@]}" "$build/tests/test_backend_ops gpu" "$build/tests/test_data_loader gpu" \
+        "$build/tests/test_metric gpu"; do
         local name
         name=$(basename "${t%% *}")
-        # shellcheck disable=SC2086 # the last two entries carry their argument
+        # shellcheck disable=SC2086 # the last three entries carry their argument
         if compute-sanitizer --tool memcheck --leak-check full --error-exitcode 99 $t >/dev/null 2>"$build/$name.memcheck.log"; then
             echo "memcheck clean: $name"
         else

@@ -108,6 +108,10 @@ void cpu_copy(Tensor *dst, const Tensor *src)
             f16_to_f32_row((float *)d + off[0], sd, (const uint16_t *)s + off[1], ss, L.inner);
         } else if (dst->dtype == src->dtype && sd == 1 && ss == 1) {
             memcpy(d + (size_t)off[0] * es, s + (size_t)off[1] * es, (size_t)L.inner * es);
+        } else if (dst->dtype == src->dtype) { /* strided, one type: the bytes as they are (int64 through a
+                                                * double would lose every bit past 2^53) */
+            for (int64_t i = 0; i < L.inner; i++)
+                memcpy(d + (size_t)(off[0] + i * sd) * es, s + (size_t)(off[1] + i * ss) * es, es);
         } else {
             for (int64_t i = 0; i < L.inner; i++)
                 store_double(d, dst->dtype, off[0] + i * sd, load_as_double(s, src->dtype, off[1] + i * ss));

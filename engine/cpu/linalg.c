@@ -123,6 +123,10 @@ void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
     int nd = out->shape.ndim, nbatch = nd - 2;
     int64_t m = out->shape.d[nd - 2], n = out->shape.d[nd - 1], k = a->shape.d[nd - 1];
     if (tensor_numel(out) == 0) return;
+    if (k == 0) { /* an empty sum; the operands may have any strides (an empty tensor counts as contiguous) */
+        if (!accumulate) memset(tensor_f32(out), 0, sizeof(float) * (size_t)tensor_numel(out));
+        return;
+    }
     MatrixLayout la, lb;
     ENGINE_ASSERT(blas_matrix_layout(m, k, a->strides[nd - 2], a->strides[nd - 1], &la));
     ENGINE_ASSERT(blas_matrix_layout(k, n, b->strides[nd - 2], b->strides[nd - 1], &lb));

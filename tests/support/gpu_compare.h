@@ -1,6 +1,7 @@
-/* GPU-versus-CPU checks for the CUDA kernels: the same op run from the same
- * inputs on both devices, forward and backward, compared with a printed
- * relative error. Without a CUDA build or device the tests skip visibly. */
+/* What the GPU tests share: whether a CUDA device is there (and skipping
+ * visibly without one), the numeric modes, and copying inputs to the
+ * device. The op comparisons themselves are tests/test_backend_ops.c's.
+ * Without a CUDA build or device the tests skip visibly. */
 #ifndef TESTS_GPU_COMPARE_H
 #define TESTS_GPU_COMPARE_H
 
@@ -33,14 +34,5 @@ void gpu_set_modes(bool tf32, bool deterministic);
  * when t does. NULL stays NULL. */
 Tensor *leaf_on(Tensor *t, Device device);
 
-/* A function of n inputs (some may be NULL) that runs on their device. */
-typedef Tensor *(*DeviceFn)(Tensor **inputs, void *ctx);
-
-/* Runs fn on the CPU inputs (leaves, or NULL) and on GPU copies of them,
- * backward from the same random output gradient on both, and expects the
- * outputs and the gradients of every input that requires grad to agree
- * within tol (relative to the CPU's scale). label names the case in the
- * printed errors. */
-void expect_gpu_matches_cpu(DeviceFn fn, void *ctx, Tensor **cpu_inputs, int n, double tol, const char *label);
 
 #endif
