@@ -10,8 +10,9 @@
 #
 # Cases: the CPU-only build (n_gpu 0); the CUDA build with n_gpu 0 (the
 # module is never loaded); the CUDA build with n_gpu 1 on a machine without
-# a usable GPU (the module and CUDA's libraries are loaded, no device is
-# found, training runs on the CPU; where a GPU exists it is hidden with
+# a usable GPU (without an NVIDIA driver the module is not loaded; with a
+# driver but no device it and CUDA's libraries are, and no device is found;
+# training runs on the CPU; where a GPU exists it is hidden with
 # CUDA_VISIBLE_DEVICES= so that the run stays on the CPU); and, with
 # BASELINE_TRAIN=PATH, another ./train binary (e.g. one built before the
 # module, which links CUDA's libraries) with n_gpu 0.
@@ -45,7 +46,7 @@ trap 'rm -rf "$work"' EXIT
 
 cases=("cpu-only build, n_gpu 0|$cpu_build/train|0"
     "CUDA build, n_gpu 0 (module not loaded)|$cuda_build/train|0"
-    "CUDA build, n_gpu 1, no GPU (module loaded)|$cuda_build/train|1")
+    "CUDA build, n_gpu 1, no GPU|$cuda_build/train|1")
 [ -n "${BASELINE_TRAIN:-}" ] && cases+=("baseline $BASELINE_TRAIN, n_gpu 0|$BASELINE_TRAIN|0")
 
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} CUDA_VISIBLE_DEVICES= \

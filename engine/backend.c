@@ -5,7 +5,10 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "engine/backend_module.h"
 #include "engine/cpu/backend.h"
@@ -48,6 +51,22 @@ int backend_register(const Backend *b)
 
 static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
 
+#ifdef ENGINE_HAVE_CUDA
+/* Whether this machine has an NVIDIA driver: its control device (Linux,
+ * containers given GPUs), its /proc entry, or WSL's GPU device. Without one
+ * the CUDA module and CUDA's libraries (some 200 MiB of a process's
+ * memory) are not loaded at all: pytorch-template's default config asks
+ * for a GPU, and a CPU machine should pay nothing for that.
+ * ENGINE_BACKEND_PATH (an explicit module) skips the check. */
+static bool nvidia_driver_present(void)
+{
+    static const char *const signs[] = {"/dev/nvidiactl", "/proc/driver/nvidia/version", "/dev/dxg"};
+    for (size_t i = 0; i < sizeof signs / sizeof signs[0]; i++)
+        if (access(signs[i], F_OK) == 0) return true;
+    return false;
+}
+#endif
+
 /* Loads the CUDA module; on failure keeps the reason (and records no
  * engine error: a missing GPU is not an op's failure). A table a program
  * registered itself before the first GPU request (a test's stand-in) is
@@ -56,6 +75,11 @@ static void load_cuda(void)
 {
     if (engine_backends[DEVICE_CUDA]) return;
 #ifdef ENGINE_HAVE_CUDA
+    if (!getenv("ENGINE_BACKEND_PATH") && !nvidia_driver_present()) {
+        snprintf(unavailable[DEVICE_CUDA], sizeof unavailable[DEVICE_CUDA],
+                 "no NVIDIA driver on this machine (no /dev/nvidiactl, /proc/driver/nvidia or /dev/dxg)");
+        return;
+    }
     const Backend *b = backend_module_load(module_file[DEVICE_CUDA], unavailable[DEVICE_CUDA],
                                            sizeof unavailable[DEVICE_CUDA]);
     if (!b) return;

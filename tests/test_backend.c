@@ -223,12 +223,53 @@ static void test_missing_kernels_are_errors(void **state)
     scope_end();
 }
 
+#ifdef ENGINE_HAVE_CUDA
+/* On a machine without an NVIDIA driver, asking for a GPU maps neither the
+ * CUDA module nor any CUDA library (the default config asks for one). */
+static void test_no_driver_loads_nothing(void **state)
+{
+    if (access("/dev/nvidiactl", F_OK) == 0 || access("/proc/driver/nvidia/version", F_OK) == 0 ||
+        access("/dev/dxg", F_OK) == 0) {
+        print_message("  this machine has an NVIDIA driver: nothing to check\n");
+        return;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        unsetenv("ENGINE_BACKEND_PATH");
+        int n = device_cuda_count();
+        const char *why = device_unavailable_reason(DEVICE_CUDA);
+        printf("  %d devices; reason: %s\n", n, why);
+        if (n != 0 || !strstr(why, "no NVIDIA driver")) _exit(1);
+        FILE *maps = fopen("/proc/self/maps", "r");
+        if (!maps) _exit(2);
+        char line[1024];
+        int mapped = 0;
+        while (fgets(line, sizeof line, maps))
+            if (strstr(line, "libengine_cuda") || strstr(line, "libcudart") || strstr(line, "libcublas")) {
+                printf("  mapped: %s", line);
+                mapped = 1;
+            }
+        fclose(maps);
+        fflush(stdout);
+        _exit(mapped ? 3 : 0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail_msg("child: status %d", status);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_table_is_complete),
         /* before the stand-in: a child inherits the registry as it is */
         cmocka_unit_test(test_unloadable_modules_leave_the_cpu),
+#ifdef ENGINE_HAVE_CUDA
+        cmocka_unit_test(test_no_driver_loads_nothing),
+#endif
         cmocka_unit_test(test_bad_tables_are_refused),
         cmocka_unit_test(test_missing_kernels_are_errors),
     };
