@@ -26,6 +26,7 @@
 #include "utils/criterion_config.h"
 #include "utils/fs.h"
 #include "parse_config.h"
+#include "trainer/batch_split.h"
 #include "utils/threads.h"
 #include "utils/prepare_device.h"
 
@@ -150,6 +151,7 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     }
     const Checkpoint *ck = cp->resume;
     int rc = -1;
+    BatchSplit split = {.shards = 1};
     DataLoader *loader = data_loader_from_config(test_cfg, false);
     Module *model = loader ? model_from_config(cfg) : NULL;
     LossFn criterion = NULL;
@@ -166,6 +168,10 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     if (dist_size() > 1 && data_loader_shard(loader, dist_rank(), dist_size(), false)) goto done;
     if (module_to(model, device) || data_loader_to(loader, device)) goto done;
     module_train(model, false);
+    /* the batch's shards on the threads, as in training (trainer.batch_split) */
+    if (batch_split_init(&split, cfg, model, model_from_config, device, dist_launched(),
+                         data_loader_batch_size(loader)))
+        goto done;
     int n_names = 0;
     const char *const *classes = NULL;
     if (class_names(ck, data_loader_dataset(loader), cfg, &classes, &n_names)) goto done;
@@ -190,7 +196,8 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
         }
         for (int k = 0; k < batch.n; k++) batch.tensors[k] = tensor_to(batch.tensors[k], device);
         Tensor *y = tensor_batch_require(&batch, "target", "the loss");
-        Tensor *output = y ? module_forward_batch(model, &batch) : NULL;
+        Tensor *output = NULL;
+        if (y && batch_split_step(&split, &batch, false, DT_F32, NULL, NULL, &output)) output = NULL;
         Tensor *loss = output ? criterion(output, y) : NULL;
         int64_t n = loss ? y->shape.d[0] : 0;
         if (!loss) rc = -1;
@@ -224,6 +231,7 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     }
     confusion_free(&cm);
 done:
+    batch_split_free(&split);
     module_free(model);
     data_loader_free(loader);
     config_free(test_cfg);

@@ -81,6 +81,14 @@ check "./test reports on 10000 test images" grep -q "(10000 test images)" test.l
 check "./test prints loss ($loss)" at_least "$loss" 0
 check "./test accuracy = $acc >= $TEST_FLOOR" at_least "$acc" "$TEST_FLOOR"
 check "./test top_k_acc = $top_k >= accuracy" at_least "$top_k" "$acc"
+# with 2 threads ./test splits its batches too: whole batches give the same line
+if "$TEST" -r "$S/models/best.ckpt" --set trainer.batch_split=1 >test_whole.log 2>&1; then
+  whole=$(grep -E "^\{'loss': " test_whole.log || true)
+  [ -n "$result" ] && [ "$whole" = "$result" ] && pass "./test with batches whole (trainer.batch_split 1) prints the same" ||
+    fail "./test with batches whole: '$whole', split: '$result'"
+else
+  fail "./test --set trainer.batch_split=1"; tail -n 5 test_whole.log
+fi
 
 # a newer run (another name, so its folder is new) takes over best.ckpt
 if train newer.log "${BASE_ARGS[@]}" --set "trainer.save_dir=$S" --set name=Mnist_Newer \
