@@ -28,7 +28,6 @@ struct Transform {
     bool on_bytes;     /* runs before ToTensor (set by the pipeline) */
     bool to_tensor;    /* this is ToTensor */
     bool needs_tensor; /* only after ToTensor (Normalize) */
-    bool elementwise;  /* each output value depends on the same input value only: may run in place */
     /* The output size for an input of that size; -1 with an error starting
      * with t->where. NULL: the size does not change. */
     int (*size)(const Transform *t, ImageSize in, ImageSize *out);
@@ -42,6 +41,9 @@ struct Transform {
 typedef int (*TransformBuilder)(Transform *t, const Config *cfg, const char *args_path);
 
 int transform_to_tensor(Transform *t, const Config *cfg, const char *args_path);
+/* The bytes of an image through ToTensor and then, when normalize is not
+ * NULL, that Normalize, in one pass into out: the values of the two passes. */
+void to_tensor_normalize_bytes(const uint8_t *image, ImageSize size, const Transform *normalize, float *out);
 int transform_normalize(Transform *t, const Config *cfg, const char *args_path);
 int transform_resize(Transform *t, const Config *cfg, const char *args_path);
 int transform_center_crop(Transform *t, const Config *cfg, const char *args_path);

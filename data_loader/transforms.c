@@ -150,23 +150,21 @@ int transforms_output_size(const Transforms *p, ImageSize in, ImageSize *out)
 
 static size_t image_floats(ImageSize s) { return (size_t)s.c * (size_t)s.h * (size_t)s.w; }
 
-/* A pipeline of elementwise transforms only (ToTensor, Normalize: what the
- * MNIST and CIFAR-10 defaults are) runs in place in out, one pass each and
- * no buffers; the values are those of the general path. */
-static bool all_elementwise(const Transforms *p)
+/* ToTensor alone or followed by Normalize (the MNIST, Fashion-MNIST and
+ * CIFAR-10 defaults): one pass from the bytes, no buffers; the values are
+ * those of the general path. Returns the Normalize (or NULL) through *norm. */
+static bool to_tensor_then_normalize(const Transforms *p, const Transform **norm)
 {
-    for (int i = 0; i < p->n; i++)
-        if (!p->items[i].elementwise) return false;
-    return true;
+    *norm = p->n == 2 ? &p->items[1] : NULL;
+    return p->n >= 1 && p->items[0].to_tensor && (p->n == 1 || (p->n == 2 && strcmp(p->items[1].type, "Normalize") == 0));
 }
 
 void transforms_apply(const Transforms *p, const uint8_t *image, ImageSize in, SampleRng *rng, float *out)
 {
     size_t n = image_floats(in);
-    if (all_elementwise(p)) {
-        for (size_t i = 0; i < n; i++) out[i] = (float)image[i];
-        Image img = {out, in.c, in.h, in.w};
-        for (int i = 0; i < p->n; i++) p->items[i].apply(&p->items[i], &img, &img, rng);
+    const Transform *norm;
+    if (to_tensor_then_normalize(p, &norm)) {
+        to_tensor_normalize_bytes(image, in, norm, out);
         return;
     }
     Image cur = {malloc(sizeof(float) * (n ? n : 1)), in.c, in.h, in.w};

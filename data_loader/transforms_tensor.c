@@ -16,7 +16,6 @@ int transform_to_tensor(Transform *t, const Config *cfg, const char *args_path)
     static const char *const keys[] = {NULL};
     if (targ_check(t, cfg, args_path, keys)) return -1;
     t->to_tensor = true;
-    t->elementwise = true;
     t->apply = to_tensor_apply;
     return 0;
 }
@@ -49,6 +48,22 @@ static void normalize_apply(const Transform *t, const Image *in, Image *out, Sam
     }
 }
 
+void to_tensor_normalize_bytes(const uint8_t *image, ImageSize size, const Transform *normalize, float *out)
+{
+    const NormalizeParams *p = normalize ? normalize->params : NULL;
+    size_t plane = (size_t)size.h * (size_t)size.w;
+    for (int c = 0; c < size.c; c++) {
+        const uint8_t *src = image + (size_t)c * plane;
+        float *dst = out + (size_t)c * plane;
+        if (!p) {
+            for (size_t i = 0; i < plane; i++) dst[i] = (float)src[i] / 255.0f;
+            continue;
+        }
+        float mean = p->mean[p->n == 1 ? 0 : c], std = p->std[p->n == 1 ? 0 : c];
+        for (size_t i = 0; i < plane; i++) dst[i] = ((float)src[i] / 255.0f - mean) / std;
+    }
+}
+
 int transform_normalize(Transform *t, const Config *cfg, const char *args_path)
 {
     static const char *const keys[] = {"mean", "std", "inplace", NULL};
@@ -75,7 +90,6 @@ int transform_normalize(Transform *t, const Config *cfg, const char *args_path)
     }
     t->needs_tensor = true;
     t->size = normalize_size;
-    t->elementwise = true;
     t->apply = normalize_apply;
     return 0;
 }
