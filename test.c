@@ -169,8 +169,7 @@ static int evaluate(ConfigParser *cp, const char *confusion_dir)
     if (module_to(model, device) || data_loader_to(loader, device)) goto done;
     module_train(model, false);
     /* the batch's shards on the threads, as in training (trainer.batch_split) */
-    if (batch_split_init(&split, cfg, model, model_from_config, device, dist_launched(),
-                         data_loader_batch_size(loader)))
+    if (batch_split_init(&split, cfg, model, model_from_config, device, data_loader_batch_size(loader)))
         goto done;
     int n_names = 0;
     const char *const *classes = NULL;

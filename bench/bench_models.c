@@ -103,7 +103,7 @@ static int time_model(const BenchModel *b, Device dev, int iters, const char *sp
     opt = optim_sgd(params, n_params, so);
     x = tensor_persist(tensor_randn(SHAPE(b->batch, b->channels, b->size, b->size), NULL, dev));
     y = tensor_persist(tensor_randint(0, 10, SHAPE(b->batch), NULL, dev));
-    if (!opt || !x || !y || !cfg || batch_split_init(&bs, cfg, model, build_current, dev, false, b->batch)) goto done;
+    if (!opt || !x || !y || !cfg || batch_split_init(&bs, cfg, model, build_current, dev, b->batch)) goto done;
     int warmup = iters >= 10 ? 5 : 1;
     for (int i = 0; i < warmup; i++)
         if (train_step(&bs, opt, x, y) != 0) goto done;

@@ -56,7 +56,7 @@ static void run_step(Module *model, const char *split, Data d)
 {
     Config *cfg = config_with(split);
     BatchSplit bs;
-    assert_int_equal(batch_split_init(&bs, cfg, model, model_from_config, CPU, false, BATCH), 0);
+    assert_int_equal(batch_split_init(&bs, cfg, model, model_from_config, CPU, BATCH), 0);
     scope_begin();
     TensorBatch b = {0};
     assert_int_equal(tensor_batch_add(&b, "input", d.x), 0);
@@ -158,7 +158,7 @@ static void test_shards_draw_their_own_masks(void **state)
     Module *model = fresh_model();
     Config *cfg = config_with("2");
     BatchSplit bs;
-    assert_int_equal(batch_split_init(&bs, cfg, model, model_from_config, CPU, false, BATCH), 0);
+    assert_int_equal(batch_split_init(&bs, cfg, model, model_from_config, CPU, BATCH), 0);
     scope_begin();
     TensorBatch b = {0};
     tensor_batch_add(&b, "input", d.x);
@@ -216,7 +216,7 @@ static void test_output_must_be_batch_major(void **state)
     model->forward = sum_forward;
     Config *cfg = config_with("2");
     BatchSplit bs;
-    assert_int_equal(batch_split_init(&bs, cfg, model, summing_model, CPU, false, BATCH), 0);
+    assert_int_equal(batch_split_init(&bs, cfg, model, summing_model, CPU, BATCH), 0);
     for (int s = 1; s < bs.shards; s++) bs.replicas[s]->forward = sum_forward;
     Data d = make_data(15, false);
     scope_begin();
@@ -240,17 +240,13 @@ static void test_refused_settings(void **state)
     const char *bad[] = {"0", "\"two\"", "1.5", "true"};
     for (int i = 0; i < 4; i++) {
         Config *cfg = config_with(bad[i]);
-        expect_failure(batch_split_init(&bs, cfg, model, model_from_config, CPU, false, BATCH) != 0,
+        expect_failure(batch_split_init(&bs, cfg, model, model_from_config, CPU, BATCH) != 0,
                        "trainer.batch_split", "\"auto\"");
         config_free(cfg);
     }
     Config *cfg = config_with("41");
-    expect_failure(batch_split_init(&bs, cfg, model, model_from_config, CPU, false, BATCH) != 0,
+    expect_failure(batch_split_init(&bs, cfg, model, model_from_config, CPU, BATCH) != 0,
                    "trainer.batch_split", "one shard per sample");
-    config_free(cfg);
-    cfg = config_with("2");
-    expect_failure(batch_split_init(&bs, cfg, model, model_from_config, CPU, true, BATCH) != 0, "batch_split",
-                   "mpirun");
     config_free(cfg);
     module_free(model);
 
@@ -258,11 +254,11 @@ static void test_refused_settings(void **state)
     Config *bn = config_parse("{\"arch\": {\"type\": \"ResNet18\"}, \"trainer\": {\"batch_split\": 2}}", "bn.json");
     Module *resnet = model_from_config(bn);
     REQUIRE_OK(resnet);
-    expect_failure(batch_split_init(&bs, bn, resnet, model_from_config, CPU, false, 64) != 0, "BatchNorm2d",
+    expect_failure(batch_split_init(&bs, bn, resnet, model_from_config, CPU, 64) != 0, "BatchNorm2d",
                    "trainer.batch_split");
     config_free(bn);
     bn = config_parse("{\"arch\": {\"type\": \"ResNet18\"}}", "bn.json");
-    assert_int_equal(batch_split_init(&bs, bn, resnet, model_from_config, CPU, false, 64), 0);
+    assert_int_equal(batch_split_init(&bs, bn, resnet, model_from_config, CPU, 64), 0);
     assert_int_equal(bs.shards, 1);
     batch_split_free(&bs);
     config_free(bn);

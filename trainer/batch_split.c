@@ -37,10 +37,9 @@ static int read_setting(const Config *cfg, bool *automatic, int64_t *shards)
 }
 
 /* Why batches cannot be split here, or NULL. */
-static const char *obstacle(const Module *model, Device device, bool distributed, char *buf, size_t size)
+static const char *obstacle(const Module *model, Device device, char *buf, size_t size)
 {
     if (device.type != DEVICE_CPU) return "it runs on the CPU only (a GPU already runs each op on all its cores)";
-    if (distributed) return "it does not run under mpirun yet (give each rank its threads as ranks instead)";
     const char *bn = module_find_type(model, "BatchNorm");
     if (!bn) bn = module_find_type(model, "SyncBatchNorm");
     if (bn) {
@@ -51,7 +50,7 @@ static const char *obstacle(const Module *model, Device device, bool distributed
 }
 
 int batch_split_init(BatchSplit *bs, const Config *cfg, Module *model, Module *(*make_replica)(const Config *),
-                     Device device, bool distributed, int64_t batch_size)
+                     Device device, int64_t batch_size)
 {
     memset(bs, 0, sizeof *bs);
     bs->shards = 1;
@@ -59,7 +58,7 @@ int batch_split_init(BatchSplit *bs, const Config *cfg, Module *model, Module *(
     int64_t shards;
     if (read_setting(cfg, &bs->automatic, &shards)) return -1;
     char why_buf[256];
-    const char *why = obstacle(model, device, distributed, why_buf, sizeof why_buf);
+    const char *why = obstacle(model, device, why_buf, sizeof why_buf);
     if (bs->automatic) {
         int64_t by_samples = batch_size / MIN_SHARD_SAMPLES;
         shards = engine_num_threads() < by_samples ? engine_num_threads() : by_samples;

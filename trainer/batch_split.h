@@ -32,12 +32,14 @@ typedef struct {
 /* Reads trainer.batch_split ("auto" or a number of shards >= 1) and makes
  * the replicas (make_replica builds a model from cfg, as the model was
  * built; the default generator's state is kept). "auto" splits when there
- * are several threads, the device is the CPU, the run is not distributed,
- * the model has no BatchNorm and each shard gets at least 16 samples; an
- * explicit number where a split cannot run is an error naming the key.
+ * are several threads, the device is the CPU, the model has no BatchNorm
+ * and each shard gets at least 16 samples; an explicit number where a
+ * split cannot run is an error naming the key. Under mpirun each rank
+ * splits its own batch (the gradients reach .grad after the whole
+ * backward, so the averaging over ranks starts then: see trainer.c).
  * 0 or -1 with an error. */
 int batch_split_init(BatchSplit *bs, const Config *cfg, Module *model, Module *(*make_replica)(const Config *),
-                     Device device, bool distributed, int64_t batch_size);
+                     Device device, int64_t batch_size);
 void batch_split_free(BatchSplit *bs);
 
 /* The loss of the whole batch's output, on the calling thread: returns the

@@ -414,9 +414,14 @@ static int train_step(Trainer *t, TensorBatch *b, int64_t batch_idx, Tensor **ou
     bool first = batch_idx % t->accumulate == 0;
     bool last = (batch_idx + 1) % t->accumulate == 0 || batch_idx + 1 == t->len_epoch;
     if (first) optimizer_zero_grad(bt->optimizer, true);
-    if (t->ddp) ddp_set_sync(t->ddp, last); /* no_sync() for the other micro-batches */
+    /* no_sync() for the other micro-batches; and with the batch split the
+     * shards' gradients reach .grad only after the whole backward, so the
+     * gradient hooks stay idle and the averaging over ranks starts then */
+    bool split = t->split.shards > 1;
+    if (t->ddp) ddp_set_sync(t->ddp, last && !split);
     if (forward_backward(t, b, output, y, loss_out)) return -1;
     if (!last) return 0;
+    if (t->ddp && split) ddp_set_sync(t->ddp, true);
     if (t->ddp && ddp_finish_backward(t->ddp)) return -1;
     /* fp16: unscale and look for Inf/NaN in every gradient before ZeRO drops
      * the foreign ones, so that all ranks skip the same steps */
@@ -578,7 +583,7 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
         base_trainer_free(&t->base);
         return -1;
     }
-    if (amp_init(t, cp) || batch_split_init(&t->split, cp->config, model, model_from_config, device, dist_launched(),
+    if (amp_init(t, cp) || batch_split_init(&t->split, cp->config, model, model_from_config, device,
                                             data_loader_batch_size(data_loader))) {
         base_trainer_free(&t->base);
         return -1;

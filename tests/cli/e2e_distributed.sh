@@ -73,6 +73,11 @@ equivalent accumulate 2 --set data_loader.args.batch_size=32 -- \
   --set data_loader.args.batch_size=8 --set trainer.accumulate_grad_batches=2
 equivalent frozen 2 --set data_loader.args.batch_size=32 --set 'arch.freeze=["conv1.*"]' -- \
   --set data_loader.args.batch_size=16 --set 'arch.freeze=["conv1.*"]'
+# each rank splitting its batch in 2 shards (trainer.batch_split; on one thread the shards run in turn)
+equivalent split 2 --set data_loader.args.batch_size=32 -- \
+  --set data_loader.args.batch_size=16 --set trainer.batch_split=2
+equivalent split_accumulate 2 --set data_loader.args.batch_size=32 -- \
+  --set data_loader.args.batch_size=8 --set trainer.accumulate_grad_batches=2 --set trainer.batch_split=2
 # one rank under mpirun runs the whole communication path (buckets, MPI all-reduce of one): the same bits
 if mpi 1 one.log "${SMALL[@]}" --set "trainer.save_dir=$T/one" --set data_loader.args.batch_size=32; then
   check "mpirun -np 1 (the DDP path with one rank) gives one process's weights bit for bit" \
