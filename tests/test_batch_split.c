@@ -237,8 +237,8 @@ static void test_refused_settings(void **state)
 {
     Module *model = fresh_model();
     BatchSplit bs;
-    const char *bad[] = {"0", "\"two\"", "1.5", "true"};
-    for (int i = 0; i < 4; i++) {
+    const char *bad[] = {"0", "\"two\"", "1.5", "true", "1e300", "-1e300"};
+    for (int i = 0; i < 6; i++) {
         Config *cfg = config_with(bad[i]);
         expect_failure(batch_split_init(&bs, cfg, model, model_from_config, CPU, BATCH) != 0,
                        "trainer.batch_split", "\"auto\"");

@@ -26,7 +26,7 @@ static int read_setting(const Config *cfg, bool *automatic, int64_t *shards)
     *shards = 1;
     if (!node || (cJSON_IsString(node) && strcmp(node->valuestring, "auto") == 0)) return 0;
     double v = cJSON_IsNumber(node) ? node->valuedouble : 0;
-    if (!cJSON_IsNumber(node) || v != (double)(int64_t)v || v < 1 || v > MAX_SHARDS) {
+    if (!cJSON_IsNumber(node) || !(v >= 1 && v <= MAX_SHARDS) || v != (double)(int64_t)v) {
         engine_error("%s: trainer.batch_split: expected \"auto\" or a whole number of shards from 1 to %d, got %s",
                      cfg->label, MAX_SHARDS, config_describe(node));
         return -1;
