@@ -1368,6 +1368,23 @@ static void check_lowp_refused(const OpCase *c, DType lowp)
     scope_end();
 }
 
+/* Whether a low-precision run's floating output and its inputs' gradients
+ * are in lowp: with autocast off every op keeps its inputs' dtype
+ * (autocast.h), as PyTorch's do, and a gradient takes its input's. A
+ * wrong dtype is recorded as a failure. */
+static void expect_lowp_dtypes(const OpCase *c, const Result *ours, DType lowp)
+{
+    const char *wrong = NULL;
+    if (ours->out && dtype_is_floating(ours->out->dtype) && ours->out->dtype != lowp) wrong = "output";
+    for (int i = 0; i < c->n_in && !wrong; i++)
+        if (ours->grads[i] && ours->grads[i]->dtype != lowp) wrong = "gradient";
+    if (!wrong) return;
+    char label[200];
+    label_of(c, label, sizeof label);
+    print_message("  FAIL %s [%s]: the %s is not %s\n", label, dtype_name(lowp), wrong, dtype_name(lowp));
+    failures++;
+}
+
 /* On bf16/f16 inputs against the f32 op on the same rounded values, its
  * results rounded once: the kernels compute in f32 and round their outputs.
  * -1 when the case has no such check (or, F_NO_F16, checks a refusal). */
@@ -1389,6 +1406,7 @@ static double check_lowp(const OpCase *c, DType lowp)
                          : values[i];
     grad_mode_restore(mode);
     Result ours = run_case(c, values, L_CONTIG, CPU, lowp, false, DT_F32, seed);
+    expect_lowp_dtypes(c, &ours, lowp);
     Result ref = run_case(c, rounded, L_CONTIG, CPU, DT_F32, false, ours.out ? ours.out->dtype : DT_F32, seed);
     round_like(c, &ref, &ours);
     double err = ref.out && ours.out ? result_difference(c, &ours, &ref) : INFINITY;
