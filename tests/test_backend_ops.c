@@ -11,8 +11,9 @@
  *     - gradients: backward against central finite differences (f32 inputs,
  *       the weighted loss summed in double, small sizes);
  *     - bf16/f16: the op on rounded low-precision inputs against the f32 op
- *       on the same rounded values, its result rounded once (where PyTorch
- *       refuses f16, the op must refuse it too, naming the dtype);
+ *       on the same rounded values, its result rounded once; the output and
+ *       the gradients in the low dtype (where PyTorch refuses f16, the op
+ *       must refuse it too, naming the dtype);
  *     - errors: bad targets, indices and probabilities give the messages;
  *     - coverage: see below.
  *   test_backend_ops gpu   every case on the CUDA backend against the CPU
