@@ -8,7 +8,9 @@
  * 1.13's CPU autocast differs in leaving softmax, log_softmax and the norms
  * in bf16 and running conv_transpose2d in f32. Every other op (dot too)
  * keeps its inputs' dtype: one on bf16/f16 tensors computes in f32 and
- * rounds its output once.
+ * rounds its output once (indices stay int64). Outside autocast
+ * binary_cross_entropy_with_logits refuses float16 logits with an error
+ * naming the dtype, as PyTorch's CPU kernels do.
  *
  * The CPU computes every low-precision op in f32 on the rounded inputs and
  * rounds the result: the accumulation is f32, as in PyTorch's CPU kernels.

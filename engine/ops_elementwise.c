@@ -173,6 +173,9 @@ static int where_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *t_where(Tensor *cond, Tensor *a, Tensor *b)
 {
     if (!cond || !a || !b) return NULL;
+    /* bf16/f16: through f32, which the kernel takes (exact: values only move);
+     * a bf16/f16 operand with an f32 one promotes to f32, as in PyTorch */
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 2, t_where(cond, ac_in_[0], ac_in_[1]), a, b);
     CHECK_DTYPE("where", cond, DT_U8, "condition");
     CHECK_DTYPE("where", a, DT_F32, "input");
     CHECK_DTYPE("where", b, DT_F32, "other");
@@ -194,6 +197,8 @@ Tensor *t_where(Tensor *cond, Tensor *a, Tensor *b)
 Tensor *t_masked_fill(Tensor *a, Tensor *mask, double value)
 {
     if (!a || !mask) return NULL;
+    /* before the f32 fill value meets a: the result keeps a's dtype */
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, t_masked_fill(ac_in_[0], mask, value), a);
     Shape shape;
     ENGINE_CHECK(shape_broadcast(a->shape, mask->shape, &shape) && shape_equal(shape, a->shape),
                  "masked_fill: mask of shape %s cannot be broadcast to input of shape %s", shape_str(mask->shape),

@@ -197,6 +197,8 @@ static int embedding_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *f_embedding(Tensor *indices, Tensor *weight, int64_t padding_idx)
 {
     if (!indices || !weight) return NULL;
+    /* bf16/f16 weight: through f32, which the gather takes (exact: rows only move) */
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, f_embedding(indices, ac_in_[0], padding_idx), weight);
     CHECK_DTYPE("embedding", indices, DT_I64, "indices");
     CHECK_DTYPE("embedding", weight, DT_F32, "weight");
     CHECK_SAME_DEVICE("embedding", indices, weight);

@@ -233,6 +233,14 @@ Tensor *f_binary_cross_entropy(Tensor *input, Tensor *target, Tensor *weight, Re
 Tensor *f_binary_cross_entropy_with_logits(Tensor *input, Tensor *target, Tensor *weight, Tensor *pos_weight,
                                            Reduction reduction)
 {
+    /* PyTorch's CPU kernels take bfloat16 logits but not float16 ones; under
+     * autocast the loss runs in f32 (the f32 list), whatever the logits */
+    ENGINE_CHECK(!input || input->dtype != DT_F16 || autocast_state().enabled,
+                 "binary_cross_entropy_with_logits: not implemented for float16 input (as in PyTorch on the CPU); "
+                 "use bfloat16, float32, or autocast, under which the loss computes in float32");
+    AUTOCAST_DISPATCH(AUTOCAST_F32, 4,
+                      f_binary_cross_entropy_with_logits(ac_in_[0], ac_in_[1], ac_in_[2], ac_in_[3], reduction), input,
+                      target, weight, pos_weight);
     return pointwise_loss(POINTWISE_BCE_LOGITS, "binary_cross_entropy_with_logits",
                           "BinaryCrossEntropyWithLogitsBackward0", input, target, weight, pos_weight, reduction);
 }

@@ -1,6 +1,7 @@
 /* Reductions: sum, mean, var, std, amax and amin over all or some dims (with
  * keepdim), max/min along one dim with their indices, argmax/argmin, and
- * their backward functions. */
+ * their backward functions. On bf16/f16 inputs they compute through f32 and
+ * return the input's dtype (autocast.h); indices are int64 whatever it is. */
 #include <string.h>
 
 #include "engine/autocast.h"
@@ -191,6 +192,7 @@ static int std_backward(Node *n, Tensor *g, Tensor **gin)
 
 static Tensor *var_or_std(Tensor *t, const int *dims, int n_dims, int correction, bool keepdim, bool take_sqrt)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, var_or_std(ac_in_[0], dims, n_dims, correction, keepdim, take_sqrt), t);
     const char *op = take_sqrt ? "std" : "var";
     ReducePlan p;
     if (!plan_reduce(t, dims, n_dims, keepdim, op, &p)) return NULL;
@@ -234,6 +236,7 @@ static int amax_backward(Node *n, Tensor *g, Tensor **gin)
 
 static Tensor *amax_or_amin(Tensor *t, const int *dims, int n_dims, bool keepdim, bool is_max)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, amax_or_amin(ac_in_[0], dims, n_dims, keepdim, is_max), t);
     const char *op = is_max ? "amax" : "amin";
     ReducePlan p;
     if (!plan_reduce(t, dims, n_dims, keepdim, op, &p) || !check_nonempty(t, &p, op)) return NULL;
@@ -308,6 +311,8 @@ static Tensor *extreme_along_dim(Tensor *t, int dim, bool keepdim, bool is_max, 
 
 Tensor *t_max_dim(Tensor *t, int dim, bool keepdim, Tensor **indices)
 {
+    /* the values in t's dtype; the indices int64 (exact: the same maxima) */
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, t_max_dim(ac_in_[0], dim, keepdim, indices), t);
     Tensor *values;
     Tensor *idx = extreme_along_dim(t, dim, keepdim, true, "max", &values);
     if (indices) *indices = idx;
@@ -316,6 +321,7 @@ Tensor *t_max_dim(Tensor *t, int dim, bool keepdim, Tensor **indices)
 
 Tensor *t_min_dim(Tensor *t, int dim, bool keepdim, Tensor **indices)
 {
+    AUTOCAST_DISPATCH(AUTOCAST_KEEP, 1, t_min_dim(ac_in_[0], dim, keepdim, indices), t);
     Tensor *values;
     Tensor *idx = extreme_along_dim(t, dim, keepdim, false, "min", &values);
     if (indices) *indices = idx;
@@ -330,6 +336,7 @@ Tensor *t_argmax(Tensor *t, int dim, bool keepdim)
 
 Tensor *t_argmin(Tensor *t, int dim, bool keepdim)
 {
+    if (t && dtype_is_lowp(t->dtype)) t = tensor_to_dtype(t, DT_F32); /* exact: the same minima */
     return extreme_along_dim(t, dim, keepdim, false, "argmin", NULL);
 }
 

@@ -1,7 +1,8 @@
 /* Mixed precision: bf16/f16 conversions bit-exact with torch's, the
  * autocast policy (output dtypes, values and gradients against
  * torch.autocast("cpu", bfloat16); f16 against torch computing on f16-rounded
- * inputs), ops on low-precision tensors, bf16 in safetensors, and the
+ * inputs), ops on low-precision tensors (the dtypes of the ops off
+ * autocast's lists against torch's), bf16 in safetensors, and the
  * GradScaler's skip/grow/backoff sequence (PyTorch's documented algorithm). */
 #include <math.h>
 #include <stdio.h>
@@ -287,6 +288,202 @@ static void test_policy_dtypes(void **state)
     scope_end();
 }
 
+/* ---- ops off the autocast lists, against torch ----
+ * An op on neither list keeps its inputs' dtype: on bf16/f16 it computes in
+ * f32 and rounds its result (autocast.h); binary_cross_entropy_with_logits
+ * is on the f32 list. Each op runs on inputs of each mode's dtype, with and
+ * without autocast, and its output's dtype, its gradient's dtype, a refusal
+ * and its values must be torch's (tests/ref/amp_ref.py, task keep_ops). */
+
+typedef struct {
+    Tensor *x, *y, *cond, *target, *weight, *pos_weight, *emb, *idx; /* f32, cond u8, idx i64 */
+} KeepInputs;
+
+typedef struct {
+    const char *name; /* as in amp_ref.py's keep_op_table */
+    Tensor *(*run)(Tensor *leaf, const KeepInputs *in, DType dt);
+    bool on_emb; /* the differentiated input is the embedding table, not x */
+} KeepOp;
+
+static Tensor *as(Tensor *t, DType dt) { return tensor_to_dtype(t, dt); }
+static Tensor *k_where(Tensor *x, const KeepInputs *in, DType dt) { return t_where(in->cond, x, as(in->y, dt)); }
+static Tensor *k_where_f32_other(Tensor *x, const KeepInputs *in, DType dt) { return t_where(in->cond, x, in->y); }
+static Tensor *k_masked_fill(Tensor *x, const KeepInputs *in, DType dt) { return t_masked_fill(x, in->cond, -7.5); }
+static Tensor *k_var(Tensor *x, const KeepInputs *in, DType dt) { return t_var(x, (int[]){1}, 1, 1, false); }
+static Tensor *k_std(Tensor *x, const KeepInputs *in, DType dt) { return t_std(x, NULL, 0, 1, false); }
+static Tensor *k_amax(Tensor *x, const KeepInputs *in, DType dt) { return t_amax(x, (int[]){0}, 1, true); }
+static Tensor *k_amin(Tensor *x, const KeepInputs *in, DType dt) { return t_amin(x, NULL, 0, false); }
+static Tensor *k_max_values(Tensor *x, const KeepInputs *in, DType dt)
+{
+    Tensor *idx = NULL;
+    return t_max_dim(x, 1, false, &idx);
+}
+static Tensor *k_max_indices(Tensor *x, const KeepInputs *in, DType dt)
+{
+    Tensor *idx = NULL;
+    return t_max_dim(x, 1, false, &idx) ? idx : NULL;
+}
+static Tensor *k_min_values(Tensor *x, const KeepInputs *in, DType dt)
+{
+    Tensor *idx = NULL;
+    return t_min_dim(x, 0, true, &idx);
+}
+static Tensor *k_min_indices(Tensor *x, const KeepInputs *in, DType dt)
+{
+    Tensor *idx = NULL;
+    return t_min_dim(x, 0, true, &idx) ? idx : NULL;
+}
+static Tensor *k_argmin(Tensor *x, const KeepInputs *in, DType dt) { return t_argmin(x, 1, false); }
+static Tensor *k_embedding(Tensor *w, const KeepInputs *in, DType dt) { return f_embedding(in->idx, w, -1); }
+static Tensor *k_embedding_padding(Tensor *w, const KeepInputs *in, DType dt) { return f_embedding(in->idx, w, 2); }
+static Tensor *k_bce_logits(Tensor *x, const KeepInputs *in, DType dt)
+{
+    return f_binary_cross_entropy_with_logits(x, as(in->target, dt), as(in->weight, dt), as(in->pos_weight, dt),
+                                              REDUCTION_MEAN);
+}
+static Tensor *k_bce_logits_none(Tensor *x, const KeepInputs *in, DType dt)
+{
+    return f_binary_cross_entropy_with_logits(x, as(in->target, dt), NULL, NULL, REDUCTION_NONE);
+}
+
+static const KeepOp keep_ops[] = {
+    {"where", k_where, false},           {"where_f32_other", k_where_f32_other, false},
+    {"masked_fill", k_masked_fill, false}, {"var", k_var, false},
+    {"std", k_std, false},               {"amax", k_amax, false},
+    {"amin", k_amin, false},             {"max_values", k_max_values, false},
+    {"max_indices", k_max_indices, false}, {"min_values", k_min_values, false},
+    {"min_indices", k_min_indices, false}, {"argmin", k_argmin, false},
+    {"embedding", k_embedding, true},    {"embedding_padding", k_embedding_padding, true},
+    {"bce_logits", k_bce_logits, false}, {"bce_logits_none", k_bce_logits_none, false},
+};
+#define N_KEEP_OPS (int)(sizeof keep_ops / sizeof keep_ops[0])
+
+/* as amp_ref.py's KEEP_MODES: the inputs' dtype, and autocast bf16 on */
+static const struct {
+    const char *name;
+    DType dt;
+    bool autocast;
+} keep_modes[] = {{"bf16", DT_BF16, false},
+                  {"f16", DT_F16, false},
+                  {"autocast_bf16", DT_BF16, true},
+                  {"autocast_f32", DT_F32, true},
+                  {"autocast_f16", DT_F16, true}};
+#define N_KEEP_MODES (int)(sizeof keep_modes / sizeof keep_modes[0])
+
+static KeepInputs keep_inputs(Generator *g)
+{
+    /* x: distinct quarters, exact in bf16 and f16, so that maxima and their
+     * indices do not depend on the rounding */
+    float xv[24];
+    for (int i = 0; i < 24; i++) xv[i] = (float)(((i * 7) % 24) - 12) * 0.25f;
+    uint8_t cv[24];
+    for (int i = 0; i < 24; i++) cv[i] = (uint8_t)((i * 5) % 3 == 0);
+    return (KeepInputs){
+        .x = tensor_from_data(xv, SHAPE(4, 6), DT_F32, CPU),
+        .y = tensor_randn(SHAPE(4, 6), g, CPU),
+        .cond = tensor_from_data(cv, SHAPE(4, 6), DT_U8, CPU),
+        .target = t_add_scalar(t_mul_scalar(tensor_rand(SHAPE(4, 6), g, CPU), 0.9), 0.05),
+        .weight = t_add_scalar(tensor_rand(SHAPE(6), g, CPU), 0.5),
+        .pos_weight = t_add_scalar(tensor_rand(SHAPE(6), g, CPU), 0.5),
+        .emb = tensor_randn(SHAPE(10, 3), g, CPU),
+        .idx = tensor_from_data((int64_t[]){1, 2, 9, 2, 0}, SHAPE(5), DT_I64, CPU),
+    };
+}
+
+/* Runs op on inputs of dtype dt (under autocast bf16 when asked) and
+ * backward from the sum of its f32 output. Returns the output (NULL when the
+ * op refused, then with an error naming dt) and the names of its dtype
+ * ("error" for a refusal) and of the gradient's (NULL: none). */
+static Tensor *run_keep_op(const KeepOp *op, const KeepInputs *in, DType dt, bool autocast, const char **out_dt,
+                           const char **grad_dt)
+{
+    bool mode = no_grad_begin();
+    Tensor *leaf = t_clone(tensor_to_dtype(op->on_emb ? in->emb : in->x, dt));
+    grad_mode_restore(mode);
+    REQUIRE_OK(tensor_set_requires_grad(leaf, true));
+    AutocastState prev;
+    if (autocast) assert_int_equal(autocast_begin(DT_BF16, &prev), 0);
+    engine_clear_error();
+    Tensor *o = op->run(leaf, in, dt);
+    if (autocast) autocast_restore(prev);
+    *grad_dt = NULL;
+    if (!o) {
+        *out_dt = "error";
+        print_message("  %-18s refused: %s\n", op->name, engine_last_error());
+        assert_non_null(strstr(engine_last_error(), dtype_name(dt)));
+        engine_clear_error();
+        return NULL;
+    }
+    *out_dt = dtype_name(o->dtype);
+    if (dtype_is_floating(o->dtype)) {
+        assert_int_equal(tensor_backward(t_sum(tensor_to_dtype(o, DT_F32), NULL, 0, false), NULL), 0);
+        assert_non_null(leaf->grad);
+        *grad_dt = dtype_name(leaf->grad->dtype);
+    }
+    return o;
+}
+
+/* Whether our dtype names (output, gradient) are torch's [output, gradient]. */
+static bool same_dtypes(const cJSON *theirs, const char *out_dt, const char *grad_dt)
+{
+    const cJSON *o = cJSON_GetArrayItem(theirs, 0), *g = cJSON_GetArrayItem(theirs, 1);
+    if (!cJSON_IsString(o) || strcmp(o->valuestring, out_dt) != 0) return false;
+    return grad_dt ? cJSON_IsString(g) && strcmp(g->valuestring, grad_dt) == 0 : cJSON_IsNull(g);
+}
+
+/* A few units in the last place of the output's dtype, relative to its
+ * scale: we compute in f32 and round once, torch's bf16 loss rounds some of
+ * its steps on the way (2 units seen). Indices must match exactly. */
+static double keep_tolerance(const Tensor *out)
+{
+    switch (out->dtype) {
+    case DT_BF16: return 1.0 / 64;
+    case DT_F16: return 1.0 / 512;
+    case DT_F32: return 1e-5;
+    default: return 0;
+    }
+}
+
+static void test_keep_ops_match_torch(void **state)
+{
+    (void)state;
+    scope_begin();
+    Generator gen;
+    generator_seed(&gen, 21);
+    KeepInputs in = keep_inputs(&gen);
+    const char *names[] = {"x", "y", "cond", "target", "weight", "pos_weight", "emb", "idx"};
+    Tensor *tensors[] = {in.x, in.y, in.cond, in.target, in.weight, in.pos_weight, in.emb, in.idx};
+    Safetensors *ref = NULL;
+    int rc = torch_script_run("amp_ref.py", "amp_keep", 8, names, tensors, "{\"task\": \"keep_ops\"}", &ref);
+    SKIP_NO_TORCH(rc);
+    cJSON *result = cJSON_Parse(safetensors_meta(ref, "result"));
+    assert_non_null(result);
+    int mismatches = 0;
+    for (int m = 0; m < N_KEEP_MODES; m++) {
+        print_message("%s:\n", keep_modes[m].name);
+        const cJSON *theirs = cJSON_GetObjectItemCaseSensitive(result, keep_modes[m].name);
+        for (int k = 0; k < N_KEEP_OPS; k++) {
+            const char *out_dt, *grad_dt;
+            Tensor *o = run_keep_op(&keep_ops[k], &in, keep_modes[m].dt, keep_modes[m].autocast, &out_dt, &grad_dt);
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(theirs, keep_ops[k].name);
+            bool same = same_dtypes(t, out_dt, grad_dt);
+            char *tstr = cJSON_PrintUnformatted(t);
+            print_message("  %-18s ours [%s, %s] torch %s%s\n", keep_ops[k].name, out_dt, grad_dt ? grad_dt : "null",
+                          tstr, same ? "" : "  MISMATCH");
+            free(tstr);
+            if (!same) mismatches++;
+            if (!o || !same) continue;
+            char key[64];
+            snprintf(key, sizeof key, "%s.%s", keep_modes[m].name, keep_ops[k].name);
+            expect_close(tensor_to_dtype(tensor_detach(o), DT_F32), safetensors_get(ref, key), keep_tolerance(o), key);
+        }
+    }
+    assert_int_equal(mismatches, 0);
+    cJSON_Delete(result);
+    safetensors_free(ref);
+    scope_end();
+}
+
 static void test_safetensors_bf16_roundtrip(void **state)
 {
     (void)state;
@@ -457,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_autocast_bf16_matches_torch),
         cmocka_unit_test(test_autocast_f16_matches_rounded_reference),
         cmocka_unit_test(test_policy_dtypes),
+        cmocka_unit_test(test_keep_ops_match_torch),
         cmocka_unit_test(test_safetensors_bf16_roundtrip),
         cmocka_unit_test(test_grad_scaler_sequence),
         cmocka_unit_test(test_f16_overflow_skips_step),

@@ -11,7 +11,9 @@
  *     - gradients: backward against central finite differences (f32 inputs,
  *       the weighted loss summed in double, small sizes);
  *     - bf16/f16: the op on rounded low-precision inputs against the f32 op
- *       on the same rounded values, its result rounded once;
+ *       on the same rounded values, its result rounded once; the output and
+ *       the gradients in the low dtype (where PyTorch refuses f16, the op
+ *       must refuse it too, naming the dtype);
  *     - errors: bad targets, indices and probabilities give the messages;
  *     - coverage: see below.
  *   test_backend_ops gpu   every case on the CUDA backend against the CPU
@@ -91,7 +93,8 @@ typedef enum {
     F_NO_LAYOUTS = 1 << 8, /* only contiguous inputs (t_view needs viewable strides) */
     F_NO_BCAST = 1 << 9,   /* no stride-0 variant: equal values along the reduced dim make it 0/0 */
     F_GPU_ONLY = 1 << 10,  /* sizes for the GPU's algorithm choices, too slow for the CPU's checks */
-    F_GPU_EXACT = 1 << 11  /* the GPU must give the CPU's bits (conversions, fill: nothing to round) */
+    F_GPU_EXACT = 1 << 11, /* the GPU must give the CPU's bits (conversions, fill: nothing to round) */
+    F_NO_F16 = 1 << 12     /* with F_LOWP: f16 must be refused with an error (PyTorch's CPU kernels refuse it) */
 } CaseFlags;
 
 typedef enum {
@@ -290,9 +293,9 @@ static void add_elementwise_cases(void)
                      .family = FAM_ELEMENTWISE});
     }
     add((OpCase){.op = "t_where", .run = run_where, .n_in = 3, .in = {MASK(4, 1), X(4, 6), X(6)},
-                 .flags = F_NONFINITE | F_NF_GRAD, .family = FAM_ELEMENTWISE});
+                 .flags = F_LOWP | F_NONFINITE | F_NF_GRAD, .family = FAM_ELEMENTWISE});
     add((OpCase){.op = "t_masked_fill", .run = run_masked_fill, .n_in = 2, .in = {X(4, 6), MASK(4, 1)}, .a = -7.5,
-                 .flags = F_NONFINITE, .family = FAM_ELEMENTWISE});
+                 .flags = F_LOWP | F_NONFINITE, .family = FAM_ELEMENTWISE});
 
     /* in place, no autograd: f32 and exact wrapping int64 */
     InputSpec dst_f = no_grad(X(6, 4)), dst_i = {.kind = IN_I64_BIG, .shape = SHAPE(7, 33)};
@@ -403,14 +406,13 @@ static void add_reduction_cases(void)
             OpCase c = {.op = ops[o].op, .note = configs[k].note, .run = ops[o].run, .n_in = 1,
                         .in = {{.kind = ops[o].grid ? IN_GRID : IN_NORMAL, .grad = true, .shape = configs[k].shape}},
                         .n_dims = configs[k].n_dims, .keepdim = configs[k].keepdim, .a = ops[o].correction,
-                        .flags = F_NONFINITE, .family = FAM_REDUCE};
-            if (ops[o].run == run_sum || ops[o].run == run_mean) c.flags |= F_LOWP; /* the others take f32 only */
+                        .flags = F_NONFINITE | F_LOWP, .family = FAM_REDUCE};
             memcpy(c.dims, configs[k].dims, sizeof c.dims);
             if (ops[o].correction == 1 || ops[o].run == run_var || ops[o].run == run_std)
                 if (c.n_dims == 1 && c.dims[0] == 0) c.flags |= F_NO_BCAST;
             add(c);
         }
-    /* the GPU's block-per-output, chunked and column layouts */
+    /* the GPU's block-per-output, chunked and column layouts (no bf16/f16: those are CPU tensors) */
     const struct {
         const char *op;
         RunFn run;
@@ -430,7 +432,7 @@ static void add_reduction_cases(void)
     static const char *empty_ops[] = {"t_sum", "t_mean", "t_var", "t_std"};
     for (int k = 0; k < 4; k++)
         add((OpCase){.op = empty_ops[k], .note = "empty dim", .run = empty[k], .n_in = 1, .in = {X(0, 4)}, .dims = {0},
-                     .n_dims = 1, .a = 1, .flags = F_NO_FD, .family = FAM_REDUCE});
+                     .n_dims = 1, .a = 1, .flags = F_NO_FD | F_LOWP, .family = FAM_REDUCE});
 
     /* max/min along a dim: values (differentiable) and indices (exact, first of ties) */
     static const struct {
@@ -439,13 +441,14 @@ static void add_reduction_cases(void)
     } mm[] = {{"t_max_dim", run_max_dim}, {"t_min_dim", run_min_dim}};
     for (int k = 0; k < 2; k++) {
         add((OpCase){.op = mm[k].op, .note = "values dim 1", .run = mm[k].run, .n_in = 1, .in = {GRID(5, 6)}, .dim = 1,
-                     .flags = F_NONFINITE, .family = FAM_REDUCE});
+                     .flags = F_NONFINITE | F_LOWP, .family = FAM_REDUCE});
         add((OpCase){.op = mm[k].op, .note = "values dim 1 keepdim", .run = mm[k].run, .n_in = 1,
-                     .in = {GRID(6, 7, 8)}, .dim = 1, .keepdim = true, .flags = F_NONFINITE, .family = FAM_REDUCE});
+                     .in = {GRID(6, 7, 8)}, .dim = 1, .keepdim = true, .flags = F_NONFINITE | F_LOWP,
+                     .family = FAM_REDUCE});
         add((OpCase){.op = mm[k].op, .note = "indices, ties", .run = mm[k].run, .n_in = 1, .in = {TIES(20, 30)},
-                     .dim = 1, .flag = true, .flags = F_NONFINITE, .family = FAM_REDUCE});
+                     .dim = 1, .flag = true, .flags = F_NONFINITE | F_LOWP, .family = FAM_REDUCE});
         add((OpCase){.op = mm[k].op, .note = "indices, ties, dim 0", .run = mm[k].run, .n_in = 1, .in = {TIES(20, 30)},
-                     .dim = 0, .flag = true, .family = FAM_REDUCE});
+                     .dim = 0, .flag = true, .flags = F_LOWP, .family = FAM_REDUCE});
         add((OpCase){.op = mm[k].op, .note = "values, long rows", .run = mm[k].run, .n_in = 1, .in = {X(3, 10000)},
                      .dim = 1, .flags = F_NO_FD, .family = FAM_REDUCE});
         add((OpCase){.op = mm[k].op, .note = "indices, long columns", .run = mm[k].run, .n_in = 1,
@@ -456,7 +459,7 @@ static void add_reduction_cases(void)
     add((OpCase){.op = "t_argmax", .note = "ties", .run = run_argmax, .n_in = 1, .in = {TIES(6, 40)}, .dim = 1,
                  .flags = F_NONFINITE | F_LOWP, .family = FAM_REDUCE});
     add((OpCase){.op = "t_argmin", .note = "ties keepdim", .run = run_argmin, .n_in = 1, .in = {TIES(6, 40)}, .dim = 0,
-                 .keepdim = true, .flags = F_NONFINITE, .family = FAM_REDUCE});
+                 .keepdim = true, .flags = F_NONFINITE | F_LOWP, .family = FAM_REDUCE});
     add((OpCase){.op = "t_argmax_all", .run = run_argmax_all, .n_in = 1, .in = {X(300, 70)}, .flags = F_NONFINITE,
                  .family = FAM_REDUCE});
 }
@@ -730,9 +733,9 @@ static void add_index(OpCase c)
 static void add_index_cases(void)
 {
     add_index((OpCase){.op = "f_embedding", .note = "no padding_idx", .run = run_embedding, .n_in = 2,
-                       .in = {IDX(50, 6, 9), X(50, 16)}, .n = -1});
+                       .in = {IDX(50, 6, 9), X(50, 16)}, .n = -1, .flags = F_LOWP});
     add_index((OpCase){.op = "f_embedding", .note = "padding_idx 3", .run = run_embedding, .n_in = 2,
-                       .in = {IDX(50, 6, 9), X(50, 16)}, .n = 3});
+                       .in = {IDX(50, 6, 9), X(50, 16)}, .n = 3, .flags = F_LOWP});
     add_index((OpCase){.op = "f_embedding", .note = "8192 indices, long runs", .run = run_embedding, .n_in = 2,
                        .in = {IDX(1000, 8192), X(1000, 64)}, .n = -1, .flags = F_NO_FD});
     const struct {
@@ -809,7 +812,8 @@ static const char *reduction_name[] = {"mean", "sum", "none"};
 static void add_loss(OpCase c)
 {
     c.family = FAM_LOSS;
-    if (c.run != run_bce_logits) c.flags |= F_LOWP; /* binary_cross_entropy_with_logits takes f32 only */
+    c.flags |= F_LOWP;
+    if (c.run == run_bce_logits) c.flags |= F_NO_F16; /* PyTorch's CPU has bf16 logits only */
     add(c);
 }
 
@@ -1145,8 +1149,13 @@ typedef struct {
     Tensor *grads[MAX_IN];
 } Result;
 
+/* The inputs a low-precision run rounds: the op's data (what takes a
+ * gradient, and the ties that comparisons and arg-reductions read), not
+ * the f32 loss weights. */
+static bool rounds_in_lowp(const OpCase *c, int i) { return c->in[i].grad || c->in[i].kind == IN_SMALLINT; }
+
 /* Runs c on device with the values in the given layout (each floating
- * input first rounded to lowp unless lowp is DT_F32), then backward from a
+ * input of rounds_in_lowp first rounded to lowp unless lowp is DT_F32), then backward from a
  * fixed random output gradient (with NaN/Inf in it when nf_grad; rounded
  * through grad_dtype first, so that an f32 reference sees the gradient a
  * low-precision run gets). NULL out with the engine's message recorded when
@@ -1160,7 +1169,7 @@ static Result run_case(const OpCase *c, Tensor **values, Layout layout, Device d
     for (int i = 0; i < c->n_in; i++) {
         if (!values[i]) continue;
         Tensor *v = values[i];
-        if (lowp != DT_F32 && v->dtype == DT_F32 && c->in[i].grad) v = tensor_to_dtype(v, lowp);
+        if (lowp != DT_F32 && v->dtype == DT_F32 && rounds_in_lowp(c, i)) v = tensor_to_dtype(v, lowp);
         in[i] = in_layout(v, input_layout(c, i, layout, v), device);
     }
     grad_mode_restore(mode);
@@ -1340,22 +1349,65 @@ static double check_gradients(const OpCase *c)
     return err;
 }
 
+/* An F_NO_F16 case on f16 inputs must fail with an error naming the dtype,
+ * as PyTorch's CPU kernels do, rather than compute. */
+static void check_lowp_refused(const OpCase *c, DType lowp)
+{
+    scope_begin();
+    Tensor *values[MAX_IN];
+    case_values(c, V_CONTIG, case_seed(c), values);
+    engine_clear_error();
+    Result ours = run_case(c, values, L_CONTIG, CPU, lowp, false, DT_F32, case_seed(c));
+    if (ours.out || !engine_has_error() || !strstr(engine_last_error(), dtype_name(lowp))) {
+        char label[200];
+        label_of(c, label, sizeof label);
+        print_message("  FAIL %s [%s]: expected an error naming %s, got %s\n", label, dtype_name(lowp),
+                      dtype_name(lowp), ours.out ? "a result" : engine_last_error());
+        failures++;
+    }
+    engine_clear_error();
+    scope_end();
+}
+
+/* Whether a low-precision run's floating output and its inputs' gradients
+ * are in lowp: with autocast off every op keeps its inputs' dtype
+ * (autocast.h), as PyTorch's do, and a gradient takes its input's. A
+ * wrong dtype is recorded as a failure. */
+static void expect_lowp_dtypes(const OpCase *c, const Result *ours, DType lowp)
+{
+    const char *wrong = NULL;
+    if (ours->out && dtype_is_floating(ours->out->dtype) && ours->out->dtype != lowp) wrong = "output";
+    for (int i = 0; i < c->n_in && !wrong; i++)
+        if (ours->grads[i] && ours->grads[i]->dtype != lowp) wrong = "gradient";
+    if (!wrong) return;
+    char label[200];
+    label_of(c, label, sizeof label);
+    print_message("  FAIL %s [%s]: the %s is not %s\n", label, dtype_name(lowp), wrong, dtype_name(lowp));
+    failures++;
+}
+
 /* On bf16/f16 inputs against the f32 op on the same rounded values, its
- * results rounded once: the kernels compute in f32 and round their outputs. */
+ * results rounded once: the kernels compute in f32 and round their outputs.
+ * -1 when the case has no such check (or, F_NO_F16, checks a refusal). */
 static double check_lowp(const OpCase *c, DType lowp)
 {
     if (!(c->flags & F_LOWP)) return -1;
+    if (lowp == DT_F16 && c->flags & F_NO_F16) {
+        check_lowp_refused(c, lowp);
+        return -1;
+    }
     scope_begin();
     Tensor *values[MAX_IN], *rounded[MAX_IN];
     uint64_t seed = case_seed(c);
     case_values(c, V_CONTIG, seed, values);
     bool mode = no_grad_begin();
     for (int i = 0; i < c->n_in; i++)
-        rounded[i] = values[i] && values[i]->dtype == DT_F32 && c->in[i].grad
+        rounded[i] = values[i] && values[i]->dtype == DT_F32 && rounds_in_lowp(c, i)
                          ? tensor_to_dtype(tensor_to_dtype(values[i], lowp), DT_F32)
                          : values[i];
     grad_mode_restore(mode);
     Result ours = run_case(c, values, L_CONTIG, CPU, lowp, false, DT_F32, seed);
+    expect_lowp_dtypes(c, &ours, lowp);
     Result ref = run_case(c, rounded, L_CONTIG, CPU, DT_F32, false, ours.out ? ours.out->dtype : DT_F32, seed);
     round_like(c, &ref, &ours);
     double err = ref.out && ours.out ? result_difference(c, &ours, &ref) : INFINITY;
@@ -1390,7 +1442,8 @@ static void run_cpu_family(Family family)
         label_of(c, label, sizeof label);
         int m = 0;
         if (fd >= 0) m += snprintf(extra + m, sizeof extra - (size_t)m, "  fd %.1e", fd);
-        if (bf16 >= 0) snprintf(extra + m, sizeof extra - (size_t)m, "  bf16 %.1e f16 %.1e", bf16, f16);
+        if (bf16 >= 0 && f16 >= 0) snprintf(extra + m, sizeof extra - (size_t)m, "  bf16 %.1e f16 %.1e", bf16, f16);
+        else if (bf16 >= 0) snprintf(extra + m, sizeof extra - (size_t)m, "  bf16 %.1e f16 refused", bf16);
         print_message("  %-72s layouts %.1e%s  %.2f s\n", label, layouts, extra, seconds_now() - case_start);
         n++;
     }

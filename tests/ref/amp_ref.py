@@ -15,6 +15,15 @@ Run by tests/support/torch_script.c as: amp_ref.py IN OUT. IN's metadata
             reference rounds inputs to f16, computes in f32 and rounds the
             output, which is what the engine does on the CPU.
 
+  keep_ops: x (distinct values exact in bf16/f16), y, cond (uint8), target,
+            weight, pos_weight (binary_cross_entropy_with_logits), emb and
+            idx (embedding); for each mode of KEEP_MODES (an input dtype,
+            and whether torch.autocast("cpu", bfloat16) is on) runs the ops
+            of keep_op_table on inputs of that dtype and writes each output
+            as f32 (<mode>.<op>) and, in "result", {mode: {op: [output
+            dtype, dtype of the differentiated input's gradient or null]}},
+            with "error" for an output that torch refuses to compute.
+
   scaler:   "found_inf" list and growth_interval; replays
             torch.cuda.amp.GradScaler.update's rule (the _amp_update_scale_
             kernel, which has no CPU build in torch 1.13, transcribed below
@@ -85,6 +94,66 @@ def autocast(ts, out, fp16):
     return {k: str(o.dtype).replace("torch.", "") for k, o in outs.items()}
 
 
+# mode: (the dtype the floating inputs are cast to, autocast bf16 on)
+KEEP_MODES = {
+    "bf16": (torch.bfloat16, False),
+    "f16": (torch.float16, False),
+    "autocast_bf16": (torch.bfloat16, True),
+    "autocast_f32": (torch.float32, True),
+    "autocast_f16": (torch.float16, True),
+}
+
+
+def keep_op_table(cond, idx, cast):
+    """op name -> (function of the differentiated input, which input that is).
+    The same ops, arguments and names as test_amp.c's keep_ops[]."""
+    y32 = cast("y", torch.float32)
+    return {
+        "where": (lambda x: torch.where(cond, x, cast("y")), "x"),
+        "where_f32_other": (lambda x: torch.where(cond, x, y32), "x"),
+        "masked_fill": (lambda x: x.masked_fill(cond, -7.5), "x"),
+        "var": (lambda x: torch.var(x, 1), "x"),
+        "std": (lambda x: torch.std(x), "x"),
+        "amax": (lambda x: torch.amax(x, 0, keepdim=True), "x"),
+        "amin": (lambda x: torch.amin(x, (0, 1)), "x"),
+        "max_values": (lambda x: torch.max(x, 1).values, "x"),
+        "max_indices": (lambda x: torch.max(x, 1).indices, "x"),
+        "min_values": (lambda x: torch.min(x, 0, keepdim=True).values, "x"),
+        "min_indices": (lambda x: torch.min(x, 0, keepdim=True).indices, "x"),
+        "argmin": (lambda x: torch.argmin(x, 1), "x"),
+        "embedding": (lambda w: F.embedding(idx, w), "emb"),
+        "embedding_padding": (lambda w: F.embedding(idx, w, padding_idx=2), "emb"),
+        "bce_logits": (lambda x: F.binary_cross_entropy_with_logits(x, cast("target"), cast("weight"),
+                                                                    pos_weight=cast("pos_weight")), "x"),
+        "bce_logits_none": (lambda x: F.binary_cross_entropy_with_logits(x, cast("target"), reduction="none"), "x"),
+    }
+
+
+def keep_ops(ts, out):
+    cond = torch.from_numpy(ts["cond"].copy()).bool()
+    idx = torch.from_numpy(ts["idx"].copy())
+    result = {}
+    for mode, (dt, on) in KEEP_MODES.items():
+        def cast(name, to=dt):
+            return torch.from_numpy(ts[name].copy()).to(to)
+        result[mode] = {}
+        for op, (f, leaf_name) in keep_op_table(cond, idx, cast).items():
+            leaf = cast(leaf_name).requires_grad_()
+            try:
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=on):
+                    o = f(leaf)
+            except RuntimeError:
+                result[mode][op] = ["error", None]
+                continue
+            grad = None
+            if o.is_floating_point():
+                o.float().sum().backward()
+                grad = str(leaf.grad.dtype).replace("torch.", "")
+            out[mode + "." + op] = o.detach().float().numpy()
+            result[mode][op] = [str(o.dtype).replace("torch.", ""), grad]
+    return result
+
+
 def scaler(args):
     scale = torch.tensor([65536.0], dtype=torch.float32)
     tracker, growth, backoff, interval = 0, 2.0, 0.5, args["growth_interval"]
@@ -116,6 +185,8 @@ def main():
         convert(tensors, out)
     elif args["task"] == "autocast":
         result = autocast(tensors, out, args.get("fp16", False))
+    elif args["task"] == "keep_ops":
+        result = keep_ops(tensors, out)
     elif args["task"] == "scaler":
         result = scaler(args)
     else:
