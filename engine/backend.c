@@ -75,9 +75,13 @@ static void load_cuda(void)
 {
     if (engine_backends[DEVICE_CUDA]) return;
 #ifdef ENGINE_HAVE_CUDA
-    if (!getenv("ENGINE_BACKEND_PATH") && !nvidia_driver_present()) {
+    char path[4096];
+    if (!getenv("ENGINE_BACKEND_PATH") && !nvidia_driver_present() &&
+        backend_module_locate(module_file[DEVICE_CUDA], path, sizeof path)) {
         snprintf(unavailable[DEVICE_CUDA], sizeof unavailable[DEVICE_CUDA],
-                 "no NVIDIA driver on this machine (no /dev/nvidiactl, /proc/driver/nvidia or /dev/dxg)");
+                 "no NVIDIA driver on this machine (no /dev/nvidiactl, /proc/driver/nvidia or /dev/dxg), so %s "
+                 "was not loaded",
+                 path);
         return;
     }
     const Backend *b = backend_module_load(module_file[DEVICE_CUDA], unavailable[DEVICE_CUDA],

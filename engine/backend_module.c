@@ -53,10 +53,11 @@ static void add_candidate(char (*cand)[PATH_MAX], int *n, int max, const char *d
     memcpy(cand[(*n)++], path, sizeof path);
 }
 
-const Backend *backend_module_load(const char *file, char *why, size_t why_size)
+enum { MAX_CANDIDATES = 16 };
+
+/* The paths file may be at, in the order they are tried; returns how many. */
+static int candidates(const char *file, char cand[][PATH_MAX])
 {
-    enum { MAX_CANDIDATES = 16 };
-    char cand[MAX_CANDIDATES][PATH_MAX];
     int n = 0;
     const char *env = getenv("ENGINE_BACKEND_PATH");
     if (env) {
@@ -69,7 +70,25 @@ const Backend *backend_module_load(const char *file, char *why, size_t why_size)
     char dir[PATH_MAX];
     if (engine_folder(dir, sizeof dir)) add_candidate(cand, &n, MAX_CANDIDATES, dir, file);
     if (exe_folder(dir, sizeof dir)) add_candidate(cand, &n, MAX_CANDIDATES, dir, file);
+    return n;
+}
 
+bool backend_module_locate(const char *file, char *path, size_t size)
+{
+    char cand[MAX_CANDIDATES][PATH_MAX];
+    int n = candidates(file, cand);
+    for (int i = 0; i < n; i++)
+        if (access(cand[i], F_OK) == 0) {
+            snprintf(path, size, "%s", cand[i]);
+            return true;
+        }
+    return false;
+}
+
+const Backend *backend_module_load(const char *file, char *why, size_t why_size)
+{
+    char cand[MAX_CANDIDATES][PATH_MAX];
+    int n = candidates(file, cand);
     for (int i = 0; i < n; i++) {
         if (access(cand[i], F_OK) != 0) continue;
         /* RTLD_NOW: a missing CUDA library or symbol fails here, with its

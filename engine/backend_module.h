@@ -3,6 +3,7 @@
 #ifndef ENGINE_BACKEND_MODULE_H
 #define ENGINE_BACKEND_MODULE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "engine/backend.h"
@@ -14,5 +15,8 @@
  * library's own folder, the running executable's folder. The module stays
  * loaded for the life of the process. */
 const Backend *backend_module_load(const char *file, char *why, size_t why_size);
+/* Where backend_module_load would load file from: true with the path in
+ * path[size], false when no folder holds it. Loads nothing. */
+bool backend_module_locate(const char *file, char *path, size_t size);
 
 #endif

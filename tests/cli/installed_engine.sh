@@ -141,9 +141,20 @@ else
 fi
 [ -L saved/models/best.ckpt ] && [ -s saved/models/best.ckpt ] &&
   pass "the copy's checkpoint: saved/models/best.ckpt" || fail "the copy's saved/ holds: $(find saved 2>/dev/null | head -20)"
-# asked for a GPU, the copy's engine loads the installed CUDA module, the one
-# beside the installed libengine.so (then trains on the CPU where there is no GPU)
-if [ -f "$PREFIX/lib/libengine_cuda.so" ]; then
+# asked for a GPU, the copy's engine finds the installed CUDA module, the one
+# beside the installed libengine.so, and loads it where the machine has an
+# NVIDIA driver (then trains on the CPU where there is no GPU); without a
+# driver it names the module it left unloaded
+if [ -f "$PREFIX/lib/libengine_cuda.so" ] && ! ls /dev/nvidiactl /proc/driver/nvidia/version /dev/dxg >/dev/null 2>&1; then
+  if LD_DEBUG=files train "$T/copy-gpu.log" -c config.json --set "data_loader.args.data_dir=$DATA" \
+    --set data_loader.args.limit=500 --set trainer.epochs=1 --set n_gpu=1 --set trainer.save_dir=saved-gpu/ &&
+    grep -q "no NVIDIA driver on this machine .*, so $PREFIX/lib/libengine_cuda.so was not loaded" "$T/copy-gpu.log" &&
+    ! grep -q "file=.*\(libengine_cuda\|libcudart\).*dynamically loaded" "$T/copy-gpu.log"; then
+    pass "n_gpu=1 without an NVIDIA driver: the copy finds \$T/prefix/lib/libengine_cuda.so and leaves it unloaded"
+  else
+    fail "n_gpu=1 without a driver: $(grep -m3 'engine_cuda\|NVIDIA' "$T/copy-gpu.log")"
+  fi
+elif [ -f "$PREFIX/lib/libengine_cuda.so" ]; then
   if LD_DEBUG=files train "$T/copy-gpu.log" -c config.json --set "data_loader.args.data_dir=$DATA" \
     --set data_loader.args.limit=500 --set trainer.epochs=1 --set n_gpu=1 --set trainer.save_dir=saved-gpu/ &&
     grep -q "file=$PREFIX/lib/libengine_cuda.so .*dynamically loaded" "$T/copy-gpu.log"; then
