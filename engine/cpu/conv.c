@@ -81,6 +81,15 @@ static int64_t window_offset(const ConvGeom *g, int64_t ki)
     return ((r % g->sh) * g->hq + r / g->sh) * g->ow;
 }
 
+/* Zeroes U outside kernel row 0's window (columns [0, L) of every row), the
+ * part of U a transpose's first kernel row does not write: that row then
+ * sets its window instead of adding to zeros (U is cleared once per sample
+ * and pass, and most of it is that window). */
+static void zero_outside_first_window(float *u, const ConvGeom *g)
+{
+    for (int64_t r = 0; r < g->urows; r++) memset(u + r * g->ucols + g->l, 0, sizeof(float) * (size_t)(g->ucols - g->l));
+}
+
 /* The positions o in [*lo, *hi) of n_out whose input o * stride + offset
  * lies inside [0, size). */
 static void valid_range(int64_t offset, int64_t stride, int64_t size, int64_t n_out, int64_t *lo, int64_t *hi)
@@ -125,6 +134,24 @@ static void interior_block(float *u, float *x, int64_t rows, int64_t width, int6
     }
 }
 
+/* One row of U whose columns [lo, hi) read x at column stride sw (x points
+ * at column 0's input; the others are padding): copied into U with zeros
+ * around, or added back into x. Callers pass sw as a literal so each loop
+ * vectorises. (ResNet's 3x3 kernels with padding 1 send two rows of three
+ * here; element by element with a run-time stride, the copies of its
+ * stride-2 layers took most of the unfold's time.) */
+static inline __attribute__((always_inline)) void padded_run(float *restrict u, float *restrict x, int64_t lo,
+                                                             int64_t hi, int64_t ow, const int64_t sw, bool to_u)
+{
+    if (to_u) {
+        for (int64_t o = 0; o < lo; o++) u[o] = 0.0f;
+        for (int64_t o = lo; o < hi; o++) u[o] = x[o * sw];
+        for (int64_t o = hi; o < ow; o++) u[o] = 0.0f;
+    } else {
+        for (int64_t o = lo; o < hi; o++) x[o * sw] += u[o];
+    }
+}
+
 /* The one index mapping between a group's input planes and U, both ways:
  * to_u copies x into U (zero where the window reads padding); otherwise U
  * is added back into x (the fold, col2im's counterpart). U[(c, kj), phase,
@@ -155,7 +182,11 @@ static void unfold_map(float *x, float *u, const ConvGeom *g, bool to_u)
                     float *r = row + q * ow;
                     /* x index of output column 0 (read only for columns in [lo, hi)) */
                     int64_t base = (q * g->sh + row_offset) * g->w + col_offset;
-                    if (to_u) {
+                    if (sw == 1) /* a padded column: contiguous runs that vectorise */
+                        padded_run(r, xc + base, lo, hi, ow, 1, to_u);
+                    else if (sw == 2) /* ResNet's downsampling layers */
+                        padded_run(r, xc + base, lo, hi, ow, 2, to_u);
+                    else if (to_u) {
                         zero_floats(r, lo);
                         for (int64_t o = lo; o < hi; o++) r[o] = xc[base + o * sw];
                         zero_floats(r + hi, ow - hi);
@@ -430,27 +461,33 @@ static int64_t chunk_samples(const ConvGeom *g)
     return s;
 }
 
+/* How runs move between col and U: copied into col (im2col), or copied or
+ * added into U (col2im). */
+typedef enum { RUN_TO_COL, RUN_SET_U, RUN_ADD_U } RunMode;
+
 /* rows runs of width floats between col and u (rows col_step and u_step
- * apart): copied from u into col, or added from col into u (add). */
+ * apart). */
 static inline __attribute__((always_inline)) void copy_runs(float *restrict col, int64_t col_step, float *restrict u,
-                                                            int64_t u_step, int64_t rows, int64_t width, bool add)
+                                                            int64_t u_step, int64_t rows, int64_t width, RunMode mode)
 {
     for (int64_t r = 0; r < rows; r++, col += col_step, u += u_step) {
-        if (!add) memcpy(col, u, sizeof(float) * (size_t)width);
+        if (mode == RUN_TO_COL) memcpy(col, u, sizeof(float) * (size_t)width);
+        else if (mode == RUN_SET_U) memcpy(u, col, sizeof(float) * (size_t)width);
         else for (int64_t j = 0; j < width; j++) u[j] += col[j];
     }
 }
 
 /* copy_runs with the plane sizes of ResNet's deeper stages known at compile
  * time (a call per 16-float run cost more than the run). */
-static void plane_runs(float *col, int64_t col_step, float *u, int64_t u_step, int64_t rows, int64_t width, bool add)
+static void plane_runs(float *col, int64_t col_step, float *u, int64_t u_step, int64_t rows, int64_t width,
+                       RunMode mode)
 {
     switch (width) {
 #define RUN_CASE(k) \
-    case k: copy_runs(col, col_step, u, u_step, rows, k, add); return;
+    case k: copy_runs(col, col_step, u, u_step, rows, k, mode); return;
         RUN_CASE(4) RUN_CASE(16) RUN_CASE(64)
 #undef RUN_CASE
-    default: copy_runs(col, col_step, u, u_step, rows, width, add);
+    default: copy_runs(col, col_step, u, u_step, rows, width, mode);
     }
 }
 
@@ -464,12 +501,13 @@ static void plane_runs(float *col, int64_t col_step, float *u, int64_t u_step, i
 static void im2col_map(float *x, float *col, int64_t ld, float *u, const ConvGeom *g, bool to_col)
 {
     if (to_col) unfold_map(x, u, g, true);
-    else zero_floats(u, g->urows * g->ucols);
-    /* rows (c, ki, kj) for kj = 0..kw-1 read U's rows (c, kj), ucols apart */
+    else zero_outside_first_window(u, g);
+    /* rows (c, ki, kj) for kj = 0..kw-1 read U's rows (c, kj), ucols apart;
+     * in col2im kernel row 0 sets its window, the others add */
     for (int64_t c = 0; c < g->cg; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             plane_runs(col + (c * g->kh + ki) * g->kw * ld, ld, u + c * g->kw * g->ucols + window_offset(g, ki),
-                       g->ucols, g->kw, g->l, !to_col);
+                       g->ucols, g->kw, g->l, to_col ? RUN_TO_COL : ki ? RUN_ADD_U : RUN_SET_U);
     if (!to_col) unfold_map(x, u, g, false);
 }
 
@@ -618,11 +656,13 @@ void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Ten
                 float *xg = xn + grp * g.cg * g.h * g.w;
                 const float *yg = py + (n * g.o + grp * g.og) * g.l;
                 float *dst = g.identity ? xg : u;
-                if (!g.identity) zero_floats(u, g.urows * g.ucols);
-                /* windows of different kernel rows overlap: each adds */
+                if (!g.identity) zero_outside_first_window(u, &g);
+                /* windows of different kernel rows overlap: the first sets
+                 * its window of U, the others add (into x itself, all add) */
                 for (int64_t ki = 0; ki < g.kh; ki++)
                     cpu_sgemm_parallel(true, false, g.urows, g.l, g.og, 1.0f, kernel_row_weight(wk, &g, grp, ki),
-                                       g.urows, yg, g.l, 1.0f, dst + window_offset(&g, ki), g.ucols);
+                                       g.urows, yg, g.l, g.identity || ki ? 1.0f : 0.0f, dst + window_offset(&g, ki),
+                                       g.ucols);
                 if (!g.identity) unfold_map(xg, u, &g, false);
             }
         }
