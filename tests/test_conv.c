@@ -126,8 +126,8 @@ static const ConvCase conv_cases[] = {
     {3, 4, 13, 11, 6, 3, 3, ONE, ONE, ONE, 2, ZERO, true, true, false},
     {33, 3, 6, 6, 7, 2, 2, ONE, ZERO, {2, 2}, 1, ZERO, false, true, true},
     /* the full im2col over chunks of samples (more than 256 taps, at most 64
-     * positions): chunks of 16 samples and a partial last one, strides,
-     * padding, dilation, a non-square kernel, a strided 1x1 */
+     * positions): chunks of 4 and 16 samples with a partial last one,
+     * strides, padding, dilation, a non-square kernel, a strided 1x1 */
     {37, 32, 6, 5, 9, 3, 3, ONE, ONE, ONE, 1, ZERO, true, true, true},
     {19, 30, 9, 9, 7, 3, 3, {2, 2}, ONE, ONE, 1, ZERO, false, false, true},
     {5, 29, 7, 8, 6, 3, 4, {2, 1}, {1, 2}, {2, 1}, 1, ZERO, true, true, false},
@@ -227,8 +227,8 @@ static void test_threads_give_identical_bits(void **state)
         {70, 1, 28, 28, 10, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true},  /* MnistModel conv1 */
         {70, 10, 12, 12, 20, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true}, /* MnistModel conv2 */
         {41, 3, 15, 13, 7, 3, 3, {2, 1}, ONE, ONE, 1, ZERO, true, true, true},
-        {37, 40, 6, 6, 12, 3, 3, ONE, ONE, ONE, 1, ZERO, true, true, true},   /* im2col chunks of 8 */
-        {35, 36, 9, 7, 10, 3, 3, {2, 2}, ONE, ONE, 1, ZERO, true, true, true}, /* chunks of 16, strided */
+        {37, 40, 6, 6, 12, 3, 3, ONE, ONE, ONE, 1, ZERO, true, true, true},   /* im2col chunks of 2 */
+        {35, 36, 9, 7, 10, 3, 3, {2, 2}, ONE, ONE, 1, ZERO, true, true, true}, /* chunks of 4, strided */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         scope_begin();

@@ -24,9 +24,11 @@
  *
  * The forward of layers with few taps per output (up to 256: MnistModel's
  * two layers, ResNet's stem) skips the sgemms: a direct kernel multiplies
- * straight from U (see "The direct forward" below). The weight gradient's
- * partial sums go by fixed slots of samples, so any number of threads gives
- * the same bits. */
+ * straight from U (see "The direct forward" below). Layers with small
+ * planes and many channels (ResNet's 8x8 and 4x4 stages) take a full im2col
+ * of a chunk of samples and one sgemm per chunk instead (see "Full im2col
+ * over chunks of samples"). The weight gradient's partial sums go by fixed
+ * slots of samples, so any number of threads gives the same bits. */
 #include "engine/cpu/conv.h"
 
 #ifdef __AVX512F__
@@ -447,9 +449,11 @@ static bool direct_forward(Tensor *y, const Tensor *x, const Tensor *w, const Te
  * thread: the 8x8 and 4x4 layers gain; the 16x16 ones (256 positions)
  * lose 15% and the 32x32 ones more, so they stay per sample). */
 #define IM2COL_L_MAX 64
-/* Columns of a chunk's matrix the chunk size aims for (256 to 2048 measured
- * within noise of each other). */
-#define IM2COL_COLS 512
+/* Columns of a chunk's matrix the chunk size aims for: 8 samples of 4x4,
+ * 2 of 8x8. On 1 thread 128 to 2048 measured within noise of each other;
+ * on 2, 512 lost 7% to 128 (each thread's im2col of several MB no longer
+ * stays in its core's cache). */
+#define IM2COL_COLS 128
 
 static bool use_im2col(const ConvGeom *g) { return g->groups == 1 && !g->identity && g->l <= IM2COL_L_MAX; }
 
