@@ -208,8 +208,8 @@ static bool split_batch(const ConvGeom *g)
 }
 
 /* Scratch buffers come from the caching allocator: the unfolds of a
- * ResNet layer take megabytes, which glibc maps and unmaps on every call
- * (a page fault per 4 KiB, each page cleared). */
+ * ResNet layer take megabytes, the sizes glibc may serve with fresh
+ * mappings and page faults (engine/cpu/allocator.h says why). */
 static float *alloc_floats(int64_t n)
 {
     float *p = cpu_caching_alloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
