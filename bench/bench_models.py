@@ -7,7 +7,9 @@ the CPU or CUDA, with the same inputs, step counts and output lines:
 the CPU).
 
 Usage: python3 bench_models.py [--device cpu|cuda] [--iters N]
-                               [--models a,b,...] [--threads T] [--tf32]
+                               [--models a,b,...] [--threads T] [--tf32] [--cpu-time]
+--cpu-time times the steps in the process's CPU time (all threads) instead
+of wall time: on a loaded machine it measures the work, not the waiting.
 On CUDA, cudnn.benchmark is on and TF32 is off for matmul and cuDNN unless
 --tf32 is given (the engine's default is off too)."""
 import argparse
@@ -39,7 +41,7 @@ def train_step(model, opt, x, y):
     opt.step()
 
 
-def time_model(name, device, iters):
+def time_model(name, device, iters, clock=time.perf_counter):
     ctor, shape, _ = MODELS[name]
     torch.manual_seed(0)
     model = ctor().to(device)
@@ -57,10 +59,10 @@ def time_model(name, device, iters):
     times = []
     for _ in range(iters):
         sync()
-        t0 = time.perf_counter()
+        t0 = clock()
         train_step(model, opt, x, y)
         sync()
-        times.append((time.perf_counter() - t0) * 1e3)
+        times.append((clock() - t0) * 1e3)
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else 0.0
     print(f"{name} median_ms {statistics.median(times):.3f} peak_mem_mb {peak:.1f}", flush=True)
     del model, opt, x, y
@@ -75,6 +77,7 @@ def main():
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of: " + ", ".join(MODELS))
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's)")
     p.add_argument("--tf32", action="store_true", help="TF32 for matmul and cuDNN on CUDA")
+    p.add_argument("--cpu-time", action="store_true", help="time steps in process CPU time instead of wall time")
     a = p.parse_args()
     names = a.models.split(",")
     unknown = [n for n in names if n not in MODELS]
@@ -92,7 +95,7 @@ def main():
     for name in MODELS:  # in the table's order, as bench_models.c
         if name in names:
             iters = a.iters or (CUDA_ITERS if device.type == "cuda" else MODELS[name][2])
-            time_model(name, device, iters)
+            time_model(name, device, iters, time.process_time if a.cpu_time else time.perf_counter)
 
 
 if __name__ == "__main__":

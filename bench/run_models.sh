@@ -6,7 +6,8 @@
 # our step split each batch into (trainer.batch_split "auto", as ./train).
 # Usage: bench/run_models.sh [build_dir] [threads] [rounds] [device] [options...]
 #   device   cpu (default) or cuda
-#   options  passed to both programs: --iters N, --models a,b,..., --tf32
+#   options  passed to both programs: --iters N, --models a,b,..., --tf32,
+#            --cpu-time (process CPU time instead of wall time)
 # e.g. bench/run_models.sh build 2 1 cpu
 #      bench/run_models.sh build 16 3 cuda --models resnet18_b256 --tf32
 set -euo pipefail

@@ -69,8 +69,8 @@ static void run_against_torch(const ConvCase *cases, int n_cases, bool transpose
 {
     scope_begin();
     Oracle *o = oracle_new(transposed ? "conv_transpose2d" : "conv2d");
-    Result res[16];
-    assert_true(n_cases <= 16);
+    Result res[24];
+    assert_true(n_cases <= 24);
     for (int i = 0; i < n_cases; i++) {
         const ConvCase *c = &cases[i];
         Tensor *x = c->contig_x ? rand_leaf(SHAPE(c->n, c->c, c->h, c->w), &gen)
@@ -125,6 +125,13 @@ static const ConvCase conv_cases[] = {
     {35, 2, 9, 7, 6, 3, 3, {2, 1}, ONE, ONE, 1, ZERO, true, true, true},
     {3, 4, 13, 11, 6, 3, 3, ONE, ONE, ONE, 2, ZERO, true, true, false},
     {33, 3, 6, 6, 7, 2, 2, ONE, ZERO, {2, 2}, 1, ZERO, false, true, true},
+    /* the full im2col over chunks of samples (more than 256 taps, at most 64
+     * positions): chunks of 4 and 16 samples with a partial last one,
+     * strides, padding, dilation, a non-square kernel, a strided 1x1 */
+    {37, 32, 6, 5, 9, 3, 3, ONE, ONE, ONE, 1, ZERO, true, true, true},
+    {19, 30, 9, 9, 7, 3, 3, {2, 2}, ONE, ONE, 1, ZERO, false, false, true},
+    {5, 29, 7, 8, 6, 3, 4, {2, 1}, {1, 2}, {2, 1}, 1, ZERO, true, true, false},
+    {18, 300, 4, 4, 5, 1, 1, {2, 2}, ZERO, ONE, 1, ZERO, true, true, true},
 };
 
 static const ConvCase transpose_cases[] = {
@@ -134,6 +141,7 @@ static const ConvCase transpose_cases[] = {
     {2, 4, 3, 5, 6, 1, 1, ONE, ZERO, ONE, 2, ZERO, true, false, true},  /* pointwise, grouped */
     {3, 4, 6, 6, 2, 4, 4, {2, 2}, {1, 1}, ONE, 2, ZERO, true, true, false},
     {2, 3, 5, 4, 2, 3, 1, ONE, ZERO, ONE, 1, ZERO, true, true, true}, /* 3x1: the unfold is x itself */
+    {17, 6, 4, 5, 30, 3, 3, {2, 2}, ONE, ONE, 1, ONE, true, true, true}, /* input grad by im2col chunks */
 };
 
 /* f32 sums (up to 250 products per output, 16 * 576 terms per weight and
@@ -170,13 +178,14 @@ static void test_finite_differences(void **state)
     static const ConvCase cases[] = {
         {2, 4, 6, 5, 4, 3, 2, {2, 1}, {1, 2}, {1, 2}, 2, ZERO, true, false, true},
         {1, 2, 5, 5, 3, 3, 3, ONE, ZERO, ONE, 1, ZERO, true, true, true},
+        {3, 30, 4, 3, 2, 3, 3, ONE, ONE, ONE, 1, ZERO, true, true, true}, /* im2col chunks */
     };
     for (int t = 0; t < 2; t++)
         for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
             scope_begin();
             ConvCase c = cases[k];
             if (t) c.output_padding[0] = 1; /* stride 2 or dilation 2 allows it */
-            if (t && k == 1) c.stride[0] = 2;
+            if (t && k >= 1) c.stride[0] = 2;
             FdCtx ctx = {params_of(&c), t == 1};
             Tensor *x = c.contig_x ? rand_leaf(SHAPE(c.n, c.c, c.h, c.w), &gen)
                                    : noncontig_leaf(SHAPE(c.n, c.c, c.h, c.w), &gen);
@@ -218,6 +227,8 @@ static void test_threads_give_identical_bits(void **state)
         {70, 1, 28, 28, 10, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true},  /* MnistModel conv1 */
         {70, 10, 12, 12, 20, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true}, /* MnistModel conv2 */
         {41, 3, 15, 13, 7, 3, 3, {2, 1}, ONE, ONE, 1, ZERO, true, true, true},
+        {37, 40, 6, 6, 12, 3, 3, ONE, ONE, ONE, 1, ZERO, true, true, true},   /* im2col chunks of 2 */
+        {35, 36, 9, 7, 10, 3, 3, {2, 2}, ONE, ONE, 1, ZERO, true, true, true}, /* chunks of 4, strided */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         scope_begin();
