@@ -455,7 +455,14 @@ static bool direct_forward(Tensor *y, const Tensor *x, const Tensor *w, const Te
  * stays in its core's cache). */
 #define IM2COL_COLS 128
 
-static bool use_im2col(const ConvGeom *g) { return g->groups == 1 && !g->identity && g->l <= IM2COL_L_MAX; }
+/* ... and only for more taps than the direct forward takes: at MnistModel's
+ * conv2 (250 taps, 8x8) the chunks lost 24% on the input gradient and 50%
+ * on the weight gradient to the per-sample path (bench_conv_ab, 1 thread),
+ * while ResNet-18's small planes (1152 taps and up) gain. */
+static bool use_im2col(const ConvGeom *g)
+{
+    return g->groups == 1 && !g->identity && g->l <= IM2COL_L_MAX && g->c * g->kh * g->kw > DIRECT_FORWARD_TAPS_MAX;
+}
 
 /* Samples per chunk: a power of two dividing WG_SLOT_SAMPLES. */
 static int64_t chunk_samples(const ConvGeom *g)
