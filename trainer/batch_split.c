@@ -158,11 +158,16 @@ static void advance_run_stream(const BatchSplit *bs, int k)
         if (bs->generators[s].offset > run->offset) run->offset = bs->generators[s].offset;
 }
 
-/* The batch's fields narrowed to k shards along dim 0; false when a field
- * has no common first dimension (then the batch runs whole). */
-static bool cut_batch(const TensorBatch *b, int k, TensorBatch *parts)
+/* The batch's samples: its first field's first dimension (0 for none). */
+static int64_t batch_rows(const TensorBatch *b)
 {
-    int64_t n = b->n > 0 && tensor_dim(b->tensors[0]) > 0 ? b->tensors[0]->shape.d[0] : 0;
+    return b->n > 0 && tensor_dim(b->tensors[0]) > 0 ? b->tensors[0]->shape.d[0] : 0;
+}
+
+/* The batch's n samples' fields narrowed to k shards along dim 0; false
+ * when a field has no common first dimension (then the batch runs whole). */
+static bool cut_batch(const TensorBatch *b, int64_t n, int k, TensorBatch *parts)
+{
     for (int f = 0; f < b->n; f++)
         if (tensor_dim(b->tensors[f]) == 0 || b->tensors[f]->shape.d[0] != n) return false;
     for (int s = 0; s < k; s++) {
@@ -255,8 +260,8 @@ int batch_split_step(BatchSplit *bs, const TensorBatch *b, bool amp, DType amp_d
                      void *ctx, Tensor **output)
 {
     *output = NULL;
-    int64_t n = b->n > 0 && tensor_dim(b->tensors[0]) > 0 ? b->tensors[0]->shape.d[0] : 1;
-    int k = bs->shards < n ? bs->shards : (int)n;
+    int64_t n = batch_rows(b);
+    int k = n < 1 ? 1 : bs->shards < n ? bs->shards : (int)n;
     Step w = {.bs = bs, .k = k};
     w.parts = calloc((size_t)k, sizeof *w.parts);
     w.scopes = calloc((size_t)k, sizeof *w.scopes);
@@ -264,7 +269,7 @@ int batch_split_step(BatchSplit *bs, const TensorBatch *b, bool amp, DType amp_d
     w.output_grads = calloc((size_t)k, sizeof *w.output_grads);
     ENGINE_CHECK_INT(w.parts && w.scopes && w.outputs && w.output_grads, "out of memory for %d batch shards", k);
     int rc;
-    if (k < 2 || !cut_batch(b, k, w.parts)) {
+    if (k < 2 || !cut_batch(b, n, k, w.parts)) {
         engine_clear_error(); /* a batch that cannot be cut runs whole */
         AutocastState before = autocast_state();
         rc = amp ? autocast_begin(amp_dtype, &before) : 0;
