@@ -265,10 +265,42 @@ static void test_refused_settings(void **state)
     module_free(resnet);
 }
 
+/* "auto" splits convolutional models only: an MLP's products run faster as
+ * one sgemm over the whole batch; a number still splits it. */
+static void test_auto_keeps_matrix_products_whole(void **state)
+{
+    int max_threads = omp_get_max_threads();
+    omp_set_num_threads(2);
+    const char *models[] = {"MLP", "MnistModel"};
+    const int auto_shards[] = {1, 2};
+    for (int i = 0; i < 2; i++) {
+        char json[128];
+        snprintf(json, sizeof json, "{\"arch\": {\"type\": \"%s\"}}", models[i]);
+        Config *cfg = config_parse(json, "auto.json");
+        Module *model = model_from_config(cfg);
+        REQUIRE_OK(model);
+        BatchSplit bs;
+        assert_int_equal(batch_split_init(&bs, cfg, model, model_from_config, CPU, 64), 0);
+        assert_int_equal(bs.shards, auto_shards[i]);
+        batch_split_free(&bs);
+        config_free(cfg);
+        snprintf(json, sizeof json, "{\"arch\": {\"type\": \"%s\"}, \"trainer\": {\"batch_split\": 2}}",
+                 models[i]);
+        cfg = config_parse(json, "two.json");
+        assert_int_equal(batch_split_init(&bs, cfg, model, model_from_config, CPU, 64), 0);
+        assert_int_equal(bs.shards, 2);
+        batch_split_free(&bs);
+        config_free(cfg);
+        module_free(model);
+    }
+    omp_set_num_threads(max_threads);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shards_give_the_whole_batch_gradients),
+        cmocka_unit_test(test_auto_keeps_matrix_products_whole),
         cmocka_unit_test(test_threads_do_not_change_the_bits),
         cmocka_unit_test(test_shards_draw_their_own_masks),
         cmocka_unit_test(test_accumulates_and_leaves_frozen_parameters),

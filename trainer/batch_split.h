@@ -32,8 +32,8 @@ typedef struct {
 /* Reads trainer.batch_split ("auto" or a number of shards >= 1) and makes
  * the replicas (make_replica builds a model from cfg, as the model was
  * built; the default generator's state is kept). "auto" splits when there
- * are several threads, the device is the CPU, the model has no BatchNorm
- * and each shard gets at least 16 samples; an explicit number where a
+ * are several threads, the device is the CPU, the model has a convolution
+ * and no BatchNorm, and each shard gets at least 16 samples; an explicit number where a
  * split cannot run is an error naming the key. Under mpirun each rank
  * splits its own batch (the gradients reach .grad after the whole
  * backward, so the averaging over ranks starts then: see trainer.c).

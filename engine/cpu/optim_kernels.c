@@ -16,29 +16,6 @@
 #include <arm_neon.h>
 #endif
 
-void cpu_sgd_step(Tensor *param, const Tensor *grad, Tensor *momentum_buffer, const SGDKernelArgs *a)
-{
-    float *p = tensor_f32(param);
-    const float *g = tensor_f32(grad);
-    float *buf = momentum_buffer ? tensor_f32(momentum_buffer) : NULL;
-    const int64_t n = tensor_numel(param);
-    const float wd = (float)a->weight_decay, mom = (float)a->momentum;
-    const float keep = (float)(1.0 - a->dampening), neg_lr = (float)(-a->lr);
-    const bool use_wd = a->weight_decay != 0, maximize = a->maximize, nesterov = a->nesterov;
-    const bool init = a->init_buffer;
-#pragma omp parallel for if (n > CPU_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) {
-        float d = maximize ? -g[i] : g[i];
-        if (use_wd) d = d + wd * p[i];
-        if (buf) {
-            float b = init ? d : buf[i] * mom + keep * d;
-            buf[i] = b;
-            d = nesterov ? d + mom * b : b;
-        }
-        p[i] = p[i] + neg_lr * d;
-    }
-}
-
 /* The updates run over blocks small enough to stay in L1: plain loops the
  * compiler vectorises, and the square roots in between through
  * sqrt_inplace (sqrtf's errno handling keeps compilers from vectorising
@@ -62,6 +39,56 @@ static inline float effective_grad(float g, float p, float sign, bool use_wd, fl
 {
     float d = g * sign;
     return use_wd ? d + wd * p : d;
+}
+
+typedef struct {
+    float sign, wd, mom, keep, neg_lr;
+    bool use_wd, init, nesterov;
+} SGDConsts;
+
+/* One block of SGD: the flags are tested once per block, not per element,
+ * so each step is a plain loop the compiler vectorises (a per-element branch
+ * kept the loop scalar, a quarter of an MLP's training step). */
+static void sgd_block(float *restrict p, const float *restrict g, float *restrict buf, int n, const SGDConsts *k)
+{
+    float d[BLOCK];
+    for (int j = 0; j < n; j++) d[j] = effective_grad(g[j], p[j], k->sign, k->use_wd, k->wd);
+    if (buf) {
+        if (k->init)
+            for (int j = 0; j < n; j++) buf[j] = d[j];
+        else
+            for (int j = 0; j < n; j++) buf[j] = buf[j] * k->mom + k->keep * d[j];
+        if (k->nesterov)
+            for (int j = 0; j < n; j++) d[j] = d[j] + k->mom * buf[j];
+        else
+            for (int j = 0; j < n; j++) d[j] = buf[j];
+    }
+    for (int j = 0; j < n; j++) p[j] = p[j] + k->neg_lr * d[j];
+}
+
+void cpu_sgd_step(Tensor *param, const Tensor *grad, Tensor *momentum_buffer, const SGDKernelArgs *a)
+{
+    float *p = tensor_f32(param);
+    const float *g = tensor_f32(grad);
+    float *buf = momentum_buffer ? tensor_f32(momentum_buffer) : NULL;
+    const int64_t n = tensor_numel(param);
+    const SGDConsts k = {
+        .sign = a->maximize ? -1.0f : 1.0f,
+        .wd = (float)a->weight_decay,
+        .use_wd = a->weight_decay != 0,
+        .mom = (float)a->momentum,
+        .keep = (float)(1.0 - a->dampening),
+        .neg_lr = (float)(-a->lr),
+        .init = a->init_buffer,
+        .nesterov = a->nesterov,
+    };
+    const int64_t n_blocks = (n + BLOCK - 1) / BLOCK;
+#pragma omp parallel for if (n > CPU_PARALLEL_GRAIN)
+    for (int64_t b = 0; b < n_blocks; b++) {
+        int64_t lo = b * BLOCK;
+        int len = (int)(n - lo < BLOCK ? n - lo : BLOCK);
+        sgd_block(p + lo, g + lo, buf ? buf + lo : NULL, len, &k);
+    }
 }
 
 typedef struct {
