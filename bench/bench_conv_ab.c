@@ -1,12 +1,12 @@
-/* A/B timing of the CPU convolution kernels: today's (engine/cpu/conv.c)
- * against the per-sample row-unfold kernels they replaced
- * (bench/conv_rowunfold_ref.inc, a copy of conv.c as of ce9eecf), called
- * directly (no autograd), alternating old and new in every round so that
- * both see the same load on a shared machine (and which goes first
- * alternates). Per layer and pass (forward,
- * input gradient, weight gradient): median ms of each, the ratio old / new,
- * and the largest difference between their results relative to the largest
- * magnitude (a check, not a timing).
+/* A/B timing of the CPU convolution kernels: our own (engine/cpu/conv.c)
+ * against oneDNN's (engine/cpu/conv_dnnl.c, reorders to and from its
+ * layouts included), called directly (no autograd), alternating the two in
+ * every round so that both see the same load on a shared machine (and
+ * which goes first alternates). Per layer and pass (forward, input
+ * gradient, weight gradient): median ms of each, the ratio ours / oneDNN,
+ * and the largest difference between their results relative to the
+ * largest magnitude (a check, not a timing). conv.c's rule (dnnl_pays)
+ * picks oneDNN for the layers where these ratios favour it.
  * Usage: bench_conv_ab [rounds [first last]]   (threads: OMP_NUM_THREADS;
  *   layers first..last of the list in main, default all; BENCH_CLOCK=cpu) */
 #include <math.h>
@@ -17,19 +17,9 @@
 #include <time.h>
 
 #include "bench/bench_timing.h"
+#include "engine/cpu/conv.h"
+#include "engine/cpu/conv_dnnl.h"
 #include "engine/engine.h"
-
-/* the old kernels, renamed */
-#define cpu_conv2d ref_cpu_conv2d
-#define cpu_conv2d_transpose ref_cpu_conv2d_transpose
-#define cpu_conv2d_weight_grad ref_cpu_conv2d_weight_grad
-#include "bench/conv_rowunfold_ref.inc"
-#undef cpu_conv2d
-#undef cpu_conv2d_transpose
-#undef cpu_conv2d_weight_grad
-void cpu_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p);
-void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p);
-void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p);
 
 /* BENCH_CLOCK=cpu: the process's CPU time instead of wall time. On a
  * machine shared with other jobs, a 1-thread run's CPU time leaves out the
@@ -72,18 +62,19 @@ static void run_layer(const Layer *l, int rounds)
         gw[i] = tensor_persist(tensor_empty(SHAPE(l->o, l->c, l->k, l->k), DT_F32, CPU));
     }
     double *t = malloc(sizeof(double) * 6 * (size_t)rounds);
-    for (int r = -2; r < rounds; r++)
-        for (int vv = 0; vv < 2; vv++) {
-            int v = (vv + r + 2) % 2; /* 0 old, 1 new: which goes first alternates by round */
+    bool ran = true;
+    for (int r = -2; r < rounds && ran; r++)
+        for (int vv = 0; vv < 2 && ran; vv++) {
+            int v = (vv + r + 2) % 2; /* 0 ours, 1 oneDNN: which goes first alternates by round */
             double t0 = now_ms();
-            if (v) cpu_conv2d(y[v], x, w, b, p);
-            else ref_cpu_conv2d(y[v], x, w, b, p);
+            if (v) ran = dnnl_conv2d(y[v], x, w, b, p);
+            else cpu_conv2d_own(y[v], x, w, b, p);
             double t1 = now_ms();
-            if (v) cpu_conv2d_transpose(gx[v], gy, w, NULL, p);
-            else ref_cpu_conv2d_transpose(gx[v], gy, w, NULL, p);
+            if (v) ran = ran && dnnl_conv2d_transpose(gx[v], gy, w, p);
+            else cpu_conv2d_transpose_own(gx[v], gy, w, NULL, p);
             double t2 = now_ms();
-            if (v) cpu_conv2d_weight_grad(gw[v], x, gy, p);
-            else ref_cpu_conv2d_weight_grad(gw[v], x, gy, p);
+            if (v) ran = ran && dnnl_conv2d_weight_grad(gw[v], x, gy, p);
+            else cpu_conv2d_weight_grad_own(gw[v], x, gy, p);
             double t3 = now_ms();
             if (r >= 0) {
                 t[(0 * 2 + v) * rounds + r] = t1 - t0;
@@ -94,12 +85,14 @@ static void run_layer(const Layer *l, int rounds)
     static const char *pass[3] = {"fwd", "dx", "dw"};
     const Tensor *res[3][2] = {{y[0], y[1]}, {gx[0], gx[1]}, {gw[0], gw[1]}};
     double macs = (double)l->n * l->o * oh * ow * l->c * l->k * l->k;
-    for (int q = 0; q < 3; q++) {
-        double old_ms = bench_median(t + (q * 2) * rounds, rounds), new_ms = bench_median(t + (q * 2 + 1) * rounds, rounds);
-        printf("%-34s %-3s threads %d old_ms %8.3f new_ms %8.3f old/new %5.2f new_gflops %6.1f rel_diff %.1e\n",
-               l->name, pass[q], omp_get_max_threads(), old_ms, new_ms, old_ms / new_ms, 2 * macs / new_ms / 1e6,
+    for (int q = 0; q < 3 && ran; q++) {
+        double ours = bench_median(t + (q * 2) * rounds, rounds), dnnl = bench_median(t + (q * 2 + 1) * rounds, rounds);
+        printf("%-36s %-3s threads %d ours_ms %8.3f onednn_ms %8.3f ours/onednn %5.2f ours_gflops %6.1f "
+               "rel_diff %.1e\n",
+               l->name, pass[q], omp_get_max_threads(), ours, dnnl, ours / dnnl, 2 * macs / ours / 1e6,
                rel_diff(res[q][0], res[q][1]));
     }
+    if (!ran) printf("%-36s oneDNN cannot run this layer\n", l->name);
     free(t);
     Tensor *all[] = {x, w, b, gy, y[0], y[1], gx[0], gx[1], gw[0], gw[1]};
     for (int i = 0; i < 10; i++) tensor_free(all[i]);
@@ -111,6 +104,10 @@ int main(int argc, char **argv)
     const char *clk = getenv("BENCH_CLOCK");
     if (clk && strcmp(clk, "cpu") == 0) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
     if (rounds < 1) rounds = 1;
+    if (!dnnl_conv_available()) {
+        fprintf(stderr, "bench_conv_ab: this build has no oneDNN (install libdnnl-dev and reconfigure)\n");
+        return 1;
+    }
     manual_seed(0);
     static const Layer layers[] = {
         {"mnist_conv1_128x1x28x28_k5_o10", 128, 1, 28, 28, 10, 5, 1, 0},
@@ -118,7 +115,10 @@ int main(int argc, char **argv)
         {"resnet_stem_64x3x32x32_k3p1_o64", 64, 3, 32, 32, 64, 3, 1, 1},
         {"mnist_net_conv1_128x1x28x28_k3_o32", 128, 1, 28, 28, 32, 3, 1, 0},
         {"mnist_net_conv2_128x32x26x26_k3_o64", 128, 32, 26, 26, 64, 3, 1, 0},
+        {"resnet_l1_64x64x32x32_k3p1_o64", 64, 64, 32, 32, 64, 3, 1, 1},
         {"resnet_l2_64x128x16x16_k3p1_o128", 64, 128, 16, 16, 128, 3, 1, 1},
+        {"resnet_l3_64x256x8x8_k3p1_o256", 64, 256, 8, 8, 256, 3, 1, 1},
+        {"resnet_ds_64x128x16x16_k1s2_o256", 64, 128, 16, 16, 256, 1, 2, 0},
         {"resnet_l3s2_64x128x16x16_k3s2p1_o256", 64, 128, 16, 16, 256, 3, 2, 1},
         {"resnet_l4_64x512x4x4_k3p1_o512", 64, 512, 4, 4, 512, 3, 1, 1},
     };

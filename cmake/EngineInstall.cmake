@@ -50,7 +50,7 @@ install(FILES ${CMAKE_BINARY_DIR}/EngineConfig.cmake ${CMAKE_BINARY_DIR}/EngineC
 # engine.pc: a static libengine.a needs its dependencies on every link line
 # (Libs); a shared libengine.so carries them itself (Libs.private).
 set(ENGINE_PC_DEPS "")
-foreach(lib ${CJSON_LIBRARY} ${BLAS_LIBRARIES})
+foreach(lib ${CJSON_LIBRARY} ${BLAS_LIBRARIES} ${ENGINE_DNNL_LIBRARY})
   get_filename_component(name ${lib} NAME_WE)
   get_filename_component(dir ${lib} DIRECTORY)
   string(REGEX REPLACE "^lib" "" name ${name})

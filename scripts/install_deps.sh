@@ -3,7 +3,7 @@
 # is already there. Runs apt-get as root, or through sudo otherwise.
 # Usage: scripts/install_deps.sh [GROUP...]   (no GROUP: all of them)
 #   train  building the engine and the programs, and training: compilers,
-#          CMake, cJSON, OpenBLAS, libpng, libjpeg, zlib, and CMocka (the
+#          CMake, cJSON, OpenBLAS, oneDNN, libpng, libjpeg, zlib, and CMocka (the
 #          build always configures the tests; the library is small)
 #   dist   distributed training under mpirun: OpenMPI
 #   test   the test suite: train and dist, plus python3 with torch, numpy and
@@ -14,8 +14,9 @@
 # --print lists the packages of the groups instead of installing them.
 set -euo pipefail
 
-train=(build-essential cmake pkg-config libcjson-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev
-       libcmocka-dev)
+# libdnnl-dev (oneDNN): optional at build time, the CPU convolutions of layers with many channels
+train=(build-essential cmake pkg-config libcjson-dev libopenblas-dev libdnnl-dev libpng-dev libjpeg62-turbo-dev
+       zlib1g-dev libcmocka-dev)
 # libopenmpi-dev: the MPI module (dist/comm_mpi.c); openmpi-bin: mpirun
 dist=(libopenmpi-dev openmpi-bin)
 # python3-torchvision: the references of the transforms and the PNG reader

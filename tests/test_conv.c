@@ -132,6 +132,14 @@ static const ConvCase conv_cases[] = {
     {19, 30, 9, 9, 7, 3, 3, {2, 2}, ONE, ONE, 1, ZERO, false, false, true},
     {5, 29, 7, 8, 6, 3, 4, {2, 1}, {1, 2}, {2, 1}, 1, ZERO, true, true, false},
     {18, 300, 4, 4, 5, 1, 1, {2, 2}, ZERO, ONE, 1, ZERO, true, true, true},
+    /* 64 channels and more on both sides: oneDNN's kernels where the build
+     * has them (engine/cpu/conv_dnnl.c): a strided 3x3 (asymmetric
+     * padding), a 1x1 at stride 2 on an even size (the last row reaches no
+     * output: negative right padding), groups with dilation */
+    {3, 64, 9, 8, 64, 3, 3, {2, 2}, ONE, ONE, 1, ZERO, true, true, true},
+    {2, 64, 8, 8, 128, 1, 1, {2, 2}, ZERO, ONE, 1, ZERO, false, false, true},
+    {2, 128, 7, 6, 128, 3, 2, ONE, {2, 1}, {2, 1}, 2, ZERO, true, true, false},
+    {2, 64, 5, 5, 64, 3, 3, ONE, ONE, ONE, 1, ZERO, false, true, true},
 };
 
 static const ConvCase transpose_cases[] = {
@@ -142,6 +150,7 @@ static const ConvCase transpose_cases[] = {
     {3, 4, 6, 6, 2, 4, 4, {2, 2}, {1, 1}, ONE, 2, ZERO, true, true, false},
     {2, 3, 5, 4, 2, 3, 1, ONE, ZERO, ONE, 1, ZERO, true, true, true}, /* 3x1: the unfold is x itself */
     {17, 6, 4, 5, 30, 3, 3, {2, 2}, ONE, ONE, 1, ONE, true, true, true}, /* input grad by im2col chunks */
+    {2, 64, 5, 4, 64, 3, 3, {2, 2}, ONE, ONE, 1, ONE, false, true, true},  /* oneDNN's gradients */
 };
 
 /* f32 sums (up to 250 products per output, 16 * 576 terms per weight and
@@ -229,6 +238,7 @@ static void test_threads_give_identical_bits(void **state)
         {41, 3, 15, 13, 7, 3, 3, {2, 1}, ONE, ONE, 1, ZERO, true, true, true},
         {37, 40, 6, 6, 12, 3, 3, ONE, ONE, ONE, 1, ZERO, true, true, true},   /* im2col chunks of 2 */
         {35, 36, 9, 7, 10, 3, 3, {2, 2}, ONE, ONE, 1, ZERO, true, true, true}, /* chunks of 4, strided */
+        {35, 64, 8, 8, 64, 3, 3, ONE, ONE, ONE, 1, ZERO, true, true, true},    /* oneDNN where built */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         scope_begin();

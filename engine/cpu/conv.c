@@ -28,7 +28,10 @@
  * planes and many channels (ResNet's 8x8 and 4x4 stages) take a full im2col
  * of a chunk of samples and one sgemm per chunk instead (see "Full im2col
  * over chunks of samples"). The weight gradient's partial sums go by fixed
- * slots of samples, so any number of threads gives the same bits. */
+ * slots of samples, so any number of threads gives the same bits.
+ *
+ * Layers with many channels on both sides run on oneDNN instead, when the
+ * build has it (conv_dnnl.h; the rule is at the end of this file). */
 #include "engine/cpu/conv.h"
 
 #ifdef __AVX512F__
@@ -39,6 +42,7 @@
 #include <string.h>
 
 #include "engine/cpu/allocator.h"
+#include "engine/cpu/conv_dnnl.h"
 #include "engine/cpu/linalg.h"
 #include "engine/cpu/strided.h"
 
@@ -610,7 +614,7 @@ static void im2col_weight_grad_range(float *part, float beta, const float *x, co
     }
 }
 
-void cpu_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
+void cpu_conv2d_own(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
 {
     if (direct_forward(y, x, w, bias, p)) return;
     ConvGeom g = conv_geom(x, y, w, p);
@@ -645,7 +649,7 @@ void cpu_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias,
     free_floats(wk);
 }
 
-void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p)
+void cpu_conv2d_transpose_own(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p)
 {
     ConvGeom g = conv_geom(x, y, w, p);
     if (use_im2col(&g)) {
@@ -725,7 +729,7 @@ static void weight_grad_gather(float *out, const float *partials, int64_t nparts
                 }
 }
 
-void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
+void cpu_conv2d_weight_grad_own(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
 {
     ConvGeom g = conv_geom(x, gy, gw, p);
     const float *px = tensor_f32(x), *pg = tensor_f32(gy);
@@ -775,4 +779,37 @@ void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvP
         }
     weight_grad_gather(tensor_f32(gw), partials, by_slot ? 1 : nparts, im2col, &g);
     free_floats(partials);
+}
+
+/* ---- Which kernels run: oneDNN's or ours ----
+ *
+ * oneDNN's direct convolutions beat our sgemms on layers with many channels
+ * on both sides, reorders to and from its blocked layouts included
+ * (bench_conv_ab, 2 threads, each pass: ResNet-18's 64-512 channel layers
+ * 8-38% faster); on few channels ours win, by 1.3-12x on MnistModel's
+ * layers and ResNet's stem (oneDNN's input gradient of a 1-3 channel layer
+ * is the worst), and a 32 -> 64 channel layer is a draw. */
+static bool dnnl_pays(const Tensor *x, const Tensor *w, ConvParams p)
+{
+    enum { DNNL_MIN_CHANNELS = 64 };
+    int64_t cg = x->shape.d[1] / p.groups, og = w->shape.d[0] / p.groups;
+    return cg >= DNNL_MIN_CHANNELS && og >= DNNL_MIN_CHANNELS;
+}
+
+void cpu_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
+{
+    if (dnnl_pays(x, w, p) && dnnl_conv2d(y, x, w, bias, p)) return;
+    cpu_conv2d_own(y, x, w, bias, p);
+}
+
+void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p)
+{
+    if (!bias && dnnl_pays(x, w, p) && dnnl_conv2d_transpose(x, y, w, p)) return;
+    cpu_conv2d_transpose_own(x, y, w, bias, p);
+}
+
+void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
+{
+    if (dnnl_pays(x, gw, p) && dnnl_conv2d_weight_grad(gw, x, gy, p)) return;
+    cpu_conv2d_weight_grad_own(gw, x, gy, p);
 }

@@ -21,4 +21,10 @@ void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Ten
  * with the roles of x and gy swapped, conv_transpose2d's. */
 void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p);
 
+/* The same three on our own kernels only (the ones above may run a layer
+ * on oneDNN instead, see conv_dnnl.h): for bench/bench_conv_ab. */
+void cpu_conv2d_own(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p);
+void cpu_conv2d_transpose_own(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p);
+void cpu_conv2d_weight_grad_own(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p);
+
 #endif
