@@ -785,8 +785,9 @@ void cpu_conv2d_weight_grad_own(Tensor *gw, const Tensor *x, const Tensor *gy, C
  *
  * oneDNN's direct convolutions beat our sgemms on layers with many channels
  * on both sides, reorders to and from its blocked layouts included
- * (bench_conv_ab, 2 threads, each pass: ResNet-18's 64-512 channel layers
- * 8-38% faster); on few channels ours win, by 1.3-12x on MnistModel's
+ * (bench_conv_ab, 2 threads: most passes of ResNet-18's 64-512 channel
+ * layers 3-38% faster, a few, such as the 1x1 downsample's forward, slower;
+ * the whole ResNet-18 step 4.6 -> 4.0 s); on few channels ours win, by 1.3-12x on MnistModel's
  * layers and ResNet's stem (oneDNN's input gradient of a 1-3 channel layer
  * is the worst), and a 32 -> 64 channel layer is a draw. */
 static bool dnnl_pays(const Tensor *x, const Tensor *w, ConvParams p)
