@@ -462,7 +462,10 @@ static bool direct_forward(Tensor *y, const Tensor *x, const Tensor *w, const Te
 /* ... and only for more taps than the direct forward takes: at MnistModel's
  * conv2 (250 taps, 8x8) the chunks lost 24% on the input gradient and 50%
  * on the weight gradient to the per-sample path (bench_conv_ab, 1 thread),
- * while ResNet-18's small planes (1152 taps and up) gain. */
+ * while ResNet-18's small planes (1152 taps and up) gain. Bigger chunks do
+ * not rescue them: for the weight gradient alone, chunks of 2 to 16 samples
+ * in either orientation of the product (GY @ col^T or col @ GY^T) were
+ * 1.25-1.6x slower on conv2 and 1.6-4.9x on conv1 (1 thread, CPU time). */
 static bool use_im2col(const ConvGeom *g)
 {
     return g->groups == 1 && !g->identity && g->l <= IM2COL_L_MAX && g->c * g->kh * g->kw > DIRECT_FORWARD_TAPS_MAX;
