@@ -47,14 +47,27 @@ void cpu_binary(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b)
         }
         float *po = tensor_f32(out) + off[0];
         const float *pa = tensor_f32(a) + off[1], *pb = tensor_f32(b) + off[2];
+        /* separate loops per op so the compiler vectorises each; besides
+         * the dense case, a row of one operand against one value of the
+         * other (a per-channel mask or scale broadcast over a plane, as
+         * dropout2d's: the general loop below stays scalar) */
+#define BINARY_LOOPS(A, B)                                                         \
+    switch (op) {                                                                  \
+    case BIN_ADD: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) + (B); break; \
+    case BIN_SUB: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) - (B); break; \
+    case BIN_MUL: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) * (B); break; \
+    case BIN_DIV: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) / (B); break; \
+    default: break;                                                                \
+    }
         if (so == 1 && sa == 1 && sb == 1) {
-            switch (op) { /* separate loops so the compiler vectorises each */
-            case BIN_ADD: for (int64_t i = 0; i < L.inner; i++) po[i] = pa[i] + pb[i]; break;
-            case BIN_SUB: for (int64_t i = 0; i < L.inner; i++) po[i] = pa[i] - pb[i]; break;
-            case BIN_MUL: for (int64_t i = 0; i < L.inner; i++) po[i] = pa[i] * pb[i]; break;
-            case BIN_DIV: for (int64_t i = 0; i < L.inner; i++) po[i] = pa[i] / pb[i]; break;
-            default: break;
-            }
+            BINARY_LOOPS(pa[i], pb[i])
+        } else if (so == 1 && sa == 1 && sb == 0) {
+            const float vb = pb[0];
+            BINARY_LOOPS(pa[i], vb)
+        } else if (so == 1 && sa == 0 && sb == 1) {
+            const float va = pa[0];
+            BINARY_LOOPS(va, pb[i])
+#undef BINARY_LOOPS
         } else {
             for (int64_t i = 0; i < L.inner; i++) po[i * so] = binary_f(op, pa[i * sa], pb[i * sb]);
         }
