@@ -81,8 +81,9 @@ Tensor *t_ge(Tensor *a, Tensor *b);
 Tensor *t_le(Tensor *a, Tensor *b);
 /* In place, no autograd (0, or -1 with an error), src broadcast to dst:
  * dst += alpha * src, dst -= alpha * src, dst *= src, and the same with a
- * scalar. float32 dst computes in float (src may be float32, int64 or
- * uint8). int64 dst (the `num_batches_tracked += 1` idiom) computes in exact
+ * scalar. A float dst computes in float32 (src may be float32, bfloat16,
+ * float16, int64 or uint8); a bfloat16 or float16 dst is widened, the op
+ * done in float32 and the result rounded once, as PyTorch's "opmath". int64 dst (the `num_batches_tracked += 1` idiom) computes in exact
  * integer arithmetic, wrapping on overflow as PyTorch does: src int64 or
  * uint8, and alpha and scalars whole numbers (a fraction is PyTorch's
  * "result type Float can't be cast to the desired output type Long"); the

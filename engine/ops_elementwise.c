@@ -256,12 +256,30 @@ static int i64_scalar(const char *name, double v, bool is_alpha, int64_t *out)
 
 /* dst = dst op (src * alpha) for add/sub, dst * src for mul; src NULL: the
  * operand is the scalar alpha (integral for int64 dst, as i64 when exact). */
+static int inplace_binary(BinaryOp op, const char *name, Tensor *dst, Tensor *src, double alpha, const int64_t *alpha_i64);
+
+/* bf16 and f16 destinations: the op in f32 (PyTorch's "opmath" type) on a
+ * widened copy, rounded once into dst. */
+static int inplace_low_precision(BinaryOp op, const char *name, Tensor *dst, Tensor *src, double alpha)
+{
+    scope_begin();
+    bool mode = no_grad_begin();
+    Tensor *wide = tensor_to_dtype(dst, DT_F32);
+    grad_mode_restore(mode);
+    int rc = wide ? inplace_binary(op, name, wide, src, alpha, NULL) : -1;
+    if (rc == 0) rc = tensor_copy_(dst, wide);
+    scope_end();
+    return rc;
+}
+
 static int inplace_binary(BinaryOp op, const char *name, Tensor *dst, Tensor *src, double alpha, const int64_t *alpha_i64)
 {
     if (!dst) return -1;
-    ENGINE_CHECK_INT(dst->dtype == DT_F32 || dst->dtype == DT_I64, "%s: not implemented for dtype %s", name,
-                     dtype_name(dst->dtype));
+    bool low_precision = dst->dtype == DT_BF16 || dst->dtype == DT_F16;
+    ENGINE_CHECK_INT(dst->dtype == DT_F32 || dst->dtype == DT_I64 || low_precision,
+                     "%s: not implemented for dtype %s", name, dtype_name(dst->dtype));
     if (check_writable(name, dst)) return -1;
+    if (low_precision) return inplace_low_precision(op, name, dst, src, alpha);
     if (dst->dtype == DT_I64) NEED_KERNEL_INT(dst, inplace_i64);
     else if (!src) NEED_KERNEL_INT(dst, unary);
     else if (op == BIN_MUL) NEED_KERNEL_INT(dst, binary);

@@ -484,6 +484,45 @@ static void test_keep_ops_match_torch(void **state)
     scope_end();
 }
 
+/* In-place add_/sub_/mul_ on bf16 and f16 tensors (tensor, broadcast,
+ * scalar and f32 operands) against PyTorch's, which computes each op in
+ * f32 and rounds once: the same roundings, so within one unit in the last
+ * place of the dtype (f32 fused multiply-adds may differ from PyTorch's
+ * in the last f32 bit before the rounding). */
+static void test_inplace_low_precision_matches_torch(void **state)
+{
+    (void)state;
+    scope_begin();
+    Generator gen;
+    generator_seed(&gen, 31);
+    Tensor *a = tensor_randn(SHAPE(6, 5), &gen, CPU), *b = tensor_randn(SHAPE(6, 5), &gen, CPU);
+    Tensor *row = tensor_randn(SHAPE(5), &gen, CPU);
+    const char *names[] = {"a", "b", "row"};
+    Tensor *tensors[] = {a, b, row};
+    Safetensors *ref = NULL;
+    int rc = torch_script_run("amp_ref.py", "amp_inplace", 3, names, tensors, "{\"task\": \"inplace\"}", &ref);
+    SKIP_NO_TORCH(rc);
+    const DType dts[] = {DT_BF16, DT_F16};
+    const char *keys[] = {"bf16", "f16"};
+    const double ulp[] = {1.0 / 128, 1.0 / 1024};
+    for (int k = 0; k < 2; k++) {
+        Tensor *x = tensor_to_dtype(a, dts[k]), *bd = tensor_to_dtype(b, dts[k]);
+        REQUIRE_OK(x);
+        REQUIRE_OK(bd);
+        assert_int_equal(t_add_(x, bd, 0.3), 0);
+        assert_int_equal(t_sub_(x, tensor_to_dtype(row, dts[k]), 1.0), 0);
+        assert_int_equal(t_mul_(x, bd), 0);
+        assert_int_equal(t_add_scalar_(x, 2.5), 0);
+        assert_int_equal(t_mul_scalar_(x, 0.7), 0);
+        assert_int_equal(t_add_(x, b, 1.0), 0);
+        assert_int_equal(t_sub_(x, b, 2.0), 0);
+        assert_int_equal(x->dtype, dts[k]);
+        expect_close(tensor_to_dtype(x, DT_F32), safetensors_get(ref, keys[k]), ulp[k], keys[k]);
+    }
+    safetensors_free(ref);
+    scope_end();
+}
+
 static void test_safetensors_bf16_roundtrip(void **state)
 {
     (void)state;
@@ -655,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_autocast_f16_matches_rounded_reference),
         cmocka_unit_test(test_policy_dtypes),
         cmocka_unit_test(test_keep_ops_match_torch),
+        cmocka_unit_test(test_inplace_low_precision_matches_torch),
         cmocka_unit_test(test_safetensors_bf16_roundtrip),
         cmocka_unit_test(test_grad_scaler_sequence),
         cmocka_unit_test(test_f16_overflow_skips_step),

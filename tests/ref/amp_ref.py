@@ -24,6 +24,12 @@ Run by tests/support/torch_script.c as: amp_ref.py IN OUT. IN's metadata
             dtype, dtype of the differentiated input's gradient or null]}},
             with "error" for an output that torch refuses to compute.
 
+  inplace:  f32 a, b and row (broadcast over a's rows); for bf16 and f16
+            (out "bf16", "f16" as f32) runs on x = a in that dtype:
+            add_(b, alpha=0.3), sub_(row), mul_(b), add_(2.5), mul_(0.7),
+            add_(b as f32), sub_(b, alpha=2) (the in-place ops on
+            low-precision tensors, PyTorch computing each in f32).
+
   scaler:   "found_inf" list and growth_interval; replays
             torch.cuda.amp.GradScaler.update's rule (the _amp_update_scale_
             kernel, which has no CPU build in torch 1.13, transcribed below
@@ -154,6 +160,20 @@ def keep_ops(ts, out):
     return result
 
 
+def inplace(ts, out):
+    a, b, row = (torch.from_numpy(ts[k].copy()) for k in ("a", "b", "row"))
+    for name, dt in (("bf16", torch.bfloat16), ("f16", torch.float16)):
+        x = a.to(dt)
+        x.add_(b.to(dt), alpha=0.3)
+        x.sub_(row.to(dt))
+        x.mul_(b.to(dt))
+        x.add_(2.5)
+        x.mul_(0.7)
+        x.add_(b)
+        x.sub_(b, alpha=2)
+        out[name] = x.float().numpy()
+
+
 def scaler(args):
     scale = torch.tensor([65536.0], dtype=torch.float32)
     tracker, growth, backoff, interval = 0, 2.0, 0.5, args["growth_interval"]
@@ -187,6 +207,8 @@ def main():
         result = autocast(tensors, out, args.get("fp16", False))
     elif args["task"] == "keep_ops":
         result = keep_ops(tensors, out)
+    elif args["task"] == "inplace":
+        inplace(tensors, out)
     elif args["task"] == "scaler":
         result = scaler(args)
     else:
