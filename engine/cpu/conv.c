@@ -265,7 +265,11 @@ static void fill_planes(float *dst, int64_t planes, int64_t plane, const float *
  *
  * The weight gradient stays with the sgemms: direct versions of it (vectors
  * over positions, partial sums per chunk of samples) and one sgemm per chunk
- * of samples side by side both measured slower (bench/bench_conv_ab). */
+ * of samples side by side both measured slower (bench/bench_conv_ab). A
+ * later try, 4 output channels x 5 taps of 16-lane sums kept in registers
+ * over a slot of 16 samples (lanes added once per slot), gained 8% on
+ * MnistModel's conv2 and lost 50% on conv1 (576 positions: the blocks
+ * stream each slot's U from L2) and 40% on ResNet's stem (1 thread). */
 
 typedef float v16 __attribute__((vector_size(64)));
 
