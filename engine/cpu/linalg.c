@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "engine/cpu/gemm_dnnl.h"
 #include "engine/cpu/strided.h"
 
 /* The thread-count controls are OpenBLAS extensions: weak, so another BLAS
@@ -30,8 +31,28 @@ void cpu_blas_serial_end(int previous)
     if (previous > 1 && openblas_set_num_threads) openblas_set_num_threads(previous);
 }
 
+/* Products of at least this many multiply-adds go to oneDNN's sgemm where
+ * the build has it (gemm_dnnl.h; 1 thread, CPU time: the MLP's 128 x 1024
+ * x 784-1024 products 135 -> 155 GFLOP/s, ResNet-18's per-sample 192 x 1024
+ * x 64 ones 129 -> 168; MnistModel's 50 x 20 x 64 ones 73 -> 60, so small
+ * ones stay with OpenBLAS). The choice goes by the whole product's size,
+ * so that the blocks cpu_sgemm_parallel cuts it into take the same library
+ * on any number of threads. */
+#define DNNL_GEMM_MIN_MACS ((int64_t)1 << 20)
+
+static bool gemm_by_dnnl(int64_t m, int64_t n, int64_t k) { return m * n * k >= DNNL_GEMM_MIN_MACS; }
+
+static void sgemm_on(bool dnnl, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 void cpu_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    sgemm_on(gemm_by_dnnl(m, n, k), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static void sgemm_on(bool dnnl, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) { /* an empty sum: BLAS implementations disagree on this corner */
@@ -39,6 +60,7 @@ void cpu_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
         return;
     }
+    if (dnnl && dnnl_sgemm_row_major(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
     ENGINE_ASSERT(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX &&
                   ldc <= INT_MAX);
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m,
@@ -97,10 +119,10 @@ void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
                         int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     int threads = omp_get_max_threads();
-    bool split_rows = m >= n;
+    bool split_rows = m >= n, dnnl = gemm_by_dnnl(m, n, k);
     int64_t total = split_rows ? m : n;
     if (threads < 2 || omp_in_parallel() || m * n * k < GEMM_PARALLEL_MIN || total < 32) {
-        cpu_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        sgemm_on(dnnl, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     int blas_threads = cpu_blas_serial_begin();
@@ -109,11 +131,11 @@ void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t lo = block_start(total, t, nt), hi = block_start(total, t + 1, nt);
         if (hi > lo && split_rows) /* rows of op(A) and C */
-            cpu_sgemm(trans_a, trans_b, hi - lo, n, k, alpha, a + (trans_a ? lo : lo * lda), lda, b, ldb, beta,
-                      c + lo * ldc, ldc);
+            sgemm_on(dnnl, trans_a, trans_b, hi - lo, n, k, alpha, a + (trans_a ? lo : lo * lda), lda, b, ldb, beta,
+                     c + lo * ldc, ldc);
         else if (hi > lo) /* columns of op(B) and C */
-            cpu_sgemm(trans_a, trans_b, m, hi - lo, k, alpha, a, lda, b + (trans_b ? lo * ldb : lo), ldb, beta,
-                      c + lo, ldc);
+            sgemm_on(dnnl, trans_a, trans_b, m, hi - lo, k, alpha, a, lda, b + (trans_b ? lo * ldb : lo), ldb, beta,
+                     c + lo, ldc);
     }
     cpu_blas_serial_end(blas_threads);
 }
