@@ -1,8 +1,10 @@
 /* DistributedDataParallel's gradient averaging (see ddp.h). Buckets hold
  * the parameters in reverse registration order, as PyTorch's do: the last
- * layers' gradients are computed first, so their buckets fill first. Every
- * rank runs the same graph, so buckets fill, start and finish in the same
- * order everywhere, which collectives require. CPU parameters travel over
+ * layers' gradients are computed first, so their buckets fill first. They
+ * start strictly in that order (as PyTorch's reducer launches them):
+ * collectives on one communicator must be issued in the same order on
+ * every rank, and a parameter that one rank's graph skips makes the ranks
+ * fill their buckets in different orders. CPU parameters travel over
  * MPI from host buffers; CUDA parameters over NCCL from device buffers,
  * queued on the engine's compute stream (that path has never run: there
  * was no GPU where it was written). */
@@ -26,6 +28,7 @@ typedef struct {
     DDP *owner;
     Tensor *param;
     Bucket *bucket;
+    char *name;     /* as in the state dict ("fc3.weight"), for the errors */
     int64_t offset; /* in the bucket's buffer, in elements */
     bool ready;     /* its gradient of this backward is in the buffer */
 } Slot;
@@ -36,7 +39,6 @@ struct Bucket {
     int64_t numel;
     int n_slots, n_ready;
     CommRequest *req; /* in flight */
-    bool started;
 };
 
 struct DDP {
@@ -44,7 +46,10 @@ struct DDP {
     int n_slots;
     Bucket *buckets;
     int n_buckets;
+    int next_bucket; /* the first not started in this backward */
     bool sync;
+    bool find_unused; /* distributed.find_unused_parameters */
+    int64_t *used;    /* per slot: it got a gradient in this step (here, then on any rank) */
     double wait_seconds;
     /* CUDA parameters: NCCL on the engine's compute stream (never run: no GPU where this was written) */
     const DeviceCommOps *device_ops;
@@ -167,7 +172,6 @@ int ddp_broadcast_buffers(Module *model)
 static int start_bucket(DDP *d, Bucket *b)
 {
     const CommOps *ops = dist_ops();
-    b->started = true;
     if (b->dev) {
         if (d->device_ops->allreduce_sum_f32(tensor_f32(b->dev), b->numel, d->stream) == 0) return 0;
         engine_error("rank %d: %s", dist_rank(), d->device_ops->error());
@@ -176,6 +180,19 @@ static int start_bucket(DDP *d, Bucket *b)
     if (ops->iallreduce_sum_f32(b->buf, b->numel, &b->req)) {
         engine_error("rank %d: %s", dist_rank(), ops->error());
         return -1;
+    }
+    return 0;
+}
+
+/* Starts the buckets that are full, in bucket order (see the top): one
+ * filled before an earlier one waits for it. */
+static int start_full_buckets(DDP *d)
+{
+    while (d->next_bucket < d->n_buckets) {
+        Bucket *b = &d->buckets[d->next_bucket];
+        if (b->n_ready < b->n_slots) return 0;
+        d->next_bucket++;
+        if (start_bucket(d, b)) return -1;
     }
     return 0;
 }
@@ -213,7 +230,8 @@ static int fill_slot(Slot *s, Tensor *grad)
     if (s->bucket->dev) {
         if (fill_device_slot(s, grad)) return -1;
         s->ready = true;
-        return ++s->bucket->n_ready == s->bucket->n_slots ? start_bucket(s->owner, s->bucket) : 0;
+        s->bucket->n_ready++;
+        return start_full_buckets(s->owner);
     }
     float *dst = s->bucket->buf + s->offset;
     int64_t n = tensor_numel(s->param);
@@ -231,8 +249,8 @@ static int fill_slot(Slot *s, Tensor *grad)
         if (rc) return -1;
     }
     s->ready = true;
-    if (++s->bucket->n_ready == s->bucket->n_slots) return start_bucket(s->owner, s->bucket);
-    return 0;
+    s->bucket->n_ready++;
+    return start_full_buckets(s->owner);
 }
 
 /* The hook: a parameter's gradient of this backward is complete. */
@@ -244,35 +262,39 @@ static Tensor *grad_ready(Tensor *grad, void *ctx)
     return NULL;
 }
 
-DDP *ddp_new(Module *model, double bucket_mb)
+DDP *ddp_new(Module *model, double bucket_mb, bool find_unused)
 {
     ENGINE_CHECK(bucket_mb > 0 && bucket_mb <= 4096, "distributed.bucket_mb: expected a size in (0, 4096] MB, got %g",
                  bucket_mb);
-    int n_params;
-    Tensor **params = module_parameters(model, &n_params);
+    /* module_parameters' order, with the names (it is made from the same walk) */
+    StateDict params;
+    if (module_named_parameters(model, &params)) return NULL;
+    int n_params = params.n;
     DDP *d = calloc(1, sizeof *d);
-    ENGINE_ASSERT(d != NULL && (params || n_params == 0));
+    ENGINE_ASSERT(d != NULL);
     d->slots = calloc((size_t)(n_params ? n_params : 1), sizeof(Slot));
     d->buckets = calloc((size_t)(n_params ? n_params : 1), sizeof(Bucket));
-    ENGINE_ASSERT(d->slots && d->buckets);
+    d->used = calloc((size_t)(n_params ? n_params : 1), sizeof(int64_t));
+    ENGINE_ASSERT(d->slots && d->buckets && d->used);
     d->sync = true;
+    d->find_unused = find_unused;
     int64_t cap = (int64_t)(bucket_mb * 1024 * 1024 / sizeof(float));
     if (cap < 1) cap = 1;
     for (int i = n_params - 1; i >= 0; i--) { /* reverse order: the backward's */
-        Tensor *p = params[i];
+        Tensor *p = params.tensors[i];
         if (!p->requires_grad) continue;
         bool cuda = tensor_is_cuda(p);
         if (p->dtype != DT_F32 || (d->n_slots > 0 && cuda != (d->device_ops != NULL))) {
-            engine_error("distributed: parameter %d is %s on %s: the gradients averaged are float32, all on the CPU "
+            engine_error("distributed: parameter %s is %s on %s: the gradients averaged are float32, all on the CPU "
                          "(MPI) or all on CUDA devices (NCCL)",
-                         i, dtype_name(p->dtype), device_name(tensor_device(p)));
-            free(params);
+                         params.names[i], dtype_name(p->dtype), device_name(tensor_device(p)));
+            state_dict_free(&params);
             ddp_free(d);
             return NULL;
         }
         if (cuda && !d->device_ops) {
             if (!(d->device_ops = dist_device_ops(tensor_device(p).index))) {
-                free(params);
+                state_dict_free(&params);
                 ddp_free(d);
                 return NULL;
             }
@@ -281,11 +303,12 @@ DDP *ddp_new(Module *model, double bucket_mb)
         Bucket *b = d->n_buckets ? &d->buckets[d->n_buckets - 1] : NULL;
         if (!b || (b->numel > 0 && b->numel + tensor_numel(p) > cap)) b = &d->buckets[d->n_buckets++];
         Slot *s = &d->slots[d->n_slots++];
-        *s = (Slot){.owner = d, .param = p, .bucket = b, .offset = b->numel};
+        *s = (Slot){.owner = d, .param = p, .bucket = b, .name = strdup(params.names[i]), .offset = b->numel};
+        ENGINE_ASSERT(s->name != NULL);
         b->numel += tensor_numel(p);
         b->n_slots++;
     }
-    free(params);
+    state_dict_free(&params);
     for (int i = 0; i < d->n_buckets; i++) {
         Bucket *b = &d->buckets[i];
         if (d->device_ops) {
@@ -316,22 +339,57 @@ void ddp_free(DDP *d)
         tensor_free(d->buckets[i].dev);
     }
     /* the hooks point into this DDP: a parameter's hooks go with it */
-    for (int i = 0; i < d->n_slots; i++) tensor_hooks_free(d->slots[i].param);
+    for (int i = 0; i < d->n_slots; i++) {
+        tensor_hooks_free(d->slots[i].param);
+        free(d->slots[i].name);
+    }
     free(d->buckets);
     free(d->slots);
+    free(d->used);
     free(d);
 }
 
 void ddp_set_sync(DDP *d, bool sync) { d->sync = sync; }
 
+/* The bookkeeping of one backward cleared for the next. */
+static void reset_step(DDP *d)
+{
+    for (int i = 0; i < d->n_slots; i++) d->slots[i].ready = false;
+    for (int i = 0; i < d->n_buckets; i++) d->buckets[i].n_ready = 0;
+    d->next_bucket = 0;
+}
+
+/* find_unused_parameters false: the parameters of this rank that got no
+ * gradient (d->used 0) in one line, in registration order, or 0 if none.
+ * PyTorch fails here too: such a parameter's bucket would never be ready. */
+static int report_unused(const DDP *d)
+{
+    char names[512] = "";
+    int n = 0, pos = 0;
+    for (int i = d->n_slots - 1; i >= 0; i--) { /* slots are in reverse registration order */
+        if (d->used[i]) continue;
+        if (n++ < 4 && pos < (int)sizeof names)
+            pos += snprintf(names + pos, sizeof names - (size_t)pos, "%s'%s'", n > 1 ? ", " : "", d->slots[i].name);
+    }
+    if (n == 0) return 0;
+    if (n > 4 && pos < (int)sizeof names) snprintf(names + pos, sizeof names - (size_t)pos, " and %d more", n - 4);
+    engine_error("rank %d: distributed: %s %s got no gradient in this step (%s no part in the loss); set "
+                 "distributed.find_unused_parameters to true, or freeze %s (arch.freeze)",
+                 dist_rank(), n > 1 ? "parameters" : "parameter", names, n > 1 ? "they took" : "it took",
+                 n > 1 ? "them" : "it");
+    return -1;
+}
+
 /* ddp_finish_backward for CUDA parameters: the buckets' sums scaled to
- * means and copied into .grad, all queued on the stream after NCCL's. */
+ * means and copied into .grad (not for parameters no rank used), all
+ * queued on the stream after NCCL's. Never run: no GPU where it was written. */
 static int finish_on_device(DDP *d, int rc)
 {
     for (int i = 0; rc == 0 && i < d->n_buckets; i++) rc = t_mul_scalar_(d->buckets[i].dev, 1.0 / dist_size());
-    for (int i = 0; i < d->n_slots; i++) {
+    for (int i = 0; rc == 0 && i < d->n_slots; i++) {
         Slot *s = &d->slots[i];
-        if (rc == 0 && !s->param->grad) {
+        if (!d->used[i]) continue;
+        if (!s->param->grad) {
             Tensor *g = tensor_empty(s->param->shape, DT_F32, tensor_device(s->param));
             if (!g) rc = -1;
             else s->param->grad = tensor_persist(g);
@@ -339,12 +397,29 @@ static int finish_on_device(DDP *d, int rc)
         if (rc == 0)
             rc = tensor_copy_(s->param->grad,
                               t_view(t_narrow(s->bucket->dev, 0, s->offset, tensor_numel(s->param)), s->param->shape));
-        s->ready = false;
     }
-    for (int i = 0; i < d->n_buckets; i++) {
-        d->buckets[i].n_ready = 0;
-        d->buckets[i].started = false;
+    reset_step(d);
+    return rc;
+}
+
+/* The averages into .grad on the CPU (not for parameters no rank used). */
+static int finish_on_host(DDP *d, int rc)
+{
+    float scale = 1.0f / (float)dist_size();
+    for (int i = 0; rc == 0 && i < d->n_slots; i++) {
+        Slot *s = &d->slots[i];
+        if (!d->used[i]) continue;
+        float *avg = s->bucket->buf + s->offset;
+        int64_t n = tensor_numel(s->param);
+        for (int64_t k = 0; k < n; k++) avg[k] *= scale;
+        if (!s->param->grad) {
+            Tensor *g = tensor_empty(s->param->shape, DT_F32, CPU);
+            if (!g) rc = -1;
+            else s->param->grad = tensor_persist(g);
+        }
+        if (rc == 0 && tensor_copy_from_buffer(s->param->grad, avg)) rc = -1;
     }
+    reset_step(d);
     return rc;
 }
 
@@ -352,9 +427,15 @@ int ddp_finish_backward(DDP *d)
 {
     if (!d->sync) return 0;
     int rc = engine_has_error() ? -1 : 0; /* a hook's failure */
-    /* parameters without a gradient in this step (unused) count as zero */
+    /* got a gradient in this step: from a hook, or in .grad (earlier
+     * micro-batches under no_sync, or the batch split, whose hooks are idle) */
+    for (int i = 0; i < d->n_slots; i++) d->used[i] = d->slots[i].ready || d->slots[i].param->grad != NULL;
+    /* the others count as zero here, and their buckets start as on the other ranks */
     for (int i = 0; rc == 0 && i < d->n_slots; i++)
         if (!d->slots[i].ready) rc = fill_slot(&d->slots[i], NULL);
+    /* which parameters some rank used: after every bucket has started, so
+     * that all ranks issue their collectives in the same order */
+    if (rc == 0 && d->find_unused) rc = dist_allreduce_max_i64(d->used, d->n_slots);
     double t0 = now();
     const CommOps *ops = dist_ops();
     for (int i = 0; i < d->n_buckets; i++) {
@@ -366,28 +447,10 @@ int ddp_finish_backward(DDP *d)
         b->req = NULL;
     }
     d->wait_seconds += now() - t0;
-    if (d->device_ops) return finish_on_device(d, rc);
-    float scale = 1.0f / (float)dist_size();
-    for (int i = 0; i < d->n_slots; i++) {
-        Slot *s = &d->slots[i];
-        float *avg = s->bucket->buf + s->offset;
-        int64_t n = tensor_numel(s->param);
-        if (rc == 0) {
-            for (int64_t k = 0; k < n; k++) avg[k] *= scale;
-            if (!s->param->grad) {
-                Tensor *g = tensor_empty(s->param->shape, DT_F32, CPU);
-                if (!g) rc = -1;
-                else s->param->grad = tensor_persist(g);
-            }
-            if (rc == 0 && tensor_copy_from_buffer(s->param->grad, avg)) rc = -1;
-        }
-        s->ready = false;
-    }
-    for (int i = 0; i < d->n_buckets; i++) {
-        d->buckets[i].n_ready = 0;
-        d->buckets[i].started = false;
-    }
-    return rc;
+    /* after the collectives, which the other ranks then finish too: the
+     * error ends the job through the trainer's fault path, never a hang */
+    if (rc == 0 && !d->find_unused) rc = report_unused(d);
+    return d->device_ops ? finish_on_device(d, rc) : finish_on_host(d, rc);
 }
 
 double ddp_take_wait_seconds(DDP *d)

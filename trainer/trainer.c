@@ -323,7 +323,7 @@ static int prepare_ddp(Trainer *t)
     if (t->ddp && trainable == t->ddp_params) return 0;
     ddp_free(t->ddp);
     t->ddp_params = trainable;
-    if (!(t->ddp = ddp_new(t->base.model, t->bucket_mb))) return -1;
+    if (!(t->ddp = ddp_new(t->base.model, t->bucket_mb, t->find_unused))) return -1;
     if (!t->zero_enabled) return 0;
     if (t->zero) {
         zero_extend(t->zero); /* unfrozen parameters joined the optimizer */
@@ -570,6 +570,7 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
     int64_t zero;
     if (config_int_or(cp->config, "trainer.accumulate_grad_batches", 1, &t->accumulate) ||
         config_number_or(cp->config, "distributed.bucket_mb", 25.0, &t->bucket_mb) ||
+        config_bool_or(cp->config, "distributed.find_unused_parameters", false, &t->find_unused) ||
         config_int_or(cp->config, "distributed.zero", 0, &zero)) {
         base_trainer_free(&t->base);
         return -1;

@@ -28,6 +28,7 @@ typedef struct {
     MetricTracker train_metrics, valid_metrics;
     int64_t accumulate;   /* trainer.accumulate_grad_batches: batches per optimizer step */
     double bucket_mb;     /* distributed.bucket_mb */
+    bool find_unused;     /* distributed.find_unused_parameters */
     struct DDP *ddp;      /* distributed runs: the gradient averaging; NULL in a single process */
     int ddp_params;       /* the trainable parameters it averages */
     bool zero_enabled;    /* distributed.zero = 1 */
