@@ -1,4 +1,6 @@
-/* The sgemm peak of this machine through the engine's BLAS path: times an
+/* The sgemm peak of this machine through the engine's BLAS path (cpu_sgemm:
+ * oneDNN's sgemm for such a product where the build has it, the faster of
+ * the two libraries here, else OpenBLAS): times an
  * n^3 sgemm (default 2048) on the current OpenMP/BLAS thread count, one
  * warm-up then `iters` runs, and prints
  *   "sgemm_<n> threads <t> best_gflops <x> median_gflops <y>"
