@@ -1,7 +1,8 @@
 /* Row-major sgemm through oneDNN's (Debian's libdnnl), when the build found
  * it: on this engine's mid-size and large products its AVX-512 kernels
- * measured 3-30% faster than OpenBLAS's, on tiny ones (a convolution's
- * per-sample products) 15-40% slower; linalg.c picks by size. */
+ * measured 5-38% faster than OpenBLAS's, on tiny ones (MnistModel's
+ * per-sample products) 16-35% slower (bench/bench_gemm_ab); linalg.c picks
+ * by size. */
 #ifndef ENGINE_CPU_GEMM_DNNL_H
 #define ENGINE_CPU_GEMM_DNNL_H
 

@@ -32,10 +32,10 @@ void cpu_blas_serial_end(int previous)
 }
 
 /* Products of at least this many multiply-adds go to oneDNN's sgemm where
- * the build has it (gemm_dnnl.h; 1 thread, CPU time: the MLP's 128 x 1024
- * x 784-1024 products 135 -> 155 GFLOP/s, ResNet-18's per-sample 192 x 1024
- * x 64 ones 129 -> 168; MnistModel's 50 x 20 x 64 ones 73 -> 60, so small
- * ones stay with OpenBLAS). The choice goes by the whole product's size,
+ * the build has it (gemm_dnnl.h; bench/bench_gemm_ab, 1 thread, CPU time:
+ * the MLP's 128 x 1024 x 784-1024 products 5-19% faster, the MNIST net's
+ * per-sample conv2 products 16-38%; MnistModel's 50 x 20 x 64 and smaller
+ * ones 16-35% slower, so small ones stay with OpenBLAS). The choice goes by the whole product's size,
  * so that the blocks cpu_sgemm_parallel cuts it into take the same library
  * on any number of threads. */
 #define DNNL_GEMM_MIN_MACS ((int64_t)1 << 20)
