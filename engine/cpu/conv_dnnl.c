@@ -23,12 +23,13 @@
 
 typedef enum { KIND_FORWARD, KIND_BACKWARD_DATA, KIND_BACKWARD_WEIGHTS } Kind;
 
-/* Everything a primitive depends on. */
+/* Everything a primitive depends on; all int64_t, so no padding bytes
+ * (the cache compares keys with memcmp). */
 typedef struct {
-    int kind;
+    int64_t kind;
     int64_t n, c, h, w, o, oh, ow, kh, kw;
     int64_t sh, sw, ph, pw, pr_h, pr_w, dh, dw, groups;
-    int bias;
+    int64_t bias;
 } Key;
 
 /* An operand of the primitive: its layout in our tensor (user) and in the
@@ -46,6 +47,7 @@ typedef struct Entry {
     Operand op[N_OPS];
     dnnl_memory_desc_t bias; /* [O], plain */
     size_t scratch_bytes;
+    int users; /* calls running it: it is not dropped from the cache until they end */
     struct Entry *next;
 } Entry;
 
@@ -172,9 +174,23 @@ static Entry *create_entry(const Key *k)
     return e;
 }
 
-/* The cached entry for key, made on first use; NULL when oneDNN cannot run
- * it (the caller's own kernel runs then). The least recently used entry
- * goes when the cache is full. */
+/* Drops the least recently used entry that no call is running, if any. */
+static void drop_one(void)
+{
+    Entry **victim = NULL;
+    for (Entry **at = &dnnl.entries; *at; at = &(*at)->next)
+        if ((*at)->users == 0) victim = at;
+    if (!victim) return;
+    Entry *e = *victim;
+    *victim = e->next;
+    destroy_entry(e);
+    dnnl.count--;
+}
+
+/* The cached entry for key, made on first use, with one more user (give it
+ * back with release); NULL when oneDNN cannot run it (the caller's own
+ * kernel runs then). When the cache holds more than CACHE_MAX entries, the
+ * least recently used idle one goes. */
 static Entry *entry_for(const Key *k)
 {
     pthread_mutex_lock(&dnnl.lock);
@@ -186,27 +202,27 @@ static Entry *entry_for(const Key *k)
                 found = e;
                 break;
             }
-        if (!found && (found = create_entry(k))) {
-            if (++dnnl.count > CACHE_MAX) { /* drop the last */
-                Entry **last = &dnnl.entries;
-                while ((*last)->next) last = &(*last)->next;
-                destroy_entry(*last);
-                *last = NULL;
-                dnnl.count--;
-            }
-        }
+        if (!found && (found = create_entry(k))) dnnl.count++;
         if (found) {
+            found->users++;
             found->next = dnnl.entries;
             dnnl.entries = found;
+            if (dnnl.count > CACHE_MAX) drop_one();
         }
     }
     pthread_mutex_unlock(&dnnl.lock);
     return found;
 }
 
-/* Runs entry e on user buffers a, b (inputs), bias (forward, or NULL) and out. Entries stay alive
- * while they run: the cache only drops entries beyond CACHE_MAX shapes,
- * more than any model uses at once. */
+static void release(Entry *e)
+{
+    pthread_mutex_lock(&dnnl.lock);
+    e->users--;
+    pthread_mutex_unlock(&dnnl.lock);
+}
+
+/* Runs entry e (taken with entry_for) on user buffers a, b (inputs), bias
+ * (forward, or NULL) and out, then releases it. */
 static bool run(Entry *e, const float *a, const float *b, const float *bias, float *out)
 {
     static const int args[3][N_OPS] = {
@@ -262,6 +278,7 @@ static bool run(Entry *e, const float *a, const float *b, const float *bias, flo
     if (bias_mem) dnnl_memory_destroy(bias_mem);
     for (int i = 0; i <= N_OPS; i++) cpu_caching_free(buffers[i]);
     if (stream) dnnl_stream_destroy(stream);
+    release(e);
     return ok;
 }
 
