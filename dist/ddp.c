@@ -380,6 +380,17 @@ static int report_unused(const DDP *d)
     return -1;
 }
 
+/* The slot's parameter's .grad, made (persistent, on its device) when it
+ * has none. 0 or -1. */
+static int ensure_grad(Slot *s)
+{
+    if (s->param->grad) return 0;
+    Tensor *g = tensor_empty(s->param->shape, DT_F32, tensor_device(s->param));
+    if (!g) return -1;
+    s->param->grad = tensor_persist(g);
+    return 0;
+}
+
 /* ddp_finish_backward for CUDA parameters: the buckets' sums scaled to
  * means and copied into .grad (not for parameters no rank used), all
  * queued on the stream after NCCL's. Never run: no GPU where it was written. */
@@ -389,11 +400,7 @@ static int finish_on_device(DDP *d, int rc)
     for (int i = 0; rc == 0 && i < d->n_slots; i++) {
         Slot *s = &d->slots[i];
         if (!d->used[i]) continue;
-        if (!s->param->grad) {
-            Tensor *g = tensor_empty(s->param->shape, DT_F32, tensor_device(s->param));
-            if (!g) rc = -1;
-            else s->param->grad = tensor_persist(g);
-        }
+        rc = ensure_grad(s);
         if (rc == 0)
             rc = tensor_copy_(s->param->grad,
                               t_view(t_narrow(s->bucket->dev, 0, s->offset, tensor_numel(s->param)), s->param->shape));
@@ -412,11 +419,7 @@ static int finish_on_host(DDP *d, int rc)
         float *avg = s->bucket->buf + s->offset;
         int64_t n = tensor_numel(s->param);
         for (int64_t k = 0; k < n; k++) avg[k] *= scale;
-        if (!s->param->grad) {
-            Tensor *g = tensor_empty(s->param->shape, DT_F32, CPU);
-            if (!g) rc = -1;
-            else s->param->grad = tensor_persist(g);
-        }
+        rc = ensure_grad(s);
         if (rc == 0 && tensor_copy_from_buffer(s->param->grad, avg)) rc = -1;
     }
     reset_step(d);

@@ -83,8 +83,9 @@ Tensor *t_le(Tensor *a, Tensor *b);
  * dst += alpha * src, dst -= alpha * src, dst *= src, and the same with a
  * scalar. A float dst computes in float32 (src may be float32, bfloat16,
  * float16, int64 or uint8); a bfloat16 or float16 dst is widened, the op
- * done in float32 and the result rounded once, as PyTorch's "opmath". int64 dst (the `num_batches_tracked += 1` idiom) computes in exact
- * integer arithmetic, wrapping on overflow as PyTorch does: src int64 or
+ * done in float32 and the result rounded once, as PyTorch's "opmath". int64
+ * dst (the `num_batches_tracked += 1` idiom) computes in exact integer
+ * arithmetic, wrapping on overflow as PyTorch does: src int64 or
  * uint8, and alpha and scalars whole numbers (a fraction is PyTorch's
  * "result type Float can't be cast to the desired output type Long"); the
  * *_int_ forms take int64 scalars a double cannot hold (beyond 2^53). An

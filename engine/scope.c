@@ -32,15 +32,6 @@ static Scope *owning_scope(void)
     return &root_scope;
 }
 
-void scope_begin(void)
-{
-    Scope *s = calloc(1, sizeof *s);
-    ENGINE_ASSERT(s != NULL);
-    s->parent = current_scope;
-    current_scope = s;
-    current_depth++;
-}
-
 Scope *scope_create(void)
 {
     Scope *s = calloc(1, sizeof *s);
@@ -71,6 +62,8 @@ void scope_destroy(Scope *s)
     free_scope_contents(s);
     free(s);
 }
+
+void scope_begin(void) { scope_push(scope_create()); }
 
 int scope_depth(void) { return current_depth; }
 

@@ -175,12 +175,8 @@ static int forward_step(Trainer *t, TensorBatch *b, Tensor **output, Tensor **ta
 {
     *output = NULL;
     if (batch_to_device(t, b, target)) return -1;
-    if (t->split.shards > 1) return batch_split_step(&t->split, b, t->amp, t->amp_dtype, NULL, NULL, output);
-    AutocastState prev = autocast_state();
-    if (t->amp && autocast_begin(t->amp_dtype, &prev)) return -1;
-    *output = module_forward_batch(t->base.model, b);
-    autocast_restore(prev);
-    return *output ? 0 : -1;
+    /* the shards on their threads, or the whole batch (batch_split.h), under autocast in amp runs */
+    return batch_split_step(&t->split, b, t->amp, t->amp_dtype, NULL, NULL, output);
 }
 
 /* The criterion, under autocast in amp runs (losses are on its f32 list). */
@@ -376,7 +372,8 @@ static Tensor *scaled_loss(Trainer *t, Tensor *loss)
     return grad_scaler_scale(&t->scaler, scaled); /* fp16 amp; loss itself otherwise */
 }
 
-/* What batch_split_step asks for: the whole batch's loss from the joined output. */
+/* What batch_split_step asks for: the whole batch's loss from the output
+ * (the shards' joined, or the whole batch's). */
 typedef struct {
     Trainer *t;
     Tensor *target, **loss;
@@ -394,15 +391,10 @@ static Tensor *split_loss(void *ctx, Tensor *output)
 static int forward_backward(Trainer *t, TensorBatch *b, Tensor **output, Tensor **y, Tensor **loss)
 {
     *loss = NULL;
-    if (t->split.shards > 1) {
-        SplitLoss c = {t, NULL, loss};
-        if (batch_to_device(t, b, &c.target)) return -1;
-        *y = c.target;
-        return batch_split_step(&t->split, b, t->amp, t->amp_dtype, split_loss, &c, output) || !*loss ? -1 : 0;
-    }
-    if (forward_step(t, b, output, y) || !(*loss = amp_criterion(t, *output, *y))) return -1;
-    Tensor *scaled = scaled_loss(t, *loss);
-    return scaled ? tensor_backward(scaled, NULL) : -1;
+    SplitLoss c = {t, NULL, loss};
+    if (batch_to_device(t, b, &c.target)) return -1;
+    *y = c.target;
+    return batch_split_step(&t->split, b, t->amp, t->amp_dtype, split_loss, &c, output) || !*loss ? -1 : 0;
 }
 
 /* One batch's forward and backward; the optimizer steps on the last batch
