@@ -24,13 +24,17 @@ bool grad_mode_set(bool enabled)
     return previous;
 }
 
+bool autograd_would_record(int n_inputs, Tensor *const *inputs)
+{
+    if (grad_mode_disabled) return false;
+    for (int i = 0; i < n_inputs; i++)
+        if (inputs[i] && inputs[i]->requires_grad) return true;
+    return false;
+}
+
 Node *autograd_record(const char *name, BackwardFn backward, Tensor *output, int n_inputs, Tensor *const *inputs)
 {
-    if (!output || grad_mode_disabled) return NULL;
-    bool any = false;
-    for (int i = 0; i < n_inputs; i++)
-        if (inputs[i] && inputs[i]->requires_grad) any = true;
-    if (!any) return NULL;
+    if (!output || !autograd_would_record(n_inputs, inputs)) return NULL;
     Node *n = calloc(1, sizeof *n);
     ENGINE_ASSERT(n != NULL);
     n->inputs = calloc((size_t)n_inputs, sizeof *n->inputs);

@@ -42,6 +42,9 @@ struct Node {
  * grad; sets output->requires_grad and grad_fn. Returns NULL (not an error)
  * when nothing needs recording: the op then saves nothing. */
 Node *autograd_record(const char *name, BackwardFn backward, Tensor *output, int n_inputs, Tensor *const *inputs);
+/* Whether autograd_record would record a node for these inputs: lets an op
+ * skip computing what only its backward would use. */
+bool autograd_would_record(int n_inputs, Tensor *const *inputs);
 
 /* backward(root): root must have one element unless grad is given. The graph
  * is released afterwards unless retain_graph. Returns 0 or -1. */

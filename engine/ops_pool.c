@@ -114,8 +114,10 @@ Tensor *f_max_pool2d(Tensor *x, PoolParams p)
     if (!pool_setup("max_pool2d", x, &p, &out_shape)) return NULL;
     Tensor *xc = contiguous_nograd(x);
     Tensor *out = tensor_empty(out_shape, DT_F32, tensor_device(x));
-    Tensor *indices = tensor_empty(out_shape, DT_I64, tensor_device(x));
-    if (!xc || !out || !indices) return NULL;
+    /* the indices serve only the backward: none without one (evaluation) */
+    bool backward = autograd_would_record(1, &x);
+    Tensor *indices = backward ? tensor_empty(out_shape, DT_I64, tensor_device(x)) : NULL;
+    if (!xc || !out || (backward && !indices)) return NULL;
     NEED_KERNEL(out, max_pool2d);
     backend_of(out)->max_pool2d(out, indices, xc, p);
     Node *n = autograd_record("MaxPool2DWithIndicesBackward0", max_pool2d_backward, out, 1, &x);

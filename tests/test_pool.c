@@ -1,8 +1,8 @@
 /* Pooling ops (max_pool2d, avg_pool2d, adaptive_avg_pool2d): forward and
  * backward against PyTorch (padding, ceil_mode, count_include_pad, non-square
- * windows, non-divisible adaptive sizes, non-contiguous inputs, NaN and
- * +-Inf in the windows), finite
- * differences, output sizes and error messages. */
+ * windows, non-divisible adaptive sizes, non-contiguous inputs, NaN, +-Inf
+ * and ties in the windows; max_pool2d without grad), finite differences,
+ * output sizes and error messages. */
 #include <math.h>
 
 #include "tests/support/check.h"
@@ -106,13 +106,30 @@ static void check_results(Oracle *o, Result *r, int n, bool nonfinite)
 }
 
 /* An input of shape s; with nonfinite, about one element in 16 each is
- * NaN, +Inf and -Inf, so windows meet none, one or several of them. */
+ * NaN, +Inf and -Inf, so windows meet none, one or several of them, and the
+ * finite values are 8 multiples of 0.5, so windows often hold ties (the
+ * first maximum in the window takes the gradient). */
 static Tensor *case_input(Shape s, bool contiguous, bool nonfinite)
 {
     Tensor *x = input(s, contiguous);
+    if (!nonfinite) return x;
+    bool mode = no_grad_begin();
+    Tensor *halves = t_mul_scalar(tensor_to_dtype(tensor_randint(-4, 4, s, &gen, CPU), DT_F32), 0.5);
+    tensor_copy_(x, halves);
+    grad_mode_restore(mode);
     int k = (int)(shape_numel(s) / 16 + 1);
-    if (nonfinite) sprinkle_nonfinite(x, k, k, k, &gen);
+    sprinkle_nonfinite(x, k, k, k, &gen);
     return x;
+}
+
+/* Without grad max_pool2d computes no indices: the values must not change. */
+static void expect_same_without_grad(Tensor *x, const PoolCase *c, Tensor *y, const char *label)
+{
+    bool mode = no_grad_begin();
+    Tensor *y_eval = f_max_pool2d(x, params_of(c));
+    grad_mode_restore(mode);
+    REQUIRE_OK(y_eval);
+    expect_close_nonfinite(y_eval, y, 0, label);
 }
 
 /* Every case; with nonfinite, on inputs holding NaN and +-Inf: a max
@@ -132,6 +149,7 @@ static void run_pools_against_torch(bool nonfinite)
         const PoolCase *c = is_max ? &max_cases[k] : &avg_cases[k - NMAX];
         Tensor *x = case_input(c->x, c->contiguous, nonfinite);
         Tensor *y = is_max ? f_max_pool2d(x, params_of(c)) : f_avg_pool2d(x, params_of(c));
+        if (is_max) expect_same_without_grad(x, c, y, "max_pool2d without grad");
         pool_json(c, args, sizeof args);
         add_result(o, &r[n], is_max ? "max_pool2d" : "avg_pool2d", args, x, y);
         snprintf(r[n].label, sizeof r[n].label, "%s %s%s k%d,%d s%d,%d p%d,%d%s%s", is_max ? "max" : "avg",

@@ -7,7 +7,8 @@
 #include "engine/ops.h"
 
 /* out = max over each window; indices (i64, out's shape) = h * W + w of the
- * maximum within its plane, as PyTorch records it. NaN wins. */
+ * maximum within its plane, as PyTorch records it (none when indices is
+ * NULL). NaN wins. */
 void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p);
 /* gx = 0, then g scattered (added) to the recorded indices. */
 void cpu_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices);

@@ -204,7 +204,7 @@ __global__ void max_pool(float *out, int64_t *indices, const float *x, MaxGeom m
                 }
             }
         out[idx] = best_val;
-        indices[idx] = best;
+        if (indices) indices[idx] = best;
     }
 }
 
@@ -233,7 +233,7 @@ extern "C" void cuda_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, P
     int64_t total = tensor_numel(out);
     if (total == 0) return;
     max_pool<<<cuda_grid_size(total, CUDA_THREADS), CUDA_THREADS, 0, cuda_current_stream()>>>(
-        tensor_f32(out), tensor_i64(indices), tensor_f32(x), m);
+        tensor_f32(out), indices ? tensor_i64(indices) : NULL, tensor_f32(x), m);
     CUDA_CHECK_LAUNCH();
 }
 
