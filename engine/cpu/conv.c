@@ -271,6 +271,10 @@ static void fill_planes(float *dst, int64_t planes, int64_t plane, const float *
  * MnistModel's conv2 and lost 50% on conv1 (576 positions: the blocks
  * stream each slot's U from L2) and 40% on ResNet's stem (1 thread). */
 
+/* Without AVX-512, GCC warns that passing a 64-byte vector by value has
+ * another ABI; these helpers are static and inlined, so no call between
+ * separately compiled code ever passes one. */
+#pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v16 __attribute__((vector_size(64)));
 
 #define DOB 5 /* output channels per block */
