@@ -98,7 +98,7 @@ typedef struct Backend {
     void (*conv2d_weight_grad)(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p);
     /* indices NULL: no backward will need them (grad off), so none are written */
     void (*max_pool2d)(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p);
-    void (*max_pool2d_backward)(Tensor *gx, const Tensor *g, const Tensor *indices);
+    void (*max_pool2d_backward)(Tensor *gx, const Tensor *g, const Tensor *indices, PoolParams p);
     void (*avg_pool2d)(Tensor *out, const Tensor *x, PoolParams p);
     void (*avg_pool2d_backward)(Tensor *gx, const Tensor *g, PoolParams p);
     void (*adaptive_avg_pool2d)(Tensor *out, const Tensor *x);

@@ -101,7 +101,7 @@ static int max_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
     Tensor *gx = gc ? tensor_empty(n->shape, DT_F32, tensor_device(g)) : NULL;
     if (!gx) return -1;
     NEED_KERNEL_INT(gx, max_pool2d_backward);
-    backend_of(gx)->max_pool2d_backward(gx, gc, n->saved[0]);
+    backend_of(gx)->max_pool2d_backward(gx, gc, n->saved[0], load_pool_params(n));
     gin[0] = gx;
     return 0;
 }
@@ -124,6 +124,7 @@ Tensor *f_max_pool2d(Tensor *x, PoolParams p)
     if (n) {
         n->saved[0] = indices;
         n->shape = x->shape;
+        save_pool_params(n, p);
     }
     return out;
 }

@@ -1609,7 +1609,7 @@ SPY(conv2d, (Tensor *y, CT *x, CT *w, CT *bias, ConvParams p), (y, x, w, bias, p
 SPY(conv2d_transpose, (Tensor *x, CT *y, CT *w, CT *bias, ConvParams p), (x, y, w, bias, p))
 SPY(conv2d_weight_grad, (Tensor *gw, CT *x, CT *gy, ConvParams p), (gw, x, gy, p))
 SPY(max_pool2d, (Tensor *out, Tensor *indices, CT *x, PoolParams p), (out, indices, x, p))
-SPY(max_pool2d_backward, (Tensor *gx, CT *g, CT *indices), (gx, g, indices))
+SPY(max_pool2d_backward, (Tensor *gx, CT *g, CT *indices, PoolParams p), (gx, g, indices, p))
 SPY(avg_pool2d, (Tensor *out, CT *x, PoolParams p), (out, x, p))
 SPY(avg_pool2d_backward, (Tensor *gx, CT *g, PoolParams p), (gx, g, p))
 SPY(adaptive_avg_pool2d, (Tensor *out, CT *x), (out, x))

@@ -270,16 +270,79 @@ void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p)
     }
 }
 
-void cpu_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices)
+/* 2x2 stride 2 windows never overlap: each window's 4 cells of gx are
+ * written once, g where the index points and 0 elsewhere, 16 windows of a
+ * row at a time, so gx needs no zeroing pass first; only the row and column
+ * that no window covers (odd sizes) are zeroed. */
+#ifdef __AVX512F__
+static void max_pool_2x2_backward(float *gxp, int64_t h, int64_t w, const float *gp, const int64_t *ip, int64_t oh,
+                                  int64_t ow)
 {
-    int64_t planes = gx->shape.d[0] * gx->shape.d[1], hw = gx->shape.d[2] * gx->shape.d[3];
-    int64_t ohw = g->shape.d[2] * g->shape.d[3];
+    const __m512i twice_lane = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    const __m512i row_below = _mm512_set1_epi64(w), one = _mm512_set1_epi64(1);
+    /* lanes 0-7 and 8-15 of two vectors, alternately: (l0, r0, l1, r1, ...) */
+    const __m512i first_pairs = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i next_pairs = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    for (int64_t i = 0; i < oh; i++) {
+        float *r0 = gxp + 2 * i * w, *r1 = r0 + w;
+        for (int64_t j = 0; j < ow; j += 16) {
+            unsigned n = (unsigned)(ow - j < 16 ? ow - j : 16);
+            __mmask16 outs = (__mmask16)((1u << n) - 1);
+            __mmask16 first16 = (__mmask16)(2 * n >= 16 ? 0xffffu : (1u << (2 * n)) - 1);
+            __mmask16 next16 = (__mmask16)(2 * n <= 16 ? 0u : (1u << (2 * n - 16)) - 1);
+            __m512 gv = _mm512_maskz_loadu_ps(outs, gp + i * ow + j);
+            unsigned below = 0, right = 0;
+            for (unsigned half = 0; half < 2 && 8 * half < n; half++) {
+                __m512i k = _mm512_maskz_loadu_epi64((__mmask8)(outs >> (8 * half)), ip + i * ow + j + 8 * half);
+                __m512i corner = _mm512_add_epi64(_mm512_set1_epi64(2 * i * w + 2 * (j + 8 * half)), twice_lane);
+                __m512i at = _mm512_sub_epi64(k, corner); /* 0, 1, w or w + 1 */
+                __mmask8 down = _mm512_cmp_epi64_mask(at, row_below, _MM_CMPINT_NLT);
+                /* w may be odd: the column is at - w on the lower row */
+                __m512i column = _mm512_mask_sub_epi64(at, down, at, row_below);
+                below |= (unsigned)down << (8 * half);
+                right |= (unsigned)_mm512_test_epi64_mask(column, one) << (8 * half);
+            }
+            __m512 tl = _mm512_maskz_mov_ps((__mmask16)(~below & ~right), gv);
+            __m512 tr = _mm512_maskz_mov_ps((__mmask16)(~below & right), gv);
+            __m512 bl = _mm512_maskz_mov_ps((__mmask16)(below & ~right), gv);
+            __m512 br = _mm512_maskz_mov_ps((__mmask16)(below & right), gv);
+            _mm512_mask_storeu_ps(r0 + 2 * j, first16, _mm512_permutex2var_ps(tl, first_pairs, tr));
+            _mm512_mask_storeu_ps(r0 + 2 * j + 16, next16, _mm512_permutex2var_ps(tl, next_pairs, tr));
+            _mm512_mask_storeu_ps(r1 + 2 * j, first16, _mm512_permutex2var_ps(bl, first_pairs, br));
+            _mm512_mask_storeu_ps(r1 + 2 * j + 16, next16, _mm512_permutex2var_ps(bl, next_pairs, br));
+        }
+        if (w > 2 * ow) {
+            memset(r0 + 2 * ow, 0, sizeof(float) * (size_t)(w - 2 * ow));
+            memset(r1 + 2 * ow, 0, sizeof(float) * (size_t)(w - 2 * ow));
+        }
+    }
+    if (h > 2 * oh) memset(gxp + 2 * oh * w, 0, sizeof(float) * (size_t)((h - 2 * oh) * w));
+}
+#endif
+
+void cpu_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices, PoolParams p)
+{
+    int64_t planes = gx->shape.d[0] * gx->shape.d[1], h = gx->shape.d[2], w = gx->shape.d[3], hw = h * w;
+    int64_t oh = g->shape.d[2], ow = g->shape.d[3], ohw = oh * ow;
     const float *pg = tensor_f32(g);
     const int64_t *pi = tensor_i64(indices);
     float *pgx = tensor_f32(gx);
+#ifdef __AVX512F__
+    bool fast_2x2 = p.kernel[0] == 2 && p.kernel[1] == 2 && p.stride[0] == 2 && p.stride[1] == 2 &&
+                    p.padding[0] == 0 && p.padding[1] == 0 && 2 * oh <= h && 2 * ow <= w;
+#else
+    bool fast_2x2 = false;
+    (void)p;
+#endif
 #pragma omp parallel for if (planes * hw > CPU_PARALLEL_GRAIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         float *xp = pgx + pl * hw;
+#ifdef __AVX512F__
+        if (fast_2x2) {
+            max_pool_2x2_backward(xp, h, w, pg + pl * ohw, pi + pl * ohw, oh, ow);
+            continue;
+        }
+#endif
         memset(xp, 0, sizeof(float) * (size_t)hw);
         for (int64_t k = 0; k < ohw; k++) xp[pi[pl * ohw + k]] += pg[pl * ohw + k];
     }

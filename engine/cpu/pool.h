@@ -10,8 +10,9 @@
  * maximum within its plane, as PyTorch records it (none when indices is
  * NULL). NaN wins. */
 void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p);
-/* gx = 0, then g scattered (added) to the recorded indices. */
-void cpu_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices);
+/* gx = 0, then g scattered (added) to the recorded indices; p is the
+ * forward's (windows that cannot overlap need no zeroing pass first). */
+void cpu_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices, PoolParams p);
 void cpu_avg_pool2d(Tensor *out, const Tensor *x, PoolParams p);
 void cpu_avg_pool2d_backward(Tensor *gx, const Tensor *g, PoolParams p);
 /* Windows [floor(i * H / oh), ceil((i + 1) * H / oh)) as in PyTorch. */

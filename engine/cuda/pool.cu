@@ -237,8 +237,9 @@ extern "C" void cuda_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, P
     CUDA_CHECK_LAUNCH();
 }
 
-extern "C" void cuda_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices)
+extern "C" void cuda_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices, PoolParams p)
 {
+    (void)p; /* the scatter serves every window shape */
     int64_t planes = gx->shape.d[0] * gx->shape.d[1], hw = gx->shape.d[2] * gx->shape.d[3];
     int64_t ohw = g->shape.d[2] * g->shape.d[3], total = tensor_numel(g);
     if (tensor_numel(gx) == 0) return;

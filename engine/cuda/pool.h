@@ -13,7 +13,7 @@ extern "C" {
 #endif
 
 void cuda_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p);
-void cuda_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices);
+void cuda_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices, PoolParams p);
 void cuda_avg_pool2d(Tensor *out, const Tensor *x, PoolParams p);
 void cuda_avg_pool2d_backward(Tensor *gx, const Tensor *g, PoolParams p);
 void cuda_adaptive_avg_pool2d(Tensor *out, const Tensor *x);
