@@ -102,6 +102,10 @@ void cpu_copy(Tensor *dst, const Tensor *src)
             float *pd = (float *)d + off[0];
             const uint16_t *ps = (const uint16_t *)s + off[1];
             for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = bf16_to_f32(ps[i * ss]);
+        } else if (dst->dtype == DT_F32 && src->dtype == DT_U8) { /* masks to numbers: no double, no switch */
+            float *pd = (float *)d + off[0];
+            const uint8_t *ps = (const uint8_t *)s + off[1];
+            for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = ps[i * ss];
         } else if (dst->dtype == DT_F16 && src->dtype == DT_F32) {
             f32_to_f16_row((uint16_t *)d + off[0], sd, (const float *)s + off[1], ss, L.inner);
         } else if (dst->dtype == DT_F32 && src->dtype == DT_F16) {

@@ -14,13 +14,21 @@
     M(UN_RELU) M(UN_LEAKY_RELU) M(UN_SIGMOID) M(UN_TANH) M(UN_GELU) M(UN_SIGN)
 
 
-#define COMPARE(op, a, b)                                                                                           \
-    ((op) == BIN_EQ ? (a) == (b)                                                                                    \
-     : (op) == BIN_NE ? (a) != (b)                                                                                  \
-     : (op) == BIN_GT ? (a) > (b)                                                                                   \
-     : (op) == BIN_LT ? (a) < (b)                                                                                   \
-     : (op) == BIN_GE ? (a) >= (b)                                                                                  \
-                      : (a) <= (b))
+/* One loop per comparison, the op chosen once per row: a test of the op
+ * inside the loop costs more than the comparison itself (the metrics'
+ * [batch, classes] masks are made of such rows). */
+#define COMPARE_LOOPS(T)                                                                                  \
+    do {                                                                                                  \
+        const T *pa = (const T *)tensor_data(a) + off[1], *pb = (const T *)tensor_data(b) + off[2];       \
+        switch (op) {                                                                                     \
+        case BIN_EQ: for (int64_t i = 0; i < L.inner; i++) po[i * so] = pa[i * sa] == pb[i * sb]; break; \
+        case BIN_NE: for (int64_t i = 0; i < L.inner; i++) po[i * so] = pa[i * sa] != pb[i * sb]; break; \
+        case BIN_GT: for (int64_t i = 0; i < L.inner; i++) po[i * so] = pa[i * sa] > pb[i * sb]; break;  \
+        case BIN_LT: for (int64_t i = 0; i < L.inner; i++) po[i * so] = pa[i * sa] < pb[i * sb]; break;  \
+        case BIN_GE: for (int64_t i = 0; i < L.inner; i++) po[i * so] = pa[i * sa] >= pb[i * sb]; break; \
+        default: for (int64_t i = 0; i < L.inner; i++) po[i * so] = pa[i * sa] <= pb[i * sb]; break;     \
+        }                                                                                                 \
+    } while (0)
 
 void cpu_binary(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b)
 {
@@ -36,13 +44,10 @@ void cpu_binary(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b)
         int64_t so = L.inner_stride[0], sa = L.inner_stride[1], sb = L.inner_stride[2];
         if (compare) {
             uint8_t *po = tensor_u8(out) + off[0];
-            if (a->dtype == DT_I64) {
-                const int64_t *pa = tensor_i64(a) + off[1], *pb = tensor_i64(b) + off[2];
-                for (int64_t i = 0; i < L.inner; i++) po[i * so] = (uint8_t)COMPARE(op, pa[i * sa], pb[i * sb]);
-            } else {
-                const float *pa = tensor_f32(a) + off[1], *pb = tensor_f32(b) + off[2];
-                for (int64_t i = 0; i < L.inner; i++) po[i * so] = (uint8_t)COMPARE(op, pa[i * sa], pb[i * sb]);
-            }
+            if (a->dtype == DT_I64)
+                COMPARE_LOOPS(int64_t);
+            else
+                COMPARE_LOOPS(float);
             continue;
         }
         float *po = tensor_f32(out) + off[0];
