@@ -96,6 +96,9 @@ struct Dataset {
     /* Optional: assembles the samples idx[0..n) into out at once (out->n ==
      * n); NULL: get() for each, stacked (PyTorch's default collate). */
     int (*collate)(const Dataset *ds, const int64_t *idx, int n, const SampleContext *ctx, Batch *out);
+    /* Optional: a hint that get(index) comes soon (the default collate gives
+     * it a few samples ahead): start loading its bytes into the cache. */
+    void (*prefetch)(const Dataset *ds, int64_t index);
     /* Frees what the dataset owns (not ds itself); may be NULL. */
     void (*destroy)(Dataset *ds);
 
