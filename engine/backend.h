@@ -27,7 +27,7 @@
 
 /* Bumped whenever Backend's layout or a signature changes: a module built
  * against another version is refused instead of called wrongly. */
-#define ENGINE_BACKEND_ABI 1
+#define ENGINE_BACKEND_ABI 2
 
 /* The one symbol a backend module exports (see backend_module.c). It
  * returns the module's table, or NULL when abi differs from its own. */
@@ -66,6 +66,10 @@ typedef struct Backend {
     /* numeric modes (engine/device.h); NULL: the backend has none */
     void (*set_tf32)(bool enabled);
     void (*set_deterministic)(bool enabled);
+    /* max_pool2d can record each maximum as a u8 code (row * kw + column in
+     * its window, for windows of at most 256 cells) instead of an i64 index
+     * in its plane; false: i64 always */
+    bool max_pool2d_window_codes;
 
     /* ---- kernels (documented in engine/cpu, one header per family) ---- */
     /* elementwise */
@@ -96,7 +100,8 @@ typedef struct Backend {
     void (*conv2d)(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p);
     void (*conv2d_transpose)(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p);
     void (*conv2d_weight_grad)(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p);
-    /* indices NULL: no backward will need them (grad off), so none are written */
+    /* indices NULL: no backward will need them (grad off), so none are written;
+     * u8 indices (only where max_pool2d_window_codes): window codes */
     void (*max_pool2d)(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p);
     void (*max_pool2d_backward)(Tensor *gx, const Tensor *g, const Tensor *indices, PoolParams p);
     void (*avg_pool2d)(Tensor *out, const Tensor *x, PoolParams p);

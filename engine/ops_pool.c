@@ -114,9 +114,11 @@ Tensor *f_max_pool2d(Tensor *x, PoolParams p)
     if (!pool_setup("max_pool2d", x, &p, &out_shape)) return NULL;
     Tensor *xc = contiguous_nograd(x);
     Tensor *out = tensor_empty(out_shape, DT_F32, tensor_device(x));
-    /* the indices serve only the backward: none without one (evaluation) */
+    /* the indices serve only the backward: none without one (evaluation);
+     * window codes where the backend records them (1 byte, not 8) */
     bool backward = autograd_would_record(1, &x);
-    Tensor *indices = backward ? tensor_empty(out_shape, DT_I64, tensor_device(x)) : NULL;
+    DType index_dtype = backend_of(x)->max_pool2d_window_codes && p.kernel[0] * p.kernel[1] <= 256 ? DT_U8 : DT_I64;
+    Tensor *indices = backward ? tensor_empty(out_shape, index_dtype, tensor_device(x)) : NULL;
     if (!xc || !out || (backward && !indices)) return NULL;
     NEED_KERNEL(out, max_pool2d);
     backend_of(out)->max_pool2d(out, indices, xc, p);

@@ -42,6 +42,8 @@ static const PoolCase max_cases[] = {
     {SHAPE(2, 3, 37, 71), {2, 2}, {0, 0}, {0, 0}, false, true, true},
     /* halves the size as 2x2 does, but windows overlap (gradients add up) */
     {SHAPE(1, 2, 8, 8), {3, 3}, {2, 2}, {1, 1}, false, true, true},
+    /* windows of more than 256 cells: plane indices instead of u8 window codes */
+    {SHAPE(1, 2, 21, 19), {17, 16}, {2, 3}, {0, 0}, false, true, true},
 };
 
 static const PoolCase avg_cases[] = {

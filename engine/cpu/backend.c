@@ -32,6 +32,7 @@ const Backend cpu_backend = {
     .memcpy_to_host = cpu_memcpy_to_host,
     .memcpy_from_host = cpu_memcpy_from_host,
     .empty_cache = cpu_allocator_empty_cache,
+    .max_pool2d_window_codes = true,
 
     .binary = cpu_binary,
     .unary = cpu_unary,

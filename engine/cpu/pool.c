@@ -151,6 +151,13 @@ void cpu_adaptive_avg_pool2d_backward(Tensor *gx, const Tensor *g)
     axis_free(&aw);
 }
 
+/* ---- max ----
+ * The indices a forward records for its backward are u8 window codes (the
+ * maximum's row * kw + column inside its window; windows of at most 256
+ * cells) or i64 plane indices (row * W + column, as PyTorch's), whichever
+ * dtype the op allocated (ops_pool.c asks for codes: 1/8 of the memory and
+ * of the traffic). */
+
 /* best/best_val become (idx, v) when v is larger or NaN (NaN wins, as in
  * PyTorch). Bit selects, not branches: on real data "is this the new max"
  * is a coin flip the branch predictor keeps losing, and GCC turns ?: back
@@ -167,11 +174,34 @@ static inline void max_select(float v, int64_t idx, float *best_val, int64_t *be
     *best = (*best & ~take) | (idx & take);
 }
 
-#ifdef __AVX512F__
+/* Where each output's indices go: one of codes and plane (or neither, when
+ * no backward needs them). */
+typedef struct {
+    uint8_t *codes;
+    int64_t *plane;
+} MaxIndices;
+
+static MaxIndices max_indices_of(const Tensor *indices)
+{
+    if (!indices) return (MaxIndices){NULL, NULL};
+    return indices->dtype == DT_U8 ? (MaxIndices){tensor_u8(indices), NULL} : (MaxIndices){NULL, tensor_i64(indices)};
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define POOL_AVX512 1
 /* "v wins over best": larger, or NaN (the later NaN wins, as in PyTorch). */
 static inline __mmask16 takes_over(__m512 v, __m512 best)
 {
     return _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+}
+
+/* Masks of a row's chunk of n <= 16 windows: the outputs, and the first
+ * and next 16 of its 2n inputs. */
+static inline void chunk_masks(unsigned n, __mmask16 *outs, __mmask16 *first16, __mmask16 *next16)
+{
+    *outs = (__mmask16)((1u << n) - 1);
+    *first16 = (__mmask16)(2 * n >= 16 ? 0xffffu : (1u << (2 * n)) - 1);
+    *next16 = (__mmask16)(2 * n <= 16 ? 0u : (1u << (2 * n - 16)) - 1);
 }
 
 /* 2x2 stride 2 with AVX-512, 16 outputs of a row at a time (masked at the
@@ -180,20 +210,18 @@ static inline __mmask16 takes_over(__m512 v, __m512 best)
  * bottom vs top, the later one taken only when it wins: the same answer,
  * ties and NaNs included, as PyTorch's row-major scan. The scalar version
  * runs 4 selects in one dependency chain per output: 4x slower on
- * MnistModel's 24x24 and 8x8 planes (the version below the #else). */
-static void max_pool_2x2(const float *xp, int64_t w, int64_t oh, int64_t ow, float *po, int64_t *pi)
+ * MnistModel's 24x24 and 8x8 planes (the version below the #else). codes:
+ * 2 * (bottom row) + (right column), or NULL. */
+static void max_pool_2x2(const float *xp, int64_t w, int64_t oh, int64_t ow, float *po, uint8_t *codes)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const __m512i twice_lane = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    const __m512i row_below = _mm512_set1_epi64(w), one = _mm512_set1_epi64(1);
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
     for (int64_t i = 0; i < oh; i++) {
         const float *r0 = xp + 2 * i * w, *r1 = r0 + w;
         for (int64_t j = 0; j < ow; j += 16) {
-            unsigned n = (unsigned)(ow - j < 16 ? ow - j : 16);
-            __mmask16 outs = (__mmask16)((1u << n) - 1);
-            __mmask16 first16 = (__mmask16)(2 * n >= 16 ? 0xffffu : (1u << (2 * n)) - 1);
-            __mmask16 next16 = (__mmask16)(2 * n <= 16 ? 0u : (1u << (2 * n - 16)) - 1);
+            __mmask16 outs, first16, next16;
+            chunk_masks((unsigned)(ow - j < 16 ? ow - j : 16), &outs, &first16, &next16);
             __m512 t0 = _mm512_maskz_loadu_ps(first16, r0 + 2 * j), t1 = _mm512_maskz_loadu_ps(next16, r0 + 2 * j + 16);
             __m512 b0 = _mm512_maskz_loadu_ps(first16, r1 + 2 * j), b1 = _mm512_maskz_loadu_ps(next16, r1 + 2 * j + 16);
             __m512 tl = _mm512_permutex2var_ps(t0, even, t1), tr = _mm512_permutex2var_ps(t0, odd, t1);
@@ -202,106 +230,97 @@ static void max_pool_2x2(const float *xp, int64_t w, int64_t oh, int64_t ow, flo
             __m512 top = _mm512_mask_blend_ps(top_right, tl, tr), bottom = _mm512_mask_blend_ps(bottom_right, bl, br);
             __mmask16 below = takes_over(bottom, top);
             _mm512_mask_storeu_ps(po + i * ow + j, outs, _mm512_mask_blend_ps(below, top, bottom));
-            if (!pi) continue;
+            if (!codes) continue;
             __mmask16 right = (__mmask16)((below & bottom_right) | (~below & top_right));
-            for (unsigned half = 0; half < 2 && 8 * half < n; half++) {
-                __m512i k = _mm512_add_epi64(_mm512_set1_epi64(2 * i * w + 2 * (j + 8 * half)), twice_lane);
-                k = _mm512_mask_add_epi64(k, (__mmask8)(below >> (8 * half)), k, row_below);
-                k = _mm512_mask_add_epi64(k, (__mmask8)(right >> (8 * half)), k, one);
-                _mm512_mask_storeu_epi64(pi + i * ow + j + 8 * half, (__mmask8)(outs >> (8 * half)), k);
-            }
+            __m512i code = _mm512_mask_add_epi32(_mm512_maskz_mov_epi32(below, two), right, _mm512_maskz_mov_epi32(below, two), one);
+            _mm_mask_storeu_epi8(codes + i * ow + j, outs, _mm512_cvtepi32_epi8(code));
         }
     }
 }
 #else
 /* The common 2x2, stride 2, no padding case, with the window unrolled:
  * the scalar version (for CPUs without AVX-512). */
-static void max_pool_2x2(const float *xp, int64_t w, int64_t oh, int64_t ow, float *po, int64_t *pi)
+static void max_pool_2x2(const float *xp, int64_t w, int64_t oh, int64_t ow, float *po, uint8_t *codes)
 {
     for (int64_t i = 0; i < oh; i++) {
         const float *r0 = xp + 2 * i * w, *r1 = r0 + w;
         for (int64_t j = 0; j < ow; j++) {
-            int64_t k = 2 * i * w + 2 * j;
             float best_val = r0[2 * j];
-            int64_t best = k;
-            best = best_val != best_val ? k : best;
-            max_select(r0[2 * j + 1], k + 1, &best_val, &best);
-            max_select(r1[2 * j], k + w, &best_val, &best);
-            max_select(r1[2 * j + 1], k + w + 1, &best_val, &best);
+            int64_t best = 0;
+            max_select(r0[2 * j + 1], 1, &best_val, &best);
+            max_select(r1[2 * j], 2, &best_val, &best);
+            max_select(r1[2 * j + 1], 3, &best_val, &best);
             po[i * ow + j] = best_val;
-            if (pi) pi[i * ow + j] = best;
+            if (codes) codes[i * ow + j] = (uint8_t)best;
         }
     }
 }
 #endif
 
-void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p)
+/* Any window: the maximum of each, with its code or plane index. */
+static void max_pool_windows(const float *xp, int64_t h, int64_t w, int64_t oh, int64_t ow, PoolParams p, float *po,
+                             MaxIndices ix)
 {
-    int64_t planes = x->shape.d[0] * x->shape.d[1], h = x->shape.d[2], w = x->shape.d[3];
-    int64_t oh = out->shape.d[2], ow = out->shape.d[3];
-    const float *px = tensor_f32(x);
-    float *po = tensor_f32(out);
-    int64_t *pi = indices ? tensor_i64(indices) : NULL;
-    bool fast_2x2 = p.kernel[0] == 2 && p.kernel[1] == 2 && p.stride[0] == 2 && p.stride[1] == 2 &&
-                    p.padding[0] == 0 && p.padding[1] == 0 && 2 * oh <= h && 2 * ow <= w;
-#pragma omp parallel for if (planes * h * w > CPU_PARALLEL_GRAIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *xp = px + pl * h * w;
-        if (fast_2x2) {
-            max_pool_2x2(xp, w, oh, ow, po + pl * oh * ow, pi ? pi + pl * oh * ow : NULL);
-            continue;
-        }
-        for (int64_t i = 0; i < oh; i++) {
-            int64_t r0 = i * p.stride[0] - p.padding[0];
-            int64_t r1 = r0 + p.kernel[0] < h ? r0 + p.kernel[0] : h;
-            r0 = r0 > 0 ? r0 : 0;
-            for (int64_t j = 0; j < ow; j++) {
-                int64_t c0 = j * p.stride[1] - p.padding[1];
-                int64_t c1 = c0 + p.kernel[1] < w ? c0 + p.kernel[1] : w;
-                c0 = c0 > 0 ? c0 : 0;
-                int64_t best = r0 * w + c0;
-                float best_val = -INFINITY;
-                for (int64_t r = r0; r < r1; r++)
-                    for (int64_t c = c0; c < c1; c++) max_select(xp[r * w + c], r * w + c, &best_val, &best);
-                po[pl * oh * ow + i * ow + j] = best_val;
-                if (pi) pi[pl * oh * ow + i * ow + j] = best;
-            }
+    for (int64_t i = 0; i < oh; i++) {
+        int64_t rs = i * p.stride[0] - p.padding[0]; /* the window's first row, padding included */
+        int64_t r1 = rs + p.kernel[0] < h ? rs + p.kernel[0] : h, r0 = rs > 0 ? rs : 0;
+        for (int64_t j = 0; j < ow; j++) {
+            int64_t cs = j * p.stride[1] - p.padding[1];
+            int64_t c1 = cs + p.kernel[1] < w ? cs + p.kernel[1] : w, c0 = cs > 0 ? cs : 0;
+            int64_t best = r0 * w + c0;
+            float best_val = -INFINITY;
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t c = c0; c < c1; c++) max_select(xp[r * w + c], r * w + c, &best_val, &best);
+            po[i * ow + j] = best_val;
+            if (ix.codes) ix.codes[i * ow + j] = (uint8_t)((best / w - rs) * p.kernel[1] + best % w - cs);
+            else if (ix.plane) ix.plane[i * ow + j] = best;
         }
     }
 }
 
+static bool is_2x2_stride_2(PoolParams p, int64_t h, int64_t w, int64_t oh, int64_t ow)
+{
+    return p.kernel[0] == 2 && p.kernel[1] == 2 && p.stride[0] == 2 && p.stride[1] == 2 && p.padding[0] == 0 &&
+           p.padding[1] == 0 && 2 * oh <= h && 2 * ow <= w;
+}
+
+void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p)
+{
+    int64_t planes = x->shape.d[0] * x->shape.d[1], h = x->shape.d[2], w = x->shape.d[3];
+    int64_t oh = out->shape.d[2], ow = out->shape.d[3], ohw = oh * ow;
+    const float *px = tensor_f32(x);
+    float *po = tensor_f32(out);
+    MaxIndices ix = max_indices_of(indices);
+    bool fast_2x2 = is_2x2_stride_2(p, h, w, oh, ow) && !ix.plane;
+#pragma omp parallel for if (planes * h * w > CPU_PARALLEL_GRAIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = px + pl * h * w;
+        MaxIndices at = {ix.codes ? ix.codes + pl * ohw : NULL, ix.plane ? ix.plane + pl * ohw : NULL};
+        if (fast_2x2) max_pool_2x2(xp, w, oh, ow, po + pl * ohw, at.codes);
+        else max_pool_windows(xp, h, w, oh, ow, p, po + pl * ohw, at);
+    }
+}
+
+#ifdef POOL_AVX512
 /* 2x2 stride 2 windows never overlap: each window's 4 cells of gx are
- * written once, g where the index points and 0 elsewhere, 16 windows of a
+ * written once, g where the code points and 0 elsewhere, 16 windows of a
  * row at a time, so gx needs no zeroing pass first; only the row and column
  * that no window covers (odd sizes) are zeroed. */
-#ifdef __AVX512F__
-static void max_pool_2x2_backward(float *gxp, int64_t h, int64_t w, const float *gp, const int64_t *ip, int64_t oh,
+static void max_pool_2x2_backward(float *gxp, int64_t h, int64_t w, const float *gp, const uint8_t *codes, int64_t oh,
                                   int64_t ow)
 {
-    const __m512i twice_lane = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    const __m512i row_below = _mm512_set1_epi64(w), one = _mm512_set1_epi64(1);
     /* lanes 0-7 and 8-15 of two vectors, alternately: (l0, r0, l1, r1, ...) */
     const __m512i first_pairs = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i next_pairs = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     for (int64_t i = 0; i < oh; i++) {
         float *r0 = gxp + 2 * i * w, *r1 = r0 + w;
         for (int64_t j = 0; j < ow; j += 16) {
-            unsigned n = (unsigned)(ow - j < 16 ? ow - j : 16);
-            __mmask16 outs = (__mmask16)((1u << n) - 1);
-            __mmask16 first16 = (__mmask16)(2 * n >= 16 ? 0xffffu : (1u << (2 * n)) - 1);
-            __mmask16 next16 = (__mmask16)(2 * n <= 16 ? 0u : (1u << (2 * n - 16)) - 1);
+            __mmask16 outs, first16, next16;
+            chunk_masks((unsigned)(ow - j < 16 ? ow - j : 16), &outs, &first16, &next16);
             __m512 gv = _mm512_maskz_loadu_ps(outs, gp + i * ow + j);
-            unsigned below = 0, right = 0;
-            for (unsigned half = 0; half < 2 && 8 * half < n; half++) {
-                __m512i k = _mm512_maskz_loadu_epi64((__mmask8)(outs >> (8 * half)), ip + i * ow + j + 8 * half);
-                __m512i corner = _mm512_add_epi64(_mm512_set1_epi64(2 * i * w + 2 * (j + 8 * half)), twice_lane);
-                __m512i at = _mm512_sub_epi64(k, corner); /* 0, 1, w or w + 1 */
-                __mmask8 down = _mm512_cmp_epi64_mask(at, row_below, _MM_CMPINT_NLT);
-                /* w may be odd: the column is at - w on the lower row */
-                __m512i column = _mm512_mask_sub_epi64(at, down, at, row_below);
-                below |= (unsigned)down << (8 * half);
-                right |= (unsigned)_mm512_test_epi64_mask(column, one) << (8 * half);
-            }
+            __m128i code = _mm_maskz_loadu_epi8(outs, codes + i * ow + j);
+            __mmask16 below = _mm_test_epi8_mask(code, _mm_set1_epi8(2));
+            __mmask16 right = _mm_test_epi8_mask(code, _mm_set1_epi8(1));
             __m512 tl = _mm512_maskz_mov_ps((__mmask16)(~below & ~right), gv);
             __m512 tr = _mm512_maskz_mov_ps((__mmask16)(~below & right), gv);
             __m512 bl = _mm512_maskz_mov_ps((__mmask16)(below & ~right), gv);
@@ -320,30 +339,45 @@ static void max_pool_2x2_backward(float *gxp, int64_t h, int64_t w, const float 
 }
 #endif
 
+/* Any window: gx = 0, then each output's gradient added where its index
+ * points, in output order. */
+static void max_pool_windows_backward(float *gxp, int64_t h, int64_t w, const float *gp, MaxIndices ix, int64_t oh,
+                                      int64_t ow, PoolParams p)
+{
+    memset(gxp, 0, sizeof(float) * (size_t)(h * w));
+    for (int64_t i = 0; i < oh; i++)
+        for (int64_t j = 0; j < ow; j++) {
+            int64_t k = i * ow + j, at;
+            if (ix.codes) {
+                int code = ix.codes[k];
+                at = (i * p.stride[0] - p.padding[0] + code / p.kernel[1]) * w + j * p.stride[1] - p.padding[1] +
+                     code % p.kernel[1];
+            } else {
+                at = ix.plane[k];
+            }
+            gxp[at] += gp[k];
+        }
+}
+
 void cpu_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices, PoolParams p)
 {
     int64_t planes = gx->shape.d[0] * gx->shape.d[1], h = gx->shape.d[2], w = gx->shape.d[3], hw = h * w;
     int64_t oh = g->shape.d[2], ow = g->shape.d[3], ohw = oh * ow;
     const float *pg = tensor_f32(g);
-    const int64_t *pi = tensor_i64(indices);
-    float *pgx = tensor_f32(gx);
-#ifdef __AVX512F__
-    bool fast_2x2 = p.kernel[0] == 2 && p.kernel[1] == 2 && p.stride[0] == 2 && p.stride[1] == 2 &&
-                    p.padding[0] == 0 && p.padding[1] == 0 && 2 * oh <= h && 2 * ow <= w;
-#else
-    bool fast_2x2 = false;
-    (void)p;
+    MaxIndices ix = max_indices_of(indices);
+#ifdef POOL_AVX512
+    bool fast_2x2 = is_2x2_stride_2(p, h, w, oh, ow) && ix.codes;
 #endif
+    float *pgx = tensor_f32(gx);
 #pragma omp parallel for if (planes * hw > CPU_PARALLEL_GRAIN)
     for (int64_t pl = 0; pl < planes; pl++) {
-        float *xp = pgx + pl * hw;
-#ifdef __AVX512F__
+        MaxIndices at = {ix.codes ? ix.codes + pl * ohw : NULL, ix.plane ? ix.plane + pl * ohw : NULL};
+#ifdef POOL_AVX512
         if (fast_2x2) {
-            max_pool_2x2_backward(xp, h, w, pg + pl * ohw, pi + pl * ohw, oh, ow);
+            max_pool_2x2_backward(pgx + pl * hw, h, w, pg + pl * ohw, at.codes, oh, ow);
             continue;
         }
 #endif
-        memset(xp, 0, sizeof(float) * (size_t)hw);
-        for (int64_t k = 0; k < ohw; k++) xp[pi[pl * ohw + k]] += pg[pl * ohw + k];
+        max_pool_windows_backward(pgx + pl * hw, h, w, pg + pl * ohw, at, oh, ow, p);
     }
 }

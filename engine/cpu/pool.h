@@ -6,9 +6,10 @@
 
 #include "engine/ops.h"
 
-/* out = max over each window; indices (i64, out's shape) = h * W + w of the
- * maximum within its plane, as PyTorch records it (none when indices is
- * NULL). NaN wins. */
+/* out = max over each window; indices (out's shape; none when NULL) record
+ * each maximum: i64, h * W + w within its plane, as PyTorch records it; u8,
+ * row * kw + column within its window (windows of at most 256 cells). NaN
+ * wins. */
 void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p);
 /* gx = 0, then g scattered (added) to the recorded indices; p is the
  * forward's (windows that cannot overlap need no zeroing pass first). */
