@@ -74,7 +74,8 @@ static inline float draw_one(DrawKind kind, uint32_t w, uint32_t w2, double a, d
 static inline void draw_block(DrawKind kind, PhiloxBlock w, float *out, int count, double a, double b)
 {
     for (int k = 0; k < count; k++)
-        out[k] = kind == DRAW_NORMAL ? draw_one(kind, w.v[2 * k], w.v[2 * k + 1], a, b) : draw_one(kind, w.v[k], 0, a, b);
+        out[k] = kind == DRAW_NORMAL ? draw_one(kind, w.v[2 * k], w.v[2 * k + 1], a, b)
+                                     : draw_one(kind, w.v[k], 0, a, b);
 }
 
 /* Fills dst (n floats, host) from the generator. Element i uses word i

@@ -232,7 +232,8 @@ static void max_pool_2x2(const float *xp, int64_t w, int64_t oh, int64_t ow, flo
             _mm512_mask_storeu_ps(po + i * ow + j, outs, _mm512_mask_blend_ps(below, top, bottom));
             if (!codes) continue;
             __mmask16 right = (__mmask16)((below & bottom_right) | (~below & top_right));
-            __m512i code = _mm512_mask_add_epi32(_mm512_maskz_mov_epi32(below, two), right, _mm512_maskz_mov_epi32(below, two), one);
+            __m512i row = _mm512_maskz_mov_epi32(below, two);
+            __m512i code = _mm512_mask_add_epi32(row, right, row, one);
             _mm_mask_storeu_epi8(codes + i * ow + j, outs, _mm512_cvtepi32_epi8(code));
         }
     }
