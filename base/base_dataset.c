@@ -50,8 +50,8 @@ int dataset_collate(const Dataset *ds, const int64_t *idx, int n, const SampleCo
     if (ds->collate) return ds->collate(ds, idx, n, ctx, out);
     ENGINE_ASSERT(ds->get != NULL);
     /* a shuffled batch reads its samples from all over the set: each is a
-     * cache miss unless asked for ahead (MNIST's images: 13 lines of 64
-     * bytes, half the loader's time spent waiting for them) */
+     * cache miss unless asked for ahead (an MNIST image: 13 lines of 64
+     * bytes) */
     enum { PREFETCH_AHEAD = 4 };
     for (int i = 0; ds->prefetch && i < PREFETCH_AHEAD && i < n; i++) ds->prefetch(ds, idx[i]);
     for (int i = 0; i < n; i++) {

@@ -117,7 +117,9 @@ Tensor *f_max_pool2d(Tensor *x, PoolParams p)
     /* the indices serve only the backward: none without one (evaluation);
      * window codes where the backend records them (1 byte, not 8) */
     bool backward = autograd_would_record(1, &x);
-    DType index_dtype = backend_of(x)->max_pool2d_window_codes && p.kernel[0] * p.kernel[1] <= 256 ? DT_U8 : DT_I64;
+    DType index_dtype = backend_of(x)->max_pool2d_window_codes && (int64_t)p.kernel[0] * p.kernel[1] <= 256
+                            ? DT_U8
+                            : DT_I64;
     Tensor *indices = backward ? tensor_empty(out_shape, index_dtype, tensor_device(x)) : NULL;
     if (!xc || !out || (backward && !indices)) return NULL;
     NEED_KERNEL(out, max_pool2d);
