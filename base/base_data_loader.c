@@ -126,9 +126,9 @@ static void *worker_main(void *arg)
             data_loader_fill_slot(dl, s, b);
             pthread_mutex_lock(&dl->mu);
             s->state = SLOT_READY;
-            pthread_cond_broadcast(&dl->cv);
+            pthread_cond_signal(&dl->done);
         } else {
-            pthread_cond_wait(&dl->cv, &dl->mu);
+            pthread_cond_wait(&dl->work, &dl->mu);
         }
     }
     pthread_mutex_unlock(&dl->mu);
@@ -258,7 +258,8 @@ static DataLoader *loader_over(Dataset *ds, const int64_t *indices, int64_t n, D
     dl->device = CPU;
     dl->next_fill = dl->next_take = dl->n_batches; /* nothing to do before the first epoch */
     pthread_mutex_init(&dl->mu, NULL);
-    pthread_cond_init(&dl->cv, NULL);
+    pthread_cond_init(&dl->work, NULL);
+    pthread_cond_init(&dl->done, NULL);
     if (plan_fields(dl)) {
         data_loader_free(dl);
         return NULL;
@@ -387,13 +388,14 @@ void data_loader_free(DataLoader *dl)
     if (dl->threads) {
         pthread_mutex_lock(&dl->mu);
         dl->stop = true;
-        pthread_cond_broadcast(&dl->cv);
+        pthread_cond_broadcast(&dl->work);
         pthread_mutex_unlock(&dl->mu);
         for (int i = 0; i < dl->opts.num_workers; i++) pthread_join(dl->threads[i], NULL);
         free(dl->threads);
     }
     pthread_mutex_destroy(&dl->mu);
-    pthread_cond_destroy(&dl->cv);
+    pthread_cond_destroy(&dl->work);
+    pthread_cond_destroy(&dl->done);
     data_loader_free_device(dl); /* waits for copies still reading the slots */
     for (int i = 0; i < dl->n_slots; i++) {
         for (int k = 0; k < LOADER_MAX_FIELDS; k++) tensor_free(dl->slots[i].host[k]);
@@ -431,7 +433,7 @@ static void start_epoch(DataLoader *dl, int64_t first, bool draw_order)
         busy = false;
         for (int i = 0; i < dl->n_slots; i++)
             if (dl->slots[i].state == SLOT_FILLING) busy = true;
-        if (busy) pthread_cond_wait(&dl->cv, &dl->mu);
+        if (busy) pthread_cond_wait(&dl->done, &dl->mu);
     }
     generator_get_state(&dl->gen, dl->epoch_rng);
     if (draw_order && dl->opts.shuffle) {
@@ -452,7 +454,7 @@ static void start_epoch(DataLoader *dl, int64_t first, bool draw_order)
     /* a resident loader gathers its batches on the device: the workers stay idle */
     dl->next_fill = dl->resident[0] ? dl->n_batches : first;
     if (draw_order && dl->opts.shuffle) data_loader_drop_epoch(dl);
-    pthread_cond_broadcast(&dl->cv);
+    pthread_cond_broadcast(&dl->work);
     pthread_mutex_unlock(&dl->mu);
 }
 
@@ -498,7 +500,7 @@ bool data_loader_next_batch(DataLoader *dl, TensorBatch *out)
     if (dl->in_use >= 0) {
         dl->slots[dl->in_use].state = SLOT_EMPTY;
         dl->in_use = -1;
-        pthread_cond_broadcast(&dl->cv);
+        pthread_cond_signal(&dl->work); /* one slot: one worker */
     }
     if (dl->next_take >= dl->n_batches) {
         pthread_mutex_unlock(&dl->mu);
@@ -516,14 +518,14 @@ bool data_loader_next_batch(DataLoader *dl, TensorBatch *out)
         s->copy_started = false;
         data_loader_fill_slot(dl, s, b);
     } else {
-        while (!(s->state == SLOT_READY && s->batch == b)) pthread_cond_wait(&dl->cv, &dl->mu);
+        while (!(s->state == SLOT_READY && s->batch == b)) pthread_cond_wait(&dl->done, &dl->mu);
     }
     if (s->error) { /* the dataset failed: the epoch ends here, with its message */
         engine_error("%s", s->error);
         s->state = SLOT_EMPTY;
         dl->failed = true;
         dl->next_take = dl->next_fill = dl->n_batches;
-        pthread_cond_broadcast(&dl->cv);
+        pthread_cond_broadcast(&dl->work);
         pthread_mutex_unlock(&dl->mu);
         return false;
     }

@@ -58,7 +58,11 @@ struct DataLoader {
     int n_slots;
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    /* two conditions, so that each change wakes only whom it concerns: work
+     * (a slot to fill, or stop) for the workers; done (a slot filled) for
+     * the one consumer. One condition for both woke both workers and the
+     * consumer for every batch: wake-ups that took a core from the step. */
+    pthread_cond_t work, done;
     int64_t next_fill, next_take;
     int in_use;
     bool stop;
