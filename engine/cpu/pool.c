@@ -1,8 +1,9 @@
 /* CPU 2-D pooling: max (with argmax indices), average and adaptive average.
  * Windows and divisors follow PyTorch's CPU kernels exactly, so results match
  * to rounding. Average and adaptive average share one kernel over
- * precomputed per-axis windows; backward passes own a whole plane per
- * thread, so overlapping windows never race. */
+ * precomputed per-axis windows; max has an AVX-512 path for the common 2x2
+ * stride-2 windows; backward passes own a whole plane per thread, so
+ * overlapping windows never race. */
 #include "engine/cpu/pool.h"
 
 #include <math.h>
