@@ -14,6 +14,7 @@
 
 #include "bench/bench_timing.h"
 #include "engine/cpu/gemm_dnnl.h"
+#include "engine/cpu/linalg.h"
 
 typedef struct {
     const char *name;
@@ -79,7 +80,7 @@ int main(int argc, char **argv)
         printf("%-32s %c%c m %4d n %4d k %4d threads %d openblas_gflops %6.1f onednn_gflops %6.1f onednn/openblas "
                "%5.2f rule %s\n",
                q->name, q->ta ? 'T' : 'N', q->tb ? 'T' : 'N', q->m, q->n, q->k, omp_get_max_threads(),
-               2 * macs / blas / 1e6, 2 * macs / dnnl / 1e6, blas / dnnl, macs >= (double)(1 << 20) ? "onednn" : "openblas");
+               2 * macs / blas / 1e6, 2 * macs / dnnl / 1e6, blas / dnnl, cpu_sgemm_by_dnnl(q->m, q->n, q->k) ? "onednn" : "openblas");
         free(t);
         free(a);
         free(b);

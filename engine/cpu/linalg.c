@@ -35,12 +35,12 @@ void cpu_blas_serial_end(int previous)
  * the build has it (gemm_dnnl.h; bench/bench_gemm_ab, 1 thread, CPU time:
  * the MLP's 128 x 1024 x 784-1024 products 5-19% faster, the MNIST net's
  * per-sample conv2 products 16-38%; MnistModel's 50 x 20 x 64 and smaller
- * ones 16-35% slower, so small ones stay with OpenBLAS). The choice goes by the whole product's size,
- * so that the blocks cpu_sgemm_parallel cuts it into take the same library
- * on any number of threads. */
+ * ones 16-35% slower, so small ones stay with OpenBLAS). The choice goes by
+ * the whole product's size, so that the blocks cpu_sgemm_parallel cuts it
+ * into take the same library on any number of threads. */
 #define DNNL_GEMM_MIN_MACS ((int64_t)1 << 20)
 
-static bool gemm_by_dnnl(int64_t m, int64_t n, int64_t k) { return m * n * k >= DNNL_GEMM_MIN_MACS; }
+bool cpu_sgemm_by_dnnl(int64_t m, int64_t n, int64_t k) { return m * n * k >= DNNL_GEMM_MIN_MACS; }
 
 static void sgemm_on(bool dnnl, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
@@ -48,7 +48,7 @@ static void sgemm_on(bool dnnl, bool trans_a, bool trans_b, int64_t m, int64_t n
 void cpu_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
-    sgemm_on(gemm_by_dnnl(m, n, k), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    sgemm_on(cpu_sgemm_by_dnnl(m, n, k), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 static void sgemm_on(bool dnnl, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -119,7 +119,7 @@ void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
                         int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     int threads = omp_get_max_threads();
-    bool split_rows = m >= n, dnnl = gemm_by_dnnl(m, n, k);
+    bool split_rows = m >= n, dnnl = cpu_sgemm_by_dnnl(m, n, k);
     int64_t total = split_rows ? m : n;
     if (threads < 2 || omp_in_parallel() || m * n * k < GEMM_PARALLEL_MIN || total < 32) {
         sgemm_on(dnnl, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -29,6 +29,10 @@ void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
  * matrices (cpu_matrix_blas_ok). */
 void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
 
+/* Whether an m x n x k product goes to oneDNN's sgemm (where the build has
+ * it) rather than OpenBLAS's: the size rule of linalg.c. */
+bool cpu_sgemm_by_dnnl(int64_t m, int64_t n, int64_t k);
+
 /* BLAS threads for code that calls sgemm from inside its own OpenMP loop:
  * begin makes BLAS single-threaded (so the two thread pools do not fight
  * over the cores) and returns the previous count for end. */
