@@ -470,6 +470,35 @@ static void test_random_independent_of_thread_count(void **state)
     scope_end();
 }
 
+/* Element i of a draw depends on the seed, the offset and i only: a short
+ * draw, whole Philox blocks or not, is the start of a longer one from the
+ * same state (uniform, Bernoulli and normal, whose blocks hold 2). */
+static void test_random_draws_are_prefixes(void **state)
+{
+    scope_begin();
+    const int64_t sizes[] = {1, 3, 4, 7, 1283};
+    for (int kind = 0; kind < 3; kind++) {
+        Generator g;
+        generator_seed(&g, 77);
+        Tensor *whole = tensor_empty(SHAPE(4000), DT_F32, CPU);
+        REQUIRE_OK(whole);
+        if (kind == 0) assert_int_equal(tensor_uniform_(whole, -1, 2, &g), 0);
+        if (kind == 1) assert_int_equal(tensor_bernoulli_(whole, 0.3, &g), 0);
+        if (kind == 2) assert_int_equal(tensor_normal_(whole, 0.5, 2, &g), 0);
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            generator_seed(&g, 77);
+            Tensor *part = tensor_empty(SHAPE(sizes[k]), DT_F32, CPU);
+            REQUIRE_OK(part);
+            if (kind == 0) assert_int_equal(tensor_uniform_(part, -1, 2, &g), 0);
+            if (kind == 1) assert_int_equal(tensor_bernoulli_(part, 0.3, &g), 0);
+            if (kind == 2) assert_int_equal(tensor_normal_(part, 0.5, 2, &g), 0);
+            if (!same_values(part, t_contiguous(t_narrow(whole, 0, 0, sizes[k]))))
+                fail_msg("draw kind %d: %lld values differ from the start of 4000", kind, (long long)sizes[k]);
+        }
+    }
+    scope_end();
+}
+
 /* ---- sizes that overflow, and memory that runs out ---- */
 
 /* Element counts and byte sizes are computed with overflow checks; a zero
@@ -654,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_uniform_excludes_high),
         cmocka_unit_test(test_randint_and_randperm),
         cmocka_unit_test(test_random_independent_of_thread_count),
+        cmocka_unit_test(test_random_draws_are_prefixes),
         cmocka_unit_test(test_six_dims),
         cmocka_unit_test(test_error_context),
         cmocka_unit_test(test_checked_sizes),
