@@ -67,7 +67,18 @@ if [ -n "$G" ] && [ -s "$G/trials.csv" ]; then
   n=$(wc -w <<<"$states")
   [ "$n" = 6 ] && pass "trials.csv lists 6 trials ($states)" || fail "trials.csv lists $n trials: $states"
   bad=$(tr ' ' '\n' <<<"$states" | grep -cvE '^(done|stopped)$')
-  [ "$bad" = 0 ] && pass "every trial ended done or stopped" || fail "trials neither done nor stopped: $states"
+  if [ "$bad" = 0 ]; then
+    pass "every trial ended done or stopped"
+  else
+    fail "trials neither done nor stopped: $states"
+    # what such a trial said: its error column, the search's events about it and the end of its own log
+    awk -F, 'NR > 1 && $2 != "done" && $2 != "stopped" { printf "    trial %s (%s): %s\n", $1, $2, $11 }' \
+      "$G/trials.csv"
+    for id in $(awk -F, 'NR > 1 && $2 != "done" && $2 != "stopped" { print $1 }' "$G/trials.csv"); do
+      grep -E "\] trial $id " grid.log | sed 's/^/    search: /'
+      tail -n 8 "$(printf '%s/trial_%03d/train.log' "$G" "$id")" 2>&1 | sed 's/^/    train.log: /'
+    done
+  fi
   stopped=$(tr ' ' '\n' <<<"$states" | grep -c '^stopped$')
   [ "$stopped" -ge 1 ] && pass "ASHA stopped $stopped trial(s) early" || fail "ASHA stopped no trial"
   # a stopped trial logged fewer epochs than the budget; its lr is the hopeless one or a worse half
