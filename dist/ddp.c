@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dist/tensor_comm.h"
 #include "dist/world.h"
 #include "engine/autograd.h"
 #include "engine/backend.h"
@@ -100,27 +101,11 @@ static int signature(Module *model, const Config *cfg, Signature *s)
     return 0;
 }
 
-/* The host bytes of every tensor of sd broadcast from rank 0. */
+/* Every tensor of sd broadcast from rank 0. */
 static int broadcast_tensors(const StateDict *sd)
 {
-    for (int i = 0; i < sd->n; i++) {
-        Tensor *t = sd->tensors[i];
-        ENGINE_CHECK_INT(tensor_is_contiguous(t), "distributed: %s is not contiguous", sd->names[i]);
-        int64_t bytes = tensor_numel(t) * (int64_t)dtype_size(t->dtype);
-        if (tensor_is_cuda(t)) { /* over NCCL, on the compute stream */
-            const DeviceCommOps *dops = dist_device_ops(tensor_device(t).index);
-            if (!dops) return -1;
-            if (dops->broadcast(tensor_data(t), bytes, 0, backend_of(t)->stream())) {
-                engine_error("rank %d: %s (broadcasting %s)", dist_rank(), dops->error(), sd->names[i]);
-                return -1;
-            }
-            continue;
-        }
-        if (dist_broadcast(tensor_data(t), bytes, 0)) {
-            engine_error_context("broadcasting %s", sd->names[i]);
-            return -1;
-        }
-    }
+    for (int i = 0; i < sd->n; i++)
+        if (dist_broadcast_tensor(sd->tensors[i], 0, sd->names[i])) return -1;
     return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "dist/tensor_comm.h"
 #include "dist/world.h"
 #include "engine/error.h"
 #include "engine/scope.h"
@@ -105,9 +106,9 @@ void zero_drop_foreign_grads(Zero *z)
 int zero_broadcast_params(Zero *z)
 {
     for (int i = 0; i < z->n; i++) {
-        Tensor *p = z->params[i];
-        ENGINE_CHECK_INT(!tensor_is_cuda(p) && tensor_is_contiguous(p), "ZeRO: parameter %d is not a contiguous CPU tensor", i);
-        if (dist_broadcast(tensor_data(p), tensor_numel(p) * (int64_t)dtype_size(p->dtype), z->owner[i])) return -1;
+        char what[64];
+        snprintf(what, sizeof what, "ZeRO's parameter %d", i);
+        if (dist_broadcast_tensor(z->params[i], z->owner[i], what)) return -1;
     }
     return 0;
 }

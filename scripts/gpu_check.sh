@@ -10,8 +10,8 @@
 #      checkpoint, on the CPU; then 3 epochs with the dataset on the device;
 #      a checkpoint made on the CPU tested and resumed on the GPU;
 #   4. TensorBoard's own reader on the event file, when tensorboard imports;
-#      distributed training through NCCL with one rank (mpirun -np 1), when
-#      mpirun and the NCCL module are there;
+#      distributed training through NCCL with one rank (mpirun -np 1), also
+#      with SyncBatchNorm and ZeRO-1, when mpirun and the NCCL module are there;
 #   5. the GPU benchmarks: whole training steps of MnistModel, the PyTorch
 #      examples' MNIST net, ResNet-18 (32x32, batch 256) and an MLP against
 #      PyTorch (bench/run_models.sh), and, with PYTORCH_TEMPLATE_DIR set to a
@@ -83,6 +83,12 @@ train_runs() {
         OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 1 "$build/train" -c config.json \
             --set n_gpu=1 --set trainer.epochs=1 --set data_loader.args.limit=6000 \
             --set "trainer.save_dir=$save/nccl" 2>&1 | tail -8 || status=1
+        echo "== SyncBatchNorm (statistics staged through the host) and ZeRO-1 (NCCL broadcasts), 1 rank on the GPU"
+        OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 1 "$build/train" -c config.json \
+            --set n_gpu=1 --set trainer.epochs=1 --set data_loader.args.limit=6000 \
+            --set 'arch={"type": "MLP", "args": {"hidden": [64, 32], "batch_norm": true}}' \
+            --set 'distributed={"sync_batchnorm": true, "zero": 1}' \
+            --set "trainer.save_dir=$save/nccl_bn" 2>&1 | tail -8 || status=1
     fi
     if python3 -c "import tensorboard" 2>/dev/null; then
         echo "== TensorBoard's reader"
