@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "engine/backend.h"
 #include "engine/ops.h"
 
 static _Thread_local AutocastState state = {false, DT_BF16};
@@ -41,7 +42,10 @@ bool lowp_backend_ok(const Tensor *t, const char *op)
     return false;
 }
 
-int autocast_prepare(AutocastKind kind, Tensor *const *ts, int n, Tensor **f32_inputs, DType *out_dtype)
+/* The dtype an op of kind computes in (every floating input rounded
+ * through it) and the dtype of its result: 0 when it runs as it is (no low
+ * precision anywhere), 1 when it does not, -1 with an error. */
+static int plan(AutocastKind kind, Tensor *const *ts, int n, DType *compute, DType *out_dtype)
 {
     /* the low dtype among the floating inputs (the first one found) */
     DType low = DT_F32;
@@ -52,22 +56,29 @@ int autocast_prepare(AutocastKind kind, Tensor *const *ts, int n, Tensor **f32_i
         if (dtype_is_lowp(ts[i]->dtype) && low == DT_F32) low = ts[i]->dtype;
         if (ts[i]->dtype == DT_F32) any_f32 = true;
     }
-    DType compute; /* the dtype every floating input is rounded through */
     if (kind == AUTOCAST_LOWP && state.enabled) {
-        compute = state.dtype;
+        *compute = state.dtype;
         *out_dtype = state.dtype;
     } else if (low == DT_F32) {
         return 0;
     } else if (kind == AUTOCAST_F32 && state.enabled) {
-        compute = DT_F32;
+        *compute = DT_F32;
         *out_dtype = DT_F32;
     } else if (kind == AUTOCAST_KEEP && any_f32) {
-        compute = DT_F32; /* bf16 op f32 promotes to f32, as in PyTorch */
+        *compute = DT_F32; /* bf16 op f32 promotes to f32, as in PyTorch */
         *out_dtype = DT_F32;
     } else {
-        compute = low; /* mixed bf16/f16 inputs round through the first one's type */
+        *compute = low; /* mixed bf16/f16 inputs round through the first one's type */
         *out_dtype = low;
     }
+    return 1;
+}
+
+int autocast_prepare(AutocastKind kind, Tensor *const *ts, int n, Tensor **f32_inputs, DType *out_dtype)
+{
+    DType compute; /* the dtype every floating input is rounded through */
+    int rc = plan(kind, ts, n, &compute, out_dtype);
+    if (rc <= 0) return rc;
     bool any_cast = false;
     for (int i = 0; i < n; i++) {
         f32_inputs[i] = ts[i];
@@ -79,5 +90,30 @@ int autocast_prepare(AutocastKind kind, Tensor *const *ts, int n, Tensor **f32_i
         any_cast = true;
     }
     if (!any_cast && *out_dtype == DT_F32) return 0;
+    return 1;
+}
+
+static bool native_bf16 = true;
+
+void autocast_set_native_bf16(bool on) { native_bf16 = on; }
+
+int autocast_native_bf16(Tensor *const *ts, int n, Tensor **lowp)
+{
+    DType compute, out_dtype;
+    int rc = plan(AUTOCAST_LOWP, ts, n, &compute, &out_dtype);
+    if (rc <= 0 || compute != DT_BF16 || out_dtype != DT_BF16 || !native_bf16) return rc < 0 ? -1 : 0;
+    const Tensor *first = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!ts[i]) continue;
+        if (!dtype_is_floating(ts[i]->dtype)) return 0;
+        if (!first) first = ts[i];
+        else if (!device_equal(tensor_device(ts[i]), tensor_device(first))) return 0; /* the usual path says why */
+    }
+    const Backend *be = first ? backend_of(first) : NULL;
+    if (!be || !be->matmul_bf16 || !be->matmul_bf16_native || !be->matmul_bf16_native()) return 0;
+    for (int i = 0; i < n; i++) {
+        lowp[i] = ts[i] ? tensor_to_dtype(ts[i], DT_BF16) : NULL;
+        if (ts[i] && !lowp[i]) return -1;
+    }
     return 1;
 }

@@ -64,20 +64,29 @@ static Tensor *matmul_nd(Tensor *a, Tensor *b, const char *op)
     if (!ca || !cb || !out) return NULL;
     Tensor *va = batch_broadcast_view(ca, out_shape, op), *vb = va ? batch_broadcast_view(cb, out_shape, op) : NULL;
     if (!va || !vb) return NULL;
-    NEED_KERNEL(out, matmul);
-    backend_of(out)->matmul(out, va, vb, false);
+    bool bf16 = a->dtype == DT_BF16; /* native bf16 products (2-D only, see t_mm) */
+    if (bf16) {
+        NEED_KERNEL(out, matmul_bf16);
+        backend_of(out)->matmul_bf16(out, va, vb, false);
+    } else {
+        NEED_KERNEL(out, matmul);
+        backend_of(out)->matmul(out, va, vb, false);
+    }
     Node *n = autograd_record(out_shape.ndim == 2 ? "MmBackward0" : "BmmBackward0", matmul_backward, out, 2,
                               (Tensor *[]){a, b});
     if (n) {
         n->saved[0] = ca;
         n->saved[1] = cb;
     }
-    return out;
+    return bf16 ? tensor_to_dtype(out, DT_BF16) : out;
 }
 
-static int matmul_backward(Node *n, Tensor *g, Tensor **gin)
+static int matmul_backward(Node *n, Tensor *g_out, Tensor **gin)
 {
     Tensor *a = n->saved[0], *b = n->saved[1];
+    /* a bf16 product's gradient (that of its bf16 result) is exact in bf16:
+     * its products run in bf16 too, each rounded once */
+    Tensor *g = tensor_to_dtype(g_out, a->dtype);
     if (n->needs_grad[0]) {
         gin[0] = t_sum_to_shape(matmul_nd(g, t_transpose(b, -1, -2), "matmul backward"), a->shape);
         if (!gin[0]) return -1;
@@ -100,10 +109,11 @@ static int matmul_backward(Node *n, Tensor *g, Tensor **gin)
 }
 
 /* dtype and device checks shared by the products. */
-static bool check_operands(Tensor *a, Tensor *b, const char *op)
+static bool check_operands(Tensor *a, Tensor *b, DType dtype, const char *op)
 {
-    if (a->dtype != DT_F32 || b->dtype != DT_F32) {
-        engine_error("%s: expected float32 tensors, got %s and %s", op, dtype_name(a->dtype), dtype_name(b->dtype));
+    if (a->dtype != dtype || b->dtype != dtype) {
+        engine_error("%s: expected %s tensors, got %s and %s", op, dtype_name(dtype), dtype_name(a->dtype),
+                     dtype_name(b->dtype));
         return false;
     }
     if (!device_equal(tensor_device(a), tensor_device(b))) {
@@ -117,8 +127,16 @@ static bool check_operands(Tensor *a, Tensor *b, const char *op)
 Tensor *t_mm(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
-    AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_mm(ac_in_[0], ac_in_[1]), a, b);
-    if (!check_operands(a, b, "mm")) return NULL;
+    Tensor *lowp[2];
+    int native = autocast_native_bf16((Tensor *[]){a, b}, 2, lowp);
+    if (native < 0) return NULL;
+    if (native) {
+        a = lowp[0];
+        b = lowp[1];
+    } else {
+        AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_mm(ac_in_[0], ac_in_[1]), a, b);
+    }
+    if (!check_operands(a, b, native ? DT_BF16 : DT_F32, "mm")) return NULL;
     ENGINE_CHECK(a->shape.ndim == 2 && b->shape.ndim == 2, "mm: expected 2-D tensors, got %s and %s",
                  shape_str(a->shape), shape_str(b->shape));
     ENGINE_CHECK(a->shape.d[1] == b->shape.d[0], "mm: mat1 and mat2 shapes cannot be multiplied (%s and %s)",
@@ -130,7 +148,7 @@ Tensor *t_bmm(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
     AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_bmm(ac_in_[0], ac_in_[1]), a, b);
-    if (!check_operands(a, b, "bmm")) return NULL;
+    if (!check_operands(a, b, DT_F32, "bmm")) return NULL;
     ENGINE_CHECK(a->shape.ndim == 3 && b->shape.ndim == 3, "bmm: expected 3-D tensors, got %s and %s",
                  shape_str(a->shape), shape_str(b->shape));
     ENGINE_CHECK(a->shape.d[0] == b->shape.d[0] && a->shape.d[2] == b->shape.d[1],
@@ -143,7 +161,7 @@ Tensor *t_dot(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
     AUTOCAST_DISPATCH(AUTOCAST_KEEP, 2, t_dot(ac_in_[0], ac_in_[1]), a, b); /* not on autocast's lists */
-    if (!check_operands(a, b, "dot")) return NULL;
+    if (!check_operands(a, b, DT_F32, "dot")) return NULL;
     ENGINE_CHECK(a->shape.ndim == 1 && b->shape.ndim == 1, "dot: 1D tensors expected, but got %s and %s",
                  shape_str(a->shape), shape_str(b->shape));
     ENGINE_CHECK(a->shape.d[0] == b->shape.d[0],
@@ -157,7 +175,7 @@ Tensor *t_matmul(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
     AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_matmul(ac_in_[0], ac_in_[1]), a, b);
-    if (!check_operands(a, b, "matmul")) return NULL;
+    if (!check_operands(a, b, DT_F32, "matmul")) return NULL;
     int na = a->shape.ndim, nb = b->shape.ndim;
     ENGINE_CHECK(na >= 1 && nb >= 1,
                  "matmul: both arguments to matmul need to be at least 1D, but they are %dD and %dD", na, nb);
@@ -178,17 +196,28 @@ static int linear_backward(Node *n, Tensor *g, Tensor **gin)
 {
     Tensor *x2 = n->saved[0], *w = n->saved[1];
     Tensor *g2 = t_reshape(g, SHAPE(x2->shape.d[0], w->shape.d[0]));
-    if (n->needs_grad[0] && !(gin[0] = t_reshape(t_mm(g2, w), n->inputs[0]->shape))) return -1;
-    if (n->needs_grad[1] && !(gin[1] = t_mm(t_transpose(g2, 0, 1), x2))) return -1;
-    if (n->needs_grad[2] && !(gin[2] = t_sum(g2, (int[]){0}, 1, false))) return -1;
+    Tensor *gp = tensor_to_dtype(g2, x2->dtype); /* bf16 operands: as matmul_backward */
+    if (n->needs_grad[0] && !(gin[0] = t_reshape(t_mm(gp, w), n->inputs[0]->shape))) return -1;
+    if (n->needs_grad[1] && !(gin[1] = t_mm(t_transpose(gp, 0, 1), x2))) return -1;
+    if (n->needs_grad[2] && !(gin[2] = tensor_to_dtype(t_sum(g2, (int[]){0}, 1, false), x2->dtype))) return -1;
     return 0;
 }
 
 Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
 {
     if (!x || !weight) return NULL;
-    AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_linear(ac_in_[0], ac_in_[1], ac_in_[2]), x, weight, bias);
-    if (!check_operands(x, weight, "linear")) return NULL;
+    Tensor *lowp[3];
+    int native = autocast_native_bf16((Tensor *[]){x, weight, bias}, 3, lowp);
+    if (native < 0) return NULL;
+    if (native) {
+        x = lowp[0];
+        weight = lowp[1];
+        bias = lowp[2];
+    } else {
+        AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_linear(ac_in_[0], ac_in_[1], ac_in_[2]), x, weight, bias);
+    }
+    DType dtype = native ? DT_BF16 : DT_F32;
+    if (!check_operands(x, weight, dtype, "linear")) return NULL;
     ENGINE_CHECK(weight->shape.ndim == 2, "linear: expected a 2-D weight [out_features, in_features], got %s",
                  shape_str(weight->shape));
     int64_t in = weight->shape.d[1], out_features = weight->shape.d[0];
@@ -197,7 +226,7 @@ Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
                  "linear: input of shape %s does not match weight of shape %s (expected last dim %lld)",
                  shape_str(x->shape), shape_str(weight->shape), (long long)in);
     if (bias) {
-        if (!check_operands(x, bias, "linear")) return NULL;
+        if (!check_operands(x, bias, dtype, "linear")) return NULL;
         ENGINE_CHECK(bias->shape.ndim == 1 && bias->shape.d[0] == out_features,
                      "linear: expected bias of shape [%lld] for weight of shape %s, got %s", (long long)out_features,
                      shape_str(weight->shape), shape_str(bias->shape));
@@ -215,8 +244,13 @@ Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
     bool with_bias = bias && out && tensor_copy_(out, bias) == 0;
     grad_mode_restore(mode);
     if (!x2 || !wt || !out || (bias && !with_bias)) return NULL;
-    NEED_KERNEL(out, matmul);
-    backend_of(out)->matmul(out, x2, wt, with_bias);
+    if (native) {
+        NEED_KERNEL(out, matmul_bf16);
+        backend_of(out)->matmul_bf16(out, x2, wt, with_bias);
+    } else {
+        NEED_KERNEL(out, matmul);
+        backend_of(out)->matmul(out, x2, wt, with_bias);
+    }
     out->shape = out_shape; /* same contiguous data */
     shape_contiguous_strides(out_shape, out->strides);
 
@@ -226,5 +260,5 @@ Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
         n->saved[0] = x2;
         n->saved[1] = weight;
     }
-    return out;
+    return native ? tensor_to_dtype(out, DT_BF16) : out;
 }

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "engine/autocast.h"
+#include "engine/backend.h"
 #include "engine/nn/nn.h"
 #include "engine/optim/grad_scaler.h"
 #include "engine/optim/optim.h"
@@ -222,6 +223,79 @@ static void test_autocast_f16_matches_rounded_reference(void **state)
 {
     (void)state;
     run_autocast_case(DT_F16, 4, 1.0 / 1024, 1.0 / 256);
+}
+
+/* ---- native bf16 products (oneDNN on a CPU with AVX512-BF16 or AMX) ---- */
+
+enum { NB_LEAVES = 5 };
+
+/* A linear layer and an mm on a transposed (strided) operand under autocast
+ * bf16, and an mm of bf16 tensors outside it, with the native products on
+ * or off: the outputs (as f32), the leaves' gradients of a weighted sum, and
+ * the dtype the linear's product node took its input in (bf16 only when the
+ * native kernel ran). The same seed gives the same leaves every call. */
+static void bf16_products(bool native, Tensor **outs, Tensor **grads, DType *product_input)
+{
+    Generator gen;
+    generator_seed(&gen, 404);
+    Tensor *x = rand_leaf(SHAPE(37, 300), &gen), *w = rand_leaf(SHAPE(129, 300), &gen);
+    Tensor *b = rand_leaf(SHAPE(129), &gen), *at = rand_leaf(SHAPE(300, 37), &gen);
+    Tensor *m = rand_leaf(SHAPE(300, 65), &gen);
+    Tensor *nb_leaves[NB_LEAVES] = {x, w, b, at, m};
+    autocast_set_native_bf16(native);
+    AutocastState prev;
+    assert_int_equal(autocast_begin(DT_BF16, &prev), 0);
+    outs[0] = f_linear(x, w, b);
+    outs[1] = t_mm(t_transpose(at, 0, 1), m);
+    autocast_restore(prev);
+    outs[2] = t_mm(tensor_to_dtype(t_transpose(at, 0, 1), DT_BF16), tensor_to_dtype(m, DT_BF16));
+    for (int i = 0; i < 3; i++) REQUIRE_OK(outs[i]);
+    /* outs[0] is the cast of the product's f32 result: its node's input */
+    Node *product = outs[0]->grad_fn->inputs[0]->grad_fn;
+    assert_non_null(product);
+    assert_string_equal(product->name, "AddmmBackward0");
+    *product_input = product->inputs[0]->dtype;
+    Tensor *total = NULL;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(outs[i]->dtype, DT_BF16);
+        Tensor *r = tensor_randn(outs[i]->shape, &gen, CPU);
+        Tensor *term = t_sum(t_mul(tensor_to_dtype(outs[i], DT_F32), r), NULL, 0, false);
+        total = total ? t_add(total, term) : term;
+        outs[i] = tensor_to_dtype(tensor_detach(outs[i]), DT_F32);
+    }
+    assert_int_equal(tensor_backward(total, NULL), 0);
+    autocast_set_native_bf16(true);
+    for (int i = 0; i < NB_LEAVES; i++) {
+        assert_non_null(nb_leaves[i]->grad);
+        assert_int_equal(nb_leaves[i]->grad->dtype, DT_F32);
+        grads[i] = nb_leaves[i]->grad;
+    }
+}
+
+/* The native products give the emulation's values: both sum products of
+ * the same bf16 values in f32 and round once, in another order, so outputs
+ * agree within a bf16 rounding step of their scale and gradients (rounded
+ * twice) within a few; a wrong layout or a missed accumulation is off by
+ * the values' whole size. */
+static void test_native_bf16_products_match_emulation(void **state)
+{
+    (void)state;
+    if (!backend_get(DEVICE_CPU)->matmul_bf16_native()) {
+        print_message("SKIP: no native bf16 products here (oneDNN and AVX512-BF16 or AMX needed)\n");
+        skip();
+    }
+    scope_begin();
+    Tensor *native[3], *emulated[3], *g_native[NB_LEAVES], *g_emulated[NB_LEAVES];
+    DType native_input, emulated_input;
+    bf16_products(true, native, g_native, &native_input);
+    bf16_products(false, emulated, g_emulated, &emulated_input);
+    assert_int_equal(native_input, DT_BF16); /* the native kernel ran */
+    assert_int_equal(emulated_input, DT_F32);
+    static const char *const outs[3] = {"linear", "mm (strided)", "mm of bf16 tensors"};
+    static const char *const grad_names[NB_LEAVES] = {"g_x", "g_w", "g_b", "g_at", "g_m"};
+    for (int i = 0; i < 3; i++) expect_close(native[i], emulated[i], 1.0 / 128, outs[i]);
+    for (int i = 0; i < NB_LEAVES; i++) expect_close(g_native[i], g_emulated[i], 1.0 / 64, grad_names[i]);
+    scope_end();
 }
 
 /* ---- the policy without torch: dtypes of outputs ---- */
@@ -692,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_conversions_match_torch),
         cmocka_unit_test(test_autocast_bf16_matches_torch),
         cmocka_unit_test(test_autocast_f16_matches_rounded_reference),
+        cmocka_unit_test(test_native_bf16_products_match_emulation),
         cmocka_unit_test(test_policy_dtypes),
         cmocka_unit_test(test_keep_ops_match_torch),
         cmocka_unit_test(test_inplace_low_precision_matches_torch),

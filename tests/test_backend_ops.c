@@ -1684,6 +1684,8 @@ static const struct {
     {"adadelta_step", "tests/test_optim.c, tests/test_gpu_optim.c"},
     {"optim_step_multi", "tests/test_gpu_optim.c"},
     {"tensor_norm", "tests/test_optim.c (clip_grad_norm_), tests/test_gpu_optim.c"},
+    {"matmul_bf16_native", "tests/test_amp.c (native bf16 products against the f32 emulation and torch)"},
+    {"matmul_bf16", "tests/test_amp.c (native bf16 products against the f32 emulation and torch)"},
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

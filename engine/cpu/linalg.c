@@ -10,7 +10,9 @@
 #include <omp.h>
 #include <string.h>
 
+#include "engine/cpu/allocator.h"
 #include "engine/cpu/gemm_dnnl.h"
+#include "engine/cpu/matmul_bf16_dnnl.h"
 #include "engine/cpu/strided.h"
 
 /* The thread-count controls are OpenBLAS extensions: weak, so another BLAS
@@ -138,6 +140,35 @@ void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
                      c + lo, ldc);
     }
     cpu_blas_serial_end(blas_threads);
+}
+
+bool cpu_matmul_bf16_native(void) { return dnnl_bf16_matmul_native(); }
+
+/* A bf16 matrix as floats (exact), contiguous: the fallback's operand. */
+static float *bf16_matrix_to_f32(const Tensor *t)
+{
+    int64_t rows = t->shape.d[0], cols = t->shape.d[1];
+    float *f = cpu_caching_alloc(sizeof(float) * (size_t)(rows * cols > 0 ? rows * cols : 1));
+    ENGINE_ASSERT(f != NULL);
+    const uint16_t *src = (const uint16_t *)tensor_data(t);
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) f[i * cols + j] = bf16_to_f32(src[i * t->strides[0] + j * t->strides[1]]);
+    return f;
+}
+
+void cpu_matmul_bf16(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
+{
+    ENGINE_ASSERT(out->shape.ndim == 2 && a->shape.ndim == 2 && b->shape.ndim == 2 && tensor_is_contiguous(out));
+    int64_t m = out->shape.d[0], n = out->shape.d[1], k = a->shape.d[1];
+    if (m == 0 || n == 0) return;
+    if (k > 0 && dnnl_bf16_matmul(tensor_f32(out), n, (const uint16_t *)tensor_data(a), a->strides[0], a->strides[1],
+                                  (const uint16_t *)tensor_data(b), b->strides[0], b->strides[1], m, n, k, accumulate))
+        return;
+    float *fa = bf16_matrix_to_f32(a), *fb = bf16_matrix_to_f32(b);
+    cpu_sgemm_parallel(false, false, m, n, k, 1.0f, fa, k > 0 ? k : 1, fb, n, accumulate ? 1.0f : 0.0f, tensor_f32(out),
+                       n);
+    cpu_caching_free(fa);
+    cpu_caching_free(fb);
 }
 
 void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)

@@ -29,6 +29,13 @@ void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
  * matrices (cpu_matrix_blas_ok). */
 void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
 
+/* out [M, N] (f32, contiguous) = a [M, K] @ b [K, N] (+ out's current values
+ * when accumulate), a and b bf16 with BLAS-compatible layouts: the products
+ * of bf16 values summed in f32, on oneDNN's bf16 kernels where
+ * cpu_matmul_bf16_native() (else through f32 copies and sgemm). */
+bool cpu_matmul_bf16_native(void);
+void cpu_matmul_bf16(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
+
 /* Whether an m x n x k product goes to oneDNN's sgemm (where the build has
  * it) rather than OpenBLAS's: the size rule of linalg.c. */
 bool cpu_sgemm_by_dnnl(int64_t m, int64_t n, int64_t k);
