@@ -13,20 +13,24 @@
  * bench/run_models.sh compares the lines with PyTorch's.
  *
  * Usage: bench_models [--device cpu|cuda] [--iters N] [--models a,b,...] [--tf32] [--cpu-time]
- *                     [--batch-split auto|N]
+ *                     [--batch-split auto|N] [--amp bf16|bf16-emulated]
  *   --iters    timed steps per model (default: 50 on CUDA; 30 on the CPU,
  *              2 for resnet18_b256, whose CPU step takes seconds)
  *   --models   a comma-separated subset of the models below (default: all)
  *   --tf32     TF32 tensor-core math for matmul and conv on CUDA (off by
  *              default, as in the engine)
  *   --cpu-time the process's CPU time (all threads) instead of wall time: on
- *              a loaded machine it measures the work, not the waiting */
+ *              a loaded machine it measures the work, not the waiting
+ *   --amp      forward and loss under autocast bf16, as ./train's "amp";
+ *              bf16-emulated turns the native bf16 products off (every
+ *              low-precision op in f32 on rounded values), for an A/B */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "bench/bench_timing.h"
+#include "engine/autocast.h"
 #include "engine/device.h"
 #include "engine/engine.h"
 #include "engine/memory.h"
@@ -64,6 +68,9 @@ static double now_ms(void) { return bench_ms(step_clock); }
 static const char *current_model;
 static Module *build_current(const Config *cfg) { return build(current_model); }
 
+/* --amp: autocast bf16 in the steps */
+static bool amp;
+
 static Tensor *nll(void *target, Tensor *output) { return f_nll_loss(output, target, NULL, -100, REDUCTION_MEAN); }
 
 /* One training step in its own scope; the scope's release is part of the
@@ -75,7 +82,7 @@ static int train_step(BatchSplit *bs, Optimizer *opt, Tensor *x, Tensor *y)
     TensorBatch b = {0};
     Tensor *out;
     int rc = tensor_batch_add(&b, "input", x) == 0 && tensor_batch_add(&b, "target", y) == 0 &&
-                     batch_split_step(bs, &b, false, DT_F32, nll, y, &out) == 0 && optimizer_step(opt) == 0
+                     batch_split_step(bs, &b, amp, DT_BF16, nll, y, &out) == 0 && optimizer_step(opt) == 0
                  ? 0
                  : -1;
     scope_end();
@@ -145,7 +152,7 @@ static int usage(const char *msg)
 {
     fprintf(stderr,
             "bench_models: %s\nusage: bench_models [--device cpu|cuda] [--iters N] [--models a,b,...] [--tf32] "
-            "[--cpu-time] [--batch-split auto|N]\n"
+            "[--cpu-time] [--batch-split auto|N] [--amp bf16|bf16-emulated]\n"
             "models:",
             msg);
     for (int i = 0; i < N_MODELS; i++) fprintf(stderr, " %s", MODELS[i].name);
@@ -181,6 +188,12 @@ int main(int argc, char **argv)
                 return usage("--batch-split: expected auto or a number of shards");
             if (strcmp(v, "auto") != 0) snprintf(split_arg, sizeof split_arg, "%d", atoi(v));
             split = strcmp(v, "auto") == 0 ? split : split_arg;
+        } else if (i + 1 < argc && strcmp(a, "--amp") == 0) {
+            const char *v = argv[++i];
+            if (strcmp(v, "bf16") != 0 && strcmp(v, "bf16-emulated") != 0)
+                return usage("--amp: expected bf16 or bf16-emulated");
+            amp = true;
+            autocast_set_native_bf16(strcmp(v, "bf16") == 0);
         } else if (i + 1 < argc && strcmp(a, "--models") == 0) {
             models = argv[++i];
         } else {

@@ -8,8 +8,10 @@ the CPU).
 
 Usage: python3 bench_models.py [--device cpu|cuda] [--iters N]
                                [--models a,b,...] [--threads T] [--tf32] [--cpu-time]
+                               [--amp bf16]
 --cpu-time times the steps in the process's CPU time (all threads) instead
 of wall time: on a loaded machine it measures the work, not the waiting.
+--amp bf16 runs the forward and the loss under torch.autocast(dtype=bfloat16).
 On CUDA, cudnn.benchmark is on and TF32 is off for matmul and cuDNN unless
 --tf32 is given (the engine's default is off too)."""
 import argparse
@@ -34,9 +36,13 @@ MODELS = {
 CUDA_ITERS = 50
 
 
+AMP = None  # --amp: the autocast dtype
+
+
 def train_step(model, opt, x, y):
     opt.zero_grad(set_to_none=True)
-    loss = F.nll_loss(model(x), y)
+    with torch.autocast(x.device.type, dtype=AMP, enabled=AMP is not None):
+        loss = F.nll_loss(model(x), y)
     loss.backward()
     opt.step()
 
@@ -78,7 +84,10 @@ def main():
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's)")
     p.add_argument("--tf32", action="store_true", help="TF32 for matmul and cuDNN on CUDA")
     p.add_argument("--cpu-time", action="store_true", help="time steps in process CPU time instead of wall time")
+    p.add_argument("--amp", choices=["bf16"], help="forward and loss under autocast bfloat16")
     a = p.parse_args()
+    global AMP
+    AMP = torch.bfloat16 if a.amp else None
     names = a.models.split(",")
     unknown = [n for n in names if n not in MODELS]
     if unknown:

@@ -161,9 +161,33 @@ void cpu_matmul_bf16(Tensor *out, const Tensor *a, const Tensor *b, bool accumul
     ENGINE_ASSERT(out->shape.ndim == 2 && a->shape.ndim == 2 && b->shape.ndim == 2 && tensor_is_contiguous(out));
     int64_t m = out->shape.d[0], n = out->shape.d[1], k = a->shape.d[1];
     if (m == 0 || n == 0) return;
-    if (k > 0 && dnnl_bf16_matmul(tensor_f32(out), n, (const uint16_t *)tensor_data(a), a->strides[0], a->strides[1],
-                                  (const uint16_t *)tensor_data(b), b->strides[0], b->strides[1], m, n, k, accumulate))
-        return;
+    const uint16_t *pa = (const uint16_t *)tensor_data(a), *pb = (const uint16_t *)tensor_data(b);
+    int threads = omp_get_max_threads();
+    bool split_rows = m >= n;
+    int64_t total = split_rows ? m : n;
+    if (k > 0 && (threads < 2 || omp_in_parallel() || m * n * k < GEMM_PARALLEL_MIN || total < 32)) {
+        if (dnnl_bf16_matmul(tensor_f32(out), n, pa, a->strides[0], a->strides[1], pb, b->strides[0], b->strides[1], m,
+                             n, k, accumulate))
+            return;
+    } else if (k > 0) {
+        /* as cpu_sgemm_parallel: each OpenMP thread a block of rows or
+         * columns, oneDNN on its caller's thread alone */
+        bool ok = true;
+#pragma omp parallel num_threads(threads) reduction(&& : ok)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int64_t lo = block_start(total, t, nt), hi = block_start(total, t + 1, nt);
+            if (hi > lo && split_rows)
+                ok = dnnl_bf16_matmul(tensor_f32(out) + lo * n, n, pa + lo * a->strides[0], a->strides[0],
+                                      a->strides[1], pb, b->strides[0], b->strides[1], hi - lo, n, k, accumulate);
+            else if (hi > lo)
+                ok = dnnl_bf16_matmul(tensor_f32(out) + lo, n, pa, a->strides[0], a->strides[1],
+                                      pb + lo * b->strides[1], b->strides[0], b->strides[1], m, hi - lo, k, accumulate);
+        }
+        if (ok) return;
+        /* (a block oneDNN refused wrote nothing; with accumulate the others
+         * did: none is refused once the probe has passed) */
+    }
     float *fa = bf16_matrix_to_f32(a), *fb = bf16_matrix_to_f32(b);
     cpu_sgemm_parallel(false, false, m, n, k, 1.0f, fa, k > 0 ? k : 1, fb, n, accumulate ? 1.0f : 0.0f, tensor_f32(out),
                        n);
