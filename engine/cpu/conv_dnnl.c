@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "engine/cpu/allocator.h"
+#include "engine/cpu/dnnl_util.h"
 
 typedef enum { KIND_FORWARD, KIND_BACKWARD_DATA, KIND_BACKWARD_WEIGHTS } Kind;
 
@@ -55,17 +56,9 @@ enum { CACHE_MAX = 64 };
 
 static struct {
     pthread_mutex_t lock;
-    dnnl_engine_t engine;
-    int state; /* 0: not tried, 1: ready, -1: oneDNN could not start */
     Entry *entries;
     int count;
 } dnnl = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static int ensure_engine(void)
-{
-    if (dnnl.state == 0) dnnl.state = dnnl_engine_create(&dnnl.engine, dnnl_cpu, 0) == dnnl_success ? 1 : -1;
-    return dnnl.state == 1 ? 0 : -1;
-}
 
 static void destroy_entry(Entry *e)
 {
@@ -82,7 +75,7 @@ static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_
     if (dnnl_memory_desc_equal(from, to)) return NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t prim = NULL;
-    if (dnnl_reorder_primitive_desc_create(&pd, from, dnnl.engine, to, dnnl.engine, NULL) != dnnl_success ||
+    if (dnnl_reorder_primitive_desc_create(&pd, from, cpu_dnnl_engine(), to, cpu_dnnl_engine(), NULL) != dnnl_success ||
         dnnl_primitive_create(&prim, pd) != dnnl_success)
         *ok = false;
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -136,7 +129,7 @@ static Entry *create_entry(const Key *k)
               dnnl_dilated_convolution_forward_desc_init(&fwd_desc, dnnl_forward_training, dnnl_convolution_direct,
                                                          &x_any, &w_any, k->bias ? &b_md : NULL, &y_any, strides,
                                                          dilates, pad_l, pad_r) == dnnl_success &&
-              dnnl_primitive_desc_create(&fwd_pd, &fwd_desc, attr, dnnl.engine, NULL) == dnnl_success;
+              dnnl_primitive_desc_create(&fwd_pd, &fwd_desc, attr, cpu_dnnl_engine(), NULL) == dnnl_success;
     if (ok && k->kind == KIND_FORWARD) {
         pd = fwd_pd;
         fwd_pd = NULL;
@@ -146,7 +139,7 @@ static Entry *create_entry(const Key *k)
     } else if (ok && k->kind == KIND_BACKWARD_DATA) {
         ok = dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &x_any, &w_any, &y_any,
                                                               strides, dilates, pad_l, pad_r) == dnnl_success &&
-             dnnl_primitive_desc_create(&pd, &desc, attr, dnnl.engine, fwd_pd) == dnnl_success &&
+             dnnl_primitive_desc_create(&pd, &desc, attr, cpu_dnnl_engine(), fwd_pd) == dnnl_success &&
              set_operand(&e->op[OP_A], &y_md, pd, dnnl_query_diff_dst_md, false) &&
              set_operand(&e->op[OP_B], &w_md, pd, dnnl_query_weights_md, false) &&
              set_operand(&e->op[OP_OUT], &x_md, pd, dnnl_query_diff_src_md, true);
@@ -154,7 +147,7 @@ static Entry *create_entry(const Key *k)
         ok = dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &x_any, &w_any, NULL,
                                                                  &y_any, strides, dilates, pad_l, pad_r) ==
                  dnnl_success &&
-             dnnl_primitive_desc_create(&pd, &desc, attr, dnnl.engine, fwd_pd) == dnnl_success &&
+             dnnl_primitive_desc_create(&pd, &desc, attr, cpu_dnnl_engine(), fwd_pd) == dnnl_success &&
              set_operand(&e->op[OP_A], &x_md, pd, dnnl_query_src_md, false) &&
              set_operand(&e->op[OP_B], &y_md, pd, dnnl_query_diff_dst_md, false) &&
              set_operand(&e->op[OP_OUT], &w_md, pd, dnnl_query_diff_weights_md, true);
@@ -195,7 +188,7 @@ static Entry *entry_for(const Key *k)
 {
     pthread_mutex_lock(&dnnl.lock);
     Entry *found = NULL, **prev = &dnnl.entries;
-    if (ensure_engine() == 0) {
+    if (cpu_dnnl_engine()) {
         for (Entry *e = dnnl.entries; e; prev = &e->next, e = e->next)
             if (memcmp(&e->key, k, sizeof *k) == 0) {
                 *prev = e->next; /* to the front */
@@ -230,17 +223,18 @@ static bool run(Entry *e, const float *a, const float *b, const float *bias, flo
         [KIND_BACKWARD_DATA] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
         [KIND_BACKWARD_WEIGHTS] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS},
     };
+    dnnl_engine_t engine = cpu_dnnl_engine();
     void *user_ptr[N_OPS] = {(void *)a, (void *)b, out};
     dnnl_memory_t user[N_OPS] = {0}, internal[N_OPS] = {0}, scratch = NULL;
-    void *buffers[N_OPS + 1] = {0};
+    void *buffers[N_OPS] = {0};
     dnnl_stream_t stream = NULL;
-    bool ok = dnnl_stream_create(&stream, dnnl.engine, dnnl_stream_default_flags) == dnnl_success;
+    bool ok = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success;
     for (int i = 0; ok && i < N_OPS; i++) {
         Operand *op = &e->op[i];
-        ok = dnnl_memory_create(&user[i], &op->user, dnnl.engine, user_ptr[i]) == dnnl_success;
+        ok = dnnl_memory_create(&user[i], &op->user, engine, user_ptr[i]) == dnnl_success;
         if (ok && op->reorder) {
             ok = (buffers[i] = cpu_caching_alloc(dnnl_memory_desc_get_size(&op->internal))) &&
-                 dnnl_memory_create(&internal[i], &op->internal, dnnl.engine, buffers[i]) == dnnl_success;
+                 dnnl_memory_create(&internal[i], &op->internal, engine, buffers[i]) == dnnl_success;
             if (ok && i != OP_OUT) {
                 dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, user[i]}, {DNNL_ARG_TO, internal[i]}};
                 ok = dnnl_primitive_execute(op->reorder, stream, 2, r) == dnnl_success;
@@ -253,15 +247,12 @@ static bool run(Entry *e, const float *a, const float *b, const float *bias, flo
         exec[nargs++] = (dnnl_exec_arg_t){args[e->key.kind][i], internal[i] ? internal[i] : user[i]};
     dnnl_memory_t bias_mem = NULL;
     if (ok && bias) {
-        ok = dnnl_memory_create(&bias_mem, &e->bias, dnnl.engine, (void *)bias) == dnnl_success;
+        ok = dnnl_memory_create(&bias_mem, &e->bias, engine, (void *)bias) == dnnl_success;
         if (ok) exec[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, bias_mem};
     }
+    void *scratch_buffer = NULL;
     if (ok && e->scratch_bytes) {
-        dnnl_memory_desc_t md;
-        dnnl_dims_t dims = {(dnnl_dim_t)e->scratch_bytes};
-        ok = dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_x) == dnnl_success &&
-             (buffers[N_OPS] = cpu_caching_alloc(e->scratch_bytes)) &&
-             dnnl_memory_create(&scratch, &md, dnnl.engine, buffers[N_OPS]) == dnnl_success;
+        ok = cpu_dnnl_scratchpad(e->scratch_bytes, &scratch, &scratch_buffer);
         if (ok) exec[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratch};
     }
     ok = ok && dnnl_primitive_execute(e->prim, stream, nargs, exec) == dnnl_success;
@@ -274,9 +265,9 @@ static bool run(Entry *e, const float *a, const float *b, const float *bias, flo
         if (user[i]) dnnl_memory_destroy(user[i]);
         if (internal[i]) dnnl_memory_destroy(internal[i]);
     }
-    if (scratch) dnnl_memory_destroy(scratch);
+    cpu_dnnl_scratchpad_free(scratch, scratch_buffer);
     if (bias_mem) dnnl_memory_destroy(bias_mem);
-    for (int i = 0; i <= N_OPS; i++) cpu_caching_free(buffers[i]);
+    for (int i = 0; i < N_OPS; i++) cpu_caching_free(buffers[i]);
     if (stream) dnnl_stream_destroy(stream);
     release(e);
     return ok;
@@ -301,10 +292,7 @@ static bool make_key(Key *k, Kind kind, const Tensor *x, const Tensor *y, const 
 
 bool dnnl_conv_available(void)
 {
-    pthread_mutex_lock(&dnnl.lock);
-    bool ok = ensure_engine() == 0;
-    pthread_mutex_unlock(&dnnl.lock);
-    return ok;
+    return cpu_dnnl_engine() != NULL;
 }
 
 bool dnnl_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cpu/allocator.h"
+#include "engine/cpu/dnnl_util.h"
 
 /* Everything a primitive depends on; all int64_t, so no padding bytes
  * (the cache compares keys with memcmp). */
@@ -35,18 +35,10 @@ enum { CACHE_MAX = 64 };
 
 static struct {
     pthread_mutex_t lock;
-    dnnl_engine_t engine;
-    int state;  /* 0: not tried, 1: ready, -1: oneDNN could not start */
     int native; /* 0: not asked, 1: bf16 instructions, -1: none */
     Entry *entries[CACHE_MAX];
     int count;
 } mm = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static int ensure_engine(void)
-{
-    if (mm.state == 0) mm.state = dnnl_engine_create(&mm.engine, dnnl_cpu, 0) == dnnl_success ? 1 : -1;
-    return mm.state == 1 ? 0 : -1;
-}
 
 static void destroy_entry(Entry *e)
 {
@@ -77,7 +69,7 @@ static Entry *create_entry(const Key *k, char *impl, size_t impl_size)
     if (ok && k->accumulate) /* c += a @ b: the "sum" post-op adds the old c */
         ok = dnnl_post_ops_create(&post_ops) == dnnl_success && dnnl_post_ops_append_sum(post_ops, 1.0f) == dnnl_success &&
              dnnl_primitive_attr_set_post_ops(attr, post_ops) == dnnl_success;
-    ok = ok && dnnl_primitive_desc_create(&pd, &desc, attr, mm.engine, NULL) == dnnl_success;
+    ok = ok && dnnl_primitive_desc_create(&pd, &desc, attr, cpu_dnnl_engine(), NULL) == dnnl_success;
     const char *name = NULL;
     if (ok && impl && dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success && name) {
         strncpy(impl, name, impl_size - 1);
@@ -105,7 +97,7 @@ bool dnnl_bf16_matmul_native(void)
          * implementation named for bf16 or AMX counts */
         char impl[128] = "";
         Key probe = {.m = 64, .n = 64, .k = 64, .a_rs = 64, .a_cs = 1, .b_rs = 64, .b_cs = 1, .ldc = 64};
-        Entry *e = ensure_engine() == 0 ? create_entry(&probe, impl, sizeof impl) : NULL;
+        Entry *e = cpu_dnnl_engine() ? create_entry(&probe, impl, sizeof impl) : NULL;
         mm.native = e && (strstr(impl, "bf16") || strstr(impl, "amx")) ? 1 : -1;
         destroy_entry(e);
     }
@@ -123,7 +115,7 @@ static Entry *entry_for(const Key *k, bool *owned)
     Entry *found = NULL;
     for (int i = 0; i < mm.count && !found; i++)
         if (memcmp(&mm.entries[i]->key, k, sizeof *k) == 0) found = mm.entries[i];
-    if (!found && ensure_engine() == 0 && (found = create_entry(k, NULL, 0))) {
+    if (!found && cpu_dnnl_engine() && (found = create_entry(k, NULL, 0))) {
         if (mm.count < CACHE_MAX) mm.entries[mm.count++] = found;
         else *owned = true;
     }
@@ -141,18 +133,15 @@ bool dnnl_bf16_matmul(float *c, int64_t ldc, const uint16_t *a, int64_t a_rs, in
     dnnl_memory_t mem_a = NULL, mem_b = NULL, mem_c = NULL, mem_s = NULL;
     dnnl_stream_t stream = NULL;
     void *scratch = NULL;
-    bool ok = dnnl_stream_create(&stream, mm.engine, dnnl_stream_default_flags) == dnnl_success &&
-              dnnl_memory_create(&mem_a, &e->a, mm.engine, (void *)a) == dnnl_success &&
-              dnnl_memory_create(&mem_b, &e->b, mm.engine, (void *)b) == dnnl_success &&
-              dnnl_memory_create(&mem_c, &e->c, mm.engine, c) == dnnl_success;
+    dnnl_engine_t engine = cpu_dnnl_engine();
+    bool ok = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success &&
+              dnnl_memory_create(&mem_a, &e->a, engine, (void *)a) == dnnl_success &&
+              dnnl_memory_create(&mem_b, &e->b, engine, (void *)b) == dnnl_success &&
+              dnnl_memory_create(&mem_c, &e->c, engine, c) == dnnl_success;
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mem_a}, {DNNL_ARG_WEIGHTS, mem_b}, {DNNL_ARG_DST, mem_c}};
     int nargs = 3;
     if (ok && e->scratch_bytes) {
-        dnnl_memory_desc_t md;
-        dnnl_dims_t dims = {(dnnl_dim_t)e->scratch_bytes};
-        ok = dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_u8, dnnl_x) == dnnl_success &&
-             (scratch = cpu_caching_alloc(e->scratch_bytes)) &&
-             dnnl_memory_create(&mem_s, &md, mm.engine, scratch) == dnnl_success;
+        ok = cpu_dnnl_scratchpad(e->scratch_bytes, &mem_s, &scratch);
         args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, mem_s};
     }
     ok = ok && dnnl_primitive_execute(e->prim, stream, nargs, args) == dnnl_success;
@@ -160,8 +149,7 @@ bool dnnl_bf16_matmul(float *c, int64_t ldc, const uint16_t *a, int64_t a_rs, in
     if (mem_a) dnnl_memory_destroy(mem_a);
     if (mem_b) dnnl_memory_destroy(mem_b);
     if (mem_c) dnnl_memory_destroy(mem_c);
-    if (mem_s) dnnl_memory_destroy(mem_s);
-    cpu_caching_free(scratch);
+    cpu_dnnl_scratchpad_free(mem_s, scratch);
     if (stream) dnnl_stream_destroy(stream);
     if (owned) destroy_entry(e);
     return ok;
