@@ -37,25 +37,6 @@ static void f16_to_f32_row(float *d, int64_t sd, const uint16_t *s, int64_t ss, 
     for (; i < n; i++) d[i * sd] = f16_to_f32(s[i * ss]);
 }
 
-/* f32 <-> bf16 rows: contiguous rows in plain loops over the same bit-exact
- * conversions, which the compiler vectorises (the NaN test becomes a
- * select); autocast's casts are mostly such rows. */
-static void f32_to_bf16_row(uint16_t *restrict d, int64_t sd, const float *restrict s, int64_t ss, int64_t n)
-{
-    if (sd == 1 && ss == 1)
-        for (int64_t i = 0; i < n; i++) d[i] = f32_to_bf16(s[i]);
-    else
-        for (int64_t i = 0; i < n; i++) d[i * sd] = f32_to_bf16(s[i * ss]);
-}
-
-static void bf16_to_f32_row(float *restrict d, int64_t sd, const uint16_t *restrict s, int64_t ss, int64_t n)
-{
-    if (sd == 1 && ss == 1)
-        for (int64_t i = 0; i < n; i++) d[i] = bf16_to_f32(s[i]);
-    else
-        for (int64_t i = 0; i < n; i++) d[i * sd] = bf16_to_f32(s[i * ss]);
-}
-
 /* Storage memory comes from the caching allocator (64-byte aligned, for
  * AVX-512 loads and cache lines): see engine/cpu/allocator.h. */
 void *cpu_alloc(size_t nbytes) { return cpu_caching_alloc(nbytes); }
@@ -114,9 +95,13 @@ void cpu_copy(Tensor *dst, const Tensor *src)
             const float *ps = (const float *)s + off[1];
             for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = ps[i * ss];
         } else if (dst->dtype == DT_BF16 && src->dtype == DT_F32) { /* the autocast casts: no double, no switch */
-            f32_to_bf16_row((uint16_t *)d + off[0], sd, (const float *)s + off[1], ss, L.inner);
+            uint16_t *pd = (uint16_t *)d + off[0];
+            const float *ps = (const float *)s + off[1];
+            for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = f32_to_bf16(ps[i * ss]);
         } else if (dst->dtype == DT_F32 && src->dtype == DT_BF16) {
-            bf16_to_f32_row((float *)d + off[0], sd, (const uint16_t *)s + off[1], ss, L.inner);
+            float *pd = (float *)d + off[0];
+            const uint16_t *ps = (const uint16_t *)s + off[1];
+            for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = bf16_to_f32(ps[i * ss]);
         } else if (dst->dtype == DT_F32 && src->dtype == DT_U8) { /* masks to numbers: no double, no switch */
             float *pd = (float *)d + off[0];
             const uint8_t *ps = (const uint8_t *)s + off[1];
