@@ -75,7 +75,8 @@ static dnnl_primitive_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_
     if (dnnl_memory_desc_equal(from, to)) return NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t prim = NULL;
-    if (dnnl_reorder_primitive_desc_create(&pd, from, cpu_dnnl_engine(), to, cpu_dnnl_engine(), NULL) != dnnl_success ||
+    dnnl_engine_t engine = cpu_dnnl_engine();
+    if (dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, NULL) != dnnl_success ||
         dnnl_primitive_create(&prim, pd) != dnnl_success)
         *ok = false;
     if (pd) dnnl_primitive_desc_destroy(pd);

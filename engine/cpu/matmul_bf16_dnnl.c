@@ -67,7 +67,8 @@ static Entry *create_entry(const Key *k, char *impl, size_t impl_size)
               dnnl_primitive_attr_create(&attr) == dnnl_success &&
               dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success;
     if (ok && k->accumulate) /* c += a @ b: the "sum" post-op adds the old c */
-        ok = dnnl_post_ops_create(&post_ops) == dnnl_success && dnnl_post_ops_append_sum(post_ops, 1.0f) == dnnl_success &&
+        ok = dnnl_post_ops_create(&post_ops) == dnnl_success &&
+             dnnl_post_ops_append_sum(post_ops, 1.0f) == dnnl_success &&
              dnnl_primitive_attr_set_post_ops(attr, post_ops) == dnnl_success;
     ok = ok && dnnl_primitive_desc_create(&pd, &desc, attr, cpu_dnnl_engine(), NULL) == dnnl_success;
     const char *name = NULL;
