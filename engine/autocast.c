@@ -4,7 +4,6 @@
 
 #include <string.h>
 
-#include "engine/backend.h"
 #include "engine/ops.h"
 
 static _Thread_local AutocastState state = {false, DT_BF16};
@@ -97,11 +96,12 @@ static bool native_bf16 = true;
 
 void autocast_set_native_bf16(bool on) { native_bf16 = on; }
 
-int autocast_native_bf16(Tensor *const *ts, int n, Tensor **lowp)
+int autocast_native_bf16(Tensor *const *ts, int n, bool kernel_native, Tensor **lowp)
 {
+    if (!kernel_native || !native_bf16) return 0;
     DType compute, out_dtype;
     int rc = plan(AUTOCAST_LOWP, ts, n, &compute, &out_dtype);
-    if (rc <= 0 || compute != DT_BF16 || out_dtype != DT_BF16 || !native_bf16) return rc < 0 ? -1 : 0;
+    if (rc <= 0 || compute != DT_BF16 || out_dtype != DT_BF16) return rc < 0 ? -1 : 0;
     const Tensor *first = NULL;
     for (int i = 0; i < n; i++) {
         if (!ts[i]) continue;
@@ -109,8 +109,6 @@ int autocast_native_bf16(Tensor *const *ts, int n, Tensor **lowp)
         if (!first) first = ts[i];
         else if (!device_equal(tensor_device(ts[i]), tensor_device(first))) return 0; /* the usual path says why */
     }
-    const Backend *be = first ? backend_of(first) : NULL;
-    if (!be || !be->matmul_bf16 || !be->matmul_bf16_native || !be->matmul_bf16_native()) return 0;
     for (int i = 0; i < n; i++) {
         lowp[i] = ts[i] ? tensor_to_dtype(ts[i], DT_BF16) : NULL;
         if (ts[i] && !lowp[i]) return -1;

@@ -14,10 +14,10 @@
  *
  * The CPU computes every low-precision op in f32 on the rounded inputs and
  * rounds the result: the accumulation is f32, as in PyTorch's CPU kernels.
- * linear and mm in bf16 run on the backend's native bf16 products instead
- * where it has them (oneDNN on a CPU with AVX512-BF16 or AMX): the same
- * products of bf16 values summed in f32, rounded once, in about half the
- * time (autocast_native_bf16).
+ * linear, mm and conv2d in bf16 run on the backend's native bf16 kernels
+ * instead where it has them (oneDNN on a CPU with AVX512-BF16 or AMX): the
+ * same products of bf16 values summed in f32, rounded once, in less time
+ * (autocast_native_bf16).
  * All casts are differentiable (ToCopyBackward0), so gradients of f32 leaves
  * arrive in f32. */
 #ifndef ENGINE_AUTOCAST_H
@@ -55,12 +55,13 @@ typedef enum {
  * -1 with an error. */
 int autocast_prepare(AutocastKind kind, Tensor *const *ts, int n, Tensor **f32_inputs, DType *out_dtype);
 
-/* For ops with a native bf16 kernel (linear, mm): 1 when the op computes in
- * bf16 here (autocast bf16, or bf16 operands outside autocast) and the
- * operands' device runs bf16 products natively, with the floating operands
- * rounded to bf16 in lowp[] (differentiable casts; NULL entries kept); 0
- * when the op takes its usual way; -1 with an error. */
-int autocast_native_bf16(Tensor *const *ts, int n, Tensor **lowp);
+/* For ops with a native bf16 kernel (linear, mm, conv2d): 1 when the op
+ * computes in bf16 here (autocast bf16, or bf16 operands outside autocast)
+ * and kernel_native (the caller has asked the operands' backend whether it
+ * runs this op in bf16 natively), with the floating operands rounded to
+ * bf16 in lowp[] (differentiable casts; NULL entries kept); 0 when the op
+ * takes its usual way; -1 with an error. */
+int autocast_native_bf16(Tensor *const *ts, int n, bool kernel_native, Tensor **lowp);
 /* Native bf16 products on (the default) or off: off, they are emulated in
  * f32 as every other low-precision op (for tests and A/B benchmarks). */
 void autocast_set_native_bf16(bool on);

@@ -103,6 +103,10 @@ typedef struct Backend {
      * or false: the op layer computes them in f32 from exact copies */
     bool (*matmul_bf16_native)(void);
     void (*matmul_bf16)(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
+    /* Whether the three convolution kernels below take bf16 inputs (x, w, y or
+     * gy; the output and a bias stay f32) natively for this layer; NULL or
+     * false: conv2d's bf16 is emulated in f32 by the op layer */
+    bool (*conv2d_bf16_native)(const Tensor *x, const Tensor *w, ConvParams p);
     void (*conv2d)(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p);
     void (*conv2d_transpose)(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p);
     void (*conv2d_weight_grad)(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p);

@@ -62,7 +62,8 @@ static Tensor *weight_grad_raw(Tensor *x, Tensor *gy, ConvParams p, Shape w_shap
 
 /* Arguments shared by both ops; the message names op. Returns false with an
  * error recorded. */
-static bool check_args(const char *op, Tensor *x, Tensor *w, Tensor *bias, ConvParams p, bool transposed)
+static bool check_args(const char *op, Tensor *x, Tensor *w, Tensor *bias, ConvParams p, bool transposed,
+                       DType dtype)
 {
     const char *bad = NULL;
     for (int i = 0; i < 2 && !bad; i++) {
@@ -77,8 +78,10 @@ static bool check_args(const char *op, Tensor *x, Tensor *w, Tensor *bias, ConvP
     const char *what[3] = {"input", "weight", "bias"};
     for (int i = 0; i < 3; i++) {
         if (!ts[i]) continue;
-        if (ts[i]->dtype != DT_F32)
-            return engine_error("%s: expected %s to be float32, got %s", op, what[i], dtype_name(ts[i]->dtype)), false;
+        if (ts[i]->dtype != dtype)
+            return engine_error("%s: expected %s to be %s, got %s", op, what[i], dtype_name(dtype),
+                                dtype_name(ts[i]->dtype)),
+                   false;
         if (!device_equal(tensor_device(ts[i]), tensor_device(x)))
             return engine_error("%s: expected all tensors to be on the same device, but found %s and %s", op,
                                 device_name(tensor_device(x)), device_name(tensor_device(ts[i]))),
@@ -202,28 +205,55 @@ static const int bias_dims[3] = {0, 2, 3};
 
 /* ---- conv2d ---- */
 
+/* With bf16 operands (the native path) the gradient of the bf16 result is
+ * exact in bf16, the kernels take it so, and each gradient is rounded once
+ * to its input's dtype, as the f32 emulation does. */
 static int conv2d_backward(Node *n, Tensor *g, Tensor **gin)
 {
     ConvParams p = load_params(n);
     Tensor *x = n->saved[0], *w = n->saved[1];
-    Tensor *gc = t_contiguous(g);
-    if (!gc) return -1;
-    if (n->needs_grad[0] && !(gin[0] = conv_transpose_raw(gc, w, NULL, p, x->shape))) return -1;
-    if (n->needs_grad[1] && !(gin[1] = weight_grad_raw(x, gc, p, w->shape))) return -1;
-    if (n->needs_grad[2] && !(gin[2] = t_sum(gc, bias_dims, 3, false))) return -1;
+    DType dt = x->dtype;
+    Tensor *gc = t_contiguous(g), *gk = tensor_to_dtype(gc, dt);
+    if (!gk) return -1;
+    if (n->needs_grad[0] && !(gin[0] = tensor_to_dtype(conv_transpose_raw(gk, w, NULL, p, x->shape), dt))) return -1;
+    if (n->needs_grad[1] && !(gin[1] = tensor_to_dtype(weight_grad_raw(x, gk, p, w->shape), dt))) return -1;
+    if (n->needs_grad[2] && !(gin[2] = tensor_to_dtype(t_sum(gc, bias_dims, 3, false), dt))) return -1;
     return 0;
+}
+
+/* Whether x's backend runs this layer's bf16 convolutions natively. */
+static bool conv_bf16_native(const Tensor *x, const Tensor *w, ConvParams p)
+{
+    const Backend *be = backend_of(x);
+    return be->conv2d_bf16_native && be->conv2d_bf16_native(x, w, p);
 }
 
 Tensor *f_conv2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
 {
-    AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_conv2d(ac_in_[0], ac_in_[1], ac_in_[2], p), x, weight, bias);
     if (!x || !weight) return NULL;
+    Tensor *lowp[3];
+    int native = autocast_native_bf16((Tensor *[]){x, weight, bias}, 3, conv_bf16_native(x, weight, p), lowp);
+    if (native < 0) return NULL;
+    if (native) {
+        x = lowp[0];
+        weight = lowp[1];
+        bias = lowp[2];
+    } else {
+        AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_conv2d(ac_in_[0], ac_in_[1], ac_in_[2], p), x, weight, bias);
+    }
     Shape y_shape;
-    if (!check_args("conv2d", x, weight, bias, p, false) || !output_shape("conv2d", x, weight, p, false, &y_shape) ||
+    if (!check_args("conv2d", x, weight, bias, p, false, native ? DT_BF16 : DT_F32) ||
+        !output_shape("conv2d", x, weight, p, false, &y_shape) ||
         !check_work_size("conv2d", x->shape, y_shape, weight->shape, p))
         return NULL;
     Tensor *xc = contiguous_nograd(x), *wc = contiguous_nograd(weight), *bc = contiguous_nograd(bias);
     if (!xc || !wc || (bias && !bc)) return NULL;
+    if (native && bias) { /* the kernels add an f32 bias (the bf16 values, exactly) */
+        bool mode = no_grad_begin();
+        bc = tensor_to_dtype(bc, DT_F32);
+        grad_mode_restore(mode);
+        if (!bc) return NULL;
+    }
     Tensor *y = conv_raw(xc, wc, bc, p, y_shape);
     Node *n = autograd_record("ConvolutionBackward0", conv2d_backward, y, 3, (Tensor *[]){x, weight, bias});
     if (n) {
@@ -231,7 +261,7 @@ Tensor *f_conv2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
         n->saved[1] = wc;
         save_params(n, p);
     }
-    return y;
+    return native ? tensor_to_dtype(y, DT_BF16) : y;
 }
 
 /* ---- conv_transpose2d ---- */
@@ -254,7 +284,7 @@ Tensor *f_conv_transpose2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p
     AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_conv_transpose2d(ac_in_[0], ac_in_[1], ac_in_[2], p), x, weight, bias);
     if (!x || !weight) return NULL;
     Shape y_shape;
-    if (!check_args("conv_transpose2d", x, weight, bias, p, true) ||
+    if (!check_args("conv_transpose2d", x, weight, bias, p, true, DT_F32) ||
         !output_shape("conv_transpose2d", x, weight, p, true, &y_shape) ||
         !check_work_size("conv_transpose2d", x->shape, x->shape, weight->shape, p))
         return NULL;

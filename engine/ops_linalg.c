@@ -108,6 +108,13 @@ static int matmul_backward(Node *n, Tensor *g_out, Tensor **gin)
     return 0;
 }
 
+/* Whether t's backend runs bf16 products natively (autocast_native_bf16). */
+static bool bf16_products_native(const Tensor *t)
+{
+    const Backend *be = backend_of(t);
+    return be->matmul_bf16 && be->matmul_bf16_native && be->matmul_bf16_native();
+}
+
 /* dtype and device checks shared by the products. */
 static bool check_operands(Tensor *a, Tensor *b, DType dtype, const char *op)
 {
@@ -128,7 +135,7 @@ Tensor *t_mm(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
     Tensor *lowp[2];
-    int native = autocast_native_bf16((Tensor *[]){a, b}, 2, lowp);
+    int native = autocast_native_bf16((Tensor *[]){a, b}, 2, bf16_products_native(a), lowp);
     if (native < 0) return NULL;
     if (native) {
         a = lowp[0];
@@ -207,7 +214,7 @@ Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
 {
     if (!x || !weight) return NULL;
     Tensor *lowp[3];
-    int native = autocast_native_bf16((Tensor *[]){x, weight, bias}, 3, lowp);
+    int native = autocast_native_bf16((Tensor *[]){x, weight, bias}, 3, bf16_products_native(x), lowp);
     if (native < 0) return NULL;
     if (native) {
         x = lowp[0];

@@ -298,6 +298,66 @@ static void test_native_bf16_products_match_emulation(void **state)
     scope_end();
 }
 
+/* A 64 -> 64 channel convolution (a layer oneDNN takes) with bias, at
+ * stride 1 and at stride 2 (padding 1, odd sizes), under autocast bf16 with
+ * the native kernels on or off: outputs, gradients of x, w and b, and the
+ * dtype the convolution node took its input in. */
+static void bf16_convolutions(bool native, int stride, Tensor **outs, Tensor **grads, DType *node_input)
+{
+    Generator gen;
+    generator_seed(&gen, 505);
+    Tensor *x = rand_leaf(SHAPE(3, 64, 9, 7), &gen), *w = rand_leaf(SHAPE(64, 64, 3, 3), &gen);
+    Tensor *b = rand_leaf(SHAPE(64), &gen);
+    ConvParams cp = conv_params_default();
+    cp.padding[0] = cp.padding[1] = 1;
+    cp.stride[0] = cp.stride[1] = stride;
+    autocast_set_native_bf16(native);
+    AutocastState prev;
+    assert_int_equal(autocast_begin(DT_BF16, &prev), 0);
+    Tensor *y = f_conv2d(x, w, b, cp);
+    autocast_restore(prev);
+    REQUIRE_OK(y);
+    assert_int_equal(y->dtype, DT_BF16);
+    Node *conv = y->grad_fn->inputs[0]->grad_fn;
+    assert_non_null(conv);
+    assert_string_equal(conv->name, "ConvolutionBackward0");
+    *node_input = conv->inputs[0]->dtype;
+    Tensor *r = tensor_randn(y->shape, &gen, CPU);
+    assert_int_equal(tensor_backward(t_sum(t_mul(tensor_to_dtype(y, DT_F32), r), NULL, 0, false), NULL), 0);
+    autocast_set_native_bf16(true);
+    outs[0] = tensor_to_dtype(tensor_detach(y), DT_F32);
+    grads[0] = x->grad, grads[1] = w->grad, grads[2] = b->grad;
+    for (int i = 0; i < 3; i++) assert_non_null(grads[i]);
+}
+
+/* As the products: the same sums of bf16 products in f32, rounded once, in
+ * another order. */
+static void test_native_bf16_convolutions_match_emulation(void **state)
+{
+    (void)state;
+    scope_begin();
+    Tensor *probe_x = tensor_zeros(SHAPE(1, 64, 4, 4), DT_F32, CPU);
+    Tensor *probe_w = tensor_zeros(SHAPE(64, 64, 3, 3), DT_F32, CPU);
+    if (!backend_get(DEVICE_CPU)->conv2d_bf16_native(probe_x, probe_w, conv_params_default())) {
+        scope_end();
+        print_message("SKIP: no native bf16 convolutions here (oneDNN and AVX512-BF16 or AMX needed)\n");
+        skip();
+    }
+    static const char *const names[4] = {"y", "g_x", "g_w", "g_b"};
+    for (int stride = 1; stride <= 2; stride++) {
+        Tensor *native[1], *emulated[1], *g_native[3], *g_emulated[3];
+        DType native_input, emulated_input;
+        bf16_convolutions(true, stride, native, g_native, &native_input);
+        bf16_convolutions(false, stride, emulated, g_emulated, &emulated_input);
+        assert_int_equal(native_input, DT_BF16); /* the native kernels ran */
+        assert_int_equal(emulated_input, DT_F32);
+        print_message("stride %d:\n", stride);
+        expect_close(native[0], emulated[0], 1.0 / 128, names[0]);
+        for (int i = 0; i < 3; i++) expect_close(g_native[i], g_emulated[i], 1.0 / 64, names[i + 1]);
+    }
+    scope_end();
+}
+
 /* ---- the policy without torch: dtypes of outputs ---- */
 
 static void test_policy_dtypes(void **state)
@@ -767,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_autocast_bf16_matches_torch),
         cmocka_unit_test(test_autocast_f16_matches_rounded_reference),
         cmocka_unit_test(test_native_bf16_products_match_emulation),
+        cmocka_unit_test(test_native_bf16_convolutions_match_emulation),
         cmocka_unit_test(test_policy_dtypes),
         cmocka_unit_test(test_keep_ops_match_torch),
         cmocka_unit_test(test_inplace_low_precision_matches_torch),

@@ -1686,6 +1686,7 @@ static const struct {
     {"tensor_norm", "tests/test_optim.c (clip_grad_norm_), tests/test_gpu_optim.c"},
     {"matmul_bf16_native", "tests/test_amp.c (native bf16 products against the f32 emulation and torch)"},
     {"matmul_bf16", "tests/test_amp.c (native bf16 products against the f32 emulation and torch)"},
+    {"conv2d_bf16_native", "tests/test_amp.c (native bf16 convolutions against the f32 emulation)"},
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

@@ -56,6 +56,7 @@ const Backend cpu_backend = {
     .matmul = cpu_matmul,
     .matmul_bf16_native = cpu_matmul_bf16_native,
     .matmul_bf16 = cpu_matmul_bf16,
+    .conv2d_bf16_native = cpu_conv2d_bf16_native,
     .conv2d = cpu_conv2d,
     .conv2d_transpose = cpu_conv2d_transpose,
     .conv2d_weight_grad = cpu_conv2d_weight_grad,

@@ -43,6 +43,8 @@
 
 #include "engine/cpu/allocator.h"
 #include "engine/cpu/conv_dnnl.h"
+#include "engine/cpu/copy.h"
+#include "engine/cpu/matmul_bf16_dnnl.h"
 #include "engine/cpu/linalg.h"
 #include "engine/cpu/strided.h"
 
@@ -808,20 +810,51 @@ static bool dnnl_pays(const Tensor *x, const Tensor *w, ConvParams p)
     return cg >= DNNL_MIN_CHANNELS && og >= DNNL_MIN_CHANNELS;
 }
 
+bool cpu_conv2d_bf16_native(const Tensor *x, const Tensor *w, ConvParams p)
+{
+    return x->shape.ndim == 4 && w->shape.ndim == 4 && p.groups > 0 && dnnl_pays(x, w, p) &&
+           dnnl_bf16_matmul_native();
+}
+
+/* An f32 copy of t when it is bf16 (exact; freed with release_f32), else t:
+ * our own kernels' operands when oneDNN refused a bf16 layer. */
+static const Tensor *as_f32(const Tensor *t)
+{
+    if (!t || t->dtype == DT_F32) return t;
+    Tensor *c = tensor_persist(tensor_empty(t->shape, DT_F32, tensor_device(t)));
+    ENGINE_ASSERT(c != NULL);
+    cpu_copy(c, t);
+    return c;
+}
+
+static void release_f32(const Tensor *copy, const Tensor *original)
+{
+    if (copy != original) tensor_free((Tensor *)copy);
+}
+
 void cpu_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
 {
     if (dnnl_pays(x, w, p) && dnnl_conv2d(y, x, w, bias, p)) return;
-    cpu_conv2d_own(y, x, w, bias, p);
+    const Tensor *xf = as_f32(x), *wf = as_f32(w);
+    cpu_conv2d_own(y, xf, wf, bias, p);
+    release_f32(xf, x);
+    release_f32(wf, w);
 }
 
 void cpu_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p)
 {
     if (!bias && dnnl_pays(x, w, p) && dnnl_conv2d_transpose(x, y, w, p)) return;
-    cpu_conv2d_transpose_own(x, y, w, bias, p);
+    const Tensor *yf = as_f32(y), *wf = as_f32(w);
+    cpu_conv2d_transpose_own(x, yf, wf, bias, p);
+    release_f32(yf, y);
+    release_f32(wf, w);
 }
 
 void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
 {
     if (dnnl_pays(x, gw, p) && dnnl_conv2d_weight_grad(gw, x, gy, p)) return;
-    cpu_conv2d_weight_grad_own(gw, x, gy, p);
+    const Tensor *xf = as_f32(x), *gf = as_f32(gy);
+    cpu_conv2d_weight_grad_own(gw, xf, gf, p);
+    release_f32(xf, x);
+    release_f32(gf, gy);
 }

@@ -31,6 +31,7 @@ typedef struct {
     int64_t n, c, h, w, o, oh, ow, kh, kw;
     int64_t sh, sw, ph, pw, pr_h, pr_w, dh, dw, groups;
     int64_t bias;
+    int64_t bf16; /* the two inputs are bf16 (the output, and a bias, f32) */
 } Key;
 
 /* An operand of the primitive: its layout in our tensor (user) and in the
@@ -106,16 +107,25 @@ static Entry *create_entry(const Key *k)
                 pad_r = {k->pr_h, k->pr_w};
     bool grouped = k->groups > 1;
     if (!grouped) memmove(w_dims, w_dims + 1, 4 * sizeof w_dims[0]);
+    /* bf16: each kind's inputs bf16, its output f32; the forward hint of the
+     * backward kinds is the forward of the same layer (bf16 in, f32 out) */
+    dnnl_data_type_t in = k->bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t x_dt = k->kind == KIND_BACKWARD_DATA ? dnnl_f32 : in;
+    dnnl_data_type_t y_dt = k->kind == KIND_FORWARD ? dnnl_f32 : in;
+    dnnl_data_type_t w_dt = k->kind == KIND_BACKWARD_WEIGHTS ? dnnl_f32 : in;
     /* the primitive picks its layouts: "any" */
-    dnnl_memory_desc_t x_any, y_any, w_any;
-    if (dnnl_memory_desc_init_by_tag(&x_md, 4, x_dims, dnnl_f32, dnnl_nchw) != dnnl_success ||
-        dnnl_memory_desc_init_by_tag(&y_md, 4, y_dims, dnnl_f32, dnnl_nchw) != dnnl_success ||
-        dnnl_memory_desc_init_by_tag(&w_md, grouped ? 5 : 4, w_dims, dnnl_f32, grouped ? dnnl_goihw : dnnl_oihw) !=
+    dnnl_memory_desc_t x_any, y_any, w_any, x_fwd, y_fwd, w_fwd;
+    if (dnnl_memory_desc_init_by_tag(&x_md, 4, x_dims, x_dt, dnnl_nchw) != dnnl_success ||
+        dnnl_memory_desc_init_by_tag(&y_md, 4, y_dims, y_dt, dnnl_nchw) != dnnl_success ||
+        dnnl_memory_desc_init_by_tag(&w_md, grouped ? 5 : 4, w_dims, w_dt, grouped ? dnnl_goihw : dnnl_oihw) !=
             dnnl_success ||
         dnnl_memory_desc_init_by_tag(&b_md, 1, b_dims, dnnl_f32, dnnl_x) != dnnl_success ||
-        dnnl_memory_desc_init_by_tag(&x_any, 4, x_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
-        dnnl_memory_desc_init_by_tag(&y_any, 4, y_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
-        dnnl_memory_desc_init_by_tag(&w_any, grouped ? 5 : 4, w_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success)
+        dnnl_memory_desc_init_by_tag(&x_any, 4, x_dims, x_dt, dnnl_format_tag_any) != dnnl_success ||
+        dnnl_memory_desc_init_by_tag(&y_any, 4, y_dims, y_dt, dnnl_format_tag_any) != dnnl_success ||
+        dnnl_memory_desc_init_by_tag(&w_any, grouped ? 5 : 4, w_dims, w_dt, dnnl_format_tag_any) != dnnl_success ||
+        dnnl_memory_desc_init_by_tag(&x_fwd, 4, x_dims, in, dnnl_format_tag_any) != dnnl_success ||
+        dnnl_memory_desc_init_by_tag(&y_fwd, 4, y_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
+        dnnl_memory_desc_init_by_tag(&w_fwd, grouped ? 5 : 4, w_dims, in, dnnl_format_tag_any) != dnnl_success)
         return NULL;
 
     Entry *e = calloc(1, sizeof *e);
@@ -128,7 +138,7 @@ static Entry *create_entry(const Key *k)
     bool ok = dnnl_primitive_attr_create(&attr) == dnnl_success &&
               dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success &&
               dnnl_dilated_convolution_forward_desc_init(&fwd_desc, dnnl_forward_training, dnnl_convolution_direct,
-                                                         &x_any, &w_any, k->bias ? &b_md : NULL, &y_any, strides,
+                                                         &x_fwd, &w_fwd, k->bias ? &b_md : NULL, &y_fwd, strides,
                                                          dilates, pad_l, pad_r) == dnnl_success &&
               dnnl_primitive_desc_create(&fwd_pd, &fwd_desc, attr, cpu_dnnl_engine(), NULL) == dnnl_success;
     if (ok && k->kind == KIND_FORWARD) {
@@ -217,7 +227,7 @@ static void release(Entry *e)
 
 /* Runs entry e (taken with entry_for) on user buffers a, b (inputs), bias
  * (forward, or NULL) and out, then releases it. */
-static bool run(Entry *e, const float *a, const float *b, const float *bias, float *out)
+static bool run(Entry *e, const void *a, const void *b, const float *bias, void *out)
 {
     static const int args[3][N_OPS] = {
         [KIND_FORWARD] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
@@ -278,13 +288,14 @@ static bool run(Entry *e, const float *a, const float *b, const float *bias, flo
  * The right padding is what makes the sizes come out exactly: negative
  * where the last input rows reach no output (a 1x1 kernel at stride 2 on
  * an even size), as oneDNN takes it. */
-static bool make_key(Key *k, Kind kind, const Tensor *x, const Tensor *y, const Tensor *w, bool bias, ConvParams p)
+static bool make_key(Key *k, Kind kind, const Tensor *x, const Tensor *y, const Tensor *w, bool bias, ConvParams p,
+                     bool bf16)
 {
     *k = (Key){
         .kind = kind, .n = x->shape.d[0], .c = x->shape.d[1], .h = x->shape.d[2], .w = x->shape.d[3],
         .o = y->shape.d[1], .oh = y->shape.d[2], .ow = y->shape.d[3], .kh = w->shape.d[2], .kw = w->shape.d[3],
         .sh = p.stride[0], .sw = p.stride[1], .ph = p.padding[0], .pw = p.padding[1],
-        .dh = p.dilation[0], .dw = p.dilation[1], .groups = p.groups, .bias = bias,
+        .dh = p.dilation[0], .dw = p.dilation[1], .groups = p.groups, .bias = bias, .bf16 = bf16,
     };
     k->pr_h = (k->oh - 1) * k->sh + (k->kh - 1) * k->dh + 1 - k->h - k->ph;
     k->pr_w = (k->ow - 1) * k->sw + (k->kw - 1) * k->dw + 1 - k->w - k->pw;
@@ -299,22 +310,22 @@ bool dnnl_conv_available(void)
 bool dnnl_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
 {
     Key k;
-    Entry *e = make_key(&k, KIND_FORWARD, x, y, w, bias != NULL, p) ? entry_for(&k) : NULL;
-    return e && run(e, tensor_f32(x), tensor_f32(w), bias ? tensor_f32(bias) : NULL, tensor_f32(y));
+    Entry *e = make_key(&k, KIND_FORWARD, x, y, w, bias != NULL, p, x->dtype == DT_BF16) ? entry_for(&k) : NULL;
+    return e && run(e, tensor_data(x), tensor_data(w), bias ? tensor_f32(bias) : NULL, tensor_data(y));
 }
 
 bool dnnl_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *w, ConvParams p)
 {
     Key k;
-    Entry *e = make_key(&k, KIND_BACKWARD_DATA, x, y, w, false, p) ? entry_for(&k) : NULL;
-    return e && run(e, tensor_f32(y), tensor_f32(w), NULL, tensor_f32(x));
+    Entry *e = make_key(&k, KIND_BACKWARD_DATA, x, y, w, false, p, y->dtype == DT_BF16) ? entry_for(&k) : NULL;
+    return e && run(e, tensor_data(y), tensor_data(w), NULL, tensor_data(x));
 }
 
 bool dnnl_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
 {
     Key k;
-    Entry *e = make_key(&k, KIND_BACKWARD_WEIGHTS, x, gy, gw, false, p) ? entry_for(&k) : NULL;
-    return e && run(e, tensor_f32(x), tensor_f32(gy), NULL, tensor_f32(gw));
+    Entry *e = make_key(&k, KIND_BACKWARD_WEIGHTS, x, gy, gw, false, p, x->dtype == DT_BF16) ? entry_for(&k) : NULL;
+    return e && run(e, tensor_data(x), tensor_data(gy), NULL, tensor_data(gw));
 }
 
 #else

@@ -3,7 +3,8 @@
  * kernels beat our sgemms (conv.c decides which; measured with
  * bench/bench_conv_ab). Each returns false, having written nothing, when
  * oneDNN is missing or cannot run the case; the caller's own kernel runs
- * then. Tensors as in conv.h: contiguous f32 NCHW / OIHW. */
+ * then. Tensors as in conv.h: contiguous f32 NCHW / OIHW, or bf16 inputs
+ * (the output and a bias f32). */
 #ifndef ENGINE_CPU_CONV_DNNL_H
 #define ENGINE_CPU_CONV_DNNL_H
 
