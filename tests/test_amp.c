@@ -358,6 +358,36 @@ static void test_native_bf16_convolutions_match_emulation(void **state)
     scope_end();
 }
 
+/* The convolution kernels given bf16 inputs on a layer oneDNN does not take
+ * (3 channels) fall back to our own kernels on exact f32 copies: the same
+ * bits as those kernels on the rounded values in f32. */
+static void test_bf16_convolution_kernels_fall_back_exactly(void **state)
+{
+    (void)state;
+    scope_begin();
+    Generator gen;
+    generator_seed(&gen, 606);
+    Tensor *x = tensor_to_dtype(tensor_randn(SHAPE(2, 3, 8, 8), &gen, CPU), DT_BF16);
+    Tensor *w = tensor_to_dtype(tensor_randn(SHAPE(4, 3, 3, 3), &gen, CPU), DT_BF16);
+    Tensor *gy = tensor_to_dtype(tensor_randn(SHAPE(2, 4, 6, 6), &gen, CPU), DT_BF16);
+    Tensor *xf = tensor_to_dtype(x, DT_F32), *wf = tensor_to_dtype(w, DT_F32), *gyf = tensor_to_dtype(gy, DT_F32);
+    ConvParams p = conv_params_default();
+    const Backend *cpu = backend_get(DEVICE_CPU);
+    Tensor *y[2], *gx[2], *gw[2];
+    for (int k = 0; k < 2; k++) {
+        y[k] = tensor_empty(gy->shape, DT_F32, CPU);
+        gx[k] = tensor_empty(x->shape, DT_F32, CPU);
+        gw[k] = tensor_empty(w->shape, DT_F32, CPU);
+        cpu->conv2d(y[k], k ? xf : x, k ? wf : w, NULL, p);
+        cpu->conv2d_transpose(gx[k], k ? gyf : gy, k ? wf : w, NULL, p);
+        cpu->conv2d_weight_grad(gw[k], k ? xf : x, k ? gyf : gy, p);
+    }
+    expect_equal(y[0], y[1], "conv2d");
+    expect_equal(gx[0], gx[1], "conv2d_transpose");
+    expect_equal(gw[0], gw[1], "conv2d_weight_grad");
+    scope_end();
+}
+
 /* ---- the policy without torch: dtypes of outputs ---- */
 
 static void test_policy_dtypes(void **state)
@@ -828,6 +858,7 @@ int main(void)
         cmocka_unit_test(test_autocast_f16_matches_rounded_reference),
         cmocka_unit_test(test_native_bf16_products_match_emulation),
         cmocka_unit_test(test_native_bf16_convolutions_match_emulation),
+        cmocka_unit_test(test_bf16_convolution_kernels_fall_back_exactly),
         cmocka_unit_test(test_policy_dtypes),
         cmocka_unit_test(test_keep_ops_match_torch),
         cmocka_unit_test(test_inplace_low_precision_matches_torch),
