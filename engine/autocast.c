@@ -96,9 +96,12 @@ static bool native_bf16 = true;
 
 void autocast_set_native_bf16(bool on) { native_bf16 = on; }
 
-int autocast_native_bf16(Tensor *const *ts, int n, bool kernel_native, Tensor **lowp)
+int autocast_native_bf16(Tensor **const *operands, int n, bool kernel_native)
 {
-    if (!kernel_native || !native_bf16) return 0;
+    enum { MAX_OPERANDS = 4 };
+    if (!kernel_native || !native_bf16 || n > MAX_OPERANDS) return 0;
+    Tensor *ts[MAX_OPERANDS], *lowp[MAX_OPERANDS];
+    for (int i = 0; i < n; i++) ts[i] = *operands[i];
     DType compute, out_dtype;
     int rc = plan(AUTOCAST_LOWP, ts, n, &compute, &out_dtype);
     if (rc <= 0 || compute != DT_BF16 || out_dtype != DT_BF16) return rc < 0 ? -1 : 0;
@@ -113,5 +116,6 @@ int autocast_native_bf16(Tensor *const *ts, int n, bool kernel_native, Tensor **
         lowp[i] = ts[i] ? tensor_to_dtype(ts[i], DT_BF16) : NULL;
         if (ts[i] && !lowp[i]) return -1;
     }
+    for (int i = 0; i < n; i++) *operands[i] = lowp[i];
     return 1;
 }

@@ -55,13 +55,14 @@ typedef enum {
  * -1 with an error. */
 int autocast_prepare(AutocastKind kind, Tensor *const *ts, int n, Tensor **f32_inputs, DType *out_dtype);
 
-/* For ops with a native bf16 kernel (linear, mm, conv2d): 1 when the op
- * computes in bf16 here (autocast bf16, or bf16 operands outside autocast)
- * and kernel_native (the caller has asked the operands' backend whether it
- * runs this op in bf16 natively), with the floating operands rounded to
- * bf16 in lowp[] (differentiable casts; NULL entries kept); 0 when the op
- * takes its usual way; -1 with an error. */
-int autocast_native_bf16(Tensor *const *ts, int n, bool kernel_native, Tensor **lowp);
+/* For ops with a native bf16 kernel (linear, mm, conv2d), on the addresses
+ * of their n operand variables: 1 when the op computes in bf16 here
+ * (autocast bf16, or bf16 operands outside autocast) and kernel_native (the
+ * caller has asked the operands' backend whether it runs this op in bf16
+ * natively), with each floating operand replaced by its bf16 cast
+ * (differentiable; NULL operands stay NULL); 0, changing nothing, when the
+ * op takes its usual way; -1 with an error. */
+int autocast_native_bf16(Tensor **const *operands, int n, bool kernel_native);
 /* Native bf16 products on (the default) or off: off, they are emulated in
  * f32 as every other low-precision op (for tests and A/B benchmarks). */
 void autocast_set_native_bf16(bool on);

@@ -231,16 +231,9 @@ static bool conv_bf16_native(const Tensor *x, const Tensor *w, ConvParams p)
 Tensor *f_conv2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
 {
     if (!x || !weight) return NULL;
-    Tensor *lowp[3];
-    int native = autocast_native_bf16((Tensor *[]){x, weight, bias}, 3, conv_bf16_native(x, weight, p), lowp);
+    int native = autocast_native_bf16((Tensor **[]){&x, &weight, &bias}, 3, conv_bf16_native(x, weight, p));
     if (native < 0) return NULL;
-    if (native) {
-        x = lowp[0];
-        weight = lowp[1];
-        bias = lowp[2];
-    } else {
-        AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_conv2d(ac_in_[0], ac_in_[1], ac_in_[2], p), x, weight, bias);
-    }
+    if (!native) AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_conv2d(ac_in_[0], ac_in_[1], ac_in_[2], p), x, weight, bias);
     Shape y_shape;
     if (!check_args("conv2d", x, weight, bias, p, false, native ? DT_BF16 : DT_F32) ||
         !output_shape("conv2d", x, weight, p, false, &y_shape) ||

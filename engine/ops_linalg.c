@@ -134,15 +134,9 @@ static bool check_operands(Tensor *a, Tensor *b, DType dtype, const char *op)
 Tensor *t_mm(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
-    Tensor *lowp[2];
-    int native = autocast_native_bf16((Tensor *[]){a, b}, 2, bf16_products_native(a), lowp);
+    int native = autocast_native_bf16((Tensor **[]){&a, &b}, 2, bf16_products_native(a));
     if (native < 0) return NULL;
-    if (native) {
-        a = lowp[0];
-        b = lowp[1];
-    } else {
-        AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_mm(ac_in_[0], ac_in_[1]), a, b);
-    }
+    if (!native) AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_mm(ac_in_[0], ac_in_[1]), a, b);
     if (!check_operands(a, b, native ? DT_BF16 : DT_F32, "mm")) return NULL;
     ENGINE_CHECK(a->shape.ndim == 2 && b->shape.ndim == 2, "mm: expected 2-D tensors, got %s and %s",
                  shape_str(a->shape), shape_str(b->shape));
@@ -213,16 +207,9 @@ static int linear_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
 {
     if (!x || !weight) return NULL;
-    Tensor *lowp[3];
-    int native = autocast_native_bf16((Tensor *[]){x, weight, bias}, 3, bf16_products_native(x), lowp);
+    int native = autocast_native_bf16((Tensor **[]){&x, &weight, &bias}, 3, bf16_products_native(x));
     if (native < 0) return NULL;
-    if (native) {
-        x = lowp[0];
-        weight = lowp[1];
-        bias = lowp[2];
-    } else {
-        AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_linear(ac_in_[0], ac_in_[1], ac_in_[2]), x, weight, bias);
-    }
+    if (!native) AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_linear(ac_in_[0], ac_in_[1], ac_in_[2]), x, weight, bias);
     DType dtype = native ? DT_BF16 : DT_F32;
     if (!check_operands(x, weight, dtype, "linear")) return NULL;
     ENGINE_CHECK(weight->shape.ndim == 2, "linear: expected a 2-D weight [out_features, in_features], got %s",
