@@ -388,6 +388,38 @@ static void test_bf16_convolution_kernels_fall_back_exactly(void **state)
     scope_end();
 }
 
+/* The backend's bf16 product kernel against sgemm on the same (exact) values
+ * in f32: written and accumulated, with a transposed operand, at sizes the
+ * threads split by rows and by columns. It runs oneDNN where the CPU has bf16
+ * instructions and its f32 fallback elsewhere: either way the same sums up
+ * to their order. */
+static void test_bf16_product_kernel_matches_f32(void **state)
+{
+    (void)state;
+    scope_begin();
+    Generator gen;
+    generator_seed(&gen, 707);
+    const Backend *cpu = backend_get(DEVICE_CPU);
+    static const int64_t sizes[2][3] = {{70, 130, 300}, {150, 40, 90}}; /* m, n, k: split by columns, by rows */
+    for (int s = 0; s < 2; s++) {
+        int64_t m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
+        Tensor *a = tensor_to_dtype(tensor_randn(SHAPE(m, k), &gen, CPU), DT_BF16);
+        Tensor *bt = tensor_to_dtype(tensor_randn(SHAPE(n, k), &gen, CPU), DT_BF16);
+        Tensor *b = t_transpose(bt, 0, 1); /* [k, n], column-major */
+        Tensor *start = tensor_randn(SHAPE(m, n), &gen, CPU);
+        for (int accumulate = 0; accumulate < 2; accumulate++) {
+            Tensor *ours = tensor_empty(SHAPE(m, n), DT_F32, CPU), *ref = tensor_empty(SHAPE(m, n), DT_F32, CPU);
+            REQUIRE_OK(ours);
+            assert_int_equal(tensor_copy_(ours, start), 0);
+            assert_int_equal(tensor_copy_(ref, start), 0);
+            cpu->matmul_bf16(ours, a, b, accumulate);
+            cpu->matmul(ref, tensor_to_dtype(a, DT_F32), t_contiguous(tensor_to_dtype(b, DT_F32)), accumulate);
+            expect_close(ours, ref, 1e-5, accumulate ? "accumulated" : "written");
+        }
+    }
+    scope_end();
+}
+
 /* ---- the policy without torch: dtypes of outputs ---- */
 
 static void test_policy_dtypes(void **state)
@@ -859,6 +891,7 @@ int main(void)
         cmocka_unit_test(test_native_bf16_products_match_emulation),
         cmocka_unit_test(test_native_bf16_convolutions_match_emulation),
         cmocka_unit_test(test_bf16_convolution_kernels_fall_back_exactly),
+        cmocka_unit_test(test_bf16_product_kernel_matches_f32),
         cmocka_unit_test(test_policy_dtypes),
         cmocka_unit_test(test_keep_ops_match_torch),
         cmocka_unit_test(test_inplace_low_precision_matches_torch),

@@ -117,14 +117,21 @@ static int64_t block_start(int64_t total, int t, int nt)
     return p - p % 16;
 }
 
-void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                        int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+/* One thread's block of a product's m x n result: rows [r0, r0 + rows),
+ * columns [c0, c0 + cols) (the whole result when the product is not split). */
+typedef void (*ProductBlockFn)(const void *ctx, int64_t r0, int64_t rows, int64_t c0, int64_t cols);
+
+/* Runs block over the result of an m x n x k product: whole on the calling
+ * thread (small products, one thread, or a call from inside a parallel
+ * region), else one block of rows per OpenMP thread (of columns when the
+ * result is wide), each with single-threaded BLAS. */
+static void for_product_blocks(int64_t m, int64_t n, int64_t k, ProductBlockFn block, const void *ctx)
 {
     int threads = omp_get_max_threads();
-    bool split_rows = m >= n, dnnl = cpu_sgemm_by_dnnl(m, n, k);
+    bool split_rows = m >= n;
     int64_t total = split_rows ? m : n;
     if (threads < 2 || omp_in_parallel() || m * n * k < GEMM_PARALLEL_MIN || total < 32) {
-        sgemm_on(dnnl, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        block(ctx, 0, m, 0, n);
         return;
     }
     int blas_threads = cpu_blas_serial_begin();
@@ -132,28 +139,73 @@ void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int64_t lo = block_start(total, t, nt), hi = block_start(total, t + 1, nt);
-        if (hi > lo && split_rows) /* rows of op(A) and C */
-            sgemm_on(dnnl, trans_a, trans_b, hi - lo, n, k, alpha, a + (trans_a ? lo : lo * lda), lda, b, ldb, beta,
-                     c + lo * ldc, ldc);
-        else if (hi > lo) /* columns of op(B) and C */
-            sgemm_on(dnnl, trans_a, trans_b, m, hi - lo, k, alpha, a, lda, b + (trans_b ? lo * ldb : lo), ldb, beta,
-                     c + lo, ldc);
+        if (hi > lo && split_rows) block(ctx, lo, hi - lo, 0, n);
+        else if (hi > lo) block(ctx, 0, m, lo, hi - lo);
     }
     cpu_blas_serial_end(blas_threads);
 }
 
+typedef struct {
+    bool trans_a, trans_b, dnnl;
+    int64_t k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+} SgemmArgs;
+
+static void sgemm_block(const void *ctx, int64_t r0, int64_t rows, int64_t c0, int64_t cols)
+{
+    const SgemmArgs *g = ctx;
+    sgemm_on(g->dnnl, g->trans_a, g->trans_b, rows, cols, g->k, g->alpha, g->a + (g->trans_a ? r0 : r0 * g->lda),
+             g->lda, g->b + (g->trans_b ? c0 * g->ldb : c0), g->ldb, g->beta, g->c + r0 * g->ldc + c0, g->ldc);
+}
+
+void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    /* the library goes by the whole product's size, the same for every block */
+    SgemmArgs args = {trans_a, trans_b, cpu_sgemm_by_dnnl(m, n, k), k, lda, ldb, ldc, alpha, beta, a, b, c};
+    for_product_blocks(m, n, k, sgemm_block, &args);
+}
+
 bool cpu_matmul_bf16_native(void) { return dnnl_bf16_matmul_native(); }
 
-/* A bf16 matrix as floats (exact), contiguous: the fallback's operand. */
-static float *bf16_matrix_to_f32(const Tensor *t)
+/* A rows x cols bf16 matrix (element strides rs, cs) as contiguous floats
+ * (exact), from the caching allocator. */
+static float *bf16_matrix_to_f32(const uint16_t *src, int64_t rs, int64_t cs, int64_t rows, int64_t cols)
 {
-    int64_t rows = t->shape.d[0], cols = t->shape.d[1];
     float *f = cpu_caching_alloc(sizeof(float) * (size_t)(rows * cols > 0 ? rows * cols : 1));
     ENGINE_ASSERT(f != NULL);
-    const uint16_t *src = (const uint16_t *)tensor_data(t);
     for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) f[i * cols + j] = bf16_to_f32(src[i * t->strides[0] + j * t->strides[1]]);
+        for (int64_t j = 0; j < cols; j++) f[i * cols + j] = bf16_to_f32(src[i * rs + j * cs]);
     return f;
+}
+
+typedef struct {
+    const Tensor *a, *b;
+    float *c;
+    int64_t n, k;
+    bool accumulate;
+} Bf16Args;
+
+/* One block on oneDNN's bf16 kernels; where oneDNN refuses it, sgemm on
+ * exact f32 copies of the block's operands (the same sums). */
+static void bf16_block(const void *ctx, int64_t r0, int64_t rows, int64_t c0, int64_t cols)
+{
+    const Bf16Args *g = ctx;
+    const Tensor *a = g->a, *b = g->b;
+    const uint16_t *pa = (const uint16_t *)tensor_data(a) + r0 * a->strides[0];
+    const uint16_t *pb = (const uint16_t *)tensor_data(b) + c0 * b->strides[1];
+    float *c = g->c + r0 * g->n + c0;
+    if (g->k > 0 && dnnl_bf16_matmul(c, g->n, pa, a->strides[0], a->strides[1], pb, b->strides[0], b->strides[1], rows,
+                                     cols, g->k, g->accumulate))
+        return;
+    float *fa = bf16_matrix_to_f32(pa, a->strides[0], a->strides[1], rows, g->k);
+    float *fb = bf16_matrix_to_f32(pb, b->strides[0], b->strides[1], g->k, cols);
+    cpu_sgemm(false, false, rows, cols, g->k, 1.0f, fa, g->k > 0 ? g->k : 1, fb, cols, g->accumulate ? 1.0f : 0.0f, c,
+              g->n);
+    cpu_caching_free(fa);
+    cpu_caching_free(fb);
 }
 
 void cpu_matmul_bf16(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
@@ -161,38 +213,8 @@ void cpu_matmul_bf16(Tensor *out, const Tensor *a, const Tensor *b, bool accumul
     ENGINE_ASSERT(out->shape.ndim == 2 && a->shape.ndim == 2 && b->shape.ndim == 2 && tensor_is_contiguous(out));
     int64_t m = out->shape.d[0], n = out->shape.d[1], k = a->shape.d[1];
     if (m == 0 || n == 0) return;
-    const uint16_t *pa = (const uint16_t *)tensor_data(a), *pb = (const uint16_t *)tensor_data(b);
-    int threads = omp_get_max_threads();
-    bool split_rows = m >= n;
-    int64_t total = split_rows ? m : n;
-    if (k > 0 && (threads < 2 || omp_in_parallel() || m * n * k < GEMM_PARALLEL_MIN || total < 32)) {
-        if (dnnl_bf16_matmul(tensor_f32(out), n, pa, a->strides[0], a->strides[1], pb, b->strides[0], b->strides[1], m,
-                             n, k, accumulate))
-            return;
-    } else if (k > 0) {
-        /* as cpu_sgemm_parallel: each OpenMP thread a block of rows or
-         * columns, oneDNN on its caller's thread alone */
-        bool ok = true;
-#pragma omp parallel num_threads(threads) reduction(&& : ok)
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads();
-            int64_t lo = block_start(total, t, nt), hi = block_start(total, t + 1, nt);
-            if (hi > lo && split_rows)
-                ok = dnnl_bf16_matmul(tensor_f32(out) + lo * n, n, pa + lo * a->strides[0], a->strides[0],
-                                      a->strides[1], pb, b->strides[0], b->strides[1], hi - lo, n, k, accumulate);
-            else if (hi > lo)
-                ok = dnnl_bf16_matmul(tensor_f32(out) + lo, n, pa, a->strides[0], a->strides[1],
-                                      pb + lo * b->strides[1], b->strides[0], b->strides[1], m, hi - lo, k, accumulate);
-        }
-        if (ok) return;
-        /* (a block oneDNN refused wrote nothing; with accumulate the others
-         * did: none is refused once the probe has passed) */
-    }
-    float *fa = bf16_matrix_to_f32(a), *fb = bf16_matrix_to_f32(b);
-    cpu_sgemm_parallel(false, false, m, n, k, 1.0f, fa, k > 0 ? k : 1, fb, n, accumulate ? 1.0f : 0.0f, tensor_f32(out),
-                       n);
-    cpu_caching_free(fa);
-    cpu_caching_free(fb);
+    Bf16Args args = {a, b, tensor_f32(out), n, k, accumulate};
+    for_product_blocks(m, n, k, bf16_block, &args);
 }
 
 void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
