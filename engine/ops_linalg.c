@@ -46,6 +46,20 @@ static int64_t batch_numel(const Tensor *t)
 
 static int matmul_backward(Node *n, Tensor *g, Tensor **gin);
 
+/* out (f32) (+)= a @ b on the backend's kernel for a's dtype: bf16 operands
+ * (the native path, autocast_native_bf16) or f32. */
+static int product_kernel(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
+{
+    if (a->dtype == DT_BF16) {
+        NEED_KERNEL_INT(out, matmul_bf16);
+        backend_of(out)->matmul_bf16(out, a, b, accumulate);
+    } else {
+        NEED_KERNEL_INT(out, matmul);
+        backend_of(out)->matmul(out, a, b, accumulate);
+    }
+    return 0;
+}
+
 /* a [..., M, K] @ b [..., K, N], both at least 2-D, batch dims broadcast.
  * The caller has checked dtypes, devices and that the K sizes agree. */
 static Tensor *matmul_nd(Tensor *a, Tensor *b, const char *op)
@@ -65,13 +79,7 @@ static Tensor *matmul_nd(Tensor *a, Tensor *b, const char *op)
     Tensor *va = batch_broadcast_view(ca, out_shape, op), *vb = va ? batch_broadcast_view(cb, out_shape, op) : NULL;
     if (!va || !vb) return NULL;
     bool bf16 = a->dtype == DT_BF16; /* native bf16 products (2-D only, see t_mm) */
-    if (bf16) {
-        NEED_KERNEL(out, matmul_bf16);
-        backend_of(out)->matmul_bf16(out, va, vb, false);
-    } else {
-        NEED_KERNEL(out, matmul);
-        backend_of(out)->matmul(out, va, vb, false);
-    }
+    if (product_kernel(out, va, vb, false)) return NULL;
     Node *n = autograd_record(out_shape.ndim == 2 ? "MmBackward0" : "BmmBackward0", matmul_backward, out, 2,
                               (Tensor *[]){a, b});
     if (n) {
@@ -238,13 +246,7 @@ Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
     bool with_bias = bias && out && tensor_copy_(out, bias) == 0;
     grad_mode_restore(mode);
     if (!x2 || !wt || !out || (bias && !with_bias)) return NULL;
-    if (native) {
-        NEED_KERNEL(out, matmul_bf16);
-        backend_of(out)->matmul_bf16(out, x2, wt, with_bias);
-    } else {
-        NEED_KERNEL(out, matmul);
-        backend_of(out)->matmul(out, x2, wt, with_bias);
-    }
+    if (product_kernel(out, x2, wt, with_bias)) return NULL;
     out->shape = out_shape; /* same contiguous data */
     shape_contiguous_strides(out_shape, out->strides);
 

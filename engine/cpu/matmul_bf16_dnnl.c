@@ -35,7 +35,6 @@ enum { CACHE_MAX = 64 };
 
 static struct {
     pthread_mutex_t lock;
-    int native; /* 0: not asked, 1: bf16 instructions, -1: none */
     Entry *entries[CACHE_MAX];
     int count;
 } mm = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -89,21 +88,25 @@ static Entry *create_entry(const Key *k, char *impl, size_t impl_size)
     return e;
 }
 
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static bool native; /* the probe's answer */
+
+/* oneDNN runs bf16 on CPUs without the instructions too, by conversion
+ * (slower than f32) or by its reference code: only an implementation named
+ * for bf16 or AMX counts. */
+static void probe(void)
+{
+    char impl[128] = "";
+    Key key = {.m = 64, .n = 64, .k = 64, .a_rs = 64, .a_cs = 1, .b_rs = 64, .b_cs = 1, .ldc = 64};
+    Entry *e = cpu_dnnl_engine() ? create_entry(&key, impl, sizeof impl) : NULL;
+    native = e && (strstr(impl, "bf16") || strstr(impl, "amx"));
+    destroy_entry(e);
+}
+
+/* Asked by every linear, mm and conv2d under bf16: the probe runs once. */
 bool dnnl_bf16_matmul_native(void)
 {
-    pthread_mutex_lock(&mm.lock);
-    if (mm.native == 0) {
-        /* oneDNN runs bf16 on CPUs without the instructions too, by
-         * conversion (slower than f32) or by its reference code: only an
-         * implementation named for bf16 or AMX counts */
-        char impl[128] = "";
-        Key probe = {.m = 64, .n = 64, .k = 64, .a_rs = 64, .a_cs = 1, .b_rs = 64, .b_cs = 1, .ldc = 64};
-        Entry *e = cpu_dnnl_engine() ? create_entry(&probe, impl, sizeof impl) : NULL;
-        mm.native = e && (strstr(impl, "bf16") || strstr(impl, "amx")) ? 1 : -1;
-        destroy_entry(e);
-    }
-    bool native = mm.native == 1;
-    pthread_mutex_unlock(&mm.lock);
+    pthread_once(&probe_once, probe);
     return native;
 }
 
