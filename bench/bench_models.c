@@ -193,7 +193,7 @@ int main(int argc, char **argv)
             if (strcmp(v, "bf16") != 0 && strcmp(v, "bf16-emulated") != 0)
                 return usage("--amp: expected bf16 or bf16-emulated");
             amp = true;
-            autocast_set_native_bf16(strcmp(v, "bf16") == 0);
+            autocast_set_native_lowp(strcmp(v, "bf16") == 0);
         } else if (i + 1 < argc && strcmp(a, "--models") == 0) {
             models = argv[++i];
         } else {

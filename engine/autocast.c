@@ -34,13 +34,6 @@ bool autocast_parse_dtype(const char *name, DType *out)
     return false;
 }
 
-bool lowp_backend_ok(const Tensor *t, const char *op)
-{
-    if (!t || !dtype_is_lowp(t->dtype) || tensor_device(t).type == DEVICE_CPU) return true;
-    engine_error("%s on %s is not implemented on %s", op, dtype_name(t->dtype), device_name(tensor_device(t)));
-    return false;
-}
-
 /* The dtype an op of kind computes in (every floating input rounded
  * through it) and the dtype of its result: 0 when it runs as it is (no low
  * precision anywhere), 1 when it does not, -1 with an error. */
@@ -51,7 +44,6 @@ static int plan(AutocastKind kind, Tensor *const *ts, int n, DType *compute, DTy
     bool any_f32 = false;
     for (int i = 0; i < n; i++) {
         if (!ts[i]) continue;
-        if (!lowp_backend_ok(ts[i], "autocast")) return -1;
         if (dtype_is_lowp(ts[i]->dtype) && low == DT_F32) low = ts[i]->dtype;
         if (ts[i]->dtype == DT_F32) any_f32 = true;
     }
@@ -92,19 +84,20 @@ int autocast_prepare(AutocastKind kind, Tensor *const *ts, int n, Tensor **f32_i
     return 1;
 }
 
-static bool native_bf16 = true;
+static bool native_lowp = true;
 
-void autocast_set_native_bf16(bool on) { native_bf16 = on; }
+void autocast_set_native_lowp(bool on) { native_lowp = on; }
 
-int autocast_native_bf16(Tensor **const *operands, int n, bool kernel_native)
+int autocast_native_lowp(Tensor **const *operands, int n, unsigned native_dtypes)
 {
     enum { MAX_OPERANDS = 4 };
-    if (!kernel_native || !native_bf16 || n > MAX_OPERANDS) return 0;
+    if (!native_dtypes || !native_lowp || n > MAX_OPERANDS) return 0;
     Tensor *ts[MAX_OPERANDS], *lowp[MAX_OPERANDS];
     for (int i = 0; i < n; i++) ts[i] = *operands[i];
     DType compute, out_dtype;
     int rc = plan(AUTOCAST_LOWP, ts, n, &compute, &out_dtype);
-    if (rc <= 0 || compute != DT_BF16 || out_dtype != DT_BF16) return rc < 0 ? -1 : 0;
+    if (rc <= 0 || !dtype_is_lowp(compute) || out_dtype != compute || !(native_dtypes & DTYPE_BIT(compute)))
+        return rc < 0 ? -1 : 0;
     const Tensor *first = NULL;
     for (int i = 0; i < n; i++) {
         if (!ts[i]) continue;
@@ -113,7 +106,7 @@ int autocast_native_bf16(Tensor **const *operands, int n, bool kernel_native)
         else if (!device_equal(tensor_device(ts[i]), tensor_device(first))) return 0; /* the usual path says why */
     }
     for (int i = 0; i < n; i++) {
-        lowp[i] = ts[i] ? tensor_to_dtype(ts[i], DT_BF16) : NULL;
+        lowp[i] = ts[i] ? tensor_to_dtype(ts[i], compute) : NULL;
         if (ts[i] && !lowp[i]) return -1;
     }
     for (int i = 0; i < n; i++) *operands[i] = lowp[i];

@@ -12,12 +12,14 @@
  * binary_cross_entropy_with_logits refuses float16 logits with an error
  * naming the dtype, as PyTorch's CPU kernels do.
  *
- * The CPU computes every low-precision op in f32 on the rounded inputs and
- * rounds the result: the accumulation is f32, as in PyTorch's CPU kernels.
- * linear, mm and conv2d in bf16 run on the backend's native bf16 kernels
- * instead where it has them (oneDNN on a CPU with AVX512-BF16 or AMX): the
- * same products of bf16 values summed in f32, rounded once, in less time
- * (autocast_native_bf16).
+ * Every backend stores bf16/f16 tensors and converts them (its copy
+ * kernel); the op layer computes every low-precision op in f32 on the
+ * rounded inputs and rounds the result: the accumulation is f32, as in
+ * PyTorch's kernels. linear, mm and conv2d run on the backend's native
+ * low-precision kernels instead where it has them (oneDNN's bf16 on a CPU
+ * with AVX512-BF16 or AMX; cuBLAS's bf16 and f16 products on a GPU): the
+ * same products of rounded values summed in f32, rounded once, in less
+ * time (autocast_native_lowp).
  * All casts are differentiable (ToCopyBackward0), so gradients of f32 leaves
  * arrive in f32. */
 #ifndef ENGINE_AUTOCAST_H
@@ -55,17 +57,21 @@ typedef enum {
  * -1 with an error. */
 int autocast_prepare(AutocastKind kind, Tensor *const *ts, int n, Tensor **f32_inputs, DType *out_dtype);
 
-/* For ops with a native bf16 kernel (linear, mm, conv2d), on the addresses
- * of their n operand variables: 1 when the op computes in bf16 here
- * (autocast bf16, or bf16 operands outside autocast) and kernel_native (the
- * caller has asked the operands' backend whether it runs this op in bf16
- * natively), with each floating operand replaced by its bf16 cast
- * (differentiable; NULL operands stay NULL); 0, changing nothing, when the
- * op takes its usual way; -1 with an error. */
-int autocast_native_bf16(Tensor **const *operands, int n, bool kernel_native);
-/* Native bf16 products on (the default) or off: off, they are emulated in
- * f32 as every other low-precision op (for tests and A/B benchmarks). */
-void autocast_set_native_bf16(bool on);
+/* The bit of dtype dt in a set of dtypes (autocast_native_lowp). */
+#define DTYPE_BIT(dt) (1u << (unsigned)(dt))
+
+/* For ops with native low-precision kernels (linear, mm, conv2d), on the
+ * addresses of their n operand variables: 1 when the op computes in bf16 or
+ * f16 here (autocast, or low-precision operands outside autocast) and that
+ * dtype is in native_dtypes (DTYPE_BIT of each dtype the caller's backend
+ * runs this op in natively), with each floating operand replaced by its
+ * cast to that dtype (differentiable; NULL operands stay NULL); 0, changing
+ * nothing, when the op takes its usual way; -1 with an error. */
+int autocast_native_lowp(Tensor **const *operands, int n, unsigned native_dtypes);
+/* Native low-precision kernels on (the default) or off: off, those ops are
+ * emulated in f32 as every other low-precision op (for tests and A/B
+ * benchmarks). */
+void autocast_set_native_lowp(bool on);
 
 /* Runs `expr` (which reads ac_in_[i]) through autocast_prepare when the op
  * needs it, returning its result converted to the output dtype from the
@@ -84,9 +90,5 @@ void autocast_set_native_bf16(bool on);
             return tensor_to_dtype(ac_r_, ac_dt_);                                                      \
         }                                                                                               \
     } while (0)
-
-/* False, with "<op> on bfloat16 is not implemented on cuda", when t is a
- * bf16/f16 tensor off the CPU (only the CPU has their kernels). */
-bool lowp_backend_ok(const Tensor *t, const char *op);
 
 #endif

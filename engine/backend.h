@@ -27,7 +27,7 @@
 
 /* Bumped whenever Backend's layout or a signature changes: a module built
  * against another version is refused instead of called wrongly. */
-#define ENGINE_BACKEND_ABI 3
+#define ENGINE_BACKEND_ABI 4
 
 /* The one symbol a backend module exports (see backend_module.c). It
  * returns the module's table, or NULL when abi differs from its own. */
@@ -97,16 +97,18 @@ typedef struct Backend {
     void (*one_hot)(Tensor *out, const Tensor *indices);
     /* linear algebra, convolution, pooling */
     void (*matmul)(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
-    /* bf16 products (linear and mm on bf16 operands): out [M, N] f32 (+)= a @ b,
-     * a and b bf16 2-D with BLAS-compatible layouts, summed in f32. Used
-     * where matmul_bf16_native() says the device runs them natively; NULL
-     * or false: the op layer computes them in f32 from exact copies */
-    bool (*matmul_bf16_native)(void);
-    void (*matmul_bf16)(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
-    /* Whether the three convolution kernels below take bf16 inputs (x, w, y or
-     * gy; the output and a bias stay f32) natively for this layer; NULL or
-     * false: conv2d's bf16 is emulated in f32 by the op layer */
-    bool (*conv2d_bf16_native)(const Tensor *x, const Tensor *w, ConvParams p);
+    /* Low-precision products (linear and mm on bf16 or f16 operands): out
+     * [M, N] f32 (+)= a @ b, a and b 2-D of the same dtype dt with
+     * BLAS-compatible layouts, summed in f32. Used where
+     * matmul_lowp_native(dt) says the device runs them natively; NULL or
+     * false: the op layer computes them in f32 from exact copies */
+    bool (*matmul_lowp_native)(DType dt);
+    void (*matmul_lowp)(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
+    /* Whether the three convolution kernels below take inputs of dtype dt
+     * (bf16 or f16: x, w, y or gy; the output and a bias stay f32) natively
+     * for this layer; NULL or false: conv2d is emulated in f32 by the op
+     * layer */
+    bool (*conv2d_lowp_native)(const Tensor *x, const Tensor *w, ConvParams p, DType dt);
     void (*conv2d)(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p);
     void (*conv2d_transpose)(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p);
     void (*conv2d_weight_grad)(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "engine/hostdev.h"
+
 /* DT_BF16 and DT_F16 are the mixed-precision storage types (engine/autocast.h):
  * kernels that take them compute in f32 and round their outputs once. */
 typedef enum { DT_F32 = 0, DT_I64 = 1, DT_U8 = 2, DT_BF16 = 3, DT_F16 = 4, DT_COUNT } DType;
@@ -25,30 +27,31 @@ static inline bool dtype_is_lowp(DType dt) { return dt == DT_BF16 || dt == DT_F1
 
 /* ---- f32 <-> bf16 / f16, bit-exact with PyTorch's CPU conversions ----
  * Rounding is to nearest, ties to even; NaN stays NaN (quiet); values past
- * the largest finite half become inf; f16 subnormals are exact. */
-static inline uint32_t dtype_f32_bits(float f)
+ * the largest finite half become inf; f16 subnormals are exact. Shared by
+ * the CPU and CUDA copies (ENGINE_HOSTDEV), so both give the same bits. */
+ENGINE_HOSTDEV uint32_t dtype_f32_bits(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     return u;
 }
-static inline float dtype_bits_f32(uint32_t u)
+ENGINE_HOSTDEV float dtype_bits_f32(uint32_t u)
 {
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
 }
-static inline uint16_t f32_to_bf16(float f)
+ENGINE_HOSTDEV uint16_t f32_to_bf16(float f)
 {
     uint32_t u = dtype_f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0; /* NaN: PyTorch's canonical quiet NaN */
     u += 0x7fffu + ((u >> 16) & 1u);                      /* round to nearest even */
     return (uint16_t)(u >> 16);
 }
-static inline float bf16_to_f32(uint16_t h) { return dtype_bits_f32((uint32_t)h << 16); }
+ENGINE_HOSTDEV float bf16_to_f32(uint16_t h) { return dtype_bits_f32((uint32_t)h << 16); }
 /* IEEE binary16 from binary32, round to nearest even (the bit-level
  * algorithm of c10::detail::fp16_ieee_from_fp32_value, written out). */
-static inline uint16_t f32_to_f16(float f)
+ENGINE_HOSTDEV uint16_t f32_to_f16(float f)
 {
     uint32_t u = dtype_f32_bits(f);
     uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
@@ -68,7 +71,7 @@ static inline uint16_t f32_to_f16(float f)
     return (uint16_t)(sign | (r >> 13));
 }
 
-static inline float f16_to_f32(uint16_t h)
+ENGINE_HOSTDEV float f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
     if (e == 0x1f) return dtype_bits_f32(sign | 0x7f800000u | (m << 13));

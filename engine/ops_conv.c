@@ -205,9 +205,10 @@ static const int bias_dims[3] = {0, 2, 3};
 
 /* ---- conv2d ---- */
 
-/* With bf16 operands (the native path) the gradient of the bf16 result is
- * exact in bf16, the kernels take it so, and each gradient is rounded once
- * to its input's dtype, as the f32 emulation does. */
+/* With bf16/f16 operands (the native path) the gradient of the
+ * low-precision result is exact in that dtype, the kernels take it so, and
+ * each gradient is rounded once to its input's dtype, as the f32 emulation
+ * does. */
 static int conv2d_backward(Node *n, Tensor *g, Tensor **gin)
 {
     ConvParams p = load_params(n);
@@ -221,27 +222,31 @@ static int conv2d_backward(Node *n, Tensor *g, Tensor **gin)
     return 0;
 }
 
-/* Whether x's backend runs this layer's bf16 convolutions natively. */
-static bool conv_bf16_native(const Tensor *x, const Tensor *w, ConvParams p)
+/* The low dtypes in which x's backend runs this layer's convolutions
+ * natively (autocast_native_lowp). */
+static unsigned native_conv_dtypes(const Tensor *x, const Tensor *w, ConvParams p)
 {
     const Backend *be = backend_of(x);
-    return be->conv2d_bf16_native && be->conv2d_bf16_native(x, w, p);
+    if (!be->conv2d_lowp_native) return 0;
+    return (be->conv2d_lowp_native(x, w, p, DT_BF16) ? DTYPE_BIT(DT_BF16) : 0) |
+           (be->conv2d_lowp_native(x, w, p, DT_F16) ? DTYPE_BIT(DT_F16) : 0);
 }
 
 Tensor *f_conv2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
 {
     if (!x || !weight) return NULL;
-    int native = autocast_native_bf16((Tensor **[]){&x, &weight, &bias}, 3, conv_bf16_native(x, weight, p));
+    int native = autocast_native_lowp((Tensor **[]){&x, &weight, &bias}, 3, native_conv_dtypes(x, weight, p));
     if (native < 0) return NULL;
     if (!native) AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_conv2d(ac_in_[0], ac_in_[1], ac_in_[2], p), x, weight, bias);
     Shape y_shape;
-    if (!check_args("conv2d", x, weight, bias, p, false, native ? DT_BF16 : DT_F32) ||
+    DType dtype = native ? x->dtype : DT_F32;
+    if (!check_args("conv2d", x, weight, bias, p, false, dtype) ||
         !output_shape("conv2d", x, weight, p, false, &y_shape) ||
         !check_work_size("conv2d", x->shape, y_shape, weight->shape, p))
         return NULL;
     Tensor *xc = contiguous_nograd(x), *wc = contiguous_nograd(weight), *bc = contiguous_nograd(bias);
     if (!xc || !wc || (bias && !bc)) return NULL;
-    if (native && bias) { /* the kernels add an f32 bias (the bf16 values, exactly) */
+    if (native && bias) { /* the kernels add an f32 bias (the low-precision values, exactly) */
         bool mode = no_grad_begin();
         bc = tensor_to_dtype(bc, DT_F32);
         grad_mode_restore(mode);
@@ -254,7 +259,7 @@ Tensor *f_conv2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
         n->saved[1] = wc;
         save_params(n, p);
     }
-    return native ? tensor_to_dtype(y, DT_BF16) : y;
+    return tensor_to_dtype(y, dtype);
 }
 
 /* ---- conv_transpose2d ---- */

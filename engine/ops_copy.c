@@ -134,9 +134,6 @@ Tensor *tensor_to_dtype(Tensor *t, DType dtype)
 {
     if (!t) return NULL;
     if (t->dtype == dtype) return t;
-    if (!lowp_backend_ok(t, "to") || (dtype_is_lowp(dtype) && tensor_device(t).type != DEVICE_CPU))
-        return engine_error("to(%s) from %s is not implemented on %s", dtype_name(dtype), dtype_name(t->dtype),
-                            device_name(tensor_device(t)));
     Tensor *out = tensor_empty(t->shape, dtype, tensor_device(t));
     if (!out) return NULL;
     backend_of(out)->copy(out, t);

@@ -46,13 +46,13 @@ static int64_t batch_numel(const Tensor *t)
 
 static int matmul_backward(Node *n, Tensor *g, Tensor **gin);
 
-/* out (f32) (+)= a @ b on the backend's kernel for a's dtype: bf16 operands
- * (the native path, autocast_native_bf16) or f32. */
+/* out (f32) (+)= a @ b on the backend's kernel for a's dtype: bf16 or f16
+ * operands (the native path, autocast_native_lowp) or f32. */
 static int product_kernel(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
 {
-    if (a->dtype == DT_BF16) {
-        NEED_KERNEL_INT(out, matmul_bf16);
-        backend_of(out)->matmul_bf16(out, a, b, accumulate);
+    if (dtype_is_lowp(a->dtype)) {
+        NEED_KERNEL_INT(out, matmul_lowp);
+        backend_of(out)->matmul_lowp(out, a, b, accumulate);
     } else {
         NEED_KERNEL_INT(out, matmul);
         backend_of(out)->matmul(out, a, b, accumulate);
@@ -78,7 +78,7 @@ static Tensor *matmul_nd(Tensor *a, Tensor *b, const char *op)
     if (!ca || !cb || !out) return NULL;
     Tensor *va = batch_broadcast_view(ca, out_shape, op), *vb = va ? batch_broadcast_view(cb, out_shape, op) : NULL;
     if (!va || !vb) return NULL;
-    bool bf16 = a->dtype == DT_BF16; /* native bf16 products (2-D only, see t_mm) */
+    DType dt = a->dtype; /* bf16/f16: native low-precision products (2-D only, see t_mm) */
     if (product_kernel(out, va, vb, false)) return NULL;
     Node *n = autograd_record(out_shape.ndim == 2 ? "MmBackward0" : "BmmBackward0", matmul_backward, out, 2,
                               (Tensor *[]){a, b});
@@ -86,14 +86,14 @@ static Tensor *matmul_nd(Tensor *a, Tensor *b, const char *op)
         n->saved[0] = ca;
         n->saved[1] = cb;
     }
-    return bf16 ? tensor_to_dtype(out, DT_BF16) : out;
+    return tensor_to_dtype(out, dt);
 }
 
 static int matmul_backward(Node *n, Tensor *g_out, Tensor **gin)
 {
     Tensor *a = n->saved[0], *b = n->saved[1];
-    /* a bf16 product's gradient (that of its bf16 result) is exact in bf16:
-     * its products run in bf16 too, each rounded once */
+    /* a bf16/f16 product's gradient (that of its low-precision result) is
+     * exact in that dtype: its products run in it too, each rounded once */
     Tensor *g = tensor_to_dtype(g_out, a->dtype);
     if (n->needs_grad[0]) {
         gin[0] = t_sum_to_shape(matmul_nd(g, t_transpose(b, -1, -2), "matmul backward"), a->shape);
@@ -116,11 +116,14 @@ static int matmul_backward(Node *n, Tensor *g_out, Tensor **gin)
     return 0;
 }
 
-/* Whether t's backend runs bf16 products natively (autocast_native_bf16). */
-static bool bf16_products_native(const Tensor *t)
+/* The low dtypes in which t's backend runs products natively
+ * (autocast_native_lowp). */
+static unsigned native_product_dtypes(const Tensor *t)
 {
     const Backend *be = backend_of(t);
-    return be->matmul_bf16 && be->matmul_bf16_native && be->matmul_bf16_native();
+    if (!be->matmul_lowp || !be->matmul_lowp_native) return 0;
+    return (be->matmul_lowp_native(DT_BF16) ? DTYPE_BIT(DT_BF16) : 0) |
+           (be->matmul_lowp_native(DT_F16) ? DTYPE_BIT(DT_F16) : 0);
 }
 
 /* dtype and device checks shared by the products. */
@@ -142,10 +145,10 @@ static bool check_operands(Tensor *a, Tensor *b, DType dtype, const char *op)
 Tensor *t_mm(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
-    int native = autocast_native_bf16((Tensor **[]){&a, &b}, 2, bf16_products_native(a));
+    int native = autocast_native_lowp((Tensor **[]){&a, &b}, 2, native_product_dtypes(a));
     if (native < 0) return NULL;
     if (!native) AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_mm(ac_in_[0], ac_in_[1]), a, b);
-    if (!check_operands(a, b, native ? DT_BF16 : DT_F32, "mm")) return NULL;
+    if (!check_operands(a, b, native ? a->dtype : DT_F32, "mm")) return NULL;
     ENGINE_CHECK(a->shape.ndim == 2 && b->shape.ndim == 2, "mm: expected 2-D tensors, got %s and %s",
                  shape_str(a->shape), shape_str(b->shape));
     ENGINE_CHECK(a->shape.d[1] == b->shape.d[0], "mm: mat1 and mat2 shapes cannot be multiplied (%s and %s)",
@@ -205,7 +208,7 @@ static int linear_backward(Node *n, Tensor *g, Tensor **gin)
 {
     Tensor *x2 = n->saved[0], *w = n->saved[1];
     Tensor *g2 = t_reshape(g, SHAPE(x2->shape.d[0], w->shape.d[0]));
-    Tensor *gp = tensor_to_dtype(g2, x2->dtype); /* bf16 operands: as matmul_backward */
+    Tensor *gp = tensor_to_dtype(g2, x2->dtype); /* bf16/f16 operands: as matmul_backward */
     if (n->needs_grad[0] && !(gin[0] = t_reshape(t_mm(gp, w), n->inputs[0]->shape))) return -1;
     if (n->needs_grad[1] && !(gin[1] = t_mm(t_transpose(gp, 0, 1), x2))) return -1;
     if (n->needs_grad[2] && !(gin[2] = tensor_to_dtype(t_sum(g2, (int[]){0}, 1, false), x2->dtype))) return -1;
@@ -215,10 +218,10 @@ static int linear_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
 {
     if (!x || !weight) return NULL;
-    int native = autocast_native_bf16((Tensor **[]){&x, &weight, &bias}, 3, bf16_products_native(x));
+    int native = autocast_native_lowp((Tensor **[]){&x, &weight, &bias}, 3, native_product_dtypes(x));
     if (native < 0) return NULL;
     if (!native) AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_linear(ac_in_[0], ac_in_[1], ac_in_[2]), x, weight, bias);
-    DType dtype = native ? DT_BF16 : DT_F32;
+    DType dtype = native ? x->dtype : DT_F32;
     if (!check_operands(x, weight, dtype, "linear")) return NULL;
     ENGINE_CHECK(weight->shape.ndim == 2, "linear: expected a 2-D weight [out_features, in_features], got %s",
                  shape_str(weight->shape));
@@ -256,5 +259,5 @@ Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
         n->saved[0] = x2;
         n->saved[1] = weight;
     }
-    return native ? tensor_to_dtype(out, DT_BF16) : out;
+    return tensor_to_dtype(out, dtype);
 }

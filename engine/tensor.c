@@ -178,9 +178,6 @@ Tensor *tensor_empty(Shape shape, DType dtype, Device device)
 {
     size_t nbytes;
     if (!shape_check(shape, dtype_size(dtype), "empty", &nbytes)) return NULL;
-    /* only the CPU has bf16/f16 kernels (engine/autocast.h) */
-    ENGINE_CHECK(!dtype_is_lowp(dtype) || device.type == DEVICE_CPU, "%s tensors are not implemented on %s",
-                 dtype_name(dtype), device_name(device));
     bool oom;
     Storage *s = storage_alloc(nbytes, device, &oom);
     if (oom) return tensor_oom_error(shape, dtype, device, nbytes);

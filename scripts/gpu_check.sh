@@ -8,13 +8,16 @@
 #   3. ./train -c config.json --set trainer.epochs=3 on the GPU (device
 #      memory in the epoch log), ./test on the GPU and, from the same
 #      checkpoint, on the CPU; then 3 epochs with the dataset on the device;
-#      a checkpoint made on the CPU tested and resumed on the GPU;
+#      a checkpoint made on the CPU tested and resumed on the GPU; 3 epochs
+#      under autocast bf16 and fp16 (GradScaler), each within 0.01 of the
+#      f32 run's last val_accuracy;
 #   4. TensorBoard's own reader on the event file, when tensorboard imports;
 #      distributed training through NCCL with one rank (mpirun -np 1), also
 #      with SyncBatchNorm and ZeRO-1, when mpirun and the NCCL module are there;
 #   5. the GPU benchmarks: whole training steps of MnistModel, the PyTorch
 #      examples' MNIST net, ResNet-18 (32x32, batch 256) and an MLP against
-#      PyTorch (bench/run_models.sh), and, with PYTORCH_TEMPLATE_DIR set to a
+#      PyTorch (bench/run_models.sh), in f32 and under autocast bf16, and,
+#      with PYTORCH_TEMPLATE_DIR set to a
 #      pytorch-template checkout, seconds per epoch and GPU memory of ./train,
 #      its train.py and a best-effort PyTorch loop (bench/run_template.sh).
 # Usage: scripts/gpu_check.sh [build_dir] [all|tests|train|bench]
@@ -64,6 +67,19 @@ train_on_gpu() { # label, save_dir, extra ./train arguments...
     else echo "FAILED: no gpu_peak_mib in the epoch log"; status=1; fi
 }
 
+last_val_accuracy() { # the last epoch's val_accuracy in a ./train log
+    awk '$1 == "val_accuracy" {v = $NF} END {print v}' "$1"
+}
+
+amp_on_gpu() { # dtype, save_dir, the f32 run's log
+    local dtype=$1 save=$2 f32 amp
+    train_on_gpu "autocast $dtype" "$save" --set "amp={\"enabled\": true, \"dtype\": \"$dtype\"}"
+    f32=$(last_val_accuracy "$3") amp=$(last_val_accuracy "$save.log")
+    if [ -n "$f32" ] && [ -n "$amp" ] && awk -v a="$amp" -v f="$f32" 'BEGIN {d = a - f; exit !(d < 0.01 && d > -0.01)}'
+    then echo "ok: $dtype val_accuracy $amp, f32 $f32"
+    else echo "FAILED: $dtype val_accuracy '$amp' is not within 0.01 of f32's '$f32'"; status=1; fi
+}
+
 train_runs() {
     local save
     save=$(mktemp -d)
@@ -72,6 +88,8 @@ train_runs() {
     "$build/test" -r "$save/staged/models/best.ckpt" || status=1
     CUDA_VISIBLE_DEVICES="" "$build/test" -r "$save/staged/models/best.ckpt" || status=1
     train_on_gpu "dataset on the device" "$save/resident" --set data_loader.args.on_device=true
+    amp_on_gpu bf16 "$save/amp_bf16" "$save/staged.log"
+    amp_on_gpu fp16 "$save/amp_fp16" "$save/staged.log"
     echo "== a CPU checkpoint on the GPU: ./test, and resuming the run"
     CUDA_VISIBLE_DEVICES="" "$build/train" -c config.json --set n_gpu=0 --set trainer.epochs=1 \
         --set data_loader.args.limit=6000 --set "trainer.save_dir=$save/cpu" >/dev/null 2>&1 || status=1
@@ -100,6 +118,8 @@ train_runs() {
 benchmarks() {
     echo "== benchmarks: training steps against PyTorch"
     bench/run_models.sh "$build" "$(nproc)" 3 cuda || status=1
+    echo "== benchmarks: training steps under autocast bf16 against PyTorch's"
+    bench/run_models.sh "$build" "$(nproc)" 3 cuda --amp bf16 || status=1
     [ -n "${PYTORCH_TEMPLATE_DIR:-}" ] || { echo "(PYTORCH_TEMPLATE_DIR unset: the epoch benchmark is skipped)"; return; }
     echo "== benchmarks: seconds per epoch against pytorch-template and a best-effort loop"
     local prog # run_template.sh runs ./train and ./test from the source folder

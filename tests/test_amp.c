@@ -242,7 +242,7 @@ static void bf16_products(bool native, Tensor **outs, Tensor **grads, DType *pro
     Tensor *b = rand_leaf(SHAPE(129), &gen), *at = rand_leaf(SHAPE(300, 37), &gen);
     Tensor *m = rand_leaf(SHAPE(300, 65), &gen);
     Tensor *nb_leaves[NB_LEAVES] = {x, w, b, at, m};
-    autocast_set_native_bf16(native);
+    autocast_set_native_lowp(native);
     AutocastState prev;
     assert_int_equal(autocast_begin(DT_BF16, &prev), 0);
     outs[0] = f_linear(x, w, b);
@@ -264,7 +264,7 @@ static void bf16_products(bool native, Tensor **outs, Tensor **grads, DType *pro
         outs[i] = tensor_to_dtype(tensor_detach(outs[i]), DT_F32);
     }
     assert_int_equal(tensor_backward(total, NULL), 0);
-    autocast_set_native_bf16(true);
+    autocast_set_native_lowp(true);
     for (int i = 0; i < NB_LEAVES; i++) {
         assert_non_null(nb_leaves[i]->grad);
         assert_int_equal(nb_leaves[i]->grad->dtype, DT_F32);
@@ -280,7 +280,7 @@ static void bf16_products(bool native, Tensor **outs, Tensor **grads, DType *pro
 static void test_native_bf16_products_match_emulation(void **state)
 {
     (void)state;
-    if (!backend_get(DEVICE_CPU)->matmul_bf16_native()) {
+    if (!backend_get(DEVICE_CPU)->matmul_lowp_native(DT_BF16)) {
         print_message("SKIP: no native bf16 products here (oneDNN and AVX512-BF16 or AMX needed)\n");
         skip();
     }
@@ -311,7 +311,7 @@ static void bf16_convolutions(bool native, int stride, Tensor **outs, Tensor **g
     ConvParams cp = conv_params_default();
     cp.padding[0] = cp.padding[1] = 1;
     cp.stride[0] = cp.stride[1] = stride;
-    autocast_set_native_bf16(native);
+    autocast_set_native_lowp(native);
     AutocastState prev;
     assert_int_equal(autocast_begin(DT_BF16, &prev), 0);
     Tensor *y = f_conv2d(x, w, b, cp);
@@ -324,7 +324,7 @@ static void bf16_convolutions(bool native, int stride, Tensor **outs, Tensor **g
     *node_input = conv->inputs[0]->dtype;
     Tensor *r = tensor_randn(y->shape, &gen, CPU);
     assert_int_equal(tensor_backward(t_sum(t_mul(tensor_to_dtype(y, DT_F32), r), NULL, 0, false), NULL), 0);
-    autocast_set_native_bf16(true);
+    autocast_set_native_lowp(true);
     outs[0] = tensor_to_dtype(tensor_detach(y), DT_F32);
     grads[0] = x->grad, grads[1] = w->grad, grads[2] = b->grad;
     for (int i = 0; i < 3; i++) assert_non_null(grads[i]);
@@ -338,7 +338,7 @@ static void test_native_bf16_convolutions_match_emulation(void **state)
     scope_begin();
     Tensor *probe_x = tensor_zeros(SHAPE(1, 64, 4, 4), DT_F32, CPU);
     Tensor *probe_w = tensor_zeros(SHAPE(64, 64, 3, 3), DT_F32, CPU);
-    if (!backend_get(DEVICE_CPU)->conv2d_bf16_native(probe_x, probe_w, conv_params_default())) {
+    if (!backend_get(DEVICE_CPU)->conv2d_lowp_native(probe_x, probe_w, conv_params_default(), DT_BF16)) {
         scope_end();
         print_message("SKIP: no native bf16 convolutions here (oneDNN and AVX512-BF16 or AMX needed)\n");
         skip();
@@ -412,7 +412,7 @@ static void test_bf16_product_kernel_matches_f32(void **state)
             REQUIRE_OK(ours);
             assert_int_equal(tensor_copy_(ours, start), 0);
             assert_int_equal(tensor_copy_(ref, start), 0);
-            cpu->matmul_bf16(ours, a, b, accumulate);
+            cpu->matmul_lowp(ours, a, b, accumulate);
             cpu->matmul(ref, tensor_to_dtype(a, DT_F32), t_contiguous(tensor_to_dtype(b, DT_F32)), accumulate);
             expect_close(ours, ref, 1e-5, accumulate ? "accumulated" : "written");
         }
@@ -473,8 +473,6 @@ static void test_policy_dtypes(void **state)
     assert_non_null(x->grad);
     assert_int_equal(x->grad->dtype, DT_F32);
     assert_int_equal(w->grad->dtype, DT_F32);
-    /* bf16/f16 storage is CPU-only: a clear error elsewhere */
-    expect_error(tensor_empty(SHAPE(2), DT_BF16, CUDA(0)), "bfloat16 tensors are not implemented on cuda", NULL);
     /* bad dtype */
     expect_failure(autocast_begin(DT_I64, &prev) != 0, "autocast", "int64");
     DType d;

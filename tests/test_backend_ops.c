@@ -20,7 +20,10 @@
  *     with the same layouts and values, per-case tolerances, in
  *     deterministic and in atomic mode (and TF32 for the products and
  *     convolutions); deterministic convolutions and max pooling repeat bit
- *     for bit. Without a CUDA build, module or device it prints
+ *     for bit; every case that has a bf16/f16 check on the CPU also runs
+ *     on bf16/f16 inputs on the GPU against the CPU (output and gradient
+ *     dtypes, values within the low dtype's rounding); conversions between
+ *     all five dtypes give the CPU's bits. Without a CUDA build, module or device it prints
  *     "SKIP: no CUDA device (...)" and ctest reports it as skipped
  *     (tests/CMakeLists.txt registers it as test_gpu_backend_ops).
  *
@@ -83,10 +86,9 @@ typedef struct {
 
 typedef enum {
     F_NO_FD = 1 << 0,     /* no finite-difference check (non-smooth, rounding, or large) */
-    F_LOWP = 1 << 1,      /* also on bf16/f16 inputs (CPU) */
+    F_LOWP = 1 << 1,      /* also on bf16/f16 inputs (CPU: against f32; GPU: against the CPU) */
     F_NONFINITE = 1 << 2, /* also with NaN/+-Inf in the inputs */
     F_NF_GRAD = 1 << 3,   /* ... and in the output gradient */
-    F_CPU_ONLY = 1 << 4,  /* bf16/f16 tensors exist on the CPU only */
     F_TF32 = 1 << 5,      /* products and convolutions: also with TF32 on the GPU */
     F_REPEAT = 1 << 6,    /* deterministic GPU mode must repeat bit for bit */
     F_DET_EXACT = 1 << 7, /* deterministic GPU mode must give the CPU's bits */
@@ -975,31 +977,28 @@ static Tensor *run_fill_(Tensor **in, void *ctx)
 
 static void add_cast_cases(void)
 {
-    const DType gpu_types[] = {DT_F32, DT_I64, DT_U8};
-    for (int s = 0; s < 3; s++)
-        for (int d = 0; d < 3; d++) {
-            InputSpec x = as_dtype(SPEC(IN_CAST, false, 2, 5), gpu_types[s]);
-            add((OpCase){.op = "tensor_to_dtype", .note = dtype_name(gpu_types[d]), .run = run_to_dtype, .n_in = 1,
-                         .in = {x}, .dtype = gpu_types[d], .flags = F_GPU_EXACT, .family = FAM_CAST});
-            add((OpCase){.op = "tensor_copy_", .note = dtype_name(gpu_types[d]), .run = run_copy_, .n_in = 1,
-                         .in = {x}, .dtype = gpu_types[d], .flags = F_GPU_EXACT, .family = FAM_CAST});
+    /* every dtype to every dtype: both devices convert with engine/dtype.h's
+     * rounding, so the GPU must give the CPU's bits */
+    const DType types[] = {DT_F32, DT_I64, DT_U8, DT_BF16, DT_F16};
+    enum { N_TYPES = sizeof types / sizeof types[0] };
+    for (int s = 0; s < N_TYPES; s++)
+        for (int d = 0; d < N_TYPES; d++) {
+            InputSpec x = as_dtype(SPEC(IN_CAST, false, 2, 5), types[s]);
+            add((OpCase){.op = "tensor_to_dtype", .note = dtype_name(types[d]), .run = run_to_dtype, .n_in = 1,
+                         .in = {x}, .dtype = types[d], .flags = F_GPU_EXACT, .family = FAM_CAST});
+            add((OpCase){.op = "tensor_copy_", .note = dtype_name(types[d]), .run = run_copy_, .n_in = 1,
+                         .in = {x}, .dtype = types[d], .flags = F_GPU_EXACT, .family = FAM_CAST});
         }
     const DType lowp[] = {DT_BF16, DT_F16};
-    for (int k = 0; k < 2; k++) {
-        add((OpCase){.op = "tensor_to_dtype", .note = dtype_name(lowp[k]), .run = run_to_dtype, .n_in = 1,
-                     .in = {SPEC(IN_CAST, false, 2, 5)}, .dtype = lowp[k], .flags = F_CPU_ONLY, .family = FAM_CAST});
-        add((OpCase){.op = "tensor_to_dtype", .note = "from low precision", .run = run_to_dtype, .n_in = 1,
-                     .in = {as_dtype(SPEC(IN_CAST, false, 2, 5), lowp[k])}, .dtype = DT_F32, .flags = F_CPU_ONLY,
-                     .family = FAM_CAST});
+    for (int k = 0; k < 2; k++)
         add((OpCase){.op = "tensor_to_dtype", .note = "round trip, gradient", .run = run_round_trip, .n_in = 1,
-                     .in = {X(4, 6)}, .dtype = lowp[k], .flags = F_CPU_ONLY | F_NO_FD | F_NONFINITE,
+                     .in = {X(4, 6)}, .dtype = lowp[k], .flags = F_NO_FD | F_NONFINITE | F_GPU_EXACT,
                      .family = FAM_CAST});
-    }
     const double fills[] = {0.0, 1.5, -1.0, 300.0};
-    for (int d = 0; d < 3; d++)
+    for (int d = 0; d < N_TYPES; d++)
         for (int v = 0; v < 4; v++)
-            add((OpCase){.op = "tensor_fill_", .note = dtype_name(gpu_types[d]), .run = run_fill_, .n_in = 1,
-                         .in = {as_dtype(SPEC(IN_CAST, false, 6, 8), gpu_types[d])}, .a = fills[v],
+            add((OpCase){.op = "tensor_fill_", .note = dtype_name(types[d]), .run = run_fill_, .n_in = 1,
+                         .in = {as_dtype(SPEC(IN_CAST, false, 6, 8), types[d])}, .a = fills[v],
                          .flags = F_GPU_EXACT, .family = FAM_CAST});
 }
 
@@ -1684,9 +1683,11 @@ static const struct {
     {"adadelta_step", "tests/test_optim.c, tests/test_gpu_optim.c"},
     {"optim_step_multi", "tests/test_gpu_optim.c"},
     {"tensor_norm", "tests/test_optim.c (clip_grad_norm_), tests/test_gpu_optim.c"},
-    {"matmul_bf16_native", "tests/test_amp.c (native bf16 products against the f32 emulation and torch)"},
-    {"matmul_bf16", "tests/test_amp.c (native bf16 products against the f32 emulation and torch)"},
-    {"conv2d_bf16_native", "tests/test_amp.c (native bf16 convolutions against the f32 emulation)"},
+    {"matmul_lowp_native", "tests/test_amp.c (native bf16 products against the f32 emulation and torch); "
+                           "the GPU's bf16/f16 in test_backend_ops gpu"},
+    {"matmul_lowp", "tests/test_amp.c (native bf16 products against the f32 emulation and torch); "
+                    "the GPU's bf16/f16 in test_backend_ops gpu"},
+    {"conv2d_lowp_native", "tests/test_amp.c (native bf16 convolutions against the f32 emulation)"},
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -1854,6 +1855,27 @@ static void compare_gpu(const OpCase *c, Variant v, double tol, bool repeat, con
     scope_end();
 }
 
+/* c on bf16/f16 inputs on the GPU against the CPU on the same inputs: the
+ * dtypes of the output and gradients, and the values within a few roundings
+ * to the low dtype (both compute in f32 and round once, but where the GPU
+ * runs cuBLAS's bf16/f16 products the CPU may emulate them, in another
+ * order). */
+static void compare_gpu_lowp(const OpCase *c, DType lowp)
+{
+    scope_begin();
+    Tensor *values[MAX_IN];
+    uint64_t seed = case_seed(c);
+    case_values(c, V_CONTIG, seed, values);
+    Result ref = run_case(c, values, L_CONTIG, CPU, lowp, false, DT_F32, seed);
+    Result ours = run_case(c, values, L_CONTIG, GPU_DEVICE, lowp, false, DT_F32, seed);
+    expect_lowp_dtypes(c, &ours, lowp);
+    char what[96];
+    snprintf(what, sizeof what, "GPU %s", dtype_name(lowp));
+    expect_within(c, what, ref.out && ours.out ? result_difference(c, &ours, &ref) : INFINITY,
+                  lowp == DT_BF16 ? 2e-2 : 3e-3);
+    scope_end();
+}
+
 static void run_gpu_family(Family family)
 {
     failures = 0;
@@ -1863,13 +1885,17 @@ static void run_gpu_family(Family family)
         const char *mode = det ? "deterministic" : "atomic";
         for (int k = 0; k < n_cases; k++) {
             const OpCase *c = &cases[k];
-            if (c->family != family || c->flags & F_CPU_ONLY) continue;
+            if (c->family != family) continue;
             double tol = c->gpu_tol > 0 ? c->gpu_tol : GPU_TOL;
             if (c->flags & F_GPU_EXACT || (det && c->flags & F_DET_EXACT)) tol = 0;
             for (int v = V_CONTIG; v < N_VARIANTS; v++) {
                 if (v > V_CONTIG && c->flags & F_NO_LAYOUTS) break;
                 if (v == V_NONFINITE && !(c->flags & F_NONFINITE)) continue;
                 compare_gpu(c, (Variant)v, tol, det && (c->flags & F_REPEAT), mode);
+            }
+            if (det && c->flags & F_LOWP) {
+                compare_gpu_lowp(c, DT_BF16);
+                if (!(c->flags & F_NO_F16)) compare_gpu_lowp(c, DT_F16);
             }
             n += det;
         }

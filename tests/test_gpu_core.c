@@ -207,8 +207,8 @@ static void test_out_of_memory_returns_null(void **state)
 
 /* ---- copies ---- */
 
-/* f32, i64, u8: bf16/f16 tensors are CPU-only (engine/autocast.h) */
-#define N_GPU_DTYPES (DT_U8 + 1)
+/* f32, i64, u8, bf16, f16 */
+#define N_GPU_DTYPES DT_COUNT
 
 /* A CPU tensor of shape with recognisable values of dtype dt. */
 static Tensor *sample(Shape shape, DType dt)
@@ -220,6 +220,8 @@ static Tensor *sample(Shape shape, DType dt)
         case DT_F32: tensor_f32(t)[i] = (float)sin((double)i) * 100.0f; break;
         case DT_I64: tensor_i64(t)[i] = (i - n / 2) * 123456789012345LL; break; /* beyond 32 and 53 bits */
         case DT_U8: tensor_u8(t)[i] = (uint8_t)(i * 37 + 11); break;
+        case DT_BF16: ((uint16_t *)tensor_data(t))[i] = f32_to_bf16((float)sin((double)i) * 100.0f); break;
+        case DT_F16: ((uint16_t *)tensor_data(t))[i] = f32_to_f16((float)sin((double)i) * 100.0f); break;
         default: fail();
         }
     }

@@ -509,12 +509,6 @@ static int amp_init(Trainer *t, ConfigParser *cp)
         engine_error("%s: amp.dtype: expected \"bf16\" or \"fp16\", got \"%s\"", cp->config->label, dtype);
         return -1;
     }
-    if (t->device.type != DEVICE_CPU) {
-        engine_error("%s: amp: mixed precision runs on the CPU only so far (bf16/f16 have no %s kernels): set "
-                     "amp.enabled to false or n_gpu to 0",
-                     cp->config->label, device_name(t->device));
-        return -1;
-    }
     if (t->amp_dtype == DT_F16) {
         grad_scaler_init(&t->scaler, true);
         t->base.grad_scaler = &t->scaler;

@@ -810,9 +810,9 @@ static bool dnnl_pays(const Tensor *x, const Tensor *w, ConvParams p)
     return cg >= DNNL_MIN_CHANNELS && og >= DNNL_MIN_CHANNELS;
 }
 
-bool cpu_conv2d_bf16_native(const Tensor *x, const Tensor *w, ConvParams p)
+bool cpu_conv2d_lowp_native(const Tensor *x, const Tensor *w, ConvParams p, DType dt)
 {
-    return x->shape.ndim == 4 && w->shape.ndim == 4 && p.groups > 0 && dnnl_pays(x, w, p) &&
+    return dt == DT_BF16 && x->shape.ndim == 4 && w->shape.ndim == 4 && p.groups > 0 && dnnl_pays(x, w, p) &&
            dnnl_bf16_matmul_native();
 }
 

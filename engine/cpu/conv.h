@@ -7,17 +7,17 @@
  * input side, y [N, O, OH, OW] its output side, w [O, C/groups, kh, kw].
  * Every tensor is contiguous and f32; sizes come from the shapes, so the
  * output side of an adjoint may be larger than the formula's (output_padding).
- * Where cpu_conv2d_bf16_native says so, the inputs of the three (not the
+ * Where cpu_conv2d_lowp_native says so, the inputs of the three (not the
  * output, not a bias) may be bf16 instead: conv2d's native bf16 path. */
 #ifndef ENGINE_CPU_CONV_H
 #define ENGINE_CPU_CONV_H
 
 #include "engine/ops.h"
 
-/* Whether this layer's bf16 convolutions run natively: on oneDNN, in a
- * build with it, on a CPU with bf16 instructions, for the layers oneDNN
- * takes (dnnl_pays). */
-bool cpu_conv2d_bf16_native(const Tensor *x, const Tensor *w, ConvParams p);
+/* Whether this layer's convolutions in dt run natively: bf16 only, on
+ * oneDNN, in a build with it, on a CPU with bf16 instructions, for the
+ * layers oneDNN takes (dnnl_pays). */
+bool cpu_conv2d_lowp_native(const Tensor *x, const Tensor *w, ConvParams p, DType dt);
 /* y = conv(x, w) (+ bias [O] when not NULL). */
 void cpu_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p);
 /* x = conv^T(y, w) (+ bias [C] when not NULL): conv2d's input gradient and

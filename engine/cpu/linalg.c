@@ -168,7 +168,7 @@ void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_
     for_product_blocks(m, n, k, sgemm_block, &args);
 }
 
-bool cpu_matmul_bf16_native(void) { return dnnl_bf16_matmul_native(); }
+bool cpu_matmul_lowp_native(DType dt) { return dt == DT_BF16 && dnnl_bf16_matmul_native(); }
 
 /* A rows x cols bf16 matrix (element strides rs, cs) as contiguous floats
  * (exact), from the caching allocator. */
@@ -208,9 +208,10 @@ static void bf16_block(const void *ctx, int64_t r0, int64_t rows, int64_t c0, in
     cpu_caching_free(fb);
 }
 
-void cpu_matmul_bf16(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
+void cpu_matmul_lowp(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
 {
     ENGINE_ASSERT(out->shape.ndim == 2 && a->shape.ndim == 2 && b->shape.ndim == 2 && tensor_is_contiguous(out));
+    ENGINE_ASSERT(a->dtype == DT_BF16 && b->dtype == DT_BF16);
     int64_t m = out->shape.d[0], n = out->shape.d[1], k = a->shape.d[1];
     if (m == 0 || n == 0) return;
     Bf16Args args = {a, b, tensor_f32(out), n, k, accumulate};

@@ -32,9 +32,10 @@ void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
 /* out [M, N] (f32, contiguous) = a [M, K] @ b [K, N] (+ out's current values
  * when accumulate), a and b bf16 with BLAS-compatible layouts: the products
  * of bf16 values summed in f32, on oneDNN's bf16 kernels where
- * cpu_matmul_bf16_native() (else through f32 copies and sgemm). */
-bool cpu_matmul_bf16_native(void);
-void cpu_matmul_bf16(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
+ * cpu_matmul_lowp_native(DT_BF16) (else through f32 copies and sgemm).
+ * f16 has no native kernel on the CPU: never native, never called. */
+bool cpu_matmul_lowp_native(DType dt);
+void cpu_matmul_lowp(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
 
 /* Whether an m x n x k product goes to oneDNN's sgemm (where the build has
  * it) rather than OpenBLAS's: the size rule of linalg.c. */

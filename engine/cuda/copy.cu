@@ -1,5 +1,6 @@
-/* CUDA allocation, copies with broadcasting and dtype conversion, fill, and
- * host <-> device transfers (the twins of engine/cpu/copy.c).
+/* CUDA allocation, copies with broadcasting and dtype conversion (bf16 and
+ * f16 included: the mixed-precision casts), fill, and host <-> device
+ * transfers (the twins of engine/cpu/copy.c).
  *
  * Host transfers go through two cached pinned buffers of
  * STAGING_CHUNK_BYTES each, used alternately: only pinned memory can be
@@ -23,17 +24,45 @@ namespace {
 
 /* ---- dtype conversion, exactly as engine/cpu/copy.c: through double ---- */
 
+/* bf16 and f16 elements as their bits; engine/dtype.h converts them, with
+ * the CPU's rounding, so both devices give the same bits. */
+struct Bf16 {
+    uint16_t bits;
+};
+struct Half {
+    uint16_t bits;
+};
+
 template <typename D> __host__ __device__ __forceinline__ D from_double(double v);
 template <> __host__ __device__ __forceinline__ float from_double<float>(double v) { return (float)v; }
 template <> __host__ __device__ __forceinline__ int64_t from_double<int64_t>(double v) { return (int64_t)v; }
 /* wraps modulo 256, as torch does */
 template <> __host__ __device__ __forceinline__ uint8_t from_double<uint8_t>(double v) { return (uint8_t)(int64_t)v; }
+template <> __host__ __device__ __forceinline__ Bf16 from_double<Bf16>(double v) { return Bf16{f32_to_bf16((float)v)}; }
+template <> __host__ __device__ __forceinline__ Half from_double<Half>(double v) { return Half{f32_to_f16((float)v)}; }
+
+template <typename S> __device__ __forceinline__ double to_double(S v) { return (double)v; }
+template <> __device__ __forceinline__ double to_double<Bf16>(Bf16 v) { return bf16_to_f32(v.bits); }
+template <> __device__ __forceinline__ double to_double<Half>(Half v) { return f16_to_f32(v.bits); }
 
 template <typename D, typename S> struct Convert {
-    __device__ __forceinline__ static D apply(S v) { return from_double<D>((double)v); }
+    __device__ __forceinline__ static D apply(S v) { return from_double<D>(to_double(v)); }
 };
 template <typename T> struct Convert<T, T> {
     __device__ __forceinline__ static T apply(T v) { return v; }
+};
+/* the autocast casts, without the detour through double (the same bits) */
+template <> struct Convert<Bf16, float> {
+    __device__ __forceinline__ static Bf16 apply(float v) { return Bf16{f32_to_bf16(v)}; }
+};
+template <> struct Convert<float, Bf16> {
+    __device__ __forceinline__ static float apply(Bf16 v) { return bf16_to_f32(v.bits); }
+};
+template <> struct Convert<Half, float> {
+    __device__ __forceinline__ static Half apply(float v) { return Half{f32_to_f16(v)}; }
+};
+template <> struct Convert<float, Half> {
+    __device__ __forceinline__ static float apply(Half v) { return f16_to_f32(v.bits); }
 };
 
 /* Calls f with a value of the C type of dt (its value is irrelevant). */
@@ -43,6 +72,8 @@ template <typename F> void with_dtype(DType dt, F f)
     case DT_F32: f(float{}); return;
     case DT_I64: f(int64_t{}); return;
     case DT_U8: f(uint8_t{}); return;
+    case DT_BF16: f(Bf16{}); return;
+    case DT_F16: f(Half{}); return;
     default: ENGINE_UNREACHABLE("bad dtype");
     }
 }

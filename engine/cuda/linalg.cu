@@ -6,7 +6,8 @@
  * collapse to a single stride, and as one large product when a shared
  * right operand lets the batch fold into the rows. The math mode (FP32, or
  * TF32 tensor cores when cuda_tf32()) is the handle's, which the runtime
- * keeps in step with the flag. */
+ * keeps in step with the flag. bf16 and f16 products (autocast's native
+ * path) are cublasGemmEx calls with f32 output and f32 accumulation. */
 #include <limits.h>
 
 #include "engine/cuda/check.h"
@@ -110,4 +111,33 @@ extern "C" void cuda_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool 
     for (int64_t i = 0; i < outer; i++)
         gemm_batch(la, lb, m, n, k, pa + outer_offset(a, first, i), stride_a, pb + outer_offset(b, first, i),
                    stride_b, beta, po + i * inner * m * n, inner);
+}
+
+extern "C" bool cuda_matmul_lowp_native(DType dt)
+{
+    if (dt == DT_F16) return true;
+    return dt == DT_BF16 && cuda_compute_capability_major() >= 8; /* bf16 arrived with Ampere */
+}
+
+extern "C" void cuda_matmul_lowp(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
+{
+    ENGINE_ASSERT(out->shape.ndim == 2 && a->shape.ndim == 2 && b->shape.ndim == 2 && tensor_is_contiguous(out));
+    ENGINE_ASSERT(a->dtype == b->dtype && (a->dtype == DT_BF16 || a->dtype == DT_F16));
+    int64_t m = out->shape.d[0], n = out->shape.d[1], k = a->shape.d[1];
+    if (m == 0 || n == 0) return;
+    float *po = tensor_f32(out);
+    if (k == 0) { /* an empty sum */
+        if (!accumulate)
+            CUDA_CHECK(cudaMemsetAsync(po, 0, sizeof(float) * (size_t)(m * n), (cudaStream_t)cuda_stream()));
+        return;
+    }
+    MatrixLayout la, lb;
+    ENGINE_ASSERT(blas_matrix_layout(m, k, a->strides[0], a->strides[1], &la));
+    ENGINE_ASSERT(blas_matrix_layout(k, n, b->strides[0], b->strides[1], &lb));
+    cudaDataType_t type = a->dtype == DT_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+    /* row-major C = A @ B as column-major C^T = B^T @ A^T, as gemm_batch */
+    CUBLAS_CHECK(cublasGemmEx((cublasHandle_t)cuda_cublas(), op_of(lb), op_of(la), as_int(n), as_int(m), as_int(k),
+                              &alpha, tensor_data(b), type, as_int(lb.ld), tensor_data(a), type, as_int(la.ld), &beta,
+                              po, CUDA_R_32F, as_int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }

@@ -27,6 +27,7 @@ std::atomic<cudaStream_t> stream_handle{nullptr};
 std::atomic<cublasHandle_t> cublas_handle{nullptr};
 std::atomic<cudnnHandle_t> cudnn_handle{nullptr};
 std::atomic<int> sm_count_cached{0}; /* read on every launch */
+std::atomic<int> cc_major_cached{0};
 
 std::atomic<bool> tf32_enabled{false};
 std::atomic<bool> deterministic_enabled{false};
@@ -133,4 +134,15 @@ int cuda_sm_count(void)
     if (n < 1) n = 1;
     sm_count_cached.store(n); /* racing first calls store the same value */
     return n;
+}
+
+extern "C" int cuda_compute_capability_major(void)
+{
+    int major = cc_major_cached.load();
+    if (major > 0) return major;
+    int dev = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    cc_major_cached.store(major); /* racing first calls store the same value */
+    return major;
 }

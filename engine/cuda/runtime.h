@@ -27,6 +27,9 @@ bool cuda_tf32(void);
  * reductions where a deterministic kernel exists). */
 void cuda_set_deterministic(bool enabled);
 bool cuda_deterministic(void);
+/* The current device's compute capability, major part (8 for A100, 9 for
+ * H100): which low-precision kernels it has. */
+int cuda_compute_capability_major(void);
 /* Waits for the stream (host reads, timing). */
 void cuda_synchronize(void);
 
