@@ -2,11 +2,12 @@
  * picks by size): OpenBLAS's cblas_sgemm against oneDNN's dnnl_sgemm
  * (engine/cpu/gemm_dnnl.h), on the products of the benchmark models, one
  * after the other in every round (which goes first alternates), on the
- * current thread count. Prints per product the median GFLOP/s of each and
+ * current thread count, each called as the engine calls it
+ * (cpu_sgemm_parallel_on: the product split across the OpenMP threads in
+ * blocks of rows or columns, each block on the library single-threaded). Prints per product the median GFLOP/s of each and
  * their ratio, and which one linalg.c's size rule takes.
  * Usage: bench_gemm_ab [rounds]   (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS;
  *   BENCH_CLOCK=cpu for the process's CPU time) */
-#include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,9 +71,7 @@ int main(int argc, char **argv)
                 int v = (vv + r + 1) % 2; /* 0 OpenBLAS, 1 oneDNN */
                 double t0 = bench_ms(bench_clock);
                 for (int i = 0; i < reps; i++) {
-                    if (v) dnnl_sgemm_row_major(q->ta, q->tb, q->m, q->n, q->k, 1.0f, a, lda, b, ldb, 0.0f, c, q->n);
-                    else cblas_sgemm(CblasRowMajor, q->ta ? CblasTrans : CblasNoTrans, q->tb ? CblasTrans : CblasNoTrans,
-                                     q->m, q->n, q->k, 1.0f, a, lda, b, ldb, 0.0f, c, q->n);
+                    cpu_sgemm_parallel_on(v, q->ta, q->tb, q->m, q->n, q->k, 1.0f, a, lda, b, ldb, 0.0f, c, q->n);
                 }
                 if (r >= 0) t[v * rounds + r] = (bench_ms(bench_clock) - t0) / reps;
             }

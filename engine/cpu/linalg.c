@@ -160,12 +160,18 @@ static void sgemm_block(const void *ctx, int64_t r0, int64_t rows, int64_t c0, i
              g->lda, g->b + (g->trans_b ? c0 * g->ldb : c0), g->ldb, g->beta, g->c + r0 * g->ldc + c0, g->ldc);
 }
 
+void cpu_sgemm_parallel_on(bool dnnl, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                           const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    SgemmArgs args = {trans_a, trans_b, dnnl, k, lda, ldb, ldc, alpha, beta, a, b, c};
+    for_product_blocks(m, n, k, sgemm_block, &args);
+}
+
 void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                         int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
     /* the library goes by the whole product's size, the same for every block */
-    SgemmArgs args = {trans_a, trans_b, cpu_sgemm_by_dnnl(m, n, k), k, lda, ldb, ldc, alpha, beta, a, b, c};
-    for_product_blocks(m, n, k, sgemm_block, &args);
+    cpu_sgemm_parallel_on(cpu_sgemm_by_dnnl(m, n, k), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 bool cpu_matmul_lowp_native(DType dt) { return dt == DT_BF16 && dnnl_bf16_matmul_native(); }

@@ -22,6 +22,11 @@ void cpu_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
  * one cpu_sgemm. */
 void cpu_sgemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
                         int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+/* The same on the library given rather than the one cpu_sgemm_by_dnnl
+ * picks (oneDNN's sgemm, where the build has it, or OpenBLAS's): for
+ * bench/bench_gemm_ab, which times both on the engine's own split. */
+void cpu_sgemm_parallel_on(bool dnnl, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                           const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
 /* out [batch..., M, N] (contiguous) = a [batch..., M, K] @ b [batch..., K, N]
  * (+ out's current values when accumulate). a and b have out's ndim, batch
