@@ -726,6 +726,81 @@ static void test_load_state_dict_errors(void **state)
     scope_end();
 }
 
+/* Sharded state (ZeRO, optimizer_own): two optimizers that each own one
+ * run of the parameters' elements, laid end to end and cut in two as
+ * dist/zero.c cuts them, update those elements bit for bit as one
+ * optimizer owning everything does, leave the others untouched, and keep
+ * state of the run's length alone; every algorithm and option. */
+static void test_owned_ranges_match_whole(void **state)
+{
+    scope_begin();
+    Data d;
+    make_data(&d, 23);
+    int64_t offset[N_PARAMS], total = 0;
+    for (int i = 0; i < N_PARAMS; i++) {
+        offset[i] = total;
+        total += shape_numel(param_shape(i));
+    }
+    for (int c = 0; c < N_OPTIM_CASES; c++) {
+        Tensor *whole_p[N_PARAMS], *part_p[2][N_PARAMS];
+        make_params(&d, whole_p);
+        Optimizer *whole = make_optimizer(&optim_cases[c], whole_p), *part[2];
+        int64_t lo[2][N_PARAMS], hi[2][N_PARAMS];
+        for (int k = 0; k < 2; k++) {
+            make_params(&d, part_p[k]);
+            part[k] = make_optimizer(&optim_cases[c], part_p[k]);
+            for (int i = 0; i < N_PARAMS; i++) {
+                int64_t n = shape_numel(param_shape(i)), a = total * k / 2 - offset[i], b = total * (k + 1) / 2 - offset[i];
+                lo[k][i] = a < 0 ? 0 : a > n ? n : a;
+                hi[k][i] = b < 0 ? 0 : b > n ? n : b;
+                assert_int_equal(optimizer_own(part[k], i, lo[k][i], hi[k][i]), 0);
+            }
+        }
+        for (int s = 0; s < N_STEPS; s++) {
+            set_grads(whole, whole_p, &d, s);
+            assert_int_equal(optimizer_step(whole), 0);
+            for (int k = 0; k < 2; k++) {
+                set_grads(part[k], part_p[k], &d, s);
+                assert_int_equal(optimizer_step(part[k]), 0);
+            }
+        }
+        for (int k = 0; k < 2; k++) {
+            StateDict sd;
+            state_dict_init(&sd);
+            char *json = NULL;
+            assert_int_equal(optimizer_state_dict(part[k], &sd, &json), 0);
+            for (int j = 0; j < sd.n; j++) {
+                int i = atoi(sd.names[j] + strlen("state."));
+                assert_int_equal(tensor_numel(sd.tensors[j]), hi[k][i] - lo[k][i]);
+            }
+            /* a state of that shape loads back */
+            assert_int_equal(optimizer_load_state_dict(part[k], &sd, json), 0);
+            state_dict_free(&sd);
+            free(json);
+            for (int i = 0; i < N_PARAMS; i++) {
+                Tensor *ours = t_reshape(t_contiguous(part_p[k][i]), SHAPE(-1));
+                Tensor *ref = t_reshape(t_contiguous(whole_p[i]), SHAPE(-1));
+                Tensor *init = t_reshape(t_contiguous(d.init[i]), SHAPE(-1));
+                int64_t n = tensor_numel(ref);
+                for (int64_t e = 0; e < n; e++) {
+                    float expected = e >= lo[k][i] && e < hi[k][i] ? tensor_f32(ref)[e] : tensor_f32(init)[e];
+                    if (memcmp(&tensor_f32(ours)[e], &expected, sizeof expected) != 0)
+                        fail_msg("%s %s: part %d, parameter %d, element %lld: %.9g, expected %.9g", optim_cases[c].algo,
+                                 optim_cases[c].options, k, i, (long long)e, tensor_f32(ours)[e], expected);
+                }
+            }
+        }
+        expect_failure(optimizer_own(part[0], 0, 3, 21) != 0, "elements [3, 21) of parameter 0, which has 20", NULL);
+        for (int k = 0; k < 2; k++) {
+            optimizer_free(part[k]);
+            free_params(part_p[k], N_PARAMS);
+        }
+        optimizer_free(whole);
+        free_params(whole_p, N_PARAMS);
+    }
+    scope_end();
+}
+
 static void test_constructor_and_step_errors(void **state)
 {
     scope_begin();
@@ -795,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_zero_grad),
         cmocka_unit_test(test_frozen_parameters),
         cmocka_unit_test(test_load_state_dict_errors),
+        cmocka_unit_test(test_owned_ranges_match_whole),
         cmocka_unit_test(test_constructor_and_step_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

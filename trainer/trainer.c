@@ -321,10 +321,7 @@ static int prepare_ddp(Trainer *t)
     t->ddp_params = trainable;
     if (!(t->ddp = ddp_new(t->base.model, t->bucket_mb, t->find_unused))) return -1;
     if (!t->zero_enabled) return 0;
-    if (t->zero) {
-        zero_extend(t->zero); /* unfrozen parameters joined the optimizer */
-        return 0;
-    }
+    if (t->zero) return zero_extend(t->zero); /* unfrozen parameters joined the optimizer */
     /* a state loaded whole from a checkpoint is sharded now */
     return (t->zero = zero_new(t->base.optimizer)) && zero_shard_state(t->zero) == 0 ? 0 : -1;
 }

@@ -75,6 +75,12 @@ static int append_group(Optimizer *opt, Tensor **params, int n, double lr, const
     ENGINE_ASSERT(state != NULL);
     opt->state = state;
     memset(opt->state + opt->n_params, 0, sizeof *state * (size_t)n);
+    if (opt->own) { /* sharded: the new parameters are whole until optimizer_own */
+        ElementRange *own = realloc(opt->own, sizeof *own * (size_t)(opt->n_params + n));
+        ENGINE_ASSERT(own != NULL);
+        opt->own = own;
+        for (int i = 0; i < n; i++) own[opt->n_params + i] = (ElementRange){0, -1};
+    }
     ParamGroup *g = &opt->groups[opt->n_groups++];
     memset(g, 0, sizeof *g);
     g->params = malloc(sizeof *g->params * (size_t)n);
@@ -126,6 +132,7 @@ void optimizer_free(Optimizer *opt)
     for (int g = 0; g < opt->n_groups; g++) free(opt->groups[g].params);
     free(opt->groups);
     free(opt->state);
+    free(opt->own);
     free(opt);
 }
 
@@ -235,29 +242,44 @@ static int check_grads(const Optimizer *opt)
     return 0;
 }
 
-/* Updates one parameter, or queues its update (see multi_tensor.h). A
- * strided parameter is updated through a contiguous copy, *work, which the
- * caller writes back once the group's queued updates have run. */
-static int step_param(const Optimizer *opt, const ParamGroup *g, ParamState *s, Tensor *p, Tensor **work)
+/* Elements [r.lo, r.hi) of contiguous t, flattened: a view. */
+static Tensor *flat_range(Tensor *t, ElementRange r)
 {
+    return t_narrow(t_reshape(t, SHAPE(tensor_numel(t))), 0, r.lo, r.hi - r.lo);
+}
+
+/* Updates one parameter (the elements it owns, when own is a range), or
+ * queues its update (see multi_tensor.h). A strided parameter is updated
+ * through a contiguous copy, *work, which the caller writes back once the
+ * group's queued updates have run. */
+static int step_param(const Optimizer *opt, const ParamGroup *g, ParamState *s, const ElementRange *own, Tensor *p,
+                      Tensor **work)
+{
+    bool ranged = own && own->hi >= 0;
+    if (ranged && own->hi == own->lo) return 0; /* another process updates it */
     *work = tensor_is_contiguous(p) ? p : t_clone(p);
     Tensor *grad = t_contiguous(p->grad);
     if (!*work || !grad) return -1;
+    Tensor *param = ranged ? flat_range(*work, *own) : *work;
+    if (ranged && !(grad = flat_range(grad, *own))) return -1;
+    if (!param) return -1;
     s->initialized = true;
     s->step++;
-    return opt->vt->step(g, s, *work, grad);
+    return opt->vt->step(g, s, param, grad);
 }
 
 /* One group's parameters with gradients, their updates batched (on CUDA
- * they run as one launch); state[i] is parameter i's. */
-static int step_group(const Optimizer *opt, const ParamGroup *group, ParamState *state)
+ * they run as one launch); state[i] and own[i] (NULL: whole) are parameter
+ * i's. */
+static int step_group(const Optimizer *opt, const ParamGroup *group, ParamState *state, const ElementRange *own)
 {
     Tensor **work = calloc((size_t)(group->n_params > 0 ? group->n_params : 1), sizeof *work);
     ENGINE_ASSERT(work != NULL);
     int rc = 0;
     optim_batch_begin();
     for (int i = 0; i < group->n_params && rc == 0; i++)
-        if (group->params[i]->grad) rc = step_param(opt, group, &state[i], group->params[i], &work[i]);
+        if (group->params[i]->grad)
+            rc = step_param(opt, group, &state[i], own ? &own[i] : NULL, group->params[i], &work[i]);
     /* also after an error: the parameters before it are updated, as without batching */
     optim_batch_end();
     for (int i = 0; i < group->n_params; i++) {
@@ -276,10 +298,52 @@ int optimizer_step(Optimizer *opt)
     bool mode = no_grad_begin();
     int rc = 0, index = 0;
     for (int g = 0; g < opt->n_groups && rc == 0; g++) {
-        rc = step_group(opt, &opt->groups[g], &opt->state[index]);
+        rc = step_group(opt, &opt->groups[g], &opt->state[index], opt->own ? &opt->own[index] : NULL);
         index += opt->groups[g].n_params;
     }
     grad_mode_restore(mode);
     scope_end();
     return rc;
+}
+
+/* ---- sharded state (ZeRO) ---- */
+
+Tensor *optim_param_at(const Optimizer *opt, int index)
+{
+    for (int g = 0; g < opt->n_groups; g++) {
+        if (index < opt->groups[g].n_params) return opt->groups[g].params[index];
+        index -= opt->groups[g].n_params;
+    }
+    ENGINE_UNREACHABLE("parameter index out of range");
+}
+
+Shape optimizer_state_shape(const Optimizer *opt, int index)
+{
+    const Tensor *p = optim_param_at(opt, index);
+    if (!opt->own || opt->own[index].hi < 0) return p->shape;
+    return SHAPE(opt->own[index].hi - opt->own[index].lo);
+}
+
+int optimizer_own(Optimizer *opt, int index, int64_t lo, int64_t hi)
+{
+    ENGINE_CHECK_INT(index >= 0 && index < opt->n_params, "%s: no parameter %d (the optimizer has %d)", opt->vt->name,
+                     index, opt->n_params);
+    int64_t numel = tensor_numel(optim_param_at(opt, index));
+    ENGINE_CHECK_INT(0 <= lo && lo <= hi && hi <= numel, "%s: elements [%lld, %lld) of parameter %d, which has %lld",
+                     opt->vt->name, (long long)lo, (long long)hi, index, (long long)numel);
+    if (!opt->own) {
+        opt->own = malloc(sizeof *opt->own * (size_t)(opt->n_params ? opt->n_params : 1));
+        ENGINE_ASSERT(opt->own != NULL);
+        for (int i = 0; i < opt->n_params; i++) opt->own[i] = (ElementRange){0, -1};
+    }
+    optim_state_clear(&opt->state[index]);
+    opt->own[index] = (ElementRange){lo, hi};
+    return 0;
+}
+
+void optimizer_own_all(Optimizer *opt)
+{
+    for (int i = 0; opt->own && i < opt->n_params; i++) optim_state_clear(&opt->state[i]);
+    free(opt->own);
+    opt->own = NULL;
 }

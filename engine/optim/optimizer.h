@@ -31,6 +31,11 @@ typedef struct {
 typedef struct OptimizerVTable OptimizerVTable;
 typedef struct ParamState ParamState;
 
+/* Elements [lo, hi) of a parameter's flattened values (optimizer_own). */
+typedef struct {
+    int64_t lo, hi;
+} ElementRange;
+
 typedef struct {
     const OptimizerVTable *vt;
     int n_groups;
@@ -40,6 +45,7 @@ typedef struct {
     double defaults[OPTIM_MAX_HPARAMS];
     int n_params;      /* over all groups */
     ParamState *state; /* one per parameter, numbered in group order */
+    ElementRange *own; /* per parameter (optimizer_own); NULL: every element of every one */
 } Optimizer;
 
 /* PyTorch's class name: "SGD", "Adam", ... */
@@ -80,6 +86,20 @@ int optimizer_state_dict(Optimizer *opt, StateDict *tensors_out, char **json_out
  * number of groups or of parameters per group, or a tensor's shape does not
  * match. The tensors are copied (to the parameters' device). */
 int optimizer_load_state_dict(Optimizer *opt, const StateDict *tensors, const char *json);
+
+/* Sharded state (ZeRO, dist/zero.h): from now on this process updates only
+ * elements [lo, hi) of parameter index's flattened values and keeps state
+ * for those alone, 1-D with hi - lo elements (lo == hi: none of it; its
+ * gradient is ignored). State dicts then hold those pieces: the caller
+ * gathers and splits them, and loads a state shaped that way. The same
+ * elements get the same update as without it: every algorithm here is
+ * elementwise. Clears the parameter's state. 0 or -1 with an error. */
+int optimizer_own(Optimizer *opt, int index, int64_t lo, int64_t hi);
+/* Back to every element of every parameter, state cleared. */
+void optimizer_own_all(Optimizer *opt);
+/* The state shape of parameter index: its own shape, or [hi - lo] when
+ * optimizer_own gave it a range. */
+Shape optimizer_state_shape(const Optimizer *opt, int index);
 
 /* Frees the optimizer and its state (not the parameters). */
 void optimizer_free(Optimizer *opt);

@@ -52,6 +52,9 @@ int optim_check_hparams(const OptimizerVTable *vt, double lr, const double *hpar
  * with fill the first time it is asked for. NULL with an error. */
 Tensor *optim_state_tensor(ParamState *s, int k, const Tensor *param, double fill);
 
+/* Parameter index (numbered over the groups in order); index must exist. */
+Tensor *optim_param_at(const Optimizer *opt, int index);
+
 /* Frees a parameter's state tensors and marks it uninitialised. */
 void optim_state_clear(ParamState *s);
 

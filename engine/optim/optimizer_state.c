@@ -92,12 +92,7 @@ static int group_of(const Optimizer *opt, int index)
     return -1;
 }
 
-static Tensor *param_at(const Optimizer *opt, int index)
-{
-    int g = group_of(opt, index);
-    for (int k = 0; k < g; k++) index -= opt->groups[k].n_params;
-    return opt->groups[g].params[index];
-}
+
 
 static int read_group(const Optimizer *opt, const cJSON *jg, int g, ParamGroup *out, const char *what)
 {
@@ -183,12 +178,13 @@ static int read_tensors(const Optimizer *opt, const StateDict *sd, Loaded *L, co
     for (int j = 0; sd && j < sd->n; j++) {
         int index, slot;
         if (parse_tensor_name(opt, sd->names[j], &index, &slot, what) != 0) return -1;
-        const Tensor *t = sd->tensors[j], *p = param_at(opt, index);
+        const Tensor *t = sd->tensors[j];
+        Shape expected = optimizer_state_shape(opt, index);
         ENGINE_CHECK_INT(L->has_state[index], "%s: tensor '%s' has no entry in the state's JSON", what,
                          sd->names[j]);
-        ENGINE_CHECK_INT(t && shape_equal(t->shape, p->shape),
-                         "%s: '%s' has shape %s but parameter %d has shape %s", what, sd->names[j],
-                         t ? shape_str(t->shape) : "(null)", index, shape_str(p->shape));
+        ENGINE_CHECK_INT(t && shape_equal(t->shape, expected),
+                         "%s: '%s' has shape %s but parameter %d's state has shape %s", what, sd->names[j],
+                         t ? shape_str(t->shape) : "(null)", index, shape_str(expected));
         ENGINE_CHECK_INT(t->dtype == DT_F32, "%s: '%s' has dtype %s, expected float32", what, sd->names[j],
                          dtype_name(t->dtype));
         L->tensors[index * OPTIM_MAX_STATE + slot] = (Tensor *)t;
@@ -235,11 +231,11 @@ done:
 static int copy_tensors(const Optimizer *opt, Loaded *L, Tensor **copies)
 {
     for (int i = 0; i < opt->n_params; i++) {
-        const Tensor *p = param_at(opt, i);
+        const Tensor *p = optim_param_at(opt, i);
         for (int k = 0; k < OPTIM_MAX_STATE; k++) {
             Tensor *src = L->tensors[i * OPTIM_MAX_STATE + k];
             if (!src) continue;
-            Tensor *t = tensor_empty(p->shape, DT_F32, tensor_device(p));
+            Tensor *t = tensor_empty(optimizer_state_shape(opt, i), DT_F32, tensor_device(p));
             if (!t || tensor_copy_(t, src) != 0) return -1;
             copies[i * OPTIM_MAX_STATE + k] = tensor_persist(t);
         }

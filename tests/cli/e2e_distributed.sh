@@ -8,7 +8,8 @@
 #    BatchNorm under distributed.sync_batchnorm (running statistics too).
 #  - distributed.zero 1 (optimizer state sharded, ZeRO-1): weights and
 #    gathered optimizer state bit-identical to unsharded training, each rank
-#    holding part of the state; its checkpoints resume anywhere.
+#    holding half of the state, also when frozen layers join the optimizer;
+#    its checkpoints resume anywhere.
 #  - Against PyTorch itself: DistributedDataParallel on 2 gloo processes
 #    from the same weights and samples ends with the same weights (1e-5).
 #  - A real run: 2 epochs land in the single-process accuracy band, only
@@ -135,8 +136,10 @@ if mpi 2 z0.log "${ZARGS[@]}" --set "trainer.save_dir=$T/z0" &&
   check "distributed.zero 1: weights and optimizer state bit-identical to unsharded training (the checkpoint gathers them)" \
     ckpt same "$(ck "$T/z1" checkpoint-epoch2.ckpt)" "$(ck "$T/z0" checkpoint-epoch2.ckpt)" --with-optimizer
   split=$(sed -n 's/.*ZeRO-1: optimizer state elements per rank: \([0-9]*\), \([0-9]*\) (\([0-9]*\) in all).*/\1 \2 \3/p' z1.log | tail -n 1)
-  check "each rank holds part of the optimizer state ($split: per rank, in all)" \
-    awk -v s="$split" 'BEGIN { split(s, v, " "); exit !(v[3] > 0 && v[1] < v[3] && v[2] < v[3] && v[1] + v[2] == v[3]) }'
+  # each element has one owner, an equal run per rank: the halves differ by at most one element per
+  # state tensor (Adam with amsgrad keeps three); MnistModel's largest tensor alone is 73% of it all
+  check "each rank holds half of the optimizer state ($split: per rank, in all)" \
+    awk -v s="$split" 'BEGIN { split(s, v, " "); d = v[1] - v[2]; exit !(v[3] > 0 && v[1] + v[2] == v[3] && d <= 3 && d >= -3) }'
   if mpi 2 z2.log -r "$(ck "$T/z0" checkpoint-epoch1.ckpt)" --set 'distributed={"zero": 1}'; then
     check "a whole state resumed with zero 1 is sharded and goes on bit-identically" \
       ckpt same "$(ck "$T/z0" checkpoint-epoch2.ckpt)" "$(ls -t "$T"/z0/models/*/*/checkpoint-epoch2.ckpt | head -n 1)" --with-optimizer
@@ -153,6 +156,15 @@ if mpi 2 z0.log "${ZARGS[@]}" --set "trainer.save_dir=$T/z0" &&
   fi
 else
   fail "ZeRO runs: $(tail -n 3 z1.log)"
+fi
+# unfrozen parameters join the optimizer in epoch 2: they are cut among the ranks on their own
+UARGS=("${ZARGS[@]}" --set 'arch.freeze=["conv*"]' --set trainer.unfreeze_epoch=2)
+if mpi 2 u0.log "${UARGS[@]}" --set "trainer.save_dir=$T/u0" &&
+  mpi 2 u1.log "${UARGS[@]}" --set "trainer.save_dir=$T/u1" --set 'distributed={"zero": 1}'; then
+  check "distributed.zero 1 with layers unfrozen in epoch 2: bit-identical to unsharded training" \
+    ckpt same "$(ck "$T/u1" checkpoint-epoch2.ckpt)" "$(ck "$T/u0" checkpoint-epoch2.ckpt)" --with-optimizer
+else
+  fail "ZeRO with unfreeze_epoch: $(tail -n 3 u1.log)"
 fi
 echo "        (ZeRO runs: $((SECONDS - start)) s)"
 
