@@ -17,9 +17,10 @@
  * rounded inputs and rounds the result: the accumulation is f32, as in
  * PyTorch's kernels. linear, mm and conv2d run on the backend's native
  * low-precision kernels instead where it has them (oneDNN's bf16 on a CPU
- * with AVX512-BF16 or AMX; cuBLAS's bf16 and f16 products on a GPU): the
- * same products of rounded values summed in f32, rounded once, in less
- * time (autocast_native_lowp).
+ * with AVX512-BF16 or AMX; cuBLAS's and cuDNN's bf16 and f16 on a GPU): the
+ * same products of rounded values summed in f32, rounded once (cuDNN
+ * rounds a convolution before its bias is added, as PyTorch's does), in
+ * less time (autocast_native_lowp).
  * All casts are differentiable (ToCopyBackward0), so gradients of f32 leaves
  * arrive in f32. */
 #ifndef ENGINE_AUTOCAST_H

@@ -1687,7 +1687,8 @@ static const struct {
                            "the GPU's bf16/f16 in test_backend_ops gpu"},
     {"matmul_lowp", "tests/test_amp.c (native bf16 products against the f32 emulation and torch); "
                     "the GPU's bf16/f16 in test_backend_ops gpu"},
-    {"conv2d_lowp_native", "tests/test_amp.c (native bf16 convolutions against the f32 emulation)"},
+    {"conv2d_lowp_native", "tests/test_amp.c (native bf16 convolutions against the f32 emulation); "
+                           "the GPU's bf16/f16 in test_backend_ops gpu"},
 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -1858,8 +1859,8 @@ static void compare_gpu(const OpCase *c, Variant v, double tol, bool repeat, con
 /* c on bf16/f16 inputs on the GPU against the CPU on the same inputs: the
  * dtypes of the output and gradients, and the values within a few roundings
  * to the low dtype (both compute in f32 and round once, but where the GPU
- * runs cuBLAS's bf16/f16 products the CPU may emulate them, in another
- * order). */
+ * runs cuBLAS's bf16/f16 products and cuDNN's convolutions the CPU may
+ * emulate them, in another order). */
 static void compare_gpu_lowp(const OpCase *c, DType lowp)
 {
     scope_begin();

@@ -68,6 +68,7 @@ static const Backend cuda_backend = {
     .matmul = cuda_matmul,
     .matmul_lowp_native = cuda_matmul_lowp_native,
     .matmul_lowp = cuda_matmul_lowp,
+    .conv2d_lowp_native = cuda_conv2d_lowp_native,
     .conv2d = cuda_conv2d,
     .conv2d_transpose = cuda_conv2d_transpose,
     .conv2d_weight_grad = cuda_conv2d_weight_grad,

@@ -14,6 +14,13 @@
  * comes from the caching allocator and goes back to it once the call is
  * queued (the one stream orders its reuse).
  *
+ * Low precision (autocast's native path, conv2d_lowp_native): the inputs
+ * may be bf16 or f16 (x and w, or the output gradient and w, or x and the
+ * output gradient); cuDNN computes in f32 on tensor cores and writes the
+ * input dtype, which is widened into the f32 output (exactly), and a bias
+ * is added there in f32, as PyTorch's cuDNN path rounds the product before
+ * its bias too. Those plans are keyed by dtype and may use tensor-core math.
+ *
  * The output side's size comes from its tensor, and a transposed
  * convolution's output_padding can make the input side larger than the
  * convolution formula needs. While output_padding < stride the formula's
@@ -83,6 +90,7 @@ struct ConvPlan {
     cudnnFilterDescriptor_t w_desc;
     cudnnConvolutionDescriptor_t conv_desc;
     cudnnMathType_t math;
+    bool lowp;         /* bf16/f16 data, f32 compute: tensor-core math allowed */
     int algo;          /* as the direction's algorithm enum */
     size_t workspace;  /* bytes algo needs */
     int fallback_algo; /* one that needs no workspace, or -1 */
@@ -135,46 +143,60 @@ static int64_t buffers_alignment(const void *const *ptrs, int n)
     return align;
 }
 
-static void make_key(int64_t *key, ConvDir dir, const ConvGeom &g, const ConvParams &p, int64_t alignment)
+static void make_key(int64_t *key, ConvDir dir, const ConvGeom &g, const ConvParams &p, int64_t alignment,
+                     cudnnDataType_t data)
 {
     int64_t v[KEY_LEN] = {dir, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.groups,
                           p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1],
-                          cuda_tf32(), cuda_deterministic(), alignment, 0, 0};
+                          cuda_tf32(), cuda_deterministic(), alignment, (int64_t)data, 0};
     memcpy(key, v, sizeof v);
 }
 
 /* FMA: no tensor cores, results within float rounding of the CPU's;
- * DEFAULT lets cuDNN use TF32 tensor cores (Ampere and later). */
-static cudnnMathType_t default_math(void) { return cuda_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH; }
+ * DEFAULT lets cuDNN use TF32 tensor cores (Ampere and later); bf16/f16
+ * data is what tensor cores are for. */
+static cudnnMathType_t default_math(bool lowp)
+{
+    if (lowp) return CUDNN_TENSOR_OP_MATH;
+    return cuda_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+}
 
-static void describe(ConvPlan *plan, ConvDir dir, const ConvGeom &g, const ConvParams &p)
+/* cuDNN's name for the data of an input of dtype dt. */
+static cudnnDataType_t cudnn_data(DType dt)
+{
+    return dt == DT_BF16 ? CUDNN_DATA_BFLOAT16 : dt == DT_F16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+}
+
+static void describe(ConvPlan *plan, ConvDir dir, const ConvGeom &g, const ConvParams &p, cudnnDataType_t data)
 {
     CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->x_desc));
     CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->y_desc));
     CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->bias_desc));
     CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan->w_desc));
     CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan->conv_desc));
-    CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, as_int(g.n),
-                                           as_int(g.c), as_int(g.h), as_int(g.w)));
-    CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->y_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, as_int(g.n),
-                                           as_int(g.o), as_int(g.oh_full), as_int(g.ow_full)));
-    /* the bias belongs to the direction's output: y forward, x backward data */
+    CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x_desc, CUDNN_TENSOR_NCHW, data, as_int(g.n), as_int(g.c),
+                                           as_int(g.h), as_int(g.w)));
+    CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->y_desc, CUDNN_TENSOR_NCHW, data, as_int(g.n), as_int(g.o),
+                                           as_int(g.oh_full), as_int(g.ow_full)));
+    /* the bias belongs to the direction's output: y forward, x backward data
+     * (f32 plans only: a low-precision plan's bias is added after widening) */
     CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->bias_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1,
                                            as_int(dir == DIR_BACKWARD_DATA ? g.c : g.o), 1, 1));
-    CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, as_int(g.o),
+    CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w_desc, data, CUDNN_TENSOR_NCHW, as_int(g.o),
                                            as_int(g.c / g.groups), as_int(g.kh), as_int(g.kw)));
     CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv_desc, p.padding[0], p.padding[1], p.stride[0],
                                                 p.stride[1], p.dilation[0], p.dilation[1], CUDNN_CROSS_CORRELATION,
                                                 CUDNN_DATA_FLOAT));
     CUDNN_CHECK(cudnnSetConvolutionGroupCount(plan->conv_desc, as_int(g.groups)));
-    plan->math = default_math();
+    plan->lowp = data != CUDNN_DATA_FLOAT;
+    plan->math = default_math(plan->lowp);
     CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv_desc, plan->math));
 }
 
 /* The buffers of one call, as the direction sees them. */
 struct ConvBuffers {
-    const float *x, *w, *y; /* inputs (the one written is NULL here) */
-    float *out;             /* the direction's output */
+    const void *x, *w, *y; /* inputs (the one written is NULL here) */
+    void *out;             /* the direction's output */
 };
 
 /* Workspace bytes algo needs, or SIZE_MAX when it does not apply. */
@@ -211,17 +233,17 @@ static int algo_count(ConvDir dir)
  * the same fields. */
 template <typename Perf> static void choose(ConvPlan *plan, const Perf *perf, int count, size_t offered)
 {
-    bool deterministic = cuda_deterministic(), tf32 = cuda_tf32();
+    bool deterministic = cuda_deterministic(), any_math = cuda_tf32() || plan->lowp;
     plan->algo = plan->fallback_algo = -1;
     for (int i = 0; i < count; i++) {
         const Perf &r = perf[i];
         if (r.status != CUDNN_STATUS_SUCCESS || r.memory > offered) continue;
         if (deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
-        if (!tf32 && r.mathType != CUDNN_FMA_MATH) continue;
+        if (!any_math && r.mathType != CUDNN_FMA_MATH) continue;
         if (plan->algo < 0) {
             plan->algo = (int)r.algo;
             plan->workspace = r.memory;
-            if (tf32) plan->math = r.mathType;
+            if (any_math) plan->math = r.mathType;
         }
         if (r.memory == 0 && plan->fallback_algo < 0) plan->fallback_algo = (int)r.algo;
     }
@@ -296,18 +318,19 @@ static void choose_default(ConvPlan *plan, ConvDir dir)
     plan->algo = dir == DIR_FORWARD         ? (int)CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM
                  : dir == DIR_BACKWARD_DATA ? (int)CUDNN_CONVOLUTION_BWD_DATA_ALGO_1
                                             : (int)CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
-    plan->math = default_math();
+    plan->math = default_math(plan->lowp);
     CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv_desc, plan->math));
     plan->workspace = algo_workspace(plan, dir, plan->algo);
     if (plan->workspace == SIZE_MAX) cuda_fail("cuDNN", "algorithm search", "no algorithm supports this convolution",
                                                __FILE__, __LINE__);
 }
 
-static ConvPlan *plan_for(ConvDir dir, const ConvGeom &g, const ConvParams &p, const ConvBuffers &b)
+static ConvPlan *plan_for(ConvDir dir, const ConvGeom &g, const ConvParams &p, const ConvBuffers &b,
+                          cudnnDataType_t data)
 {
     int64_t key[KEY_LEN];
     const void *ptrs[4] = {b.x, b.w, b.y, b.out};
-    make_key(key, dir, g, p, buffers_alignment(ptrs, 4));
+    make_key(key, dir, g, p, buffers_alignment(ptrs, 4), data);
     if (plan_table) {
         ConvPlan *found = *plan_slot(plan_table, plan_capacity, key);
         if (found) return found;
@@ -315,7 +338,7 @@ static ConvPlan *plan_for(ConvDir dir, const ConvGeom &g, const ConvParams &p, c
     ConvPlan *plan = (ConvPlan *)calloc(1, sizeof *plan);
     ENGINE_ASSERT(plan != NULL);
     memcpy(plan->key, key, sizeof key);
-    describe(plan, dir, g, p);
+    describe(plan, dir, g, p, data);
     bool timed = !cuda_deterministic();
     if (timed) search_timed(plan, dir, b);
     else search_heuristic(plan, dir);
@@ -390,6 +413,20 @@ __global__ void fill_channels(float *t, const float *bias, int64_t total, int64_
         t[i] = bias ? bias[(i / plane) % channels] : 0.0f;
 }
 
+/* dst = src widened from bf16 (bits) or f16 to f32: exact. */
+__global__ void widen_to_f32(float *dst, const uint16_t *src, int64_t total, bool bf16)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x)
+        dst[i] = bf16 ? bf16_to_f32(src[i]) : f16_to_f32(src[i]);
+}
+
+/* t [n, channels, plane] += bias[channel]. */
+__global__ void add_channels(float *t, const float *bias, int64_t total, int64_t channels, int64_t plane)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x)
+        t[i] += bias[(i / plane) % channels];
+}
+
 static void launch_copy_windows(float *dst, int64_t dst_rows, int64_t dst_cols, const float *src, int64_t src_rows,
                                 int64_t src_cols, int64_t planes, int64_t rows, int64_t cols)
 {
@@ -426,7 +463,38 @@ static float *stage_output_side(const ConvGeom &g, const Tensor *y, bool copy_in
     return full;
 }
 
+/* A direction on bf16/f16 inputs (see the top): cuDNN writes dt into
+ * scratch, which is widened into out (f32), then out += bias per channel. */
+static void run_lowp(ConvDir dir, const ConvGeom &g, const ConvParams &p, ConvBuffers b, DType dt, Tensor *out,
+                     const Tensor *bias)
+{
+    ENGINE_ASSERT(!g.staged); /* conv2d's own shapes, the only ones that come in low precision */
+    int64_t total = tensor_numel(out);
+    void *scratch = cuda_caching_alloc(sizeof(uint16_t) * (size_t)total);
+    if (!scratch)
+        cuda_fail("CUDA", "cuda_caching_alloc", "out of device memory for a low-precision convolution's output",
+                  __FILE__, __LINE__);
+    b.out = scratch;
+    run_plan(plan_for(dir, g, p, b, cudnn_data(dt)), dir, b);
+    int grid = cuda_grid_size(total, CUDA_THREADS);
+    widen_to_f32<<<grid, CUDA_THREADS, 0, stream()>>>(tensor_f32(out), (const uint16_t *)scratch, total,
+                                                       dt == DT_BF16);
+    CUDA_CHECK_LAUNCH();
+    if (bias) {
+        add_channels<<<grid, CUDA_THREADS, 0, stream()>>>(tensor_f32(out), tensor_f32(bias), total, out->shape.d[1],
+                                                          out->shape.d[2] * out->shape.d[3]);
+        CUDA_CHECK_LAUNCH();
+    }
+    cuda_caching_free(scratch);
+}
+
 /* ======================= the kernels ======================= */
+
+extern "C" bool cuda_conv2d_lowp_native(const Tensor *x, const Tensor *w, ConvParams p, DType dt)
+{
+    (void)x, (void)w, (void)p;
+    return dt == DT_F16 || (dt == DT_BF16 && cuda_compute_capability_major() >= 8); /* bf16 arrived with Ampere */
+}
 
 /* The empty cases below are handled before conv_geom, whose asserts hold
  * only for shapes cuDNN can take (a transposed convolution of an input with
@@ -439,9 +507,13 @@ extern "C" void cuda_conv2d(Tensor *y, const Tensor *x, const Tensor *w, const T
         return;
     }
     ConvGeom g = conv_geom(x, y, w, p);
+    if (x->dtype != DT_F32) {
+        run_lowp(DIR_FORWARD, g, p, ConvBuffers{tensor_data(x), tensor_data(w), NULL, NULL}, x->dtype, y, bias);
+        return;
+    }
     float *out = g.staged ? stage_output_side(g, y, false) : tensor_f32(y);
     ConvBuffers b = {tensor_f32(x), tensor_f32(w), NULL, out};
-    const ConvPlan *plan = plan_for(DIR_FORWARD, g, p, b);
+    const ConvPlan *plan = plan_for(DIR_FORWARD, g, p, b, CUDNN_DATA_FLOAT);
     run_plan(plan, DIR_FORWARD, b);
     if (bias) {
         const float one = 1.0f;
@@ -461,9 +533,13 @@ extern "C" void cuda_conv2d_transpose(Tensor *x, const Tensor *y, const Tensor *
         return;
     }
     ConvGeom g = conv_geom(x, y, w, p);
+    if (y->dtype != DT_F32) {
+        run_lowp(DIR_BACKWARD_DATA, g, p, ConvBuffers{NULL, tensor_data(w), tensor_data(y), NULL}, y->dtype, x, bias);
+        return;
+    }
     float *in = g.staged ? stage_output_side(g, y, true) : tensor_f32(y);
     ConvBuffers b = {NULL, tensor_f32(w), in, tensor_f32(x)};
-    const ConvPlan *plan = plan_for(DIR_BACKWARD_DATA, g, p, b);
+    const ConvPlan *plan = plan_for(DIR_BACKWARD_DATA, g, p, b, CUDNN_DATA_FLOAT);
     run_plan(plan, DIR_BACKWARD_DATA, b);
     if (bias) {
         const float one = 1.0f;
@@ -481,8 +557,13 @@ extern "C" void cuda_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tenso
         return;
     }
     ConvGeom g = conv_geom(x, gy, gw, p);
+    if (x->dtype != DT_F32) {
+        run_lowp(DIR_BACKWARD_FILTER, g, p, ConvBuffers{tensor_data(x), NULL, tensor_data(gy), NULL}, x->dtype, gw,
+                 NULL);
+        return;
+    }
     float *dy = g.staged ? stage_output_side(g, gy, true) : tensor_f32(gy);
     ConvBuffers b = {tensor_f32(x), NULL, dy, tensor_f32(gw)};
-    run_plan(plan_for(DIR_BACKWARD_FILTER, g, p, b), DIR_BACKWARD_FILTER, b);
+    run_plan(plan_for(DIR_BACKWARD_FILTER, g, p, b, CUDNN_DATA_FLOAT), DIR_BACKWARD_FILTER, b);
     if (g.staged) cuda_caching_free(dy);
 }
