@@ -21,9 +21,11 @@
  *     deterministic and in atomic mode (and TF32 for the products and
  *     convolutions); deterministic convolutions and max pooling repeat bit
  *     for bit; every case that has a bf16/f16 check on the CPU also runs
- *     on bf16/f16 inputs on the GPU against the CPU (output and gradient
- *     dtypes, values within the low dtype's rounding); conversions between
- *     all five dtypes give the CPU's bits. Without a CUDA build, module or device it prints
+ *     on bf16/f16 inputs on the GPU against the CPU, in both modes (output
+ *     and gradient dtypes, values within the low dtype's rounding), and
+ *     linear and conv2d must take the native bf16/f16 kernels where the
+ *     device has them; conversions between all five dtypes give the CPU's
+ *     values and signs of zeros. Without a CUDA build, module or device it prints
  *     "SKIP: no CUDA device (...)" and ctest reports it as skipped
  *     (tests/CMakeLists.txt registers it as test_gpu_backend_ops).
  *
@@ -46,6 +48,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/autocast.h"
+#include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/device.h"
 #include "tests/support/check.h"
@@ -983,7 +987,7 @@ static void add_cast_cases(void)
     enum { N_TYPES = sizeof types / sizeof types[0] };
     for (int s = 0; s < N_TYPES; s++)
         for (int d = 0; d < N_TYPES; d++) {
-            InputSpec x = as_dtype(SPEC(IN_CAST, false, 2, 5), types[s]);
+            InputSpec x = as_dtype(SPEC(IN_CAST, false, 2, 7), types[s]);
             add((OpCase){.op = "tensor_to_dtype", .note = dtype_name(types[d]), .run = run_to_dtype, .n_in = 1,
                          .in = {x}, .dtype = types[d], .flags = F_GPU_EXACT, .family = FAM_CAST});
             add((OpCase){.op = "tensor_copy_", .note = dtype_name(types[d]), .run = run_copy_, .n_in = 1,
@@ -1041,7 +1045,12 @@ static Tensor *grid_values(Shape shape, Generator *g)
 /* Contiguous CPU values for one input. */
 static Tensor *input_values(const InputSpec *s, Generator *g, uint64_t seed)
 {
-    static const float cast_values[] = {-3.7f, -1.0f, 0.0f, 0.5f, 2.9f, 255.0f, 256.4f, 300.2f, -129.5f, 1e6f};
+    /* finite in every float dtype (an f16 infinity has no integer value both
+     * devices agree on), with ties of bf16 (1 + 2^-8) and f16 (2049)
+     * rounding, an f16 subnormal and -0 */
+    static const float cast_values[] = {-3.7f, -1.0f, 0.0f,     0.5f,  2.9f,  255.0f,         256.4f,
+                                        300.2f, -129.5f, 6e4f, -0.0f, 2049.0f, 1.00390625f, 1e-6f};
+    enum { N_CAST_VALUES = sizeof cast_values / sizeof cast_values[0] };
     Tensor *t = NULL;
     switch (s->kind) {
     case IN_NONE: return NULL;
@@ -1060,7 +1069,7 @@ static Tensor *input_values(const InputSpec *s, Generator *g, uint64_t seed)
         break;
     case IN_CAST:
         t = tensor_empty(s->shape, DT_F32, CPU);
-        for (int64_t i = 0; t && i < tensor_numel(t); i++) tensor_f32(t)[i] = cast_values[i % 10];
+        for (int64_t i = 0; t && i < tensor_numel(t); i++) tensor_f32(t)[i] = cast_values[i % N_CAST_VALUES];
         if (s->dtype != DT_F32) t = tensor_to_dtype(t, s->dtype);
         break;
     }
@@ -1243,6 +1252,22 @@ static double difference(Tensor *ours, Tensor *ref)
     }
     grad_mode_restore(mode);
     return result;
+}
+
+/* Whether floating a and b have the same sign bit everywhere (difference()
+ * sees -0 and +0 as equal; NaN payloads may differ: the CPU's F16C
+ * conversions keep them, engine/dtype.h's do not). */
+static bool same_signs(Tensor *a, Tensor *b)
+{
+    if (!dtype_is_floating(b->dtype) || a->dtype != b->dtype || !shape_equal(a->shape, b->shape)) return true;
+    bool mode = no_grad_begin();
+    double *x = f64_values(a), *y = f64_values(b);
+    bool same = true;
+    for (int64_t i = 0; i < tensor_numel(b) && same; i++) same = isnan(x[i]) || isnan(y[i]) || signbit(x[i]) == signbit(y[i]);
+    free(x);
+    free(y);
+    grad_mode_restore(mode);
+    return same;
 }
 
 /* The worst difference between two results: the outputs and each gradient. */
@@ -1848,6 +1873,10 @@ static void compare_gpu(const OpCase *c, Variant v, double tol, bool repeat, con
     char what[96];
     snprintf(what, sizeof what, "GPU %s, %s", variant_name[v], mode);
     expect_within(c, what, ref.out && ours.out ? result_difference(c, &ours, &ref) : INFINITY, tol);
+    if (c->flags & F_GPU_EXACT && ref.out && ours.out && !same_signs(ours.out, ref.out)) {
+        snprintf(what, sizeof what, "GPU %s, %s: the signs of zeros", variant_name[v], mode);
+        expect_within(c, what, INFINITY, 0);
+    }
     if (repeat && ours.out) {
         Result again = run_case(c, values, layout, GPU_DEVICE, DT_F32, nf_grad, DT_F32, seed);
         snprintf(what, sizeof what, "GPU %s, %s: second run bit for bit", variant_name[v], mode);
@@ -1861,7 +1890,7 @@ static void compare_gpu(const OpCase *c, Variant v, double tol, bool repeat, con
  * to the low dtype (both compute in f32 and round once, but where the GPU
  * runs cuBLAS's bf16/f16 products and cuDNN's convolutions the CPU may
  * emulate them, in another order). */
-static void compare_gpu_lowp(const OpCase *c, DType lowp)
+static void compare_gpu_lowp(const OpCase *c, DType lowp, const char *mode)
 {
     scope_begin();
     Tensor *values[MAX_IN];
@@ -1871,7 +1900,7 @@ static void compare_gpu_lowp(const OpCase *c, DType lowp)
     Result ours = run_case(c, values, L_CONTIG, GPU_DEVICE, lowp, false, DT_F32, seed);
     expect_lowp_dtypes(c, &ours, lowp);
     char what[96];
-    snprintf(what, sizeof what, "GPU %s", dtype_name(lowp));
+    snprintf(what, sizeof what, "GPU %s, %s", dtype_name(lowp), mode);
     expect_within(c, what, ref.out && ours.out ? result_difference(c, &ours, &ref) : INFINITY,
                   lowp == DT_BF16 ? 2e-2 : 3e-3);
     scope_end();
@@ -1894,9 +1923,9 @@ static void run_gpu_family(Family family)
                 if (v == V_NONFINITE && !(c->flags & F_NONFINITE)) continue;
                 compare_gpu(c, (Variant)v, tol, det && (c->flags & F_REPEAT), mode);
             }
-            if (det && c->flags & F_LOWP) {
-                compare_gpu_lowp(c, DT_BF16);
-                if (!(c->flags & F_NO_F16)) compare_gpu_lowp(c, DT_F16);
+            if (c->flags & F_LOWP) {
+                compare_gpu_lowp(c, DT_BF16, mode);
+                if (!(c->flags & F_NO_F16)) compare_gpu_lowp(c, DT_F16, mode);
             }
             n += det;
         }
@@ -1913,6 +1942,50 @@ static void test_gpu(void **state)
 {
     REQUIRE_GPU();
     run_gpu_family(*(Family *)*state);
+}
+
+/* autocast's native kernels are the ones that run on the GPU (the
+ * emulation would pass the comparisons too): the product and convolution
+ * nodes take their inputs in the low dtype wherever the device says it
+ * runs them natively, and the values match the CPU's. */
+static void test_gpu_native_lowp(void **state)
+{
+    (void)state;
+    REQUIRE_GPU();
+    const Backend *gpu = backend_get(DEVICE_CUDA);
+    const DType lowp[] = {DT_BF16, DT_F16};
+    for (int k = 0; k < 2; k++) {
+        DType dt = lowp[k];
+        if (!gpu->matmul_lowp_native || !gpu->matmul_lowp_native(dt)) {
+            print_message("  %s: no native products on this GPU (compute capability below 8.0)\n", dtype_name(dt));
+            continue;
+        }
+        scope_begin();
+        Generator g;
+        generator_seed(&g, 77);
+        Tensor *x = tensor_to(tensor_randn(SHAPE(5, 64, 9, 7), &g, CPU), GPU_DEVICE);
+        Tensor *w = tensor_to(tensor_randn(SHAPE(32, 64, 3, 3), &g, CPU), GPU_DEVICE);
+        Tensor *lw = tensor_to(tensor_randn(SHAPE(10, 64), &g, CPU), GPU_DEVICE);
+        Tensor *lx = tensor_to(tensor_randn(SHAPE(7, 64), &g, CPU), GPU_DEVICE);
+        Tensor *leaves[] = {x, w, lw, lx};
+        for (int i = 0; i < 4; i++) REQUIRE_OK(tensor_set_requires_grad(leaves[i], true));
+        AutocastState prev;
+        assert_int_equal(autocast_begin(dt, &prev), 0);
+        Tensor *y = f_conv2d(x, w, NULL, conv_params_default()), *z = f_linear(lx, lw, NULL);
+        autocast_restore(prev);
+        REQUIRE_OK(y);
+        REQUIRE_OK(z);
+        /* the results are casts of the nodes' f32 outputs; the nodes' inputs tell the path */
+        Node *conv = y->grad_fn ? y->grad_fn->inputs[0]->grad_fn : NULL;
+        Node *prod = z->grad_fn ? z->grad_fn->inputs[0]->grad_fn : NULL;
+        if (!conv || !prod || conv->inputs[0]->dtype != dt || prod->inputs[0]->dtype != dt) {
+            print_message("  FAIL %s: the native path did not run (convolution input %s, product input %s)\n",
+                          dtype_name(dt), conv ? dtype_name(conv->inputs[0]->dtype) : "-",
+                          prod ? dtype_name(prod->inputs[0]->dtype) : "-");
+            fail();
+        }
+        scope_end();
+    }
 }
 
 static void test_gpu_errors(void **state)
@@ -1933,7 +2006,7 @@ int main(int argc, char **argv)
     build_cases();
     install_spy();
     struct CMUnitTest cpu_tests[N_FAMILIES + 3] = {cmocka_unit_test(test_coverage)};
-    struct CMUnitTest gpu_tests[N_FAMILIES + 1];
+    struct CMUnitTest gpu_tests[N_FAMILIES + 2];
     for (int f = 0; f < N_FAMILIES; f++) {
         families[f] = (Family)f;
         snprintf(cpu_names[f], sizeof cpu_names[f], "cpu: %s", family_name[f]);
@@ -1944,6 +2017,7 @@ int main(int argc, char **argv)
     cpu_tests[N_FAMILIES + 1] = (struct CMUnitTest)cmocka_unit_test(test_cpu_errors);
     cpu_tests[N_FAMILIES + 2] = (struct CMUnitTest)cmocka_unit_test(test_kernels_reached);
     gpu_tests[N_FAMILIES] = (struct CMUnitTest)cmocka_unit_test(test_gpu_errors);
+    gpu_tests[N_FAMILIES + 1] = (struct CMUnitTest)cmocka_unit_test(test_gpu_native_lowp);
     if (argc > 1 && strcmp(argv[1], "gpu") == 0) return cmocka_run_group_tests(gpu_tests, NULL, NULL);
     return cmocka_run_group_tests(cpu_tests, NULL, NULL);
 }

@@ -94,6 +94,7 @@ struct ConvPlan {
     int algo;          /* as the direction's algorithm enum */
     size_t workspace;  /* bytes algo needs */
     int fallback_algo; /* one that needs no workspace, or -1 */
+    cudnnMathType_t fallback_math; /* the math it was measured with */
 };
 
 /* Open addressing over plan pointers (plans never move once made). Only
@@ -245,7 +246,10 @@ template <typename Perf> static void choose(ConvPlan *plan, const Perf *perf, in
             plan->workspace = r.memory;
             if (any_math) plan->math = r.mathType;
         }
-        if (r.memory == 0 && plan->fallback_algo < 0) plan->fallback_algo = (int)r.algo;
+        if (r.memory == 0 && plan->fallback_algo < 0) {
+            plan->fallback_algo = (int)r.algo;
+            plan->fallback_math = r.mathType;
+        }
     }
 }
 
@@ -311,8 +315,9 @@ static void search_heuristic(ConvPlan *plan, ConvDir dir)
     }
 }
 
-/* The implicit-GEMM algorithms: deterministic, FMA, supported for every
- * configuration; the last resort when a search returns nothing usable. */
+/* The implicit-GEMM algorithms: deterministic, supported for every
+ * configuration (FMA math for f32, tensor-op math allowed for bf16/f16);
+ * the last resort when a search returns nothing usable. */
 static void choose_default(ConvPlan *plan, ConvDir dir)
 {
     plan->algo = dir == DIR_FORWARD         ? (int)CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM
@@ -378,6 +383,9 @@ static void run_plan(const ConvPlan *plan, ConvDir dir, const ConvBuffers &b)
     int algo;
     size_t bytes;
     void *ws = take_workspace(plan, &algo, &bytes);
+    /* the workspace-free fallback runs with the math it was measured with */
+    bool other_math = algo != plan->algo && plan->fallback_math != plan->math;
+    if (other_math) CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv_desc, plan->fallback_math));
     if (dir == DIR_FORWARD)
         CUDNN_CHECK(cudnnConvolutionForward(handle(), &one, plan->x_desc, b.x, plan->w_desc, b.w, plan->conv_desc,
                                             (cudnnConvolutionFwdAlgo_t)algo, ws, bytes, &zero, plan->y_desc, b.out));
@@ -389,6 +397,7 @@ static void run_plan(const ConvPlan *plan, ConvDir dir, const ConvBuffers &b)
         CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle(), &one, plan->x_desc, b.x, plan->y_desc, b.y,
                                                    plan->conv_desc, (cudnnConvolutionBwdFilterAlgo_t)algo, ws, bytes,
                                                    &zero, plan->w_desc, b.out));
+    if (other_math) CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv_desc, plan->math));
     cuda_caching_free(ws);
 }
 
