@@ -4,8 +4,9 @@
  * after the other in every round (which goes first alternates), on the
  * current thread count, each called as the engine calls it
  * (cpu_sgemm_parallel_on: the product split across the OpenMP threads in
- * blocks of rows or columns, each block on the library single-threaded). Prints per product the median GFLOP/s of each and
- * their ratio, and which one linalg.c's size rule takes.
+ * blocks of rows or columns, each block on the library single-threaded).
+ * Prints per product the median GFLOP/s of each and their ratio, and which
+ * one linalg.c's size rule takes.
  * Usage: bench_gemm_ab [rounds]   (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS;
  *   BENCH_CLOCK=cpu for the process's CPU time) */
 #include <omp.h>

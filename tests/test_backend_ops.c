@@ -1263,7 +1263,8 @@ static bool same_signs(Tensor *a, Tensor *b)
     bool mode = no_grad_begin();
     double *x = f64_values(a), *y = f64_values(b);
     bool same = true;
-    for (int64_t i = 0; i < tensor_numel(b) && same; i++) same = isnan(x[i]) || isnan(y[i]) || signbit(x[i]) == signbit(y[i]);
+    for (int64_t i = 0; i < tensor_numel(b) && same; i++)
+        same = isnan(x[i]) || isnan(y[i]) || signbit(x[i]) == signbit(y[i]);
     free(x);
     free(y);
     grad_mode_restore(mode);

@@ -750,7 +750,8 @@ static void test_owned_ranges_match_whole(void **state)
             make_params(&d, part_p[k]);
             part[k] = make_optimizer(&optim_cases[c], part_p[k]);
             for (int i = 0; i < N_PARAMS; i++) {
-                int64_t n = shape_numel(param_shape(i)), a = total * k / 2 - offset[i], b = total * (k + 1) / 2 - offset[i];
+                int64_t n = shape_numel(param_shape(i));
+                int64_t a = total * k / 2 - offset[i], b = total * (k + 1) / 2 - offset[i];
                 lo[k][i] = a < 0 ? 0 : a > n ? n : a;
                 hi[k][i] = b < 0 ? 0 : b > n ? n : b;
                 assert_int_equal(optimizer_own(part[k], i, lo[k][i], hi[k][i]), 0);

@@ -139,7 +139,8 @@ if mpi 2 z0.log "${ZARGS[@]}" --set "trainer.save_dir=$T/z0" &&
   # each element has one owner, an equal run per rank: the halves differ by at most one element per
   # state tensor (Adam with amsgrad keeps three); MnistModel's largest tensor alone is 73% of it all
   check "each rank holds half of the optimizer state ($split: per rank, in all)" \
-    awk -v s="$split" 'BEGIN { split(s, v, " "); d = v[1] - v[2]; exit !(v[3] > 0 && v[1] + v[2] == v[3] && d <= 3 && d >= -3) }'
+    awk -v s="$split" 'BEGIN { split(s, v, " "); d = v[1] - v[2]
+                               exit !(v[3] > 0 && v[1] + v[2] == v[3] && d <= 3 && d >= -3) }'
   if mpi 2 z2.log -r "$(ck "$T/z0" checkpoint-epoch1.ckpt)" --set 'distributed={"zero": 1}'; then
     check "a whole state resumed with zero 1 is sharded and goes on bit-identically" \
       ckpt same "$(ck "$T/z0" checkpoint-epoch2.ckpt)" "$(ls -t "$T"/z0/models/*/*/checkpoint-epoch2.ckpt | head -n 1)" --with-optimizer
