@@ -8,8 +8,8 @@
 #    BatchNorm under distributed.sync_batchnorm (running statistics too).
 #  - distributed.zero 1 (optimizer state sharded, ZeRO-1): weights and
 #    gathered optimizer state bit-identical to unsharded training, each rank
-#    holding half of the state, also when frozen layers join the optimizer;
-#    its checkpoints resume anywhere.
+#    holding half of the state, also on 3 ranks and when frozen layers join
+#    the optimizer; its checkpoints resume anywhere.
 #  - Against PyTorch itself: DistributedDataParallel on 2 gloo processes
 #    from the same weights and samples ends with the same weights (1e-5).
 #  - A real run: 2 epochs land in the single-process accuracy band, only
@@ -157,6 +157,14 @@ if mpi 2 z0.log "${ZARGS[@]}" --set "trainer.save_dir=$T/z0" &&
   fi
 else
   fail "ZeRO runs: $(tail -n 3 z1.log)"
+fi
+# 3 ranks: runs that end inside tensors at other places, one tensor split over all three
+if mpi 3 z4.log "${ZARGS[@]}" --set trainer.epochs=1 --set "trainer.save_dir=$T/z4" &&
+  mpi 3 z5.log "${ZARGS[@]}" --set trainer.epochs=1 --set "trainer.save_dir=$T/z5" --set 'distributed={"zero": 1}'; then
+  check "distributed.zero 1 on 3 ranks: bit-identical to unsharded training" \
+    ckpt same "$(ck "$T/z5" checkpoint-epoch1.ckpt)" "$(ck "$T/z4" checkpoint-epoch1.ckpt)" --with-optimizer
+else
+  fail "ZeRO on 3 ranks: $(tail -n 3 z5.log)"
 fi
 # unfrozen parameters join the optimizer in epoch 2: they are cut among the ranks on their own
 UARGS=("${ZARGS[@]}" --set 'arch.freeze=["conv*"]' --set trainer.unfreeze_epoch=2)
