@@ -9,7 +9,8 @@
 
 #include "engine/tensor.h"
 
-/* t (contiguous) overwritten with root's values; what names t in errors. */
+/* t (contiguous: a whole tensor, or a run of one, as ZeRO's pieces are)
+ * overwritten with root's values; what names t in errors. */
 int dist_broadcast_tensor(Tensor *t, int root, const char *what);
 
 /* A new float32 tensor on t's device: t summed over the ranks (t itself
