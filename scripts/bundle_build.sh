@@ -35,10 +35,18 @@ cp "$build"/libengine.so "$out/lib/"
 # the CUDA backend module, next to libengine.so, where the engine looks for
 # it (programs and tests alike; engine/backend_module.h)
 cp "$build"/libengine_cuda.so "$out/lib/"
+# the distributed transports (MPI, NCCL), next to the programs where ./train
+# looks for them (dist/world.c), when the build has them: gpu_check.sh runs
+# the NCCL path with one rank where the GPU machine has mpirun and OpenMPI
+for m in "$build"/libdist_mpi.so "$build"/libdist_nccl.so; do
+    if [ -f "$m" ]; then cp "$m" "$out/build/"; fi
+done
 # every library the binaries load, except the C runtime's and CUDA's own
+# (not the transports': they load only under mpirun, where OpenMPI and NCCL are installed)
 for bin in "$out"/build/train "$out"/build/test "$out"/build/tests/* "$out"/build/bench/* "$out"/lib/libengine.so; do
     ldd "$bin" | awk '$3 ~ /^\// { print $3 }'
-done | sort -u | grep -vE '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libcuda[^/]*|libcudart|libcublas[^/]*|libcudnn[^/]*|libnvrtc[^/]*|libstdc\+\+|libgcc_s)\.so' |
+done | sort -u |
+    grep -vE '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libcuda[^/]*|libcudart|libcublas[^/]*|libcudnn[^/]*|libnvrtc[^/]*|libnccl|libstdc\+\+|libgcc_s)\.so' |
     while read -r lib; do cp -L "$lib" "$out/lib/"; done
 for f in data/MNIST/raw/*-ubyte; do gzip -9 -c "$f" >"$out/mnist/$(basename "$f").gz"; done
 du -sh "$out"
