@@ -17,6 +17,7 @@
 
 #include "dist/tensor_comm.h"
 #include "dist/world.h"
+#include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/scope.h"
@@ -40,8 +41,10 @@ static void piece(const Zero *z, int i, int r, int64_t *lo, int64_t *hi)
     *hi = b < 0 ? 0 : b > numel ? numel : b;
 }
 
-/* Lays out parameters z->n.. of the optimizer (see the top). */
-static void assign(Zero *z)
+/* Lays out parameters z->n.. of the optimizer (see the top). -1 with an
+ * error for a parameter that is not contiguous: its pieces are views of
+ * its flattened storage (the broadcasts write into them). */
+static int assign(Zero *z)
 {
     Optimizer *opt = z->opt;
     size_t cap = (size_t)(opt->n_params ? opt->n_params : 1);
@@ -54,10 +57,13 @@ static void assign(Zero *z)
         for (int k = 0; k < opt->groups[g].n_params; k++) z->params[i++] = opt->groups[g].params[k];
     int64_t total = 0;
     for (i = z->n; i < opt->n_params; i++) {
+        ENGINE_CHECK_INT(tensor_is_contiguous(z->params[i]), "ZeRO: parameter %d (shape %s) is not contiguous", i,
+                         shape_str(z->params[i]->shape));
         z->offset[i] = total;
         total += tensor_numel(z->params[i]);
     }
     for (i = z->n; i < opt->n_params; i++) z->run[i] = total;
+    return 0;
 }
 
 Zero *zero_new(Optimizer *opt)
@@ -65,7 +71,10 @@ Zero *zero_new(Optimizer *opt)
     Zero *z = calloc(1, sizeof *z);
     ENGINE_ASSERT(z != NULL);
     z->opt = opt;
-    assign(z);
+    if (assign(z)) {
+        zero_free(z);
+        return NULL;
+    }
     z->n = opt->n_params;
     return z;
 }
@@ -74,7 +83,7 @@ int zero_extend(Zero *z)
 {
     int first = z->n;
     if (z->opt->n_params == first) return 0;
-    assign(z);
+    if (assign(z)) return -1;
     z->n = z->opt->n_params;
     /* the new parameters have no state yet: they are sharded from the start */
     for (int i = first; i < z->n; i++) {
@@ -116,6 +125,7 @@ int zero_broadcast_params(Zero *z)
 {
     int rc = 0;
     scope_begin();
+    bool mode = no_grad_begin(); /* the views need no graph */
     for (int i = 0; i < z->n && rc == 0; i++)
         for (int r = 0; r < dist_size() && rc == 0; r++) {
             int64_t lo, hi;
@@ -126,6 +136,7 @@ int zero_broadcast_params(Zero *z)
             Tensor *view = flat_range(z->params[i], lo, hi);
             rc = view ? dist_broadcast_tensor(view, r, what) : -1;
         }
+    grad_mode_restore(mode);
     scope_end();
     return rc;
 }

@@ -18,7 +18,8 @@
 typedef struct Zero Zero;
 
 /* Owners for opt's parameters (all groups, in order), whose state is still
- * whole (zero_shard_state shards it). */
+ * whole (zero_shard_state shards it). NULL with an error for a parameter
+ * that is not contiguous. */
 Zero *zero_new(Optimizer *opt);
 void zero_free(Zero *z);
 /* The optimizer gained parameters (trainer.unfreeze_epoch adds a group):

@@ -726,32 +726,34 @@ static void test_load_state_dict_errors(void **state)
     scope_end();
 }
 
-/* Sharded state (ZeRO, optimizer_own): two optimizers that each own one
- * run of the parameters' elements, laid end to end and cut in two as
- * dist/zero.c cuts them, update those elements bit for bit as one
- * optimizer owning everything does, leave the others untouched, and keep
- * state of the run's length alone; every algorithm and option. */
+/* Sharded state (ZeRO, optimizer_own): optimizers that each own one run of
+ * the parameters' elements, laid end to end as dist/zero.c lays them out,
+ * update those elements bit for bit as one optimizer owning everything
+ * does, leave the others untouched, and keep state of the run's length
+ * alone; every algorithm and option. The cuts fall inside the strided
+ * parameter 0 and inside parameter 1. */
 static void test_owned_ranges_match_whole(void **state)
 {
     scope_begin();
     Data d;
     make_data(&d, 23);
+    enum { PARTS = 3 };
     int64_t offset[N_PARAMS], total = 0;
     for (int i = 0; i < N_PARAMS; i++) {
         offset[i] = total;
         total += shape_numel(param_shape(i));
     }
+    const int64_t cut[PARTS + 1] = {0, 7, 23, total};
     for (int c = 0; c < N_OPTIM_CASES; c++) {
-        Tensor *whole_p[N_PARAMS], *part_p[2][N_PARAMS];
+        Tensor *whole_p[N_PARAMS], *part_p[PARTS][N_PARAMS];
         make_params(&d, whole_p);
-        Optimizer *whole = make_optimizer(&optim_cases[c], whole_p), *part[2];
-        int64_t lo[2][N_PARAMS], hi[2][N_PARAMS];
-        for (int k = 0; k < 2; k++) {
+        Optimizer *whole = make_optimizer(&optim_cases[c], whole_p), *part[PARTS];
+        int64_t lo[PARTS][N_PARAMS], hi[PARTS][N_PARAMS];
+        for (int k = 0; k < PARTS; k++) {
             make_params(&d, part_p[k]);
             part[k] = make_optimizer(&optim_cases[c], part_p[k]);
             for (int i = 0; i < N_PARAMS; i++) {
-                int64_t n = shape_numel(param_shape(i));
-                int64_t a = total * k / 2 - offset[i], b = total * (k + 1) / 2 - offset[i];
+                int64_t n = shape_numel(param_shape(i)), a = cut[k] - offset[i], b = cut[k + 1] - offset[i];
                 lo[k][i] = a < 0 ? 0 : a > n ? n : a;
                 hi[k][i] = b < 0 ? 0 : b > n ? n : b;
                 assert_int_equal(optimizer_own(part[k], i, lo[k][i], hi[k][i]), 0);
@@ -760,12 +762,12 @@ static void test_owned_ranges_match_whole(void **state)
         for (int s = 0; s < N_STEPS; s++) {
             set_grads(whole, whole_p, &d, s);
             assert_int_equal(optimizer_step(whole), 0);
-            for (int k = 0; k < 2; k++) {
+            for (int k = 0; k < PARTS; k++) {
                 set_grads(part[k], part_p[k], &d, s);
                 assert_int_equal(optimizer_step(part[k]), 0);
             }
         }
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < PARTS; k++) {
             StateDict sd;
             state_dict_init(&sd);
             char *json = NULL;
@@ -792,7 +794,7 @@ static void test_owned_ranges_match_whole(void **state)
             }
         }
         expect_failure(optimizer_own(part[0], 0, 3, 21) != 0, "elements [3, 21) of parameter 0, which has 20", NULL);
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < PARTS; k++) {
             optimizer_free(part[k]);
             free_params(part_p[k], N_PARAMS);
         }

@@ -343,7 +343,7 @@ int optimizer_own(Optimizer *opt, int index, int64_t lo, int64_t hi)
 
 void optimizer_own_all(Optimizer *opt)
 {
-    for (int i = 0; opt->own && i < opt->n_params; i++) optim_state_clear(&opt->state[i]);
+    for (int i = 0; i < opt->n_params; i++) optim_state_clear(&opt->state[i]);
     free(opt->own);
     opt->own = NULL;
 }

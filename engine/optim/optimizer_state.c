@@ -92,8 +92,6 @@ static int group_of(const Optimizer *opt, int index)
     return -1;
 }
 
-
-
 static int read_group(const Optimizer *opt, const cJSON *jg, int g, ParamGroup *out, const char *what)
 {
     const OptimizerVTable *vt = opt->vt;

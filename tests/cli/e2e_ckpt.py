@@ -3,8 +3,9 @@ Python standard library only, so the tests need no numpy.
 
   e2e_ckpt.py same A B [--with-optimizer]
       exit 0 when the model tensors of A and B (and with --with-optimizer
-      the optimizer's state tensors too) are bit-identical; else lists the
-      tensors that differ, with their largest difference, and exits 1.
+      the optimizer's state tensors, step counts and groups too) are
+      bit-identical; else lists the tensors that differ, with their largest
+      difference, and exits 1.
   e2e_ckpt.py close A B RTOL
       exit 0 when every model tensor of A is within RTOL of B's, relative
       to the largest magnitude of B's tensor (|a - b| <= RTOL * max|b|);
@@ -41,8 +42,8 @@ def values(entry):
 
 
 def same(a_path, b_path, with_optimizer):
-    a, _ = read(a_path)
-    b, _ = read(b_path)
+    a, meta_a = read(a_path)
+    b, meta_b = read(b_path)
     wanted = sorted(k for k in a if with_optimizer or not k.startswith("optimizer."))
     if not wanted:
         print("%s: no tensors to compare" % a_path)
@@ -58,6 +59,12 @@ def same(a_path, b_path, with_optimizer):
             problems.append("%s: differs (max abs difference %g)" % (k, diff))
     extra = sorted(k for k in b if k not in a and (with_optimizer or not k.startswith("optimizer.")))
     problems += ["%s: only in the second file" % k for k in extra]
+    if with_optimizer:
+        # the per-parameter step counts and hyperparameters of the optimizer's JSON
+        opt_a, opt_b = (json.loads(m.get("optimizer", "{}")) for m in (meta_a, meta_b))
+        for key in ("state", "param_groups"):
+            if opt_a.get(key) != opt_b.get(key):
+                problems.append("optimizer JSON '%s' differs: %s vs %s" % (key, opt_a.get(key), opt_b.get(key)))
     for p in problems:
         print(p)
     if not problems:

@@ -141,17 +141,27 @@ if mpi 2 z0.log "${ZARGS[@]}" --set "trainer.save_dir=$T/z0" &&
   check "each rank holds half of the optimizer state ($split: per rank, in all)" \
     awk -v s="$split" 'BEGIN { split(s, v, " "); d = v[1] - v[2]
                                exit !(v[3] > 0 && v[1] + v[2] == v[3] && d <= 3 && d >= -3) }'
-  if mpi 2 z2.log -r "$(ck "$T/z0" checkpoint-epoch1.ckpt)" --set 'distributed={"zero": 1}'; then
+  # (the resumed runs save into new run folders: the newest checkpoint-epoch2 is theirs)
+  newest() { ls -t "$1"/models/*/*/checkpoint-epoch2.ckpt | head -n 1; }
+  if mpi 2 z2.log -r "$(ck "$T/z0" checkpoint-epoch1.ckpt)" --set 'distributed={"zero": 1}' &&
+    [ "$(newest "$T/z0")" != "$(ck "$T/z0" checkpoint-epoch2.ckpt)" ]; then
     check "a whole state resumed with zero 1 is sharded and goes on bit-identically" \
-      ckpt same "$(ck "$T/z0" checkpoint-epoch2.ckpt)" "$(ls -t "$T"/z0/models/*/*/checkpoint-epoch2.ckpt | head -n 1)" --with-optimizer
+      ckpt same "$(ck "$T/z0" checkpoint-epoch2.ckpt)" "$(newest "$T/z0")" --with-optimizer
   else
     fail "resume with zero: $(tail -n 3 z2.log)"
+  fi
+  if mpi 2 z6.log -r "$(ck "$T/z1" checkpoint-epoch1.ckpt)" --set 'distributed={"zero": 1}' &&
+    [ "$(newest "$T/z1")" != "$(ck "$T/z1" checkpoint-epoch2.ckpt)" ]; then
+    check "a ZeRO checkpoint resumed with zero 1 goes on bit-identically" \
+      ckpt same "$(ck "$T/z0" checkpoint-epoch2.ckpt)" "$(newest "$T/z1")" --with-optimizer
+  else
+    fail "ZeRO resume with zero: $(tail -n 3 z6.log)"
   fi
   if train z3.log -r "$(ck "$T/z1" checkpoint-epoch1.ckpt)" --set data_loader.args.batch_size=32; then
     # (one process at batch 32 against 2 ranks at 16 sums the conv gradients in another order; after an
     # epoch of Adam (amsgrad) that rounding shows at about 1e-4: the format is what this checks)
     check "a ZeRO checkpoint resumes in one process (the single-process format)" \
-      ckpt close "$(ls -t "$T"/z1/models/*/*/checkpoint-epoch2.ckpt | head -n 1)" "$(ck "$T/z0" checkpoint-epoch2.ckpt)" 1e-3
+      ckpt close "$(newest "$T/z1")" "$(ck "$T/z0" checkpoint-epoch2.ckpt)" 1e-3
   else
     fail "ZeRO checkpoint in one process: $(tail -n 3 z3.log)"
   fi
