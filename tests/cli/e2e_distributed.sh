@@ -143,20 +143,17 @@ if mpi 2 z0.log "${ZARGS[@]}" --set "trainer.save_dir=$T/z0" &&
                                exit !(v[3] > 0 && v[1] + v[2] == v[3] && d <= 3 && d >= -3) }'
   # (the resumed runs save into new run folders: the newest checkpoint-epoch2 is theirs)
   newest() { ls -t "$1"/models/*/*/checkpoint-epoch2.ckpt | head -n 1; }
-  if mpi 2 z2.log -r "$(ck "$T/z0" checkpoint-epoch1.ckpt)" --set 'distributed={"zero": 1}' &&
-    [ "$(newest "$T/z0")" != "$(ck "$T/z0" checkpoint-epoch2.ckpt)" ]; then
-    check "a whole state resumed with zero 1 is sharded and goes on bit-identically" \
-      ckpt same "$(ck "$T/z0" checkpoint-epoch2.ckpt)" "$(newest "$T/z0")" --with-optimizer
-  else
-    fail "resume with zero: $(tail -n 3 z2.log)"
-  fi
-  if mpi 2 z6.log -r "$(ck "$T/z1" checkpoint-epoch1.ckpt)" --set 'distributed={"zero": 1}' &&
-    [ "$(newest "$T/z1")" != "$(ck "$T/z1" checkpoint-epoch2.ckpt)" ]; then
-    check "a ZeRO checkpoint resumed with zero 1 goes on bit-identically" \
-      ckpt same "$(ck "$T/z0" checkpoint-epoch2.ckpt)" "$(newest "$T/z1")" --with-optimizer
-  else
-    fail "ZeRO resume with zero: $(tail -n 3 z6.log)"
-  fi
+  # resumes epoch 2 from $2's epoch 1 under zero 1; it must end with z0's epoch 2
+  zero_resume() { # log, run folder, what
+    if mpi 2 "$1" -r "$(ck "$2" checkpoint-epoch1.ckpt)" --set 'distributed={"zero": 1}' &&
+      [ "$(newest "$2")" != "$(ck "$2" checkpoint-epoch2.ckpt)" ]; then
+      check "$3" ckpt same "$(ck "$T/z0" checkpoint-epoch2.ckpt)" "$(newest "$2")" --with-optimizer
+    else
+      fail "$3: $(tail -n 3 "$1")"
+    fi
+  }
+  zero_resume z2.log "$T/z0" "a whole state resumed with zero 1 is sharded and goes on bit-identically"
+  zero_resume z6.log "$T/z1" "a ZeRO checkpoint resumed with zero 1 goes on bit-identically"
   if train z3.log -r "$(ck "$T/z1" checkpoint-epoch1.ckpt)" --set data_loader.args.batch_size=32; then
     # (one process at batch 32 against 2 ranks at 16 sums the conv gradients in another order; after an
     # epoch of Adam (amsgrad) that rounding shows at about 1e-4: the format is what this checks)
