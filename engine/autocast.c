@@ -88,16 +88,15 @@ static bool native_lowp = true;
 
 void autocast_set_native_lowp(bool on) { native_lowp = on; }
 
-int autocast_native_lowp(Tensor **const *operands, int n, unsigned native_dtypes)
+int autocast_native_lowp(Tensor **const *operands, int n, AutocastNativeFn native, const void *ctx)
 {
     enum { MAX_OPERANDS = 4 };
-    if (!native_dtypes || !native_lowp || n > MAX_OPERANDS) return 0;
+    if (!native_lowp || n > MAX_OPERANDS) return 0;
     Tensor *ts[MAX_OPERANDS], *lowp[MAX_OPERANDS];
     for (int i = 0; i < n; i++) ts[i] = *operands[i];
     DType compute, out_dtype;
     int rc = plan(AUTOCAST_LOWP, ts, n, &compute, &out_dtype);
-    if (rc <= 0 || !dtype_is_lowp(compute) || out_dtype != compute || !(native_dtypes & DTYPE_BIT(compute)))
-        return rc < 0 ? -1 : 0;
+    if (rc <= 0 || !dtype_is_lowp(compute) || out_dtype != compute) return rc < 0 ? -1 : 0;
     const Tensor *first = NULL;
     for (int i = 0; i < n; i++) {
         if (!ts[i]) continue;
@@ -105,6 +104,7 @@ int autocast_native_lowp(Tensor **const *operands, int n, unsigned native_dtypes
         if (!first) first = ts[i];
         else if (!device_equal(tensor_device(ts[i]), tensor_device(first))) return 0; /* the usual path says why */
     }
+    if (!native(compute, ctx)) return 0;
     for (int i = 0; i < n; i++) {
         lowp[i] = ts[i] ? tensor_to_dtype(ts[i], compute) : NULL;
         if (ts[i] && !lowp[i]) return -1;

@@ -58,17 +58,19 @@ typedef enum {
  * -1 with an error. */
 int autocast_prepare(AutocastKind kind, Tensor *const *ts, int n, Tensor **f32_inputs, DType *out_dtype);
 
-/* The bit of dtype dt in a set of dtypes (autocast_native_lowp). */
-#define DTYPE_BIT(dt) (1u << (unsigned)(dt))
+/* Whether the caller's backend runs its op natively in dt (bf16 or f16);
+ * ctx is the caller's. */
+typedef bool (*AutocastNativeFn)(DType dt, const void *ctx);
 
 /* For ops with native low-precision kernels (linear, mm, conv2d), on the
  * addresses of their n operand variables: 1 when the op computes in bf16 or
- * f16 here (autocast, or low-precision operands outside autocast) and that
- * dtype is in native_dtypes (DTYPE_BIT of each dtype the caller's backend
- * runs this op in natively), with each floating operand replaced by its
- * cast to that dtype (differentiable; NULL operands stay NULL); 0, changing
- * nothing, when the op takes its usual way; -1 with an error. */
-int autocast_native_lowp(Tensor **const *operands, int n, unsigned native_dtypes);
+ * f16 here (autocast, or low-precision operands outside autocast) and
+ * native(that dtype, ctx) says the backend runs it so, with each floating
+ * operand replaced by its cast to that dtype (differentiable; NULL operands
+ * stay NULL); 0, changing nothing, when the op takes its usual way; -1 with
+ * an error. native is asked only then: an f32 op never makes the backend
+ * look for its low-precision kernels. */
+int autocast_native_lowp(Tensor **const *operands, int n, AutocastNativeFn native, const void *ctx);
 /* Native low-precision kernels on (the default) or off: off, those ops are
  * emulated in f32 as every other low-precision op (for tests and A/B
  * benchmarks). */

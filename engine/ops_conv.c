@@ -222,20 +222,25 @@ static int conv2d_backward(Node *n, Tensor *g, Tensor **gin)
     return 0;
 }
 
-/* The low dtypes in which x's backend runs this layer's convolutions
- * natively (autocast_native_lowp). */
-static unsigned native_conv_dtypes(const Tensor *x, const Tensor *w, ConvParams p)
+typedef struct {
+    const Tensor *x, *w;
+    ConvParams p;
+} ConvLayer;
+
+/* Whether the backend of the layer's input runs its convolutions natively
+ * in dt (autocast_native_lowp). */
+static bool conv_native(DType dt, const void *ctx)
 {
-    const Backend *be = backend_of(x);
-    if (!be->conv2d_lowp_native) return 0;
-    return (be->conv2d_lowp_native(x, w, p, DT_BF16) ? DTYPE_BIT(DT_BF16) : 0) |
-           (be->conv2d_lowp_native(x, w, p, DT_F16) ? DTYPE_BIT(DT_F16) : 0);
+    const ConvLayer *l = ctx;
+    const Backend *be = backend_of(l->x);
+    return be->conv2d_lowp_native && be->conv2d_lowp_native(l->x, l->w, l->p, dt);
 }
 
 Tensor *f_conv2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
 {
     if (!x || !weight) return NULL;
-    int native = autocast_native_lowp((Tensor **[]){&x, &weight, &bias}, 3, native_conv_dtypes(x, weight, p));
+    ConvLayer layer = {x, weight, p};
+    int native = autocast_native_lowp((Tensor **[]){&x, &weight, &bias}, 3, conv_native, &layer);
     if (native < 0) return NULL;
     if (!native) AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_conv2d(ac_in_[0], ac_in_[1], ac_in_[2], p), x, weight, bias);
     Shape y_shape;

@@ -116,14 +116,12 @@ static int matmul_backward(Node *n, Tensor *g_out, Tensor **gin)
     return 0;
 }
 
-/* The low dtypes in which t's backend runs products natively
+/* Whether the backend of t (a tensor) runs products natively in dt
  * (autocast_native_lowp). */
-static unsigned native_product_dtypes(const Tensor *t)
+static bool products_native(DType dt, const void *t)
 {
     const Backend *be = backend_of(t);
-    if (!be->matmul_lowp || !be->matmul_lowp_native) return 0;
-    return (be->matmul_lowp_native(DT_BF16) ? DTYPE_BIT(DT_BF16) : 0) |
-           (be->matmul_lowp_native(DT_F16) ? DTYPE_BIT(DT_F16) : 0);
+    return be->matmul_lowp && be->matmul_lowp_native && be->matmul_lowp_native(dt);
 }
 
 /* dtype and device checks shared by the products. */
@@ -145,7 +143,7 @@ static bool check_operands(Tensor *a, Tensor *b, DType dtype, const char *op)
 Tensor *t_mm(Tensor *a, Tensor *b)
 {
     if (!a || !b) return NULL;
-    int native = autocast_native_lowp((Tensor **[]){&a, &b}, 2, native_product_dtypes(a));
+    int native = autocast_native_lowp((Tensor **[]){&a, &b}, 2, products_native, a);
     if (native < 0) return NULL;
     if (!native) AUTOCAST_DISPATCH(AUTOCAST_LOWP, 2, t_mm(ac_in_[0], ac_in_[1]), a, b);
     if (!check_operands(a, b, native ? a->dtype : DT_F32, "mm")) return NULL;
@@ -218,7 +216,7 @@ static int linear_backward(Node *n, Tensor *g, Tensor **gin)
 Tensor *f_linear(Tensor *x, Tensor *weight, Tensor *bias)
 {
     if (!x || !weight) return NULL;
-    int native = autocast_native_lowp((Tensor **[]){&x, &weight, &bias}, 3, native_product_dtypes(x));
+    int native = autocast_native_lowp((Tensor **[]){&x, &weight, &bias}, 3, products_native, x);
     if (native < 0) return NULL;
     if (!native) AUTOCAST_DISPATCH(AUTOCAST_LOWP, 3, f_linear(ac_in_[0], ac_in_[1], ac_in_[2]), x, weight, bias);
     DType dtype = native ? x->dtype : DT_F32;
