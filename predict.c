@@ -30,6 +30,7 @@
 #include "engine/serialize/regular_file.h"
 #include "model/model.h"
 #include "parse_config.h"
+#include "utils/crash_report.h"
 #include "utils/prepare_device.h"
 #include "utils/threads.h"
 
@@ -432,6 +433,10 @@ done:
 int main(int argc, char **argv)
 {
     prefer_passive_omp_waiting(argv);
+    if (crash_report_install("predict")) {
+        fprintf(stderr, "error: %s\n", engine_last_error());
+        return 1;
+    }
     PredictArgs pa;
     bool exit_now = false;
     int rc = take_predict_args(&argc, argv, &pa);

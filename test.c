@@ -23,6 +23,7 @@
 #include "model/metric.h"
 #include "model/model.h"
 #include "base/checkpoint.h"
+#include "utils/crash_report.h"
 #include "utils/criterion_config.h"
 #include "utils/fs.h"
 #include "parse_config.h"
@@ -258,6 +259,10 @@ static void take_confusion_option(int *argc, char **argv, const char **dir)
 int main(int argc, char **argv)
 {
     prefer_passive_omp_waiting(argv);
+    if (crash_report_install("test")) {
+        fprintf(stderr, "error: %s\n", engine_last_error());
+        return 1;
+    }
     bool exit_now;
     const char *confusion_dir = NULL;
     take_confusion_option(&argc, argv, &confusion_dir);

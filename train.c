@@ -18,6 +18,7 @@
 #include "model/metric.h"
 #include "model/model.h"
 #include "trainer/trainer.h"
+#include "utils/crash_report.h"
 #include "utils/criterion_config.h"
 #include "utils/interrupt.h"
 #include "utils/optim_config.h"
@@ -193,6 +194,10 @@ done:
 int main(int argc, char **argv)
 {
     prefer_passive_omp_waiting(argv);
+    if (crash_report_install("train")) {
+        fprintf(stderr, "error: %s\n", engine_last_error());
+        return 1;
+    }
     if (interrupt_install()) {
         fprintf(stderr, "error: %s\n", engine_last_error());
         return 1;

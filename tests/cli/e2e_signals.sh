@@ -167,4 +167,20 @@ if train stale.log "${ARGS[@]}" --set "trainer.save_dir=$T/straight" --set train
 else
   fail "the run that cleans up"
 fi
+# A crash (SIGABRT, which glibc raises on heap corruption) says which signal and where, and keeps its exit status.
+if ldd "$TRAIN" | grep -qE 'libasan|libtsan'; then
+  echo "        (crash report: not in sanitizer builds, whose own reports stay)"
+else
+  (ulimit -c 0; exec "$TRAIN" "${ARGS[@]}" --set "trainer.save_dir=$T/crash") >crash.log 2>crash.err &
+  pid=$!
+  sleep 0.5
+  kill -ABRT "$pid"
+  rc=0
+  wait "$pid" || rc=$?
+  if [ "$rc" -eq 134 ] && grep -q "^train: crashed with SIGABRT" crash.err && grep -qE '\(\+0x[0-9a-f]+\)' crash.err; then
+    pass "a crash prints its signal and the stack (exit status 134)"
+  else
+    fail "SIGABRT: exit status $rc (expected 134), stderr: $(tail -n 3 crash.err | tr '\n' ' ')"
+  fi
+fi
 finish
