@@ -43,8 +43,8 @@ static void on_crash(int sig)
     void *frames[MAX_FRAMES];
     int n = backtrace(frames, MAX_FRAMES);
     backtrace_symbols_fd(frames, n, STDERR_FILENO);
-    /* the default action: a core where enabled, and the exit status of the signal */
-    signal(sig, SIG_DFL);
+    /* SA_RESETHAND has restored the default action: a core where enabled,
+     * and the exit status of the signal */
     raise(sig);
 }
 

@@ -173,7 +173,8 @@ if ldd "$TRAIN" | grep -qE 'libasan|libtsan'; then
 else
   (ulimit -c 0; exec "$TRAIN" "${ARGS[@]}" --set "trainer.save_dir=$T/crash") >crash.log 2>crash.err &
   pid=$!
-  sleep 0.5
+  # its first output comes after the handlers are installed (a loaded machine may take a while to get there)
+  for _ in $(seq 300); do [ -s crash.log ] && break; sleep 0.1; done
   kill -ABRT "$pid"
   rc=0
   wait "$pid" || rc=$?
