@@ -384,47 +384,71 @@ static inline __attribute__((always_inline)) void direct_forward_block(const flo
     }
 }
 
+/* What every sample of a direct forward shares: the taps' offsets in U and
+ * the weights and biases by group and block of DOB output channels,
+ * [groups][blocks][k][DOB] and [groups][blocks][DOB], zero padded. */
+typedef struct {
+    int64_t k, vecs, blocks;
+    int64_t *off;
+    float *wb, *bb;
+} DirectPlan;
+
+static DirectPlan direct_plan(const ConvGeom *g, const float *pw, const float *pb)
+{
+    DirectPlan d = {.k = g->cg * g->kh * g->kw, .vecs = (g->l + 15) / 16, .blocks = (g->og + DOB - 1) / DOB};
+    d.off = tap_offsets(g);
+    d.wb = calloc((size_t)(g->groups * d.blocks * DOB * (d.k + 1)), sizeof(float));
+    ENGINE_ASSERT(d.wb != NULL);
+    d.bb = d.wb + g->groups * d.blocks * d.k * DOB;
+    for (int64_t o = 0; o < g->o; o++) {
+        int64_t grp = o / g->og, og = o % g->og, blk = grp * d.blocks + og / DOB;
+        for (int64_t tap = 0; tap < d.k; tap++) d.wb[(blk * d.k + tap) * DOB + og % DOB] = pw[o * d.k + tap];
+        d.bb[blk * DOB + og % DOB] = pb ? pb[o] : 0.0f;
+    }
+    return d;
+}
+
+static void direct_plan_free(DirectPlan *d)
+{
+    free(d->wb);
+    free(d->off);
+}
+
+/* Sample n's output planes yn [O][L], with u the thread's alloc_direct_u. */
+static void direct_sample(const DirectPlan *d, const ConvGeom *g, const float *px, int64_t n, float *u, float *yn)
+{
+    for (int64_t grp = 0; grp < g->groups; grp++) {
+        float *xg = (float *)px + (n * g->c + grp * g->cg) * g->h * g->w;
+        /* the identity reads x itself, which may end right after the last
+         * plane: its last vectors go through a padded copy */
+        if (g->identity) memcpy(u, xg, sizeof(float) * (size_t)(g->cg * g->h * g->w));
+        else unfold_map(xg, u, g, true);
+        float *yg = yn + grp * g->og * g->l;
+        for (int64_t blk = 0; blk < d->blocks; blk++) {
+            const float *wblk = d->wb + (grp * d->blocks + blk) * d->k * DOB, *bblk = d->bb + (grp * d->blocks + blk) * DOB;
+            int64_t o0 = blk * DOB, ob = g->og - o0 < DOB ? g->og - o0 : DOB, v = 0;
+            for (; v + DT <= d->vecs; v += DT)
+                direct_forward_block(u, d->off, d->k, wblk, bblk, yg, g->l, o0, ob, 16 * v, DT);
+            for (; v < d->vecs; v++) direct_forward_block(u, d->off, d->k, wblk, bblk, yg, g->l, o0, ob, 16 * v, 1);
+        }
+    }
+}
+
 static bool direct_forward(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
 {
     ConvGeom g = conv_geom(x, y, w, p);
     if (!direct_ok(&g)) return false;
-    const int64_t k = g.cg * g.kh * g.kw, vecs = (g.l + 15) / 16, blocks = (g.og + DOB - 1) / DOB;
-    const float *px = tensor_f32(x), *pw = tensor_f32(w), *pb = bias ? tensor_f32(bias) : NULL;
+    const float *px = tensor_f32(x);
     float *py = tensor_f32(y);
-    int64_t *off = tap_offsets(&g);
-    /* weights and biases by group and block of DOB output channels:
-     * [groups][blocks][k][DOB], zero padded */
-    float *wb = calloc((size_t)(g.groups * blocks * DOB * (k + 1)), sizeof(float));
-    ENGINE_ASSERT(wb != NULL);
-    float *bb = wb + g.groups * blocks * k * DOB;
-    for (int64_t o = 0; o < g.o; o++) {
-        int64_t grp = o / g.og, og = o % g.og, blk = grp * blocks + og / DOB;
-        for (int64_t tap = 0; tap < k; tap++) wb[(blk * k + tap) * DOB + og % DOB] = pw[o * k + tap];
-        bb[blk * DOB + og % DOB] = pb ? pb[o] : 0.0f;
-    }
+    DirectPlan d = direct_plan(&g, tensor_f32(w), bias ? tensor_f32(bias) : NULL);
 #pragma omp parallel if (direct_parallel(&g))
     {
-        /* the identity reads x itself, which may end right after the last
-         * plane: its last vectors go through a padded copy */
         float *u = alloc_direct_u(&g);
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < g.n; n++)
-            for (int64_t grp = 0; grp < g.groups; grp++) {
-                float *xg = (float *)px + (n * g.c + grp * g.cg) * g.h * g.w;
-                if (g.identity) memcpy(u, xg, sizeof(float) * (size_t)(g.cg * g.h * g.w));
-                else unfold_map(xg, u, &g, true);
-                float *yg = py + (n * g.o + grp * g.og) * g.l;
-                for (int64_t blk = 0; blk < blocks; blk++) {
-                    const float *wblk = wb + (grp * blocks + blk) * k * DOB, *bblk = bb + (grp * blocks + blk) * DOB;
-                    int64_t o0 = blk * DOB, ob = g.og - o0 < DOB ? g.og - o0 : DOB, v = 0;
-                    for (; v + DT <= vecs; v += DT) direct_forward_block(u, off, k, wblk, bblk, yg, g.l, o0, ob, 16 * v, DT);
-                    for (; v < vecs; v++) direct_forward_block(u, off, k, wblk, bblk, yg, g.l, o0, ob, 16 * v, 1);
-                }
-            }
+        for (int64_t n = 0; n < g.n; n++) direct_sample(&d, &g, px, n, u, py + n * g.o * g.l);
         free_floats(u);
     }
-    free(wb);
-    free(off);
+    direct_plan_free(&d);
     return true;
 }
 

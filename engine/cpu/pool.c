@@ -286,6 +286,13 @@ static bool is_2x2_stride_2(PoolParams p, int64_t h, int64_t w, int64_t oh, int6
            p.padding[1] == 0 && 2 * oh <= h && 2 * ow <= w;
 }
 
+void cpu_max_pool2d_plane(const float *xp, int64_t h, int64_t w, int64_t oh, int64_t ow, PoolParams p, float *po,
+                          uint8_t *codes)
+{
+    if (is_2x2_stride_2(p, h, w, oh, ow)) max_pool_2x2(xp, w, oh, ow, po, codes);
+    else max_pool_windows(xp, h, w, oh, ow, p, po, (MaxIndices){codes, NULL});
+}
+
 void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p)
 {
     int64_t planes = x->shape.d[0] * x->shape.d[1], h = x->shape.d[2], w = x->shape.d[3];
@@ -293,13 +300,11 @@ void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p)
     const float *px = tensor_f32(x);
     float *po = tensor_f32(out);
     MaxIndices ix = max_indices_of(indices);
-    bool fast_2x2 = is_2x2_stride_2(p, h, w, oh, ow) && !ix.plane;
 #pragma omp parallel for if (planes * h * w > CPU_PARALLEL_GRAIN)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = px + pl * h * w;
-        MaxIndices at = {ix.codes ? ix.codes + pl * ohw : NULL, ix.plane ? ix.plane + pl * ohw : NULL};
-        if (fast_2x2) max_pool_2x2(xp, w, oh, ow, po + pl * ohw, at.codes);
-        else max_pool_windows(xp, h, w, oh, ow, p, po + pl * ohw, at);
+        if (ix.plane) max_pool_windows(xp, h, w, oh, ow, p, po + pl * ohw, (MaxIndices){NULL, ix.plane + pl * ohw});
+        else cpu_max_pool2d_plane(xp, h, w, oh, ow, p, po + pl * ohw, ix.codes ? ix.codes + pl * ohw : NULL);
     }
 }
 
@@ -361,25 +366,30 @@ static void max_pool_windows_backward(float *gxp, int64_t h, int64_t w, const fl
         }
 }
 
+void cpu_max_pool2d_plane_backward(float *gxp, int64_t h, int64_t w, const float *gp, const uint8_t *codes, int64_t oh,
+                                   int64_t ow, PoolParams p)
+{
+#ifdef POOL_AVX512
+    if (is_2x2_stride_2(p, h, w, oh, ow)) {
+        max_pool_2x2_backward(gxp, h, w, gp, codes, oh, ow);
+        return;
+    }
+#endif
+    max_pool_windows_backward(gxp, h, w, gp, (MaxIndices){(uint8_t *)codes, NULL}, oh, ow, p);
+}
+
 void cpu_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices, PoolParams p)
 {
     int64_t planes = gx->shape.d[0] * gx->shape.d[1], h = gx->shape.d[2], w = gx->shape.d[3], hw = h * w;
     int64_t oh = g->shape.d[2], ow = g->shape.d[3], ohw = oh * ow;
     const float *pg = tensor_f32(g);
     MaxIndices ix = max_indices_of(indices);
-#ifdef POOL_AVX512
-    bool fast_2x2 = is_2x2_stride_2(p, h, w, oh, ow) && ix.codes;
-#endif
     float *pgx = tensor_f32(gx);
 #pragma omp parallel for if (planes * hw > CPU_PARALLEL_GRAIN)
     for (int64_t pl = 0; pl < planes; pl++) {
-        MaxIndices at = {ix.codes ? ix.codes + pl * ohw : NULL, ix.plane ? ix.plane + pl * ohw : NULL};
-#ifdef POOL_AVX512
-        if (fast_2x2) {
-            max_pool_2x2_backward(pgx + pl * hw, h, w, pg + pl * ohw, at.codes, oh, ow);
-            continue;
-        }
-#endif
-        max_pool_windows_backward(pgx + pl * hw, h, w, pg + pl * ohw, at, oh, ow, p);
+        if (ix.plane)
+            max_pool_windows_backward(pgx + pl * hw, h, w, pg + pl * ohw, (MaxIndices){NULL, ix.plane + pl * ohw}, oh,
+                                      ow, p);
+        else cpu_max_pool2d_plane_backward(pgx + pl * hw, h, w, pg + pl * ohw, ix.codes + pl * ohw, oh, ow, p);
     }
 }

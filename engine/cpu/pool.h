@@ -14,6 +14,13 @@ void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p)
 /* gx = 0, then g scattered (added) to the recorded indices; p is the
  * forward's (windows that cannot overlap need no zeroing pass first). */
 void cpu_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices, PoolParams p);
+/* The same on one plane [h][w] with u8 window codes (codes NULL: none
+ * written), for kernels that pool a plane of their own output while it is
+ * in cache (the fused conv2d + max_pool2d, conv.h). */
+void cpu_max_pool2d_plane(const float *xp, int64_t h, int64_t w, int64_t oh, int64_t ow, PoolParams p, float *po,
+                          uint8_t *codes);
+void cpu_max_pool2d_plane_backward(float *gxp, int64_t h, int64_t w, const float *gp, const uint8_t *codes, int64_t oh,
+                                   int64_t ow, PoolParams p);
 void cpu_avg_pool2d(Tensor *out, const Tensor *x, PoolParams p);
 void cpu_avg_pool2d_backward(Tensor *gx, const Tensor *g, PoolParams p);
 /* Windows [floor(i * H / oh), ceil((i + 1) * H / oh)) as in PyTorch. */
