@@ -146,6 +146,12 @@ typedef struct {
 /* stride defaults to kernel as in PyTorch: pass stride 0 for that. */
 PoolParams pool_params(int kernel, int stride, int padding);
 Tensor *f_max_pool2d(Tensor *x, PoolParams p);
+/* max_pool2d(conv2d(x, weight, bias, cp), pp), in one pass where the
+ * backend fuses them (the CPU, for the layers of its direct convolution,
+ * such as MnistModel's conv1): the convolution's output is then never
+ * stored. Otherwise the two ops. The same values and gradients either way
+ * (the bias gradient to rounding: it sums the pooled gradient). */
+Tensor *f_conv2d_max_pool2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams cp, PoolParams pp);
 Tensor *f_avg_pool2d(Tensor *x, PoolParams p);
 Tensor *f_adaptive_avg_pool2d(Tensor *x, int64_t out_h, int64_t out_w);
 

@@ -2,10 +2,12 @@
  * other's adjoint, so three kernels (convolution, its transpose and the
  * weight gradient) serve both ops in both directions. */
 #include <stdio.h>
+#include <string.h>
 
 #include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/pool_shape.h"
 
 ConvParams conv_params_default(void)
 {
@@ -265,6 +267,96 @@ Tensor *f_conv2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams p)
         save_params(n, p);
     }
     return tensor_to_dtype(y, dtype);
+}
+
+/* ---- conv2d fused with max_pool2d ---- */
+
+/* The backward's parameters, both sets, kept bytewise in the node's ints. */
+_Static_assert(sizeof(ConvParams) + sizeof(PoolParams) <= sizeof(((Node *)0)->ints), "a node keeps both parameters");
+
+static void save_fused_params(Node *n, ConvParams cp, PoolParams pp)
+{
+    memcpy(n->ints, &cp, sizeof cp);
+    memcpy((char *)n->ints + sizeof cp, &pp, sizeof pp);
+}
+
+static void load_fused_params(const Node *n, ConvParams *cp, PoolParams *pp)
+{
+    memcpy(cp, n->ints, sizeof *cp);
+    memcpy(pp, (const char *)n->ints + sizeof *cp, sizeof *pp);
+}
+
+/* saved: x, w and the pooling's window codes; shape: the convolution's
+ * output. The weight gradient comes from the pooled gradient, one sample's
+ * planes at a time; the input gradient needs the whole output gradient, so
+ * with it the pooling's backward expands that first. */
+static int conv2d_max_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
+{
+    ConvParams cp;
+    PoolParams pp;
+    load_fused_params(n, &cp, &pp);
+    Tensor *x = n->saved[0], *w = n->saved[1], *codes = n->saved[2];
+    Tensor *gc = t_contiguous(g);
+    if (!gc) return -1;
+    if (n->needs_grad[0]) {
+        Tensor *gy = tensor_empty(n->shape, DT_F32, tensor_device(gc));
+        if (!gy) return -1;
+        NEED_KERNEL_INT(gy, max_pool2d_backward);
+        backend_of(gy)->max_pool2d_backward(gy, gc, codes, pp);
+        if (!(gin[0] = conv_transpose_raw(gy, w, NULL, cp, x->shape))) return -1;
+        if (n->needs_grad[1] && !(gin[1] = weight_grad_raw(x, gy, cp, w->shape))) return -1;
+    } else if (n->needs_grad[1]) {
+        Tensor *gw = tensor_empty(w->shape, DT_F32, tensor_device(x));
+        if (!gw) return -1;
+        NEED_KERNEL_INT(gw, conv2d_max_pool2d_weight_grad);
+        backend_of(gw)->conv2d_max_pool2d_weight_grad(gw, x, gc, codes, n->shape, cp, pp);
+        gin[1] = gw;
+    }
+    /* each pooled gradient lands on one output cell: the bias gradient is their sum */
+    if (n->needs_grad[2] && !(gin[2] = t_sum(gc, bias_dims, 3, false))) return -1;
+    return 0;
+}
+
+/* Whether the fused kernels may take the op at all: f32 operands outside
+ * autocast on a backend that has them (the layer itself is the backend's
+ * question, after the checks). */
+static bool may_fuse(Tensor *x, Tensor *w, Tensor *bias)
+{
+    return backend_of(x)->conv2d_max_pool2d_fused && !autocast_state().enabled && x->dtype == DT_F32 &&
+           w->dtype == DT_F32 && (!bias || bias->dtype == DT_F32) && x->shape.ndim == 4 && w->shape.ndim == 4;
+}
+
+Tensor *f_conv2d_max_pool2d(Tensor *x, Tensor *weight, Tensor *bias, ConvParams cp, PoolParams pp)
+{
+    if (!x || !weight) return NULL;
+    if (!may_fuse(x, weight, bias)) return f_max_pool2d(f_conv2d(x, weight, bias, cp), pp);
+    Shape y_shape, out_shape;
+    if (!check_args("conv2d", x, weight, bias, cp, false, DT_F32) ||
+        !output_shape("conv2d", x, weight, cp, false, &y_shape) ||
+        !check_work_size("conv2d", x->shape, y_shape, weight->shape, cp) ||
+        !pool_output_shape("max_pool2d", y_shape, &pp, &out_shape))
+        return NULL;
+    Tensor *xc = contiguous_nograd(x), *wc = contiguous_nograd(weight), *bc = contiguous_nograd(bias);
+    if (!xc || !wc || (bias && !bc)) return NULL;
+    const Backend *be = backend_of(xc);
+    if (!be->conv2d_max_pool2d_fused(xc, wc, y_shape, cp, pp)) return f_max_pool2d(f_conv2d(x, weight, bias, cp), pp);
+    /* the codes serve only the backward: none without one */
+    bool backward = autograd_would_record(3, (Tensor *[]){x, weight, bias});
+    Tensor *out = tensor_empty(out_shape, DT_F32, tensor_device(x));
+    Tensor *codes = backward ? tensor_empty(out_shape, DT_U8, tensor_device(x)) : NULL;
+    if (!out || (backward && !codes)) return NULL;
+    NEED_KERNEL(out, conv2d_max_pool2d);
+    be->conv2d_max_pool2d(out, codes, xc, wc, bc, y_shape, cp, pp);
+    Node *n = autograd_record("ConvolutionMaxPool2DBackward", conv2d_max_pool2d_backward, out, 3,
+                              (Tensor *[]){x, weight, bias});
+    if (n) {
+        n->saved[0] = xc;
+        n->saved[1] = wc;
+        n->saved[2] = codes;
+        n->shape = y_shape;
+        save_fused_params(n, cp, pp);
+    }
+    return out;
 }
 
 /* ---- conv_transpose2d ---- */

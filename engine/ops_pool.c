@@ -3,6 +3,7 @@
 #include "engine/autocast.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/pool_shape.h"
 
 PoolParams pool_params(int kernel, int stride, int padding)
 {
@@ -32,11 +33,8 @@ static bool check_input(const char *op, Tensor *x)
     return true;
 }
 
-/* Resolves stride 0 to the kernel, checks the parameters and computes the
- * output shape; false with an error naming the sizes otherwise. */
-static bool pool_setup(const char *op, Tensor *x, PoolParams *p, Shape *out)
+bool pool_output_shape(const char *op, Shape in, PoolParams *p, Shape *out)
 {
-    if (!check_input(op, x)) return false;
     for (int i = 0; i < 2; i++) {
         if (p->stride[i] == 0) p->stride[i] = p->kernel[i];
         if (p->kernel[i] <= 0)
@@ -53,16 +51,22 @@ static bool pool_setup(const char *op, Tensor *x, PoolParams *p, Shape *out)
                                 op, p->padding[0], p->padding[1], p->kernel[0], p->kernel[1]),
                    false;
     }
-    int64_t oh = pool_output_size(x->shape.d[2], p->kernel[0], p->stride[0], p->padding[0], p->ceil_mode);
-    int64_t ow = pool_output_size(x->shape.d[3], p->kernel[1], p->stride[1], p->padding[1], p->ceil_mode);
+    int64_t oh = pool_output_size(in.d[2], p->kernel[0], p->stride[0], p->padding[0], p->ceil_mode);
+    int64_t ow = pool_output_size(in.d[3], p->kernel[1], p->stride[1], p->padding[1], p->ceil_mode);
     if (oh <= 0 || ow <= 0)
         return engine_error("%s: given input of size %s, calculated output size (%lld x %lld) is too small "
                             "(kernel size (%d, %d), stride (%d, %d), padding (%d, %d))",
-                            op, shape_str(x->shape), (long long)oh, (long long)ow, p->kernel[0], p->kernel[1],
+                            op, shape_str(in), (long long)oh, (long long)ow, p->kernel[0], p->kernel[1],
                             p->stride[0], p->stride[1], p->padding[0], p->padding[1]),
                false;
-    *out = SHAPE(x->shape.d[0], x->shape.d[1], oh, ow);
+    *out = SHAPE(in.d[0], in.d[1], oh, ow);
     return true;
+}
+
+/* The input checks, then pool_output_shape. */
+static bool pool_setup(const char *op, Tensor *x, PoolParams *p, Shape *out)
+{
+    return check_input(op, x) && pool_output_shape(op, x->shape, p, out);
 }
 
 static Tensor *contiguous_nograd(Tensor *t)

@@ -17,7 +17,8 @@ static Tensor *mnist_model_forward(Module *m, Tensor *x)
 {
     PoolParams pool2 = pool_params(2, 0, 0);
     double p = *(const double *)m->impl; /* the dropout probability */
-    x = t_relu(f_max_pool2d(child(m, "conv1", x), pool2));
+    /* conv1's output planes are 4.6x conv2's: pooled as they are made */
+    x = t_relu(nn_conv2d_max_pool2d(module_get_child(m, "conv1"), x, pool2));
     x = t_relu(f_max_pool2d(child(m, "conv2_drop", child(m, "conv2", x)), pool2));
     x = t_view(x, SHAPE(-1, 320));
     x = t_relu(child(m, "fc1", x));

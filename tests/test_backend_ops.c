@@ -556,6 +556,41 @@ static void add_conv_cases(void)
              "output_padding past the stride", 0);
 }
 
+/* conv2d then max_pool2d, fused where the backend fuses them. An input
+ * that needs no gradient (a network's first layer) takes the fused weight
+ * gradient; one that needs it expands the whole output gradient first. */
+static Tensor *run_conv2d_max_pool2d(Tensor **in, void *ctx)
+{
+    return f_conv2d_max_pool2d(in[0], in[1], in[2], ctx_case(ctx)->conv, ctx_case(ctx)->pool);
+}
+
+/* Not on bf16/f16 inputs: rounding the convolution's output makes ties
+ * in the windows, which the f32 reference settles elsewhere (a gradient on
+ * another cell). Not fused there either. */
+static void add_conv_pool(Shape x, bool x_grad, Shape w, bool bias, ConvParams cp, PoolParams pp, const char *note,
+                          unsigned flags)
+{
+    InputSpec b = bias ? X(w.d[0]) : NONE;
+    add((OpCase){.op = "f_conv2d_max_pool2d", .note = note, .run = run_conv2d_max_pool2d, .n_in = 3,
+                 .in = {{.kind = IN_NORMAL, .grad = x_grad, .shape = x}, {.kind = IN_NORMAL, .grad = true, .shape = w}, b},
+                 .conv = cp, .pool = pp, .layout_tol = 1e-5, .fd_tol = 2e-2, .flags = flags, .family = FAM_CONV});
+}
+
+static void add_conv_pool_cases(void)
+{
+    ConvParams plain = conv_p(1, 1, 0, 0, 1, 1, 1, 0, 0);
+    add_conv_pool(SHAPE(6, 1, 28, 28), false, SHAPE(10, 1, 5, 5), true, plain, pool_p(2, 2, 2, 2, 0, 0, false, true),
+                  "MnistModel conv1, k2 s2", F_NO_FD); /* 8640 windows: some near ties for the differences */
+    add_conv_pool(SHAPE(2, 3, 9, 9), true, SHAPE(4, 3, 3, 3), true, conv_p(1, 1, 1, 1, 1, 1, 1, 0, 0),
+                  pool_p(3, 3, 2, 2, 1, 1, false, true), "input gradient, k3 s2 p1 (overlapping)", 0);
+    add_conv_pool(SHAPE(3, 2, 11, 10), false, SHAPE(5, 2, 3, 2), true, conv_p(2, 1, 1, 0, 1, 2, 1, 0, 0),
+                  pool_p(3, 2, 2, 1, 1, 0, true, true), "conv s2,1 d1,2, pool k3x2 s2x1 p1x0 ceil", 0);
+    add_conv_pool(SHAPE(2, 4, 9, 9), false, SHAPE(6, 2, 3, 3), false, conv_p(1, 1, 0, 0, 1, 1, 2, 0, 0),
+                  pool_p(2, 2, 2, 2, 0, 0, false, true), "groups 2, no bias, odd planes", 0);
+    add_conv_pool(SHAPE(2, 20, 8, 8), false, SHAPE(3, 20, 5, 5), true, plain, pool_p(2, 2, 2, 2, 0, 0, false, true),
+                  "500 taps: not fused", 0);
+}
+
 /* ---------------- pooling ---------------- */
 
 static Tensor *run_max_pool2d(Tensor **in, void *ctx) { return f_max_pool2d(in[0], ctx_case(ctx)->pool); }
@@ -1012,6 +1047,7 @@ static void build_cases(void)
     add_reduction_cases();
     add_linalg_cases();
     add_conv_cases();
+    add_conv_pool_cases();
     add_pool_cases();
     add_norm_cases();
     add_index_cases();
@@ -1633,6 +1669,11 @@ SPY(matmul, (Tensor *out, CT *a, CT *b, bool accumulate), (out, a, b, accumulate
 SPY(conv2d, (Tensor *y, CT *x, CT *w, CT *bias, ConvParams p), (y, x, w, bias, p))
 SPY(conv2d_transpose, (Tensor *x, CT *y, CT *w, CT *bias, ConvParams p), (x, y, w, bias, p))
 SPY(conv2d_weight_grad, (Tensor *gw, CT *x, CT *gy, ConvParams p), (gw, x, gy, p))
+SPY_RET(bool, conv2d_max_pool2d_fused, (CT *x, CT *w, Shape y, ConvParams cp, PoolParams pp), (x, w, y, cp, pp))
+SPY(conv2d_max_pool2d, (Tensor *out, Tensor *codes, CT *x, CT *w, CT *bias, Shape y, ConvParams cp, PoolParams pp),
+    (out, codes, x, w, bias, y, cp, pp))
+SPY(conv2d_max_pool2d_weight_grad, (Tensor *gw, CT *x, CT *g, CT *codes, Shape y, ConvParams cp, PoolParams pp),
+    (gw, x, g, codes, y, cp, pp))
 SPY(max_pool2d, (Tensor *out, Tensor *indices, CT *x, PoolParams p), (out, indices, x, p))
 SPY(max_pool2d_backward, (Tensor *gx, CT *g, CT *indices, PoolParams p), (gx, g, indices, p))
 SPY(avg_pool2d, (Tensor *out, CT *x, PoolParams p), (out, x, p))
@@ -1682,6 +1723,7 @@ static void install_spy(void)
     SPIED(sum), SPIED(mean), SPIED(var), SPIED(amax), SPIED(amin), SPIED(max_dim), SPIED(put_along_dim);
     SPIED(index_range), SPIED(gather), SPIED(scatter_add), SPIED(index_add), SPIED(pad), SPIED(one_hot);
     SPIED(matmul), SPIED(conv2d), SPIED(conv2d_transpose), SPIED(conv2d_weight_grad);
+    SPIED(conv2d_max_pool2d_fused), SPIED(conv2d_max_pool2d), SPIED(conv2d_max_pool2d_weight_grad);
     SPIED(max_pool2d), SPIED(max_pool2d_backward), SPIED(avg_pool2d), SPIED(avg_pool2d_backward);
     SPIED(adaptive_avg_pool2d), SPIED(adaptive_avg_pool2d_backward), SPIED(softmax), SPIED(softmax_backward);
     SPIED(batch_norm_stats), SPIED(batch_norm_apply), SPIED(batch_norm_backward_reduce);

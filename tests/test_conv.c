@@ -1,7 +1,8 @@
 /* conv2d and conv_transpose2d: forward and backward (input, weight, bias)
  * against PyTorch over strides, padding, dilation, groups, non-square and
  * 1x1 kernels, output_padding, non-contiguous operands and batch sizes 1 and
- * more; finite differences; error messages. */
+ * more; finite differences; error messages; conv2d fused with max_pool2d
+ * against the two ops. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -256,6 +257,120 @@ static void test_threads_give_identical_bits(void **state)
     }
 }
 
+/* ---- conv2d fused with max_pool2d ---- */
+
+typedef struct {
+    ConvCase conv;
+    PoolParams pool;
+    bool x_grad; /* the input needs a gradient: the backward expands the whole output gradient */
+    bool fused;  /* the CPU fuses this layer */
+} ConvPoolCase;
+
+/* out, gx, gw, gb of max_pool2d(conv2d(x)) on `threads` threads, the two ops
+ * fused or one after the other, from seed 9's values; the fused call must
+ * take the fused kernels exactly when c->fused. */
+static void conv_pool_on_threads(const ConvPoolCase *c, bool fuse, int threads, Tensor **out)
+{
+    int before = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    Generator g;
+    generator_seed(&g, 9);
+    const ConvCase *cc = &c->conv;
+    Tensor *x = tensor_randn(SHAPE(cc->n, cc->c, cc->h, cc->w), &g, CPU);
+    Tensor *w = rand_leaf(weight_shape(cc, false), &g), *b = cc->bias ? rand_leaf(SHAPE(cc->o), &g) : NULL;
+    REQUIRE_OK(x);
+    tensor_set_requires_grad(x, c->x_grad);
+    ConvParams p = params_of(cc);
+    Tensor *y = fuse ? f_conv2d_max_pool2d(x, w, b, p, c->pool) : f_max_pool2d(f_conv2d(x, w, b, p), c->pool);
+    REQUIRE_OK(y);
+    if (fuse) assert_int_equal(strcmp(y->grad_fn->name, "ConvolutionMaxPool2DBackward") == 0, c->fused);
+    assert_int_equal(tensor_backward(y, tensor_randn(y->shape, &g, CPU)), 0);
+    Tensor *res[4] = {y, x->grad, w->grad, b ? b->grad : NULL};
+    memcpy(out, res, sizeof res);
+    omp_set_num_threads(before);
+}
+
+static void expect_same_bits(Tensor *a, Tensor *b, const char *what, size_t k)
+{
+    assert_true((a == NULL) == (b == NULL));
+    if (!a) return;
+    assert_int_equal(tensor_numel(a), tensor_numel(b));
+    if (memcmp(tensor_f32(a), tensor_f32(b), sizeof(float) * (size_t)tensor_numel(a)) != 0)
+        fail_msg("case %zu: %s differs", k, what);
+}
+
+/* The fused op against conv2d then max_pool2d (themselves checked against
+ * PyTorch above and in test_pool): the output, the input and weight
+ * gradients bit for bit, the bias gradient to rounding (it sums the pooled
+ * gradient instead of the expanded one); the fused kernels on 1 and 2
+ * threads bit for bit; and without grad, the output alone. */
+static void test_fused_conv_max_pool_matches_the_two_ops(void **state)
+{
+    PoolParams k2 = pool_params(2, 0, 0), k3s2p1 = pool_params(3, 2, 1), ceil = pool_params(3, 2, 0);
+    ceil.ceil_mode = true;
+    static const ConvCase mnist1 = {70, 1, 28, 28, 10, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true};
+    static const ConvCase strided = {5, 2, 13, 11, 7, 3, 2, {2, 1}, {1, 0}, {1, 2}, 1, ZERO, true, true, true};
+    static const ConvCase grouped = {3, 4, 9, 9, 6, 3, 3, ONE, ZERO, ONE, 2, ZERO, false, true, true};
+    static const ConvCase wide = {3, 20, 8, 8, 3, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true}; /* 500 taps */
+    const ConvPoolCase cases[] = {
+        {mnist1, k2, false, true}, {mnist1, k3s2p1, true, true}, {strided, ceil, false, true},
+        {grouped, k2, false, true}, {grouped, k3s2p1, true, true}, {wide, k2, false, false},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        scope_begin();
+        Tensor *fused[4], *two_ops[4], *fused1[4];
+        conv_pool_on_threads(&cases[k], true, 2, fused);
+        conv_pool_on_threads(&cases[k], false, 2, two_ops);
+        conv_pool_on_threads(&cases[k], true, 1, fused1);
+        const char *what[3] = {"the output", "the input gradient", "the weight gradient"};
+        for (int i = 0; i < 3; i++) expect_same_bits(fused[i], two_ops[i], what[i], k);
+        if (fused[3]) expect_close(fused[3], two_ops[3], 1e-5, "bias gradient, fused against the two ops");
+        for (int i = 0; i < 4; i++) expect_same_bits(fused[i], fused1[i], "1 and 2 threads", k);
+        bool mode = no_grad_begin();
+        Generator g;
+        generator_seed(&g, 9);
+        const ConvCase *cc = &cases[k].conv;
+        Tensor *x = tensor_randn(SHAPE(cc->n, cc->c, cc->h, cc->w), &g, CPU), *w = tensor_randn(weight_shape(cc, false), &g, CPU);
+        Tensor *b = cc->bias ? tensor_randn(SHAPE(cc->o), &g, CPU) : NULL;
+        Tensor *eval = f_conv2d_max_pool2d(x, w, b, params_of(cc), cases[k].pool);
+        grad_mode_restore(mode);
+        REQUIRE_OK(eval);
+        expect_same_bits(eval, fused[0], "the output without grad", k);
+        scope_end();
+    }
+}
+
+static int hook_calls;
+static Tensor *count_conv_output(Module *m, Tensor *input, Tensor *output, void *ctx)
+{
+    (void)m, (void)input, (void)ctx;
+    assert_int_equal(output->shape.d[2], 24); /* the convolution's output, not the pooled one */
+    hook_calls++;
+    return NULL;
+}
+
+/* nn_conv2d_max_pool2d fuses a Conv2d, unless a hook would see its output. */
+static void test_fused_layer_respects_hooks(void **state)
+{
+    scope_begin();
+    Module *conv = nn_conv2d(1, 4, 5, 5, conv_params_default(), true);
+    REQUIRE_OK(conv);
+    Tensor *x = tensor_randn(SHAPE(2, 1, 28, 28), &gen, CPU);
+    Tensor *fused = nn_conv2d_max_pool2d(conv, x, pool_params(2, 0, 0));
+    REQUIRE_OK(fused);
+    assert_string_equal(fused->grad_fn->name, "ConvolutionMaxPool2DBackward");
+    assert_true(module_register_forward_hook(conv, count_conv_output, NULL) >= 0);
+    Tensor *hooked = nn_conv2d_max_pool2d(conv, x, pool_params(2, 0, 0));
+    REQUIRE_OK(hooked);
+    assert_int_equal(hook_calls, 1);
+    assert_string_equal(hooked->grad_fn->name, "MaxPool2DWithIndicesBackward0");
+    expect_same_bits(hooked, fused, "the output with a hook", 0);
+    expect_error(nn_conv2d_max_pool2d(conv, tensor_randn(SHAPE(2, 3, 28, 28), &gen, CPU), pool_params(2, 0, 0)),
+                 "expected input", "3 channels");
+    module_free(conv);
+    scope_end();
+}
+
 /* ---- errors ---- */
 
 static void test_errors_name_the_shapes(void **state)
@@ -326,6 +441,8 @@ int main(void)
         cmocka_unit_test(test_conv_transpose2d_against_torch),
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_threads_give_identical_bits),
+        cmocka_unit_test(test_fused_conv_max_pool_matches_the_two_ops),
+        cmocka_unit_test(test_fused_layer_respects_hooks),
         cmocka_unit_test(test_errors_name_the_shapes),
         cmocka_unit_test(test_onednn_cache_turnover),
     };

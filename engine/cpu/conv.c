@@ -46,6 +46,7 @@
 #include "engine/cpu/copy.h"
 #include "engine/cpu/matmul_bf16_dnnl.h"
 #include "engine/cpu/linalg.h"
+#include "engine/cpu/pool.h"
 #include "engine/cpu/strided.h"
 
 typedef struct {
@@ -60,18 +61,19 @@ typedef struct {
     bool identity;          /* U is x itself */
 } ConvGeom;
 
-static ConvGeom conv_geom(const Tensor *x, const Tensor *y, const Tensor *w, ConvParams p)
+/* The geometry of x convolved by w into planes of shape y. */
+static ConvGeom conv_geom_of(const Tensor *x, Shape y, const Tensor *w, ConvParams p)
 {
     ConvGeom g = {
         .n = x->shape.d[0], .c = x->shape.d[1], .h = x->shape.d[2], .w = x->shape.d[3],
-        .o = y->shape.d[1], .oh = y->shape.d[2], .ow = y->shape.d[3],
+        .o = y.d[1], .oh = y.d[2], .ow = y.d[3],
         .kh = w->shape.d[2], .kw = w->shape.d[3],
         .sh = p.stride[0], .sw = p.stride[1], .ph = p.padding[0], .pw = p.padding[1],
         .dh = p.dilation[0], .dw = p.dilation[1], .groups = p.groups,
     };
-    ENGINE_ASSERT(y->shape.d[0] == g.n && w->shape.d[0] == g.o && g.groups > 0 && g.c % g.groups == 0 &&
+    ENGINE_ASSERT(y.d[0] == g.n && w->shape.d[0] == g.o && g.groups > 0 && g.c % g.groups == 0 &&
                   g.o % g.groups == 0 && w->shape.d[1] == g.c / g.groups);
-    ENGINE_ASSERT(tensor_is_contiguous(x) && tensor_is_contiguous(y) && tensor_is_contiguous(w));
+    ENGINE_ASSERT(tensor_is_contiguous(x) && tensor_is_contiguous(w));
     g.l = g.oh * g.ow;
     g.cg = g.c / g.groups;
     g.og = g.o / g.groups;
@@ -80,6 +82,12 @@ static ConvGeom conv_geom(const Tensor *x, const Tensor *y, const Tensor *w, Con
     g.ucols = g.sh * g.hq * g.ow;
     g.identity = g.kw == 1 && g.sw == 1 && g.pw == 0 && g.ow == g.w && g.sh == 1 && g.ph == 0 && g.hq == g.h;
     return g;
+}
+
+static ConvGeom conv_geom(const Tensor *x, const Tensor *y, const Tensor *w, ConvParams p)
+{
+    ENGINE_ASSERT(tensor_is_contiguous(y));
+    return conv_geom_of(x, y->shape, w, p);
 }
 
 /* Offset in U of the column window kernel row ki reads. */
@@ -724,22 +732,50 @@ void cpu_conv2d_transpose_own(Tensor *x, const Tensor *y, const Tensor *w, const
     free_floats(wk);
 }
 
+/* The output gradient of a conv2d fused with max_pool2d: the pooled
+ * gradient g [N][O][PH][PW] and the window codes, expanded to the
+ * convolution's output planes one sample at a time. */
+typedef struct {
+    const float *g;
+    const uint8_t *codes;
+    int64_t ph, pw;
+    PoolParams p;
+} PooledGrad;
+
+/* Sample n's output gradient [O][L]: in gy, or expanded from pooled into
+ * scratch. */
+static const float *sample_output_grad(const float *gy, const PooledGrad *pooled, float *scratch, int64_t n,
+                                       const ConvGeom *g)
+{
+    if (!pooled) return gy + n * g->o * g->l;
+    int64_t plane = pooled->ph * pooled->pw;
+    for (int64_t o = 0; o < g->o; o++) {
+        int64_t at = (n * g->o + o) * plane;
+        cpu_max_pool2d_plane_backward(scratch + o * g->l, g->oh, g->ow, pooled->g + at, pooled->codes + at, pooled->ph,
+                                      pooled->pw, pooled->p);
+    }
+    return scratch;
+}
+
 /* The row unfold's weight gradient of samples [n_lo, n_hi), in the layout
  * [groups][kh][C/g * kw][O/g]: added into part, or written by the first
- * sample when first_writes. */
-static void row_unfold_weight_grad_range(float *part, bool first_writes, const float *x, const float *gy, float *u,
-                                         int64_t n_lo, int64_t n_hi, const ConvGeom *g)
+ * sample when first_writes. The output gradient comes from gy, or from
+ * pooled through the thread's gy_scratch. */
+static void row_unfold_weight_grad_range(float *part, bool first_writes, const float *x, const float *gy,
+                                         const PooledGrad *pooled, float *gy_scratch, float *u, int64_t n_lo,
+                                         int64_t n_hi, const ConvGeom *g)
 {
-    for (int64_t n = n_lo; n < n_hi; n++)
+    for (int64_t n = n_lo; n < n_hi; n++) {
+        const float *gyn = sample_output_grad(gy, pooled, gy_scratch, n, g);
         for (int64_t grp = 0; grp < g->groups; grp++) {
             float *xg = (float *)x + (n * g->c + grp * g->cg) * g->h * g->w;
             if (!g->identity) unfold_map(xg, u, g, true);
             for (int64_t ki = 0; ki < g->kh; ki++)
                 cpu_sgemm_parallel(false, true, g->urows, g->og, g->l, 1.0f, (g->identity ? xg : u) + window_offset(g, ki),
-                                   g->ucols, gy + (n * g->o + grp * g->og) * g->l, g->l,
-                                   first_writes && n == n_lo ? 0.0f : 1.0f, part + (grp * g->kh + ki) * g->urows * g->og,
-                                   g->og);
+                                   g->ucols, gyn + grp * g->og * g->l, g->l, first_writes && n == n_lo ? 0.0f : 1.0f,
+                                   part + (grp * g->kh + ki) * g->urows * g->og, g->og);
         }
+    }
 }
 
 /* out [O, C/g, kh, kw] = the sum of nparts partial sums (wsize floats
@@ -766,12 +802,15 @@ static void weight_grad_gather(float *out, const float *partials, int64_t nparts
                 }
 }
 
-void cpu_conv2d_weight_grad_own(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
+/* gw = the weight gradient of x convolved into g's output planes, whose
+ * gradient is pg, or comes from pooled (then by the row unfold). */
+static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const PooledGrad *pooled, const ConvGeom *gp)
 {
-    ConvGeom g = conv_geom(x, gy, gw, p);
-    const float *px = tensor_f32(x), *pg = tensor_f32(gy);
+    const ConvGeom g = *gp;
+    const float *px = tensor_f32(x);
     int64_t wsize = g.o * g.cg * g.kh * g.kw;
     bool im2col = use_im2col(&g);
+    ENGINE_ASSERT(!(pooled && im2col));
     int64_t S = im2col ? chunk_samples(&g) : 1; /* samples per chunk */
     bool parallel = split_batch(&g);
     int max_threads = parallel ? omp_get_max_threads() : 1;
@@ -788,6 +827,7 @@ void cpu_conv2d_weight_grad_own(Tensor *gw, const Tensor *x, const Tensor *gy, C
     {
         float *u = g.identity ? NULL : alloc_floats(g.urows * g.ucols);
         float *col = im2col ? alloc_floats(g.c * g.kh * g.kw * S * g.l) : NULL, *gyc = im2col ? alloc_floats(g.o * S * g.l) : NULL;
+        float *gy_scratch = pooled ? alloc_floats(g.o * g.l) : NULL;
 #pragma omp single
         used_threads = omp_get_num_threads();
         /* by slot: slot i sums samples [i * 16, (i + 1) * 16) in order; else
@@ -798,11 +838,12 @@ void cpu_conv2d_weight_grad_own(Tensor *gw, const Tensor *x, const Tensor *gy, C
             int64_t n_lo = task * step, n_hi = n_lo + step < g.n ? n_lo + step : g.n;
             float *part = partials + (by_slot ? task : omp_get_thread_num()) * wsize;
             if (im2col) im2col_weight_grad_range(part, by_slot ? 0.0f : 1.0f, px, pg, col, gyc, u, n_lo, n_hi, &g);
-            else row_unfold_weight_grad_range(part, by_slot, px, pg, u, n_lo, n_hi, &g);
+            else row_unfold_weight_grad_range(part, by_slot, px, pg, pooled, gy_scratch, u, n_lo, n_hi, &g);
         }
         free_floats(u);
         free_floats(col);
         free_floats(gyc);
+        free_floats(gy_scratch);
     }
     if (parallel) cpu_blas_serial_end(blas_threads);
     int64_t nparts = by_slot ? slots : used_threads;
@@ -816,6 +857,12 @@ void cpu_conv2d_weight_grad_own(Tensor *gw, const Tensor *x, const Tensor *gy, C
         }
     weight_grad_gather(tensor_f32(gw), partials, by_slot ? 1 : nparts, im2col, &g);
     free_floats(partials);
+}
+
+void cpu_conv2d_weight_grad_own(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
+{
+    ConvGeom g = conv_geom(x, gy, gw, p);
+    weight_grad_own(gw, x, tensor_f32(gy), NULL, &g);
 }
 
 /* ---- Which kernels run: oneDNN's or ours ----
@@ -881,4 +928,61 @@ void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvP
     cpu_conv2d_weight_grad_own(gw, xf, gf, p);
     release_f32(xf, x);
     release_f32(gf, gy);
+}
+
+/* ---- conv2d fused with max_pool2d ----
+ *
+ * MnistModel's conv1 writes 1.47 MB of output planes per 64 samples, which
+ * max_pool2d then reads back, and whose gradient the pooling's backward
+ * writes again for the weight gradient and the bias sum to read: passes
+ * over memory that cost more than their arithmetic, the more so on a machine
+ * whose other jobs take the cache. Fused, a sample's output planes ([O][L]:
+ * 23 KB for conv1) live in a buffer of the thread that makes them and are
+ * pooled while in cache; the backward expands one sample's pooled gradient
+ * into such a buffer for the weight gradient's sgemms (PooledGrad). The
+ * kernels are the unfused ones, so the output, the codes and the weight
+ * gradient have the same bits as conv2d then max_pool2d. */
+
+bool cpu_conv2d_max_pool2d_fused(const Tensor *x, const Tensor *w, Shape y, ConvParams cp, PoolParams pp)
+{
+    if (x->dtype != DT_F32 || w->dtype != DT_F32 || (int64_t)pp.kernel[0] * pp.kernel[1] > 256) return false;
+    if (dnnl_pays(x, w, cp)) return false; /* conv2d would run on oneDNN */
+    ConvGeom g = conv_geom_of(x, y, w, cp);
+    return direct_ok(&g) && !use_im2col(&g);
+}
+
+void cpu_conv2d_max_pool2d(Tensor *out, Tensor *codes, const Tensor *x, const Tensor *w, const Tensor *bias, Shape y,
+                           ConvParams cp, PoolParams pp)
+{
+    ConvGeom g = conv_geom_of(x, y, w, cp);
+    ENGINE_ASSERT(direct_ok(&g) && tensor_is_contiguous(out));
+    int64_t ph = out->shape.d[2], pw = out->shape.d[3], plane = ph * pw;
+    const float *px = tensor_f32(x);
+    float *po = tensor_f32(out);
+    uint8_t *pc = codes ? tensor_u8(codes) : NULL;
+    DirectPlan d = direct_plan(&g, tensor_f32(w), bias ? tensor_f32(bias) : NULL);
+#pragma omp parallel if (direct_parallel(&g))
+    {
+        float *u = alloc_direct_u(&g), *yn = alloc_floats(g.o * g.l);
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g.n; n++) {
+            direct_sample(&d, &g, px, n, u, yn);
+            for (int64_t o = 0; o < g.o; o++) {
+                int64_t at = (n * g.o + o) * plane;
+                cpu_max_pool2d_plane(yn + o * g.l, g.oh, g.ow, ph, pw, pp, po + at, pc ? pc + at : NULL);
+            }
+        }
+        free_floats(yn);
+        free_floats(u);
+    }
+    direct_plan_free(&d);
+}
+
+void cpu_conv2d_max_pool2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *g, const Tensor *codes, Shape y,
+                                       ConvParams cp, PoolParams pp)
+{
+    ConvGeom geom = conv_geom_of(x, y, gw, cp);
+    ENGINE_ASSERT(tensor_is_contiguous(g) && tensor_is_contiguous(codes) && codes->dtype == DT_U8);
+    PooledGrad pooled = {tensor_f32(g), tensor_u8(codes), g->shape.d[2], g->shape.d[3], pp};
+    weight_grad_own(gw, x, NULL, &pooled, &geom);
 }

@@ -26,6 +26,10 @@ Module *nn_flatten(int start_dim, int end_dim);
 /* ---- convolutions (layers_conv.c) ---- */
 /* weight [out, in/groups, kh, kw], bias [out]. p from conv_params_default(). */
 Module *nn_conv2d(int64_t in_channels, int64_t out_channels, int kh, int kw, ConvParams p, bool bias);
+/* f_max_pool2d(module_forward(conv, x), pool), with the two fused where
+ * f_conv2d_max_pool2d fuses them: conv a Conv2d without hooks (hooks
+ * would see its output, which the fused op never makes). */
+Tensor *nn_conv2d_max_pool2d(Module *conv, Tensor *x, PoolParams pool);
 /* weight [in, out/groups, kh, kw], bias [out]. */
 Module *nn_conv_transpose2d(int64_t in_channels, int64_t out_channels, int kh, int kw, ConvParams p, bool bias);
 

@@ -28,6 +28,19 @@ static Tensor *conv_transpose2d_forward(Module *self, Tensor *x)
     return f_conv_transpose2d(x, c->weight, c->bias, c->p);
 }
 
+static Tensor *conv2d_max_pool2d_forward(Module *self, Tensor *x, const void *pool)
+{
+    ConvImpl *c = self->impl;
+    return f_conv2d_max_pool2d(x, c->weight, c->bias, c->p, *(const PoolParams *)pool);
+}
+
+Tensor *nn_conv2d_max_pool2d(Module *conv, Tensor *x, PoolParams pool)
+{
+    if (!conv || conv->forward != conv2d_forward || conv->pre_hooks.n || conv->hooks.n)
+        return f_max_pool2d(module_forward(conv, x), pool);
+    return module_forward_fused(conv, x, conv2d_max_pool2d_forward, &pool);
+}
+
 /* _ConvNd.extra_repr: settings that differ from the defaults are listed. */
 static void conv_repr(const Module *self, char *buf, size_t size)
 {

@@ -260,7 +260,9 @@ static void name_failed_module(int depth)
 
 /* module_forward's body: x is the input the hooks see; batch, when not
  * NULL, goes to forward_batch instead of x to forward. */
-static Tensor *run_forward(Module *m, Tensor *x, const TensorBatch *batch)
+/* The hooks around m's forward: m->forward on x, forward_batch on batch,
+ * or fused(m, x, ctx) in place of m->forward. */
+static Tensor *run_forward(Module *m, Tensor *x, const TensorBatch *batch, ModuleFusedForwardFn fused, const void *ctx)
 {
     for (int i = 0; i < m->pre_hooks.n; i++) {
         Tensor *replaced = ((ModulePreHookFn)m->pre_hooks.hooks[i].fn)(m, x, m->pre_hooks.hooks[i].ctx);
@@ -269,7 +271,7 @@ static Tensor *run_forward(Module *m, Tensor *x, const TensorBatch *batch)
     bool had_error = engine_has_error(); /* an error from before is not this forward's */
     int depth = running.depth++;
     if (depth < FORWARD_STACK_MAX) running.stack[depth] = m;
-    Tensor *y = batch ? m->forward_batch(m, batch) : m->forward(m, x);
+    Tensor *y = batch ? m->forward_batch(m, batch) : fused ? fused(m, x, ctx) : m->forward(m, x);
     running.depth--;
     if (!y) {
         if (!had_error) name_failed_module(depth);
@@ -287,13 +289,20 @@ Tensor *module_forward(Module *m, Tensor *x)
     if (!x) return NULL;
     ENGINE_CHECK(m != NULL, "module_forward: the module is NULL (did its constructor fail?)");
     ENGINE_CHECK(m->forward != NULL, "Module [%s] is missing the required \"forward\" function", m->type_name);
-    return run_forward(m, x, NULL);
+    return run_forward(m, x, NULL, NULL, NULL);
+}
+
+Tensor *module_forward_fused(Module *m, Tensor *x, ModuleFusedForwardFn fused, const void *ctx)
+{
+    if (!x) return NULL;
+    ENGINE_ASSERT(m != NULL && fused != NULL && m->pre_hooks.n == 0 && m->hooks.n == 0);
+    return run_forward(m, x, NULL, fused, ctx);
 }
 
 Tensor *module_forward_batch(Module *m, const TensorBatch *batch)
 {
     ENGINE_CHECK(m != NULL, "module_forward_batch: the module is NULL (did its constructor fail?)");
-    if (m->forward_batch) return run_forward(m, tensor_batch_get(batch, "input"), batch);
+    if (m->forward_batch) return run_forward(m, tensor_batch_get(batch, "input"), batch, NULL, NULL);
     char who[96];
     snprintf(who, sizeof who, "%s (a model whose forward takes one tensor)", m->type_name);
     Tensor *x = tensor_batch_require(batch, "input", who);

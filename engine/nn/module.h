@@ -112,6 +112,12 @@ Tensor *module_forward(Module *m, Tensor *x);
  * module_forward on the batch's "input". NULL with an error naming the
  * missing field. */
 Tensor *module_forward_batch(Module *m, const TensorBatch *batch);
+/* module_forward with fused(m, x, ctx) in place of m's forward, for a
+ * caller that runs m's op fused with the op that follows it (as
+ * nn_conv2d_max_pool2d does); only for a module without hooks, which would
+ * see m's own output. Errors are named after m as module_forward's are. */
+typedef Tensor *(*ModuleFusedForwardFn)(Module *m, Tensor *x, const void *ctx);
+Tensor *module_forward_fused(Module *m, Tensor *x, ModuleFusedForwardFn fused, const void *ctx);
 /* Return a handle for module_remove_hook(). */
 int module_register_forward_pre_hook(Module *m, ModulePreHookFn fn, void *ctx);
 int module_register_forward_hook(Module *m, ModuleHookFn fn, void *ctx);
