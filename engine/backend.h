@@ -88,6 +88,9 @@ typedef struct Backend {
     void (*amin)(Tensor *out, const Tensor *in, const bool *reduce);
     void (*max_dim)(Tensor *values, Tensor *indices, const Tensor *in, int dim, bool is_max);
     void (*put_along_dim)(Tensor *dst, const Tensor *src, const Tensor *indices, int dim);
+    /* t_count_in_top_k on contiguous scores and targets, out one f32
+     * element; NULL: the op composes it from comparisons and sums */
+    void (*count_in_top_k)(Tensor *out, const Tensor *scores, const Tensor *target, int k);
     /* indexing */
     void (*index_range)(const Tensor *index, int64_t *min, int64_t *max);
     void (*gather)(Tensor *out, const Tensor *src, int dim, const Tensor *index);

@@ -116,6 +116,14 @@ Tensor *t_min_dim(Tensor *t, int dim, bool keepdim, Tensor **indices);
 Tensor *t_argmax(Tensor *t, int dim, bool keepdim);
 Tensor *t_argmin(Tensor *t, int dim, bool keepdim);
 Tensor *t_argmax_all(Tensor *t);
+/* The number of rows of scores [B, C] (f32) whose target class (i64 [B])
+ * is among the k highest scores, as an f32 scalar (ops_metric.c; 1 <= k <= C).
+ * A class ranks above the target when its score is higher, or equal with a
+ * lower index (torch.topk's and argmax's order on the CPU); rows holding a
+ * NaN or +Inf, and targets outside [0, C), never count; -Inf is an ordinary
+ * lowest score. No gradient. The accuracy metrics' count, in one kernel
+ * where the backend has it. */
+Tensor *t_count_in_top_k(Tensor *scores, Tensor *target, int k);
 
 /* ---------------- linear algebra (ops_linalg.c) ---------------- */
 Tensor *t_dot(Tensor *a, Tensor *b);

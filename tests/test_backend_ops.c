@@ -387,6 +387,22 @@ static Tensor *run_argmax(Tensor **in, void *ctx) { return t_argmax(in[0], ctx_c
 static Tensor *run_argmin(Tensor **in, void *ctx) { return t_argmin(in[0], ctx_case(ctx)->dim, ctx_case(ctx)->keepdim); }
 static Tensor *run_argmax_all(Tensor **in, void *ctx) { return t_argmax_all(in[0]); }
 
+static Tensor *run_count_in_top_k(Tensor **in, void *ctx)
+{
+    return t_count_in_top_k(in[0], in[1], (int)ctx_case(ctx)->n);
+}
+
+/* Ties, targets out of range, NaN and +-Inf rows (the counts against a
+ * direct one: tests/test_metric.c). */
+static void add_count_cases(void)
+{
+    const char *notes[] = {"k 1", "k 4", "k 7"};
+    for (int k = 1, i = 0; k <= 7; k += 3, i++)
+        add((OpCase){.op = "t_count_in_top_k", .note = notes[i], .run = run_count_in_top_k, .n_in = 2,
+                     .in = {TIES(40, 7), {.kind = IN_INDEX, .lo = -1, .hi = 8, .shape = SHAPE(40)}}, .n = k,
+                     .flags = F_NONFINITE | F_NO_FD, .family = FAM_REDUCE});
+}
+
 static void add_reduction_cases(void)
 {
     static const struct {
@@ -566,29 +582,31 @@ static Tensor *run_conv2d_max_pool2d(Tensor **in, void *ctx)
 
 /* Not on bf16/f16 inputs: rounding the convolution's output makes ties
  * in the windows, which the f32 reference settles elsewhere (a gradient on
- * another cell). Not fused there either. */
-static void add_conv_pool(Shape x, bool x_grad, Shape w, bool bias, ConvParams cp, PoolParams pp, const char *note,
-                          unsigned flags)
+ * another cell); not fused there either. No finite differences: a window
+ * whose two largest outputs lie closer than the step has a kink there, and
+ * random convolution outputs have some (test_conv.c checks the fused op
+ * bit for bit against conv2d and max_pool2d, which are checked here). */
+static void add_conv_pool(Shape x, bool x_grad, Shape w, bool bias, ConvParams cp, PoolParams pp, const char *note)
 {
     InputSpec b = bias ? X(w.d[0]) : NONE;
     add((OpCase){.op = "f_conv2d_max_pool2d", .note = note, .run = run_conv2d_max_pool2d, .n_in = 3,
                  .in = {{.kind = IN_NORMAL, .grad = x_grad, .shape = x}, {.kind = IN_NORMAL, .grad = true, .shape = w}, b},
-                 .conv = cp, .pool = pp, .layout_tol = 1e-5, .fd_tol = 2e-2, .flags = flags, .family = FAM_CONV});
+                 .conv = cp, .pool = pp, .layout_tol = 1e-5, .flags = F_NO_FD, .family = FAM_CONV});
 }
 
 static void add_conv_pool_cases(void)
 {
     ConvParams plain = conv_p(1, 1, 0, 0, 1, 1, 1, 0, 0);
     add_conv_pool(SHAPE(6, 1, 28, 28), false, SHAPE(10, 1, 5, 5), true, plain, pool_p(2, 2, 2, 2, 0, 0, false, true),
-                  "MnistModel conv1, k2 s2", F_NO_FD); /* 8640 windows: some near ties for the differences */
+                  "MnistModel conv1, k2 s2");
     add_conv_pool(SHAPE(2, 3, 9, 9), true, SHAPE(4, 3, 3, 3), true, conv_p(1, 1, 1, 1, 1, 1, 1, 0, 0),
-                  pool_p(3, 3, 2, 2, 1, 1, false, true), "input gradient, k3 s2 p1 (overlapping)", 0);
+                  pool_p(3, 3, 2, 2, 1, 1, false, true), "input gradient, k3 s2 p1 (overlapping)");
     add_conv_pool(SHAPE(3, 2, 11, 10), false, SHAPE(5, 2, 3, 2), true, conv_p(2, 1, 1, 0, 1, 2, 1, 0, 0),
-                  pool_p(3, 2, 2, 1, 1, 0, true, true), "conv s2,1 d1,2, pool k3x2 s2x1 p1x0 ceil", 0);
+                  pool_p(3, 2, 2, 1, 1, 0, true, true), "conv s2,1 d1,2, pool k3x2 s2x1 p1x0 ceil");
     add_conv_pool(SHAPE(2, 4, 9, 9), false, SHAPE(6, 2, 3, 3), false, conv_p(1, 1, 0, 0, 1, 1, 2, 0, 0),
-                  pool_p(2, 2, 2, 2, 0, 0, false, true), "groups 2, no bias, odd planes", 0);
+                  pool_p(2, 2, 2, 2, 0, 0, false, true), "groups 2, no bias, odd planes");
     add_conv_pool(SHAPE(2, 20, 8, 8), false, SHAPE(3, 20, 5, 5), true, plain, pool_p(2, 2, 2, 2, 0, 0, false, true),
-                  "500 taps: not fused", 0);
+                  "500 taps: not fused");
 }
 
 /* ---------------- pooling ---------------- */
@@ -1047,13 +1065,15 @@ static void build_cases(void)
     add_reduction_cases();
     add_linalg_cases();
     add_conv_cases();
-    add_conv_pool_cases();
     add_pool_cases();
     add_norm_cases();
     add_index_cases();
     add_loss_cases();
     add_view_cases();
     add_cast_cases();
+    /* cases added later go last: a case's values come from its position */
+    add_conv_pool_cases();
+    add_count_cases();
 }
 
 /* ---------------- inputs ---------------- */
@@ -1658,6 +1678,7 @@ SPY(var, (Tensor *out, CT *in, const bool *reduce, int correction, bool take_sqr
 SPY(amax, (Tensor *out, CT *in, const bool *reduce), (out, in, reduce))
 SPY(amin, (Tensor *out, CT *in, const bool *reduce), (out, in, reduce))
 SPY(max_dim, (Tensor *values, Tensor *indices, CT *in, int dim, bool is_max), (values, indices, in, dim, is_max))
+SPY(count_in_top_k, (Tensor *out, CT *scores, CT *target, int k), (out, scores, target, k))
 SPY(put_along_dim, (Tensor *dst, CT *src, CT *indices, int dim), (dst, src, indices, dim))
 SPY(index_range, (CT *index, int64_t *min, int64_t *max), (index, min, max))
 SPY(gather, (Tensor *out, CT *src, int dim, CT *index), (out, src, dim, index))
@@ -1721,6 +1742,7 @@ static void install_spy(void)
     spy_cpu = *real_cpu;
     SPIED(binary), SPIED(unary), SPIED(unary_backward), SPIED(where), SPIED(axpy), SPIED(inplace_i64);
     SPIED(sum), SPIED(mean), SPIED(var), SPIED(amax), SPIED(amin), SPIED(max_dim), SPIED(put_along_dim);
+    SPIED(count_in_top_k);
     SPIED(index_range), SPIED(gather), SPIED(scatter_add), SPIED(index_add), SPIED(pad), SPIED(one_hot);
     SPIED(matmul), SPIED(conv2d), SPIED(conv2d_transpose), SPIED(conv2d_weight_grad);
     SPIED(conv2d_max_pool2d_fused), SPIED(conv2d_max_pool2d), SPIED(conv2d_max_pool2d_weight_grad);

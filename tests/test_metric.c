@@ -1,13 +1,16 @@
-/* The template's metrics (model/metric.c), written with ops: accuracy and
- * top_k_acc against a direct count on the host, with ties (broken toward
- * the lower class index, as torch.argmax does), targets out of range
+/* The template's metrics (model/metric.c, on t_count_in_top_k): accuracy
+ * and top_k_acc against a direct count on the host, with ties (broken
+ * toward the lower class index, as torch.argmax does), targets out of range
  * (never correct), rows holding NaN or +Inf (never correct) or -Inf (an
- * ordinary score), a partial batch, and shape errors; on a GPU, the same
- * counts as on the CPU ("test_metric gpu", skipped without a device). */
+ * ordinary score), a partial batch, and shape errors; all of it twice, with
+ * the CPU's count kernel and with the count composed from ops (what a
+ * backend without the kernel runs); on a GPU, the same counts as on the CPU
+ * ("test_metric gpu", skipped without a device). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/backend.h"
 #include "model/metric.h"
 #include "tests/support/check.h"
 #include "tests/support/gpu_compare.h"
@@ -174,6 +177,26 @@ static void test_gpu_metrics_equal_cpu(void **state)
     scope_end();
 }
 
+/* The CPU table without its count kernel, for the second round: the op
+ * then composes the count from comparisons and sums. */
+static Backend composed_cpu;
+static const Backend *kernel_cpu;
+
+static int use_composed_count(void **state)
+{
+    (void)state;
+    kernel_cpu = backend_get(DEVICE_CPU);
+    composed_cpu = *kernel_cpu;
+    composed_cpu.count_in_top_k = NULL;
+    return backend_register(&composed_cpu);
+}
+
+static int use_count_kernel(void **state)
+{
+    (void)state;
+    return backend_register(kernel_cpu);
+}
+
 /* "test_metric" runs the CPU tests; "test_metric gpu" the GPU one (its own
  * ctest entry, skipped without a device). */
 int main(int argc, char **argv)
@@ -189,5 +212,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_gpu_metrics_equal_cpu),
     };
     if (argc > 1 && strcmp(argv[1], "gpu") == 0) return cmocka_run_group_tests(gpu_tests, NULL, NULL);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("count kernel", tests, NULL, NULL);
+    return failed + cmocka_run_group_tests_name("count composed from ops", tests, use_composed_count, use_count_kernel);
 }

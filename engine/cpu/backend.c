@@ -14,6 +14,7 @@
 #include "engine/cpu/norm.h"
 #include "engine/cpu/optim_kernels.h"
 #include "engine/cpu/pool.h"
+#include "engine/cpu/metric.h"
 #include "engine/cpu/reduce.h"
 #include "engine/cpu/softmax.h"
 
@@ -47,6 +48,7 @@ const Backend cpu_backend = {
     .amin = cpu_amin,
     .max_dim = cpu_max_dim,
     .put_along_dim = cpu_put_along_dim,
+    .count_in_top_k = cpu_count_in_top_k,
     .index_range = cpu_index_range,
     .gather = cpu_gather,
     .scatter_add = cpu_scatter_add,
