@@ -118,13 +118,13 @@ typedef struct Backend {
     /* conv2d then max_pool2d in one pass, for the layers where
      * conv2d_max_pool2d_fused says so (y: the convolution's output shape;
      * codes: u8 window codes, or NULL without a backward), and its weight
-     * gradient from the pooled gradient g; NULL or false: the op runs
-     * conv2d and max_pool2d */
+     * and input gradients from the pooled gradient g (gx, gw: each when
+     * not NULL); NULL or false: the op runs conv2d and max_pool2d */
     bool (*conv2d_max_pool2d_fused)(const Tensor *x, const Tensor *w, Shape y, ConvParams cp, PoolParams pp);
     void (*conv2d_max_pool2d)(Tensor *out, Tensor *codes, const Tensor *x, const Tensor *w, const Tensor *bias, Shape y,
                               ConvParams cp, PoolParams pp);
-    void (*conv2d_max_pool2d_weight_grad)(Tensor *gw, const Tensor *x, const Tensor *g, const Tensor *codes, Shape y,
-                                          ConvParams cp, PoolParams pp);
+    void (*conv2d_max_pool2d_backward)(Tensor *gx, Tensor *gw, const Tensor *x, const Tensor *w, const Tensor *g,
+                                       const Tensor *codes, Shape y, ConvParams cp, PoolParams pp);
     /* indices NULL: no backward will need them (grad off), so none are written;
      * u8 indices (only where max_pool2d_window_codes): window codes */
     void (*max_pool2d)(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p);

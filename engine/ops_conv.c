@@ -287,9 +287,8 @@ static void load_fused_params(const Node *n, ConvParams *cp, PoolParams *pp)
 }
 
 /* saved: x, w and the pooling's window codes; shape: the convolution's
- * output. The weight gradient comes from the pooled gradient, one sample's
- * planes at a time; the input gradient needs the whole output gradient, so
- * with it the pooling's backward expands that first. */
+ * output. Both gradients come from the pooled gradient, one sample's
+ * planes at a time. */
 static int conv2d_max_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
 {
     ConvParams cp;
@@ -298,18 +297,13 @@ static int conv2d_max_pool2d_backward(Node *n, Tensor *g, Tensor **gin)
     Tensor *x = n->saved[0], *w = n->saved[1], *codes = n->saved[2];
     Tensor *gc = t_contiguous(g);
     if (!gc) return -1;
-    if (n->needs_grad[0]) {
-        Tensor *gy = tensor_empty(n->shape, DT_F32, tensor_device(gc));
-        if (!gy) return -1;
-        NEED_KERNEL_INT(gy, max_pool2d_backward);
-        backend_of(gy)->max_pool2d_backward(gy, gc, codes, pp);
-        if (!(gin[0] = conv_transpose_raw(gy, w, NULL, cp, x->shape))) return -1;
-        if (n->needs_grad[1] && !(gin[1] = weight_grad_raw(x, gy, cp, w->shape))) return -1;
-    } else if (n->needs_grad[1]) {
-        Tensor *gw = tensor_empty(w->shape, DT_F32, tensor_device(x));
-        if (!gw) return -1;
-        NEED_KERNEL_INT(gw, conv2d_max_pool2d_weight_grad);
-        backend_of(gw)->conv2d_max_pool2d_weight_grad(gw, x, gc, codes, n->shape, cp, pp);
+    if (n->needs_grad[0] || n->needs_grad[1]) {
+        Tensor *gx = n->needs_grad[0] ? tensor_empty(x->shape, DT_F32, tensor_device(x)) : NULL;
+        Tensor *gw = n->needs_grad[1] ? tensor_empty(w->shape, DT_F32, tensor_device(x)) : NULL;
+        if ((n->needs_grad[0] && !gx) || (n->needs_grad[1] && !gw)) return -1;
+        NEED_KERNEL_INT(gc, conv2d_max_pool2d_backward);
+        backend_of(gc)->conv2d_max_pool2d_backward(gx, gw, x, w, gc, codes, n->shape, cp, pp);
+        gin[0] = gx;
         gin[1] = gw;
     }
     /* each pooled gradient lands on one output cell: the bias gradient is their sum */

@@ -3,6 +3,7 @@
  * whose forward composes them, as a PyTorch nn.Module's does. */
 #include "model/model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -13,13 +14,30 @@ static Tensor *child(Module *m, const char *name, Tensor *x) { return module_for
 
 /* ---- MnistModel (pytorch-template) ---- */
 
+/* dropout2d multiplies each (sample, channel) plane by 0 or 1 / (1 - p).
+ * Max pooling commutes with that bit for bit when the scale is a power of
+ * two (p 0.5, the default, or 0.75): no product rounds, so no two values of
+ * a window become equal that were not, and each window keeps its maximum;
+ * the mask has one draw per plane either way. Not with hooks on the
+ * dropout, which would see the pooled planes. */
+static bool dropout2d_commutes_with_max_pool(const Module *drop, double p)
+{
+    if (!drop || drop->pre_hooks.n || drop->hooks.n) return false;
+    int exponent;
+    return !drop->training || p == 0.0 || p == 1.0 || frexp(1.0 / (1.0 - p), &exponent) == 0.5;
+}
+
 static Tensor *mnist_model_forward(Module *m, Tensor *x)
 {
     PoolParams pool2 = pool_params(2, 0, 0);
     double p = *(const double *)m->impl; /* the dropout probability */
     /* conv1's output planes are 4.6x conv2's: pooled as they are made */
     x = t_relu(nn_conv2d_max_pool2d(module_get_child(m, "conv1"), x, pool2));
-    x = t_relu(f_max_pool2d(child(m, "conv2_drop", child(m, "conv2", x)), pool2));
+    Module *drop = module_get_child(m, "conv2_drop");
+    if (dropout2d_commutes_with_max_pool(drop, p)) /* the same values: conv2 pools its own output too */
+        x = t_relu(child(m, "conv2_drop", nn_conv2d_max_pool2d(module_get_child(m, "conv2"), x, pool2)));
+    else
+        x = t_relu(f_max_pool2d(child(m, "conv2_drop", child(m, "conv2", x)), pool2));
     x = t_view(x, SHAPE(-1, 320));
     x = t_relu(child(m, "fc1", x));
     x = f_dropout(x, p, m->training, NULL);

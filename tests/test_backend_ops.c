@@ -572,9 +572,8 @@ static void add_conv_cases(void)
              "output_padding past the stride", 0);
 }
 
-/* conv2d then max_pool2d, fused where the backend fuses them. An input
- * that needs no gradient (a network's first layer) takes the fused weight
- * gradient; one that needs it expands the whole output gradient first. */
+/* conv2d then max_pool2d, fused where the backend fuses them; inputs that
+ * need a gradient and inputs that do not (a network's first layer). */
 static Tensor *run_conv2d_max_pool2d(Tensor **in, void *ctx)
 {
     return f_conv2d_max_pool2d(in[0], in[1], in[2], ctx_case(ctx)->conv, ctx_case(ctx)->pool);
@@ -1693,8 +1692,9 @@ SPY(conv2d_weight_grad, (Tensor *gw, CT *x, CT *gy, ConvParams p), (gw, x, gy, p
 SPY_RET(bool, conv2d_max_pool2d_fused, (CT *x, CT *w, Shape y, ConvParams cp, PoolParams pp), (x, w, y, cp, pp))
 SPY(conv2d_max_pool2d, (Tensor *out, Tensor *codes, CT *x, CT *w, CT *bias, Shape y, ConvParams cp, PoolParams pp),
     (out, codes, x, w, bias, y, cp, pp))
-SPY(conv2d_max_pool2d_weight_grad, (Tensor *gw, CT *x, CT *g, CT *codes, Shape y, ConvParams cp, PoolParams pp),
-    (gw, x, g, codes, y, cp, pp))
+SPY(conv2d_max_pool2d_backward,
+    (Tensor *gx, Tensor *gw, CT *x, CT *w, CT *g, CT *codes, Shape y, ConvParams cp, PoolParams pp),
+    (gx, gw, x, w, g, codes, y, cp, pp))
 SPY(max_pool2d, (Tensor *out, Tensor *indices, CT *x, PoolParams p), (out, indices, x, p))
 SPY(max_pool2d_backward, (Tensor *gx, CT *g, CT *indices, PoolParams p), (gx, g, indices, p))
 SPY(avg_pool2d, (Tensor *out, CT *x, PoolParams p), (out, x, p))
@@ -1745,7 +1745,7 @@ static void install_spy(void)
     SPIED(count_in_top_k);
     SPIED(index_range), SPIED(gather), SPIED(scatter_add), SPIED(index_add), SPIED(pad), SPIED(one_hot);
     SPIED(matmul), SPIED(conv2d), SPIED(conv2d_transpose), SPIED(conv2d_weight_grad);
-    SPIED(conv2d_max_pool2d_fused), SPIED(conv2d_max_pool2d), SPIED(conv2d_max_pool2d_weight_grad);
+    SPIED(conv2d_max_pool2d_fused), SPIED(conv2d_max_pool2d), SPIED(conv2d_max_pool2d_backward);
     SPIED(max_pool2d), SPIED(max_pool2d_backward), SPIED(avg_pool2d), SPIED(avg_pool2d_backward);
     SPIED(adaptive_avg_pool2d), SPIED(adaptive_avg_pool2d_backward), SPIED(softmax), SPIED(softmax_backward);
     SPIED(batch_norm_stats), SPIED(batch_norm_apply), SPIED(batch_norm_backward_reduce);

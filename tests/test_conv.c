@@ -262,8 +262,9 @@ static void test_threads_give_identical_bits(void **state)
 typedef struct {
     ConvCase conv;
     PoolParams pool;
-    bool x_grad; /* the input needs a gradient: the backward expands the whole output gradient */
-    bool fused;  /* the CPU fuses this layer */
+    bool x_grad;  /* the input needs a gradient (every layer but a network's first) */
+    bool fused;   /* the CPU fuses this layer */
+    bool frozen;  /* the weight needs none: the input gradient alone */
 } ConvPoolCase;
 
 /* out, gx, gw, gb of max_pool2d(conv2d(x)) on `threads` threads, the two ops
@@ -280,6 +281,7 @@ static void conv_pool_on_threads(const ConvPoolCase *c, bool fuse, int threads, 
     Tensor *w = rand_leaf(weight_shape(cc, false), &g), *b = cc->bias ? rand_leaf(SHAPE(cc->o), &g) : NULL;
     REQUIRE_OK(x);
     tensor_set_requires_grad(x, c->x_grad);
+    tensor_set_requires_grad(w, !c->frozen);
     ConvParams p = params_of(cc);
     Tensor *y = fuse ? f_conv2d_max_pool2d(x, w, b, p, c->pool) : f_max_pool2d(f_conv2d(x, w, b, p), c->pool);
     REQUIRE_OK(y);
@@ -311,10 +313,12 @@ static void test_fused_conv_max_pool_matches_the_two_ops(void **state)
     static const ConvCase mnist1 = {70, 1, 28, 28, 10, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true};
     static const ConvCase strided = {5, 2, 13, 11, 7, 3, 2, {2, 1}, {1, 0}, {1, 2}, 1, ZERO, true, true, true};
     static const ConvCase grouped = {3, 4, 9, 9, 6, 3, 3, ONE, ZERO, ONE, 2, ZERO, false, true, true};
+    static const ConvCase mnist2 = {70, 10, 12, 12, 20, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true};
     static const ConvCase wide = {3, 20, 8, 8, 3, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true}; /* 500 taps */
     const ConvPoolCase cases[] = {
-        {mnist1, k2, false, true}, {mnist1, k3s2p1, true, true}, {strided, ceil, false, true},
-        {grouped, k2, false, true}, {grouped, k3s2p1, true, true}, {wide, k2, false, false},
+        {mnist1, k2, false, true, false}, {mnist2, k2, true, true, false},  {mnist1, k3s2p1, true, true, false},
+        {strided, ceil, false, true, false}, {strided, ceil, true, true, true}, {grouped, k2, false, true, false},
+        {grouped, k3s2p1, true, true, false}, {grouped, k2, true, true, true}, {wide, k2, false, false, false},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         scope_begin();

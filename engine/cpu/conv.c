@@ -694,6 +694,25 @@ void cpu_conv2d_own(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *b
     free_floats(wk);
 }
 
+/* Sample n's planes xn [C][H][W] = conv^T(yn [O][L]) (+ bias), with u the
+ * thread's unfold (unused for the identity) and wk the weight by kernel row. */
+static void transpose_sample(float *xn, const float *yn, const float *wk, const float *pb, float *u, const ConvGeom *g)
+{
+    fill_planes(xn, g->c, g->h * g->w, pb); /* the products and the fold add onto it */
+    for (int64_t grp = 0; grp < g->groups; grp++) {
+        float *xg = xn + grp * g->cg * g->h * g->w;
+        const float *yg = yn + grp * g->og * g->l;
+        float *dst = g->identity ? xg : u;
+        if (!g->identity) zero_outside_first_window(u, g);
+        /* windows of different kernel rows overlap: the first sets
+         * its window of U, the others add (into x itself, all add) */
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            cpu_sgemm_parallel(true, false, g->urows, g->l, g->og, 1.0f, kernel_row_weight(wk, g, grp, ki), g->urows, yg,
+                               g->l, g->identity || ki ? 1.0f : 0.0f, dst + window_offset(g, ki), g->ucols);
+        if (!g->identity) unfold_map(xg, u, g, false);
+    }
+}
+
 void cpu_conv2d_transpose_own(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p)
 {
     ConvGeom g = conv_geom(x, y, w, p);
@@ -709,23 +728,7 @@ void cpu_conv2d_transpose_own(Tensor *x, const Tensor *y, const Tensor *w, const
     {
         float *u = g.identity ? NULL : alloc_floats(g.urows * g.ucols);
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < g.n; n++) {
-            float *xn = px + n * g.c * g.h * g.w;
-            fill_planes(xn, g.c, g.h * g.w, pb); /* the products and the fold add onto it */
-            for (int64_t grp = 0; grp < g.groups; grp++) {
-                float *xg = xn + grp * g.cg * g.h * g.w;
-                const float *yg = py + (n * g.o + grp * g.og) * g.l;
-                float *dst = g.identity ? xg : u;
-                if (!g.identity) zero_outside_first_window(u, &g);
-                /* windows of different kernel rows overlap: the first sets
-                 * its window of U, the others add (into x itself, all add) */
-                for (int64_t ki = 0; ki < g.kh; ki++)
-                    cpu_sgemm_parallel(true, false, g.urows, g.l, g.og, 1.0f, kernel_row_weight(wk, &g, grp, ki),
-                                       g.urows, yg, g.l, g.identity || ki ? 1.0f : 0.0f, dst + window_offset(&g, ki),
-                                       g.ucols);
-                if (!g.identity) unfold_map(xg, u, &g, false);
-            }
-        }
+        for (int64_t n = 0; n < g.n; n++) transpose_sample(px + n * g.c * g.h * g.w, py + n * g.o * g.l, wk, pb, u, &g);
         free_floats(u);
     }
     if (parallel) cpu_blas_serial_end(blas_threads);
@@ -757,16 +760,26 @@ static const float *sample_output_grad(const float *gy, const PooledGrad *pooled
     return scratch;
 }
 
+/* The input gradient a backward pass over the samples also makes, from the
+ * same output gradient of each sample while it is in cache: gx [N][C][H][W]
+ * and the weight by kernel row. */
+typedef struct {
+    float *gx;
+    const float *wk;
+} InputGrad;
+
 /* The row unfold's weight gradient of samples [n_lo, n_hi), in the layout
  * [groups][kh][C/g * kw][O/g]: added into part, or written by the first
  * sample when first_writes. The output gradient comes from gy, or from
- * pooled through the thread's gy_scratch. */
+ * pooled through the thread's gy_scratch; with in_grad, each sample's input
+ * gradient too (u serves both, one after the other). */
 static void row_unfold_weight_grad_range(float *part, bool first_writes, const float *x, const float *gy,
-                                         const PooledGrad *pooled, float *gy_scratch, float *u, int64_t n_lo,
-                                         int64_t n_hi, const ConvGeom *g)
+                                         const PooledGrad *pooled, const InputGrad *in_grad, float *gy_scratch,
+                                         float *u, int64_t n_lo, int64_t n_hi, const ConvGeom *g)
 {
     for (int64_t n = n_lo; n < n_hi; n++) {
         const float *gyn = sample_output_grad(gy, pooled, gy_scratch, n, g);
+        if (in_grad) transpose_sample(in_grad->gx + n * g->c * g->h * g->w, gyn, in_grad->wk, NULL, u, g);
         for (int64_t grp = 0; grp < g->groups; grp++) {
             float *xg = (float *)x + (n * g->c + grp * g->cg) * g->h * g->w;
             if (!g->identity) unfold_map(xg, u, g, true);
@@ -803,14 +816,16 @@ static void weight_grad_gather(float *out, const float *partials, int64_t nparts
 }
 
 /* gw = the weight gradient of x convolved into g's output planes, whose
- * gradient is pg, or comes from pooled (then by the row unfold). */
-static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const PooledGrad *pooled, const ConvGeom *gp)
+ * gradient is pg, or comes from pooled; with in_grad, the input gradient
+ * in the same pass (both only by the row unfold). */
+static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const PooledGrad *pooled,
+                            const InputGrad *in_grad, const ConvGeom *gp)
 {
     const ConvGeom g = *gp;
     const float *px = tensor_f32(x);
     int64_t wsize = g.o * g.cg * g.kh * g.kw;
     bool im2col = use_im2col(&g);
-    ENGINE_ASSERT(!(pooled && im2col));
+    ENGINE_ASSERT(!((pooled || in_grad) && im2col));
     int64_t S = im2col ? chunk_samples(&g) : 1; /* samples per chunk */
     bool parallel = split_batch(&g);
     int max_threads = parallel ? omp_get_max_threads() : 1;
@@ -838,7 +853,7 @@ static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const 
             int64_t n_lo = task * step, n_hi = n_lo + step < g.n ? n_lo + step : g.n;
             float *part = partials + (by_slot ? task : omp_get_thread_num()) * wsize;
             if (im2col) im2col_weight_grad_range(part, by_slot ? 0.0f : 1.0f, px, pg, col, gyc, u, n_lo, n_hi, &g);
-            else row_unfold_weight_grad_range(part, by_slot, px, pg, pooled, gy_scratch, u, n_lo, n_hi, &g);
+            else row_unfold_weight_grad_range(part, by_slot, px, pg, pooled, in_grad, gy_scratch, u, n_lo, n_hi, &g);
         }
         free_floats(u);
         free_floats(col);
@@ -862,7 +877,7 @@ static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const 
 void cpu_conv2d_weight_grad_own(Tensor *gw, const Tensor *x, const Tensor *gy, ConvParams p)
 {
     ConvGeom g = conv_geom(x, gy, gw, p);
-    weight_grad_own(gw, x, tensor_f32(gy), NULL, &g);
+    weight_grad_own(gw, x, tensor_f32(gy), NULL, NULL, &g);
 }
 
 /* ---- Which kernels run: oneDNN's or ours ----
@@ -939,9 +954,9 @@ void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvP
  * whose other jobs take the cache. Fused, a sample's output planes ([O][L]:
  * 23 KB for conv1) live in a buffer of the thread that makes them and are
  * pooled while in cache; the backward expands one sample's pooled gradient
- * into such a buffer for the weight gradient's sgemms (PooledGrad). The
- * kernels are the unfused ones, so the output, the codes and the weight
- * gradient have the same bits as conv2d then max_pool2d. */
+ * into such a buffer for the weight gradient's and the input gradient's
+ * sgemms (PooledGrad). The kernels are the unfused ones, so the output, the
+ * codes and both gradients have the same bits as conv2d then max_pool2d. */
 
 bool cpu_conv2d_max_pool2d_fused(const Tensor *x, const Tensor *w, Shape y, ConvParams cp, PoolParams pp)
 {
@@ -978,11 +993,34 @@ void cpu_conv2d_max_pool2d(Tensor *out, Tensor *codes, const Tensor *x, const Te
     direct_plan_free(&d);
 }
 
-void cpu_conv2d_max_pool2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *g, const Tensor *codes, Shape y,
-                                       ConvParams cp, PoolParams pp)
+/* Only the input gradient (a layer whose weight is frozen): per sample,
+ * the expanded output gradient, then its transpose. */
+static void input_grad_pooled(const InputGrad *in_grad, const PooledGrad *pooled, const ConvGeom *g)
 {
-    ConvGeom geom = conv_geom_of(x, y, gw, cp);
+    bool parallel = split_batch(g);
+    int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
+#pragma omp parallel if (parallel)
+    {
+        float *u = g->identity ? NULL : alloc_floats(g->urows * g->ucols), *gy_scratch = alloc_floats(g->o * g->l);
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g->n; n++)
+            transpose_sample(in_grad->gx + n * g->c * g->h * g->w, sample_output_grad(NULL, pooled, gy_scratch, n, g),
+                             in_grad->wk, NULL, u, g);
+        free_floats(gy_scratch);
+        free_floats(u);
+    }
+    if (parallel) cpu_blas_serial_end(blas_threads);
+}
+
+void cpu_conv2d_max_pool2d_backward(Tensor *gx, Tensor *gw, const Tensor *x, const Tensor *w, const Tensor *g,
+                                    const Tensor *codes, Shape y, ConvParams cp, PoolParams pp)
+{
+    ConvGeom geom = conv_geom_of(x, y, w, cp);
     ENGINE_ASSERT(tensor_is_contiguous(g) && tensor_is_contiguous(codes) && codes->dtype == DT_U8);
     PooledGrad pooled = {tensor_f32(g), tensor_u8(codes), g->shape.d[2], g->shape.d[3], pp};
-    weight_grad_own(gw, x, NULL, &pooled, &geom);
+    float *wk = gx ? weight_by_kernel_row(tensor_f32(w), &geom) : NULL;
+    InputGrad in_grad = {gx ? tensor_f32(gx) : NULL, wk};
+    if (gw) weight_grad_own(gw, x, NULL, &pooled, gx ? &in_grad : NULL, &geom);
+    else if (gx) input_grad_pooled(&in_grad, &pooled, &geom);
+    free_floats(wk);
 }

@@ -35,12 +35,13 @@ void cpu_conv2d_weight_grad_own(Tensor *gw, const Tensor *x, const Tensor *gy, C
 
 /* conv2d then max_pool2d in one pass (out = max_pool2d(conv2d(x, w, bias)),
  * y the shape of the convolution's output, codes u8 window codes or NULL),
- * and the weight gradient from the pooled gradient g and the codes: where
- * cpu_conv2d_max_pool2d_fused says so (f32, our direct forward, windows of
- * at most 256 cells). The same bits as the two ops one after the other. */
+ * and its backward from the pooled gradient g and the codes: gx and gw, each
+ * when not NULL. Where cpu_conv2d_max_pool2d_fused says so (f32, our direct
+ * forward, windows of at most 256 cells). The same bits as the two ops one
+ * after the other. */
 bool cpu_conv2d_max_pool2d_fused(const Tensor *x, const Tensor *w, Shape y, ConvParams cp, PoolParams pp);
 void cpu_conv2d_max_pool2d(Tensor *out, Tensor *codes, const Tensor *x, const Tensor *w, const Tensor *bias, Shape y,
                            ConvParams cp, PoolParams pp);
-void cpu_conv2d_max_pool2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *g, const Tensor *codes, Shape y,
-                                       ConvParams cp, PoolParams pp);
+void cpu_conv2d_max_pool2d_backward(Tensor *gx, Tensor *gw, const Tensor *x, const Tensor *w, const Tensor *g,
+                                    const Tensor *codes, Shape y, ConvParams cp, PoolParams pp);
 #endif
