@@ -296,8 +296,10 @@ static void stop_orphans(Tune *t)
         if (n <= 0 || !realpath(t->train, train)) continue;
         exe[n] = '\0';
         if (strcmp(exe, train) != 0) continue; /* gone, or the pid is another program's now */
-        if (!t->tty) printf("trial %d: its ./train (pid %d) still runs from the search before: stopping it\n", tr->id,
-                            (int)pid);
+        if (!t->tty) {
+            printf("trial %d: its ./train (pid %d) still runs from the search before: stopping it\n", tr->id, (int)pid);
+            fflush(stdout); /* it may take a while to save and end */
+        }
         kill(pid, SIGINT);
         for (int i = 0; i < 1200 && kill(pid, 0) == 0; i++) sleep_seconds(0.1);
         if (kill(pid, 0) == 0) kill(pid, SIGKILL);
