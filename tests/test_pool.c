@@ -38,6 +38,8 @@ static const PoolCase max_cases[] = {
     {SHAPE(2, 1, 5, 5), {2, 2}, {1, 1}, {0, 0}, false, true, false},
     {SHAPE(2, 2, 6, 6), {3, 3}, {3, 3}, {0, 0}, true, true, true}, /* ceil_mode without a partial window */
     {SHAPE(16, 10, 24, 24), {2, 2}, {0, 0}, {0, 0}, false, true, true}, /* MnistModel, parallel */
+    /* 8 wide: 4 rows of windows per vector, then 2 rows and a row no window covers */
+    {SHAPE(2, 2, 13, 8), {2, 2}, {0, 0}, {0, 0}, false, true, true},
     /* 2x2 on a wide plane; an input row and column no window covers */
     {SHAPE(2, 3, 37, 71), {2, 2}, {0, 0}, {0, 0}, false, true, true},
     /* halves the size as 2x2 does, but windows overlap (gradients add up) */

@@ -205,6 +205,60 @@ static inline void chunk_masks(unsigned n, __mmask16 *outs, __mmask16 *first16, 
     *next16 = (__mmask16)(2 * n <= 16 ? 0u : (1u << (2 * n - 16)) - 1);
 }
 
+/* Planes 8 wide (MnistModel's conv2, 8x8): a row of 4 windows fills a
+ * quarter of a vector, so 4 rows of windows (8 input rows, 4 vectors) go
+ * into one, window (i, j) in lane 4i + j. Vector v_i holds input rows 2i
+ * and 2i + 1; one permute sorts it into its windows' 128-bit blocks
+ * [top-left | top-right | bottom-left | bottom-right], and a transpose of
+ * the 4 x 4 blocks gathers each corner of all 16 windows in one vector. The
+ * transpose is its own inverse: the backward scatters with it. */
+static const int32_t corners_of_row_pair[16] = {0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15};
+static const int32_t row_pair_of_corners[16] = {0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15};
+
+static inline void transpose_blocks(__m512 a0, __m512 a1, __m512 a2, __m512 a3, __m512 *b)
+{
+    __m512 t0 = _mm512_shuffle_f32x4(a0, a1, _MM_SHUFFLE(1, 0, 1, 0)), t1 = _mm512_shuffle_f32x4(a0, a1, _MM_SHUFFLE(3, 2, 3, 2));
+    __m512 t2 = _mm512_shuffle_f32x4(a2, a3, _MM_SHUFFLE(1, 0, 1, 0)), t3 = _mm512_shuffle_f32x4(a2, a3, _MM_SHUFFLE(3, 2, 3, 2));
+    b[0] = _mm512_shuffle_f32x4(t0, t2, _MM_SHUFFLE(2, 0, 2, 0));
+    b[1] = _mm512_shuffle_f32x4(t0, t2, _MM_SHUFFLE(3, 1, 3, 1));
+    b[2] = _mm512_shuffle_f32x4(t1, t3, _MM_SHUFFLE(2, 0, 2, 0));
+    b[3] = _mm512_shuffle_f32x4(t1, t3, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+/* 16 windows of 4 rows of an 8-wide plane: x8 the first of their 8 input
+ * rows, po and codes (or NULL) their 16 outputs. The same comparisons as
+ * max_pool_2x2 below. */
+static void max_pool_2x2_w8(const float *x8, float *po, uint8_t *codes)
+{
+    const __m512i sort = _mm512_loadu_si512(corners_of_row_pair);
+    __m512 c[4]; /* top-left, top-right, bottom-left, bottom-right */
+    transpose_blocks(_mm512_permutexvar_ps(sort, _mm512_loadu_ps(x8)), _mm512_permutexvar_ps(sort, _mm512_loadu_ps(x8 + 16)),
+                     _mm512_permutexvar_ps(sort, _mm512_loadu_ps(x8 + 32)),
+                     _mm512_permutexvar_ps(sort, _mm512_loadu_ps(x8 + 48)), c);
+    __mmask16 top_right = takes_over(c[1], c[0]), bottom_right = takes_over(c[3], c[2]);
+    __m512 top = _mm512_mask_blend_ps(top_right, c[0], c[1]), bottom = _mm512_mask_blend_ps(bottom_right, c[2], c[3]);
+    __mmask16 below = takes_over(bottom, top);
+    _mm512_storeu_ps(po, _mm512_mask_blend_ps(below, top, bottom));
+    if (!codes) return;
+    __mmask16 right = (__mmask16)((below & bottom_right) | (~below & top_right));
+    __m512i row = _mm512_maskz_mov_epi32(below, _mm512_set1_epi32(2));
+    _mm_storeu_si128((__m128i *)codes, _mm512_cvtepi32_epi8(_mm512_mask_add_epi32(row, right, row, _mm512_set1_epi32(1))));
+}
+
+/* Its backward: each window's gradient to the corner its code names, 0 to
+ * the other three, the 8 input rows written whole. */
+static void max_pool_2x2_w8_backward(float *gx8, const float *gp, const uint8_t *codes)
+{
+    const __m512i unsort = _mm512_loadu_si512(row_pair_of_corners);
+    __m512 gv = _mm512_loadu_ps(gp);
+    __m128i code = _mm_loadu_si128((const __m128i *)codes);
+    __mmask16 below = _mm_test_epi8_mask(code, _mm_set1_epi8(2)), right = _mm_test_epi8_mask(code, _mm_set1_epi8(1));
+    __m512 e[4];
+    transpose_blocks(_mm512_maskz_mov_ps((__mmask16)(~below & ~right), gv), _mm512_maskz_mov_ps((__mmask16)(~below & right), gv),
+                     _mm512_maskz_mov_ps((__mmask16)(below & ~right), gv), _mm512_maskz_mov_ps((__mmask16)(below & right), gv), e);
+    for (int i = 0; i < 4; i++) _mm512_storeu_ps(gx8 + 16 * i, _mm512_permutexvar_ps(unsort, e[i]));
+}
+
 /* 2x2 stride 2 with AVX-512, 16 outputs of a row at a time (masked at the
  * row's end, so rows as short as 4 outputs stay vectorised). Each window is
  * settled as (top-left vs top-right), (bottom-left vs bottom-right), then
@@ -215,10 +269,13 @@ static inline void chunk_masks(unsigned n, __mmask16 *outs, __mmask16 *first16, 
  * 2 * (bottom row) + (right column), or NULL. */
 static void max_pool_2x2(const float *xp, int64_t w, int64_t oh, int64_t ow, float *po, uint8_t *codes)
 {
+    int64_t i0 = 0;
+    if (w == 8 && ow == 4)
+        for (; i0 + 4 <= oh; i0 += 4) max_pool_2x2_w8(xp + 2 * i0 * w, po + i0 * ow, codes ? codes + i0 * ow : NULL);
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
-    for (int64_t i = 0; i < oh; i++) {
+    for (int64_t i = i0; i < oh; i++) {
         const float *r0 = xp + 2 * i * w, *r1 = r0 + w;
         for (int64_t j = 0; j < ow; j += 16) {
             __mmask16 outs, first16, next16;
@@ -319,7 +376,10 @@ static void max_pool_2x2_backward(float *gxp, int64_t h, int64_t w, const float 
     /* lanes 0-7 and 8-15 of two vectors, alternately: (l0, r0, l1, r1, ...) */
     const __m512i first_pairs = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i next_pairs = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    for (int64_t i = 0; i < oh; i++) {
+    int64_t i0 = 0;
+    if (w == 8 && ow == 4)
+        for (; i0 + 4 <= oh; i0 += 4) max_pool_2x2_w8_backward(gxp + 2 * i0 * w, gp + i0 * ow, codes + i0 * ow);
+    for (int64_t i = i0; i < oh; i++) {
         float *r0 = gxp + 2 * i * w, *r1 = r0 + w;
         for (int64_t j = 0; j < ow; j += 16) {
             __mmask16 outs, first16, next16;
