@@ -713,28 +713,6 @@ static void transpose_sample(float *xn, const float *yn, const float *wk, const 
     }
 }
 
-void cpu_conv2d_transpose_own(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p)
-{
-    ConvGeom g = conv_geom(x, y, w, p);
-    if (use_im2col(&g)) {
-        im2col_transpose(tensor_f32(x), tensor_f32(y), tensor_f32(w), bias ? tensor_f32(bias) : NULL, &g);
-        return;
-    }
-    const float *py = tensor_f32(y), *pb = bias ? tensor_f32(bias) : NULL;
-    float *px = tensor_f32(x), *wk = weight_by_kernel_row(tensor_f32(w), &g);
-    bool parallel = split_batch(&g);
-    int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
-#pragma omp parallel if (parallel)
-    {
-        float *u = g.identity ? NULL : alloc_floats(g.urows * g.ucols);
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < g.n; n++) transpose_sample(px + n * g.c * g.h * g.w, py + n * g.o * g.l, wk, pb, u, &g);
-        free_floats(u);
-    }
-    if (parallel) cpu_blas_serial_end(blas_threads);
-    free_floats(wk);
-}
-
 /* The output gradient of a conv2d fused with max_pool2d: the pooled
  * gradient g [N][O][PH][PW] and the window codes, expanded to the
  * convolution's output planes one sample at a time. */
@@ -758,6 +736,39 @@ static const float *sample_output_grad(const float *gy, const PooledGrad *pooled
                                       pooled->pw, pooled->p);
     }
     return scratch;
+}
+
+/* px = conv^T of every sample's output gradient, from py or expanded from
+ * pooled (+ bias pb): the row unfold's transpose, samples split across the
+ * threads. wk: the weight by kernel row. */
+static void transpose_own(float *px, const float *py, const PooledGrad *pooled, const float *wk, const float *pb,
+                          const ConvGeom *g)
+{
+    bool parallel = split_batch(g);
+    int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
+#pragma omp parallel if (parallel)
+    {
+        float *u = g->identity ? NULL : alloc_floats(g->urows * g->ucols);
+        float *gy_scratch = pooled ? alloc_floats(g->o * g->l) : NULL;
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g->n; n++)
+            transpose_sample(px + n * g->c * g->h * g->w, sample_output_grad(py, pooled, gy_scratch, n, g), wk, pb, u, g);
+        free_floats(gy_scratch);
+        free_floats(u);
+    }
+    if (parallel) cpu_blas_serial_end(blas_threads);
+}
+
+void cpu_conv2d_transpose_own(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p)
+{
+    ConvGeom g = conv_geom(x, y, w, p);
+    if (use_im2col(&g)) {
+        im2col_transpose(tensor_f32(x), tensor_f32(y), tensor_f32(w), bias ? tensor_f32(bias) : NULL, &g);
+        return;
+    }
+    float *wk = weight_by_kernel_row(tensor_f32(w), &g);
+    transpose_own(tensor_f32(x), tensor_f32(y), NULL, wk, bias ? tensor_f32(bias) : NULL, &g);
+    free_floats(wk);
 }
 
 /* The input gradient a backward pass over the samples also makes, from the
@@ -993,25 +1004,6 @@ void cpu_conv2d_max_pool2d(Tensor *out, Tensor *codes, const Tensor *x, const Te
     direct_plan_free(&d);
 }
 
-/* Only the input gradient (a layer whose weight is frozen): per sample,
- * the expanded output gradient, then its transpose. */
-static void input_grad_pooled(const InputGrad *in_grad, const PooledGrad *pooled, const ConvGeom *g)
-{
-    bool parallel = split_batch(g);
-    int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
-#pragma omp parallel if (parallel)
-    {
-        float *u = g->identity ? NULL : alloc_floats(g->urows * g->ucols), *gy_scratch = alloc_floats(g->o * g->l);
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < g->n; n++)
-            transpose_sample(in_grad->gx + n * g->c * g->h * g->w, sample_output_grad(NULL, pooled, gy_scratch, n, g),
-                             in_grad->wk, NULL, u, g);
-        free_floats(gy_scratch);
-        free_floats(u);
-    }
-    if (parallel) cpu_blas_serial_end(blas_threads);
-}
-
 void cpu_conv2d_max_pool2d_backward(Tensor *gx, Tensor *gw, const Tensor *x, const Tensor *w, const Tensor *g,
                                     const Tensor *codes, Shape y, ConvParams cp, PoolParams pp)
 {
@@ -1021,6 +1013,6 @@ void cpu_conv2d_max_pool2d_backward(Tensor *gx, Tensor *gw, const Tensor *x, con
     float *wk = gx ? weight_by_kernel_row(tensor_f32(w), &geom) : NULL;
     InputGrad in_grad = {gx ? tensor_f32(gx) : NULL, wk};
     if (gw) weight_grad_own(gw, x, NULL, &pooled, gx ? &in_grad : NULL, &geom);
-    else if (gx) input_grad_pooled(&in_grad, &pooled, &geom);
+    else if (gx) transpose_own(in_grad.gx, NULL, &pooled, wk, NULL, &geom); /* a frozen weight */
     free_floats(wk);
 }

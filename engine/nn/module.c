@@ -259,9 +259,8 @@ static void name_failed_module(int depth)
 }
 
 /* module_forward's body: x is the input the hooks see; batch, when not
- * NULL, goes to forward_batch instead of x to forward. */
-/* The hooks around m's forward: m->forward on x, forward_batch on batch,
- * or fused(m, x, ctx) in place of m->forward. */
+ * NULL, goes to forward_batch instead of x to forward, and fused, when not
+ * NULL, runs fused(m, x, ctx) in place of m->forward. */
 static Tensor *run_forward(Module *m, Tensor *x, const TensorBatch *batch, ModuleFusedForwardFn fused, const void *ctx)
 {
     for (int i = 0; i < m->pre_hooks.n; i++) {
