@@ -371,6 +371,15 @@ static void test_fused_layer_respects_hooks(void **state)
     expect_same_bits(hooked, fused, "the output with a hook", 0);
     expect_error(nn_conv2d_max_pool2d(conv, tensor_randn(SHAPE(2, 3, 28, 28), &gen, CPU), pool_params(2, 0, 0)),
                  "expected input", "3 channels");
+    /* the fused op's own checks: the convolution's, then the pooling's */
+    Tensor *w = module_get_parameter(conv, "weight");
+    expect_error(f_conv2d_max_pool2d(tensor_randn(SHAPE(2, 3, 28, 28), &gen, CPU), w, NULL, conv_params_default(),
+                                     pool_params(2, 0, 0)),
+                 "conv2d", "3 channels");
+    expect_error(f_conv2d_max_pool2d(x, w, NULL, conv_params_default(), pool_params(0, 0, 0)), "max_pool2d",
+                 "kernel size should be greater than zero");
+    expect_error(f_conv2d_max_pool2d(x, w, NULL, conv_params_default(), pool_params(30, 0, 0)), "max_pool2d",
+                 "too small");
     module_free(conv);
     scope_end();
 }

@@ -152,6 +152,7 @@ static void test_metrics_check_shapes(void **state)
     expect_error(accuracy(scores, tensor_zeros(SHAPE(5), DT_I64, CPU)), "[4, 10]", "[5]");
     expect_error(accuracy(scores, tensor_zeros(SHAPE(4), DT_F32, CPU)), "int64", NULL);
     expect_error(top_k_acc(tensor_zeros(SHAPE(4), DT_F32, CPU), tensor_zeros(SHAPE(4), DT_I64, CPU)), "[B, C]", NULL);
+    expect_error(t_count_in_top_k(scores, tensor_zeros(SHAPE(4), DT_I64, CPU), 0), "k = 0", "[4, 10]");
     expect_error(top_k_acc(tensor_zeros(SHAPE(4, 2), DT_F32, CPU), tensor_zeros(SHAPE(4), DT_I64, CPU)),
                  "top-3 accuracy needs at least 3 classes", "[4, 2]");
     scope_end();
