@@ -1,4 +1,5 @@
-/* CPU 2-D convolution as sgemms over a "row unfold" of the input.
+/* CPU 2-D convolution as sgemms over a "row unfold" of the input, with
+ * direct kernels for layers with few taps.
  *
  * Full im2col copies every input value kh * kw times. Here only the kernel
  * columns are unfolded: U has one row per (channel, kj) and one column per
@@ -24,7 +25,9 @@
  *
  * The forward of layers with few taps per output (up to 256: MnistModel's
  * two layers, ResNet's stem) skips the sgemms: a direct kernel multiplies
- * straight from U (see "The direct forward" below). Layers with small
+ * straight from U (see "The direct forward" below), and on CPUs with
+ * AVX-512 their gradients run in blocks of 16 samples (conv_lanes.c,
+ * lanes_take). Layers with small
  * planes and many channels (ResNet's 8x8 and 4x4 stages) take a full im2col
  * of a chunk of samples and one sgemm per chunk instead (see "Full im2col
  * over chunks of samples"). The weight gradient's partial sums go by fixed
@@ -34,32 +37,21 @@
  * build has it (conv_dnnl.h; the rule is at the end of this file). */
 #include "engine/cpu/conv.h"
 
-#ifdef __AVX512F__
-#include <immintrin.h>
-#endif
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/cpu/allocator.h"
 #include "engine/cpu/conv_dnnl.h"
+#include "engine/cpu/conv_geom.h"
+#include "engine/cpu/conv_lanes.h"
 #include "engine/cpu/copy.h"
 #include "engine/cpu/matmul_bf16_dnnl.h"
 #include "engine/cpu/linalg.h"
 #include "engine/cpu/pool.h"
 #include "engine/cpu/strided.h"
+#include "engine/cpu/vec16.h"
 
-typedef struct {
-    int64_t n, c, h, w;     /* input side */
-    int64_t o, oh, ow, l;   /* output side; l = oh * ow */
-    int64_t kh, kw;
-    int64_t sh, sw, ph, pw, dh, dw;
-    int64_t groups, cg, og; /* groups and channels per group */
-    int64_t urows;          /* rows of U: cg * kw */
-    int64_t hq;             /* padded input rows per phase */
-    int64_t ucols;          /* columns of U: sh * hq * ow */
-    bool identity;          /* U is x itself */
-} ConvGeom;
 
 /* The geometry of x convolved by w into planes of shape y. */
 static ConvGeom conv_geom_of(const Tensor *x, Shape y, const Tensor *w, ConvParams p)
@@ -273,19 +265,12 @@ static void fill_planes(float *dst, int64_t planes, int64_t plane, const float *
  * ones or plain code elsewhere. Each output element is made by one thread in
  * the order of the taps: the same bits for any number of threads.
  *
- * The weight gradient stays with the sgemms: direct versions of it (vectors
- * over positions, partial sums per chunk of samples) and one sgemm per chunk
- * of samples side by side both measured slower (bench/bench_conv_ab). A
- * later try, 4 output channels x 5 taps of 16-lane sums kept in registers
- * over a slot of 16 samples (lanes added once per slot), gained 8% on
- * MnistModel's conv2 and lost 50% on conv1 (576 positions: the blocks
- * stream each slot's U from L2) and 40% on ResNet's stem (1 thread). */
-
-/* Without AVX-512, GCC warns that passing a 64-byte vector by value has
- * another ABI; these helpers are static and inlined, so no call between
- * separately compiled code ever passes one. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef float v16 __attribute__((vector_size(64)));
+ * The gradients of these layers go by blocks of 16 samples in the vector
+ * lanes where the build has AVX-512 (conv_lanes.c: 2-6x faster than the
+ * per-sample sgemms on MnistModel's layers, 1 thread); elsewhere they stay
+ * with the sgemms. Direct versions with vectors over positions (partial
+ * sums per chunk of samples, or 4 output channels x 5 taps of 16-lane sums
+ * kept over a slot) measured slower or mixed (bench/bench_conv_ab). */
 
 #define DOB 5 /* output channels per block */
 #define DT 4  /* vectors of 16 positions per block */
@@ -295,27 +280,6 @@ typedef float v16 __attribute__((vector_size(64)));
 #define DIRECT_FORWARD_TAPS_MAX 256
 /* Multiply-adds below which a call runs on one thread. */
 #define DIRECT_PARALLEL_MACS (1 << 20)
-
-static inline v16 load16(const float *p)
-{
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
-
-static inline v16 splat16(float f) { return (v16){f, f, f, f, f, f, f, f, f, f, f, f, f, f, f, f}; }
-
-/* a * b + c, fused where the CPU can (ISO C does not contract a * b + c) */
-static inline v16 fma16(v16 a, v16 b, v16 c)
-{
-#ifdef __AVX512F__
-    return (v16)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-#else
-    return a * b + c;
-#endif
-}
 
 static bool direct_ok(const ConvGeom *g)
 {
@@ -470,6 +434,12 @@ static bool direct_forward(Tensor *y, const Tensor *x, const Tensor *w, const Te
  * the same thread count). */
 #define WG_SLOT_SAMPLES 16
 #define WG_SLOT_FLOATS (4 * 1024 * 1024)
+
+static bool weight_grad_by_slot(const ConvGeom *g)
+{
+    int64_t slots = (g->n + WG_SLOT_SAMPLES - 1) / WG_SLOT_SAMPLES;
+    return slots * g->o * g->cg * g->kh * g->kw <= WG_SLOT_FLOATS;
+}
 
 /* ---- Full im2col over chunks of samples ----
  *
@@ -738,13 +708,52 @@ static const float *sample_output_grad(const float *gy, const PooledGrad *pooled
     return scratch;
 }
 
+/* Whether conv_lanes.c's kernels make this layer's gradients (the weight
+ * gradient by slot of 16 samples, the input gradient by the same blocks):
+ * the layers with few taps that the direct forward takes. */
+static bool lanes_take(const ConvGeom *g)
+{
+    return direct_ok(g) && !use_im2col(g) && conv_lanes_ok(g) && weight_grad_by_slot(g);
+}
+
+/* The output gradients of samples [n0, n0 + nl): in gy, or expanded from
+ * pooled into scratch (nl planes [O][L]). */
+static const float *block_output_grad(const float *gy, const PooledGrad *pooled, float *scratch, int64_t n0, int64_t nl,
+                                      const ConvGeom *g)
+{
+    if (!pooled) return gy + n0 * g->o * g->l;
+    for (int64_t s = 0; s < nl; s++) sample_output_grad(NULL, pooled, scratch + s * g->o * g->l, n0 + s, g);
+    return scratch;
+}
+
 /* px = conv^T of every sample's output gradient, from py or expanded from
- * pooled (+ bias pb): the row unfold's transpose, samples split across the
- * threads. wk: the weight by kernel row. */
-static void transpose_own(float *px, const float *py, const PooledGrad *pooled, const float *wk, const float *pb,
+ * pooled (+ bias pb), w the weight: by blocks of 16 samples in the lanes
+ * where they take the layer, else the row unfold's transpose; samples split
+ * across the threads. */
+static void transpose_own(float *px, const float *py, const PooledGrad *pooled, const float *w, const float *pb,
                           const ConvGeom *g)
 {
     bool parallel = split_batch(g);
+    if (lanes_take(g)) {
+        ConvLanesPlan plan = conv_lanes_plan(w, pb, g);
+        int64_t blocks = (g->n + CONV_LANES - 1) / CONV_LANES;
+#pragma omp parallel if (parallel && blocks > 1)
+        {
+            ConvLanes lanes = conv_lanes_alloc(g, false, true);
+            float *gy_block = pooled ? alloc_floats(CONV_LANES * g->o * g->l) : NULL;
+#pragma omp for schedule(static)
+            for (int64_t blk = 0; blk < blocks; blk++) {
+                int64_t n0 = blk * CONV_LANES, nl = g->n - n0 < CONV_LANES ? g->n - n0 : CONV_LANES;
+                conv_lanes_load_gy(&lanes, block_output_grad(py, pooled, gy_block, n0, nl, g), (int)nl, g);
+                conv_lanes_input_grad(px + n0 * g->c * g->h * g->w, (int)nl, &plan, &lanes, g);
+            }
+            free_floats(gy_block);
+            conv_lanes_free(&lanes);
+        }
+        conv_lanes_plan_free(&plan);
+        return;
+    }
+    float *wk = weight_by_kernel_row(w, g);
     int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
 #pragma omp parallel if (parallel)
     {
@@ -757,6 +766,7 @@ static void transpose_own(float *px, const float *py, const PooledGrad *pooled, 
         free_floats(u);
     }
     if (parallel) cpu_blas_serial_end(blas_threads);
+    free_floats(wk);
 }
 
 void cpu_conv2d_transpose_own(Tensor *x, const Tensor *y, const Tensor *w, const Tensor *bias, ConvParams p)
@@ -766,18 +776,32 @@ void cpu_conv2d_transpose_own(Tensor *x, const Tensor *y, const Tensor *w, const
         im2col_transpose(tensor_f32(x), tensor_f32(y), tensor_f32(w), bias ? tensor_f32(bias) : NULL, &g);
         return;
     }
-    float *wk = weight_by_kernel_row(tensor_f32(w), &g);
-    transpose_own(tensor_f32(x), tensor_f32(y), NULL, wk, bias ? tensor_f32(bias) : NULL, &g);
-    free_floats(wk);
+    transpose_own(tensor_f32(x), tensor_f32(y), NULL, tensor_f32(w), bias ? tensor_f32(bias) : NULL, &g);
 }
 
 /* The input gradient a backward pass over the samples also makes, from the
  * same output gradient of each sample while it is in cache: gx [N][C][H][W]
- * and the weight by kernel row. */
+ * and the weight by kernel row (wk), or arranged for the lanes (plan) where
+ * they take the layer (see input_grad_of). */
 typedef struct {
     float *gx;
-    const float *wk;
+    float *wk;
+    ConvLanesPlan plan;
 } InputGrad;
+
+static InputGrad input_grad_of(float *gx, const float *w, const ConvGeom *g)
+{
+    InputGrad in = {gx, NULL, {0}};
+    if (lanes_take(g)) in.plan = conv_lanes_plan(w, NULL, g);
+    else in.wk = weight_by_kernel_row(w, g);
+    return in;
+}
+
+static void input_grad_free(InputGrad *in)
+{
+    free_floats(in->wk);
+    conv_lanes_plan_free(&in->plan);
+}
 
 /* The row unfold's weight gradient of samples [n_lo, n_hi), in the layout
  * [groups][kh][C/g * kw][O/g]: added into part, or written by the first
@@ -800,6 +824,20 @@ static void row_unfold_weight_grad_range(float *part, bool first_writes, const f
                                    part + (grp * g->kh + ki) * g->urows * g->og, g->og);
         }
     }
+}
+
+/* weight_grad_own's samples [n_lo, n_hi) (one slot: at most 16) as one
+ * block of lanes: their weight gradient written into part and, with
+ * in_grad, their input gradient. */
+static void lanes_weight_grad_range(float *part, const float *x, const float *gy, const PooledGrad *pooled,
+                                    const InputGrad *in_grad, float *gy_block, ConvLanes *lanes,
+                                    const ConvLanesPlan *plan, int64_t n_lo, int64_t n_hi, const ConvGeom *g)
+{
+    int nl = (int)(n_hi - n_lo);
+    conv_lanes_load_gy(lanes, block_output_grad(gy, pooled, gy_block, n_lo, nl, g), nl, g);
+    conv_lanes_load_x(lanes, x + n_lo * g->c * g->h * g->w, nl, g);
+    conv_lanes_weight_grad(part, plan, lanes, g);
+    if (in_grad) conv_lanes_input_grad(in_grad->gx + n_lo * g->c * g->h * g->w, nl, &in_grad->plan, lanes, g);
 }
 
 /* out [O, C/g, kh, kw] = the sum of nparts partial sums (wsize floats
@@ -828,7 +866,7 @@ static void weight_grad_gather(float *out, const float *partials, int64_t nparts
 
 /* gw = the weight gradient of x convolved into g's output planes, whose
  * gradient is pg, or comes from pooled; with in_grad, the input gradient
- * in the same pass (both only by the row unfold). */
+ * in the same pass (by the row unfold or the lanes, not im2col chunks). */
 static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const PooledGrad *pooled,
                             const InputGrad *in_grad, const ConvGeom *gp)
 {
@@ -841,19 +879,21 @@ static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const 
     bool parallel = split_batch(&g);
     int max_threads = parallel ? omp_get_max_threads() : 1;
     int64_t slots = (g.n + WG_SLOT_SAMPLES - 1) / WG_SLOT_SAMPLES;
-    bool by_slot = slots * wsize <= WG_SLOT_FLOATS;
+    bool by_slot = weight_grad_by_slot(&g), lanes = lanes_take(&g);
     if (!by_slot) slots = max_threads;
     if (slots < 1) slots = 1;
     float *partials = alloc_floats(wsize * slots);
     /* (a slot's first sample writes it whole) */
     if (!by_slot) memset(partials, 0, sizeof(float) * (size_t)(wsize * slots));
     int used_threads = 1;
+    ConvLanesPlan plan = lanes ? conv_lanes_plan(NULL, NULL, &g) : (ConvLanesPlan){0};
     int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
 #pragma omp parallel if (parallel) num_threads(max_threads)
     {
-        float *u = g.identity ? NULL : alloc_floats(g.urows * g.ucols);
+        float *u = g.identity || lanes ? NULL : alloc_floats(g.urows * g.ucols);
         float *col = im2col ? alloc_floats(g.c * g.kh * g.kw * S * g.l) : NULL, *gyc = im2col ? alloc_floats(g.o * S * g.l) : NULL;
-        float *gy_scratch = pooled ? alloc_floats(g.o * g.l) : NULL;
+        float *gy_scratch = pooled ? alloc_floats((lanes ? CONV_LANES : 1) * g.o * g.l) : NULL;
+        ConvLanes lane_bufs = lanes ? conv_lanes_alloc(&g, true, in_grad != NULL) : (ConvLanes){0};
 #pragma omp single
         used_threads = omp_get_num_threads();
         /* by slot: slot i sums samples [i * 16, (i + 1) * 16) in order; else
@@ -864,14 +904,18 @@ static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const 
             int64_t n_lo = task * step, n_hi = n_lo + step < g.n ? n_lo + step : g.n;
             float *part = partials + (by_slot ? task : omp_get_thread_num()) * wsize;
             if (im2col) im2col_weight_grad_range(part, by_slot ? 0.0f : 1.0f, px, pg, col, gyc, u, n_lo, n_hi, &g);
+            else if (lanes)
+                lanes_weight_grad_range(part, px, pg, pooled, in_grad, gy_scratch, &lane_bufs, &plan, n_lo, n_hi, &g);
             else row_unfold_weight_grad_range(part, by_slot, px, pg, pooled, in_grad, gy_scratch, u, n_lo, n_hi, &g);
         }
         free_floats(u);
         free_floats(col);
         free_floats(gyc);
         free_floats(gy_scratch);
+        conv_lanes_free(&lane_bufs);
     }
     if (parallel) cpu_blas_serial_end(blas_threads);
+    conv_lanes_plan_free(&plan);
     int64_t nparts = by_slot ? slots : used_threads;
     /* the slots' pairwise tree: partial i += partial i + step, for step 1,
      * 2, 4... (each element's order fixed; elements split over threads) */
@@ -1010,9 +1054,11 @@ void cpu_conv2d_max_pool2d_backward(Tensor *gx, Tensor *gw, const Tensor *x, con
     ConvGeom geom = conv_geom_of(x, y, w, cp);
     ENGINE_ASSERT(tensor_is_contiguous(g) && tensor_is_contiguous(codes) && codes->dtype == DT_U8);
     PooledGrad pooled = {tensor_f32(g), tensor_u8(codes), g->shape.d[2], g->shape.d[3], pp};
-    float *wk = gx ? weight_by_kernel_row(tensor_f32(w), &geom) : NULL;
-    InputGrad in_grad = {gx ? tensor_f32(gx) : NULL, wk};
-    if (gw) weight_grad_own(gw, x, NULL, &pooled, gx ? &in_grad : NULL, &geom);
-    else if (gx) transpose_own(in_grad.gx, NULL, &pooled, wk, NULL, &geom); /* a frozen weight */
-    free_floats(wk);
+    if (!gw) { /* a frozen weight */
+        if (gx) transpose_own(tensor_f32(gx), NULL, &pooled, tensor_f32(w), NULL, &geom);
+        return;
+    }
+    InputGrad in_grad = gx ? input_grad_of(tensor_f32(gx), tensor_f32(w), &geom) : (InputGrad){0};
+    weight_grad_own(gw, x, NULL, &pooled, gx ? &in_grad : NULL, &geom);
+    input_grad_free(&in_grad);
 }

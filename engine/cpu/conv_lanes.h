@@ -1,0 +1,55 @@
+/* Convolution gradients with 16 samples side by side in the vector lanes,
+ * for layers with few taps per output (MnistModel's), where conv.c's
+ * per-sample sgemms are too small to run fast (see conv_lanes.c). */
+#ifndef ENGINE_CPU_CONV_LANES_H
+#define ENGINE_CPU_CONV_LANES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/cpu/conv_geom.h"
+
+#define CONV_LANES 16 /* samples per block */
+
+/* Whether the lane kernels run layer g: in builds for CPUs with AVX-512
+ * (one register per vector of 16 lanes), when a thread's buffers fit its
+ * share of the cache. */
+bool conv_lanes_ok(const ConvGeom *g);
+
+/* A thread's buffers for blocks of one layer. */
+typedef struct {
+    float *x;  /* [C][H + 2ph][W + 2pw][16]: the block's input, padding zero */
+    float *gy; /* [O][OH * OW][16]: its output gradient */
+    float *gx; /* x's layout: its input gradient (NULL when not wanted) */
+} ConvLanes;
+
+ConvLanes conv_lanes_alloc(const ConvGeom *g, bool input, bool input_grad);
+void conv_lanes_free(ConvLanes *b);
+
+/* Lanes 0..nl-1 from nl samples (lanes from nl on zero): x is the first
+ * one's [C][H][W], the next C * H * W floats on; gy the first one's
+ * [O][OH][OW], the next O * OH * OW floats on. */
+void conv_lanes_load_x(ConvLanes *b, const float *x, int nl, const ConvGeom *g);
+void conv_lanes_load_gy(ConvLanes *b, const float *gy, int nl, const ConvGeom *g);
+
+/* What every block of a layer shares: the taps' offsets in the x lanes and,
+ * for the input gradient, the weight arranged by block of taps. */
+typedef struct {
+    int64_t *xoff; /* [C/g * kh * kw] */
+    float *wt;     /* [groups][tap blocks][O/g][5], zero past the last tap; NULL without w */
+    const float *bias;
+} ConvLanesPlan;
+
+/* w [O][C/g][kh][kw] for the input gradient, or NULL; bias [C] or NULL. */
+ConvLanesPlan conv_lanes_plan(const float *w, const float *bias, const ConvGeom *g);
+void conv_lanes_plan_free(ConvLanesPlan *p);
+
+/* part = the block's weight gradient (the sum over its lanes), in conv.c's
+ * row-unfold layout [groups][kh][C/g * kw][O/g]. */
+void conv_lanes_weight_grad(float *part, const ConvLanesPlan *p, const ConvLanes *b, const ConvGeom *g);
+/* gx (the first sample's [C][H][W]; nl samples, C * H * W floats apart) =
+ * conv^T of the block's output gradient (+ bias): each sample's sums in
+ * the same order whichever block and lane it is in. */
+void conv_lanes_input_grad(float *gx, int nl, const ConvLanesPlan *p, ConvLanes *b, const ConvGeom *g);
+
+#endif
