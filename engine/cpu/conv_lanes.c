@@ -119,15 +119,15 @@ static inline v16 load_part(const float *p, int n)
  * vector r * pitch + c. Lanes from nl on are zero. */
 static void to_lanes(float *lanes, int64_t pitch, const float *src, int64_t stride, int64_t rows, int64_t width, int nl)
 {
-    int64_t len = rows * width;
+    int64_t len = rows * width, row = 0, col = 0; /* of value q0 + j */
     for (int64_t q0 = 0; q0 < len; q0 += 16) {
         int cols = len - q0 < 16 ? (int)(len - q0) : 16;
         v16 r[16];
         for (int s = 0; s < 16; s++) r[s] = s < nl ? load_part(src + s * stride + q0, cols) : splat16(0.0f);
         transpose16(r);
         for (int j = 0; j < cols; j++) {
-            int64_t q = q0 + j;
-            store16(lanes + ((q / width) * pitch + q % width) * CONV_LANES, r[j]);
+            store16(lanes + (row * pitch + col) * CONV_LANES, r[j]);
+            if (++col == width) col = 0, row++;
         }
     }
 }
@@ -135,13 +135,13 @@ static void to_lanes(float *lanes, int64_t pitch, const float *src, int64_t stri
 /* The reverse of to_lanes for lanes 0..nl-1. */
 static void from_lanes(float *dst, int64_t stride, const float *lanes, int64_t pitch, int64_t rows, int64_t width, int nl)
 {
-    int64_t len = rows * width;
+    int64_t len = rows * width, row = 0, col = 0; /* of value q0 + j */
     for (int64_t q0 = 0; q0 < len; q0 += 16) {
         int cols = len - q0 < 16 ? (int)(len - q0) : 16;
         v16 r[16];
         for (int j = 0; j < 16; j++) {
-            int64_t q = q0 + j;
-            r[j] = j < cols ? load16(lanes + ((q / width) * pitch + q % width) * CONV_LANES) : splat16(0.0f);
+            r[j] = j < cols ? load16(lanes + (row * pitch + col) * CONV_LANES) : splat16(0.0f);
+            if (j < cols && ++col == width) col = 0, row++;
         }
         transpose16(r);
         for (int s = 0; s < nl; s++) {
@@ -170,11 +170,14 @@ void conv_lanes_load_gy(ConvLanes *b, const float *gy, int nl, const ConvGeom *g
 ConvLanesPlan conv_lanes_plan(const float *w, const float *bias, const ConvGeom *g)
 {
     int64_t k = g->cg * g->kh * g->kw, hp = padded_h(g), wp = padded_w(g), blocks = (k + IT - 1) / IT;
-    ConvLanesPlan p = {malloc(sizeof(int64_t) * (size_t)k), NULL, bias};
-    ENGINE_ASSERT(p.xoff != NULL);
+    ConvLanesPlan p = {malloc(sizeof(int64_t) * (size_t)k), malloc(sizeof(int64_t) * (size_t)k), NULL, bias};
+    ENGINE_ASSERT(p.xoff != NULL && p.part != NULL);
     for (int64_t c = 0, t = 0; c < g->cg; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
-            for (int64_t kj = 0; kj < g->kw; kj++) p.xoff[t++] = ((c * hp + ki * g->dh) * wp + kj * g->dw) * CONV_LANES;
+            for (int64_t kj = 0; kj < g->kw; kj++, t++) {
+                p.xoff[t] = ((c * hp + ki * g->dh) * wp + kj * g->dw) * CONV_LANES;
+                p.part[t] = (ki * g->urows + c * g->kw + kj) * g->og;
+            }
     if (w) {
         p.wt = calloc((size_t)(g->groups * blocks * g->og * IT), sizeof(float));
         ENGINE_ASSERT(p.wt != NULL);
@@ -189,6 +192,7 @@ ConvLanesPlan conv_lanes_plan(const float *w, const float *bias, const ConvGeom 
 void conv_lanes_plan_free(ConvLanesPlan *p)
 {
     free(p->xoff);
+    free(p->part);
     free(p->wt);
 }
 
@@ -231,8 +235,9 @@ static void weight_grad_tile(float sums[WO][WT], const float *const gyo[WO], con
 
 void conv_lanes_weight_grad(float *part, const ConvLanesPlan *p, const ConvLanes *b, const ConvGeom *g)
 {
-    int64_t k = g->cg * g->kh * g->kw, taps_per_c = g->kh * g->kw;
+    int64_t k = g->cg * g->kh * g->kw;
     for (int64_t grp = 0; grp < g->groups; grp++) {
+        float *part_g = part + grp * g->kh * g->urows * g->og;
         const float *xg = b->x + grp * g->cg * padded_h(g) * padded_w(g) * CONV_LANES;
         for (int64_t o0 = 0; o0 < g->og; o0 += WO) {
             /* a last partial tile repeats its last output and tap (dropped) */
@@ -245,10 +250,7 @@ void conv_lanes_weight_grad(float *part, const ConvLanesPlan *p, const ConvLanes
                 float sums[WO][WT];
                 weight_grad_tile(sums, gyo, xg, xoff, g);
                 for (int i = 0; i < WO && o0 + i < g->og; i++)
-                    for (int t = 0; t < WT && t0 + t < k; t++) {
-                        int64_t tap = t0 + t, c = tap / taps_per_c, ki = tap / g->kw % g->kh, kj = tap % g->kw;
-                        part[((grp * g->kh + ki) * g->urows + c * g->kw + kj) * g->og + o0 + i] = sums[i][t];
-                    }
+                    for (int t = 0; t < WT && t0 + t < k; t++) part_g[p->part[t0 + t] + o0 + i] = sums[i][t];
             }
         }
     }
@@ -258,10 +260,12 @@ void conv_lanes_weight_grad(float *part, const ConvLanesPlan *p, const ConvLanes
 
 /* nt (<= IP) positions from p (one output row) of one group: the products
  * of the IT taps of wt ([O/g][IT]) with gy, added into gx at each tap's
- * offset (the first tb taps: the rest are padding). */
+ * offset (the first tb taps: the rest are padding). row_of_taps: the IT
+ * taps are one kernel row, one input column apart, as are the positions. */
 static inline __attribute__((always_inline)) void input_grad_tile(float *gxg, const float *gyg, const float *wt,
                                                                   const int64_t *xoff, int tb, int64_t p,
-                                                                  int64_t xpos, const ConvGeom *g, const int nt)
+                                                                  int64_t xpos, const ConvGeom *g, bool row_of_taps,
+                                                                  const int nt)
 {
     v16 acc[IT][IP];
     for (int t = 0; t < IT; t++)
@@ -276,6 +280,20 @@ static inline __attribute__((always_inline)) void input_grad_tile(float *gxg, co
             for (int q = 0; q < nt; q++) acc[t][q] = fma16(wv, gv[q], acc[t][q]);
         }
     }
+    if (row_of_taps) {
+        /* tap t at position q lands on vector t + q of one input row: the
+         * products that meet there are added in registers first, so that
+         * each vector is read and written once, not once per tap (a chain
+         * of dependent loads and stores) */
+        float *dst = gxg + xoff[0] + xpos;
+        for (int m = 0; m < IT + nt - 1; m++) {
+            v16 sum = load16(dst + m * CONV_LANES);
+            for (int t = 0; t < IT; t++)
+                if (m - t >= 0 && m - t < nt) sum += acc[t][m - t];
+            store16(dst + m * CONV_LANES, sum);
+        }
+        return;
+    }
     int64_t col = g->sw * CONV_LANES;
     for (int t = 0; t < tb; t++)
         for (int q = 0; q < nt; q++) {
@@ -287,6 +305,7 @@ static inline __attribute__((always_inline)) void input_grad_tile(float *gxg, co
 void conv_lanes_input_grad(float *gx, int nl, const ConvLanesPlan *p, ConvLanes *b, const ConvGeom *g)
 {
     int64_t hp = padded_h(g), wp = padded_w(g), k = g->cg * g->kh * g->kw, blocks = (k + IT - 1) / IT;
+    bool rows = g->kw == IT && g->sw == 1 && g->dw == 1; /* every block of taps is one kernel row */
     memset(b->gx, 0, sizeof(float) * (size_t)x_lane_floats(g));
     if (p->bias)
         for (int64_t c = 0; c < g->c; c++)
@@ -304,10 +323,10 @@ void conv_lanes_input_grad(float *gx, int nl, const ConvLanesPlan *p, ConvLanes 
                     const int64_t *xoff = p->xoff + blk * IT;
                     int tb = k - blk * IT < IT ? (int)(k - blk * IT) : IT;
                     switch (g->ow - ow < IP ? g->ow - ow : IP) {
-                    case 4: input_grad_tile(gxg, gyg, wt, xoff, tb, pos, xpos, g, 4); break;
-                    case 3: input_grad_tile(gxg, gyg, wt, xoff, tb, pos, xpos, g, 3); break;
-                    case 2: input_grad_tile(gxg, gyg, wt, xoff, tb, pos, xpos, g, 2); break;
-                    default: input_grad_tile(gxg, gyg, wt, xoff, tb, pos, xpos, g, 1); break;
+                    case 4: input_grad_tile(gxg, gyg, wt, xoff, tb, pos, xpos, g, rows, 4); break;
+                    case 3: input_grad_tile(gxg, gyg, wt, xoff, tb, pos, xpos, g, rows, 3); break;
+                    case 2: input_grad_tile(gxg, gyg, wt, xoff, tb, pos, xpos, g, rows, 2); break;
+                    default: input_grad_tile(gxg, gyg, wt, xoff, tb, pos, xpos, g, rows, 1); break;
                     }
                 }
             }

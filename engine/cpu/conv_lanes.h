@@ -36,6 +36,7 @@ void conv_lanes_load_gy(ConvLanes *b, const float *gy, int nl, const ConvGeom *g
  * for the input gradient, the weight arranged by block of taps. */
 typedef struct {
     int64_t *xoff; /* [C/g * kh * kw] */
+    int64_t *part; /* [C/g * kh * kw]: each tap's row in the weight gradient's layout, times O/g */
     float *wt;     /* [groups][tap blocks][O/g][5], zero past the last tap; NULL without w */
     const float *bias;
 } ConvLanesPlan;
