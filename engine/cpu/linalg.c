@@ -34,15 +34,45 @@ void cpu_blas_serial_end(int previous)
 }
 
 /* Products of at least this many multiply-adds go to oneDNN's sgemm where
- * the build has it (gemm_dnnl.h; bench/bench_gemm_ab, 1 thread, CPU time:
- * the MLP's 128 x 1024 x 784-1024 products 5-19% faster, the MNIST net's
- * per-sample conv2 products 16-38%; MnistModel's 50 x 20 x 64 and smaller
- * ones 16-35% slower, so small ones stay with OpenBLAS). The choice goes by
- * the whole product's size, so that the blocks cpu_sgemm_parallel cuts it
- * into take the same library on any number of threads. */
+ * the build has it (gemm_dnnl.h; bench/bench_gemm_ab, 1 thread, CPU time,
+ * on Zen 4 with OpenBLAS's AVX-512 kernels: the MLP's 128 x 1024 x 784-1024
+ * products 5-19% faster, the MNIST net's per-sample conv2 products 16-38%;
+ * MnistModel's 50 x 20 x 64 and smaller ones 16-35% slower, so small ones
+ * stay with OpenBLAS). The choice goes by the whole product's size, so that
+ * the blocks cpu_sgemm_parallel cuts it into take the same library on any
+ * number of threads. */
 #define DNNL_GEMM_MIN_MACS ((int64_t)1 << 20)
 
-bool cpu_sgemm_by_dnnl(int64_t m, int64_t n, int64_t k) { return m * n * k >= DNNL_GEMM_MIN_MACS; }
+#pragma weak openblas_get_corename
+
+/* Whether the loaded OpenBLAS runs narrower vectors than the CPU: AVX2
+ * kernels on a CPU with AVX-512 (OpenBLAS 0.3.21 picks its Haswell ones for
+ * Zen 5, and OPENBLAS_CORETYPE may force them: some machines set it because
+ * older builds miscompute with the wider ones). oneDNN's sgemm, compiled
+ * for the CPU as it runs, then wins at every size (bench_gemm_ab on Zen 5
+ * with the Haswell kernels, 1 thread: 1.2-6x, MnistModel's 50 x 20 x 64
+ * and 5 x 10 x 576 included), so every product goes to it. Decided once per
+ * process: the same library for a product all run long. */
+static bool openblas_narrower_than_cpu(void)
+{
+    static int answer = -1; /* not decided yet; any thread may decide, all alike */
+    int a = __atomic_load_n(&answer, __ATOMIC_RELAXED);
+    if (a < 0) {
+        const char *core = openblas_get_corename ? openblas_get_corename() : NULL;
+        bool wide = core && (strcmp(core, "SkylakeX") == 0 || strcmp(core, "Cooperlake") == 0 ||
+                             strcmp(core, "SapphireRapids") == 0);
+        __builtin_cpu_init();
+        a = core && !wide && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+        __atomic_store_n(&answer, a, __ATOMIC_RELAXED);
+    }
+    return a;
+}
+
+bool cpu_sgemm_by_dnnl(int64_t m, int64_t n, int64_t k)
+{
+    return m * n * k >= DNNL_GEMM_MIN_MACS || openblas_narrower_than_cpu();
+}
 
 static void sgemm_on(bool dnnl, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);

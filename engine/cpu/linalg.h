@@ -43,7 +43,8 @@ bool cpu_matmul_lowp_native(DType dt);
 void cpu_matmul_lowp(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate);
 
 /* Whether an m x n x k product goes to oneDNN's sgemm (where the build has
- * it) rather than OpenBLAS's: the size rule of linalg.c. */
+ * it) rather than OpenBLAS's: linalg.c's rule (by size, unless OpenBLAS runs
+ * narrower vectors than the CPU). */
 bool cpu_sgemm_by_dnnl(int64_t m, int64_t n, int64_t k);
 
 /* BLAS threads for code that calls sgemm from inside its own OpenMP loop:
