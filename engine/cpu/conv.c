@@ -716,6 +716,12 @@ static bool lanes_take(const ConvGeom *g)
     return direct_ok(g) && !use_im2col(g) && conv_lanes_ok(g) && weight_grad_by_slot(g);
 }
 
+/* The lanes of samples [n0, n0 + nl)'s output gradient: from gy, or
+ * expanded from pooled (straight into the lanes for 2 x 2 windows, else
+ * through scratch: nl planes [O][L]). */
+static void load_block_output_grad(ConvLanes *lanes, const float *gy, const PooledGrad *pooled, float *scratch,
+                                   int64_t n0, int64_t nl, const ConvGeom *g);
+
 /* The output gradients of samples [n0, n0 + nl): in gy, or expanded from
  * pooled into scratch (nl planes [O][L]). */
 static const float *block_output_grad(const float *gy, const PooledGrad *pooled, float *scratch, int64_t n0, int64_t nl,
@@ -724,6 +730,17 @@ static const float *block_output_grad(const float *gy, const PooledGrad *pooled,
     if (!pooled) return gy + n0 * g->o * g->l;
     for (int64_t s = 0; s < nl; s++) sample_output_grad(NULL, pooled, scratch + s * g->o * g->l, n0 + s, g);
     return scratch;
+}
+
+static void load_block_output_grad(ConvLanes *lanes, const float *gy, const PooledGrad *pooled, float *scratch,
+                                   int64_t n0, int64_t nl, const ConvGeom *g)
+{
+    if (pooled && conv_lanes_pool_2x2(pooled->p, pooled->ph, pooled->pw, g)) {
+        int64_t at = n0 * g->o * pooled->ph * pooled->pw;
+        conv_lanes_load_pooled_gy(lanes, pooled->g + at, pooled->codes + at, pooled->ph, pooled->pw, (int)nl, g);
+        return;
+    }
+    conv_lanes_load_gy(lanes, block_output_grad(gy, pooled, scratch, n0, nl, g), (int)nl, g);
 }
 
 /* px = conv^T of every sample's output gradient, from py or expanded from
@@ -744,7 +761,7 @@ static void transpose_own(float *px, const float *py, const PooledGrad *pooled, 
 #pragma omp for schedule(static)
             for (int64_t blk = 0; blk < blocks; blk++) {
                 int64_t n0 = blk * CONV_LANES, nl = g->n - n0 < CONV_LANES ? g->n - n0 : CONV_LANES;
-                conv_lanes_load_gy(&lanes, block_output_grad(py, pooled, gy_block, n0, nl, g), (int)nl, g);
+                load_block_output_grad(&lanes, py, pooled, gy_block, n0, nl, g);
                 conv_lanes_input_grad(px + n0 * g->c * g->h * g->w, (int)nl, &plan, &lanes, g);
             }
             free_floats(gy_block);
@@ -834,7 +851,7 @@ static void lanes_weight_grad_range(float *part, const float *x, const float *gy
                                     const ConvLanesPlan *plan, int64_t n_lo, int64_t n_hi, const ConvGeom *g)
 {
     int nl = (int)(n_hi - n_lo);
-    conv_lanes_load_gy(lanes, block_output_grad(gy, pooled, gy_block, n_lo, nl, g), nl, g);
+    load_block_output_grad(lanes, gy, pooled, gy_block, n_lo, nl, g);
     conv_lanes_load_x(lanes, x + n_lo * g->c * g->h * g->w, nl, g);
     conv_lanes_weight_grad(part, plan, lanes, g);
     if (in_grad) conv_lanes_input_grad(in_grad->gx + n_lo * g->c * g->h * g->w, nl, &in_grad->plan, lanes, g);

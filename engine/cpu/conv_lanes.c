@@ -47,7 +47,9 @@ static int64_t gy_lane_floats(const ConvGeom *g) { return g->o * g->l * CONV_LAN
 
 bool conv_lanes_ok(const ConvGeom *g)
 {
-#ifdef __AVX512F__
+    /* (BW and VL too: with them pool.c's 2 x 2 backward is the one
+     * conv_lanes_load_pooled_gy matches) */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
     return (2 * x_lane_floats(g) + gy_lane_floats(g)) * (int64_t)sizeof(float) <= LANES_MAX_BYTES;
 #else
     (void)g;
@@ -163,6 +165,63 @@ void conv_lanes_load_x(ConvLanes *b, const float *x, int nl, const ConvGeom *g)
 void conv_lanes_load_gy(ConvLanes *b, const float *gy, int nl, const ConvGeom *g)
 {
     to_lanes(b->gy, g->l, gy, g->o * g->l, 1, g->o * g->l, nl);
+}
+
+bool conv_lanes_pool_2x2(PoolParams p, int64_t ph, int64_t pw, const ConvGeom *g)
+{
+    return p.kernel[0] == 2 && p.kernel[1] == 2 && p.stride[0] == 2 && p.stride[1] == 2 && p.padding[0] == 0 &&
+           p.padding[1] == 0 && 2 * ph <= g->oh && 2 * pw <= g->ow;
+}
+
+typedef unsigned char vu8 __attribute__((vector_size(16)));
+
+/* The first n (<= 16) bytes at p as 16 int32 lanes (zeros after them),
+ * their bits in a float vector for transpose16. */
+static inline v16 load_codes(const uint8_t *p, int n)
+{
+    vu8 bytes = {0};
+    memcpy(&bytes, p, (size_t)n);
+    vi16 wide = __builtin_convertvector(bytes, vi16);
+    v16 v;
+    memcpy(&v, &wide, sizeof v);
+    return v;
+}
+
+void conv_lanes_load_pooled_gy(ConvLanes *b, const float *g, const uint8_t *codes, int64_t ph, int64_t pw, int nl,
+                               const ConvGeom *geom)
+{
+    int64_t per_sample = geom->o * ph * pw, len = per_sample;
+    if (2 * ph != geom->oh || 2 * pw != geom->ow) /* rows or columns no window covers */
+        memset(b->gy, 0, sizeof(float) * (size_t)gy_lane_floats(geom));
+    int64_t o = 0, i = 0, j = 0; /* of pooled value q0 + c */
+    for (int64_t q0 = 0; q0 < len; q0 += 16) {
+        int cols = len - q0 < 16 ? (int)(len - q0) : 16;
+        v16 gr[16], cr[16];
+        for (int s = 0; s < 16; s++) {
+            gr[s] = s < nl ? load_part(g + s * per_sample + q0, cols) : splat16(0.0f);
+            cr[s] = s < nl ? load_codes(codes + s * per_sample + q0, cols) : splat16(0.0f);
+        }
+        transpose16(gr);
+        transpose16(cr);
+        for (int c = 0; c < cols; c++) {
+            vi16 code, gbits;
+            memcpy(&code, &cr[c], sizeof code);
+            memcpy(&gbits, &gr[c], sizeof gbits);
+            float *top = b->gy + ((o * geom->oh + 2 * i) * geom->ow + 2 * j) * CONV_LANES;
+            float *bottom = top + geom->ow * CONV_LANES;
+            /* the gradient in the cell its code names (row * 2 + column), +0 in the others */
+            for (int cell = 0; cell < 4; cell++) {
+                vi16 picked = gbits & (code == cell);
+                v16 v;
+                memcpy(&v, &picked, sizeof v);
+                store16((cell < 2 ? top : bottom) + (cell & 1) * CONV_LANES, v);
+            }
+            if (++j == pw) {
+                j = 0;
+                if (++i == ph) i = 0, o++;
+            }
+        }
+    }
 }
 
 /* ---- The plan ---- */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "engine/cpu/conv_geom.h"
+#include "engine/ops.h" /* PoolParams */
 
 #define CONV_LANES 16 /* samples per block */
 
@@ -31,6 +32,16 @@ void conv_lanes_free(ConvLanes *b);
  * [O][OH][OW], the next O * OH * OW floats on. */
 void conv_lanes_load_x(ConvLanes *b, const float *x, int nl, const ConvGeom *g);
 void conv_lanes_load_gy(ConvLanes *b, const float *gy, int nl, const ConvGeom *g);
+
+/* Whether a max-pooling p of the layer's output, into [ph][pw] planes, is 2 x 2
+ * with stride 2 and no padding: what conv_lanes_load_pooled_gy expands. */
+bool conv_lanes_pool_2x2(PoolParams p, int64_t ph, int64_t pw, const ConvGeom *g);
+/* b->gy from such a pooling's gradient g [O][ph][pw] and window codes (row
+ * * 2 + column) of nl samples (the next one O * ph * pw values on): each
+ * gradient in the cell its code names, +0 in the other cells and where no
+ * window reaches, as cpu_max_pool2d_plane_backward expands them. */
+void conv_lanes_load_pooled_gy(ConvLanes *b, const float *g, const uint8_t *codes, int64_t ph, int64_t pw, int nl,
+                               const ConvGeom *geom);
 
 /* What every block of a layer shares: the taps' offsets in the x lanes and,
  * for the input gradient, the weight arranged by block of taps. */
