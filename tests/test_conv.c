@@ -344,7 +344,52 @@ static void test_fused_conv_max_pool_matches_the_two_ops(void **state)
     }
 }
 
-static int hook_calls;
+/* Ties and NaNs in the fused pooling: a weight with whole output channels
+ * zero (every window of their planes a tie, at the bias) and NaNs in the
+ * input. The output, the window codes (through the input and weight
+ * gradients) and the NaNs' places must be those of conv2d then max_pool2d. */
+static void test_fused_pooling_settles_ties_and_nans_as_max_pool2d(void **state)
+{
+    static const ConvCase cases[] = {
+        {21, 1, 28, 28, 10, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true},  /* MnistModel conv1 */
+        {19, 10, 12, 12, 20, 5, 5, ONE, ZERO, ONE, 1, ZERO, true, true, true}, /* MnistModel conv2 */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        scope_begin();
+        const ConvCase *c = &cases[k];
+        Tensor *res[2][3];
+        for (int fuse = 0; fuse < 2; fuse++) {
+            Generator g;
+            generator_seed(&g, 5);
+            Tensor *x = tensor_randn(SHAPE(c->n, c->c, c->h, c->w), &g, CPU);
+            Tensor *w = tensor_randn(weight_shape(c, false), &g, CPU), *b = tensor_randn(SHAPE(c->o), &g, CPU);
+            REQUIRE_OK(x);
+            REQUIRE_OK(w);
+            REQUIRE_OK(b);
+            float *pw = tensor_f32(w), *px = tensor_f32(x);
+            int64_t per_o = tensor_numel(w) / c->o;
+            for (int64_t o = 0; o < c->o; o += 2) memset(pw + o * per_o, 0, sizeof(float) * (size_t)per_o);
+            px[3 * c->w + 7] = NAN;                    /* sample 0 */
+            px[tensor_numel(x) - 5 * c->w - 2] = NAN; /* the last sample */
+            tensor_set_requires_grad(x, true);
+            tensor_set_requires_grad(w, true);
+            PoolParams pool = pool_params(2, 0, 0);
+            Tensor *y = fuse ? f_conv2d_max_pool2d(x, w, b, params_of(c), pool)
+                             : f_max_pool2d(f_conv2d(x, w, b, params_of(c)), pool);
+            REQUIRE_OK(y);
+            Generator gg;
+            generator_seed(&gg, 6);
+            assert_int_equal(tensor_backward(y, tensor_randn(y->shape, &gg, CPU)), 0);
+            res[fuse][0] = y, res[fuse][1] = x->grad, res[fuse][2] = w->grad;
+        }
+        expect_same_bits(res[1][0], res[0][0], "the output with ties and NaNs", k);
+        expect_same_bits(res[1][1], res[0][1], "the input gradient with ties and NaNs", k);
+        expect_same_bits(res[1][2], res[0][2], "the weight gradient with ties and NaNs", k);
+        scope_end();
+    }
+}
+
+static int hook_calls;static int hook_calls;
 static Tensor *count_conv_output(Module *m, Tensor *input, Tensor *output, void *ctx)
 {
     (void)m, (void)input, (void)ctx;
@@ -455,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_threads_give_identical_bits),
         cmocka_unit_test(test_fused_conv_max_pool_matches_the_two_ops),
+        cmocka_unit_test(test_fused_pooling_settles_ties_and_nans_as_max_pool2d),
         cmocka_unit_test(test_fused_layer_respects_hooks),
         cmocka_unit_test(test_errors_name_the_shapes),
         cmocka_unit_test(test_onednn_cache_turnover),

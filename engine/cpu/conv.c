@@ -1038,6 +1038,30 @@ bool cpu_conv2d_max_pool2d_fused(const Tensor *x, const Tensor *w, Shape y, Conv
     return direct_ok(&g) && !use_im2col(&g);
 }
 
+_Static_assert(DOB == CONV_LANES_BLOCK, "the lanes' forward reads the direct plan's blocks of output channels");
+
+/* The fused forward by blocks of 16 samples in the lanes (2 x 2 windows):
+ * the direct forward's sums in its order, so the same bits. */
+static void lanes_conv_max_pool_2x2(float *po, uint8_t *pc, const float *px, const DirectPlan *d, int64_t ph,
+                                    int64_t pw, const ConvGeom *g)
+{
+    ConvLanesPlan plan = conv_lanes_plan(NULL, NULL, g);
+    int64_t blocks = (g->n + CONV_LANES - 1) / CONV_LANES, pooled = g->o * ph * pw;
+#pragma omp parallel if (direct_parallel(g) && blocks > 1)
+    {
+        ConvLanes lanes = conv_lanes_alloc(g, true, false);
+#pragma omp for schedule(static)
+        for (int64_t blk = 0; blk < blocks; blk++) {
+            int64_t n0 = blk * CONV_LANES, nl = g->n - n0 < CONV_LANES ? g->n - n0 : CONV_LANES;
+            conv_lanes_load_x(&lanes, px + n0 * g->c * g->h * g->w, (int)nl, g);
+            conv_lanes_forward(&lanes, d->wb, d->bb, &plan, g);
+            conv_lanes_max_pool_2x2(po + n0 * pooled, pc ? pc + n0 * pooled : NULL, ph, pw, (int)nl, &lanes, g);
+        }
+        conv_lanes_free(&lanes);
+    }
+    conv_lanes_plan_free(&plan);
+}
+
 void cpu_conv2d_max_pool2d(Tensor *out, Tensor *codes, const Tensor *x, const Tensor *w, const Tensor *bias, Shape y,
                            ConvParams cp, PoolParams pp)
 {
@@ -1048,6 +1072,11 @@ void cpu_conv2d_max_pool2d(Tensor *out, Tensor *codes, const Tensor *x, const Te
     float *po = tensor_f32(out);
     uint8_t *pc = codes ? tensor_u8(codes) : NULL;
     DirectPlan d = direct_plan(&g, tensor_f32(w), bias ? tensor_f32(bias) : NULL);
+    if (conv_lanes_ok(&g) && conv_lanes_pool_2x2(pp, ph, pw, &g)) {
+        lanes_conv_max_pool_2x2(po, pc, px, &d, ph, pw, &g);
+        direct_plan_free(&d);
+        return;
+    }
 #pragma omp parallel if (direct_parallel(&g))
     {
         float *u = alloc_direct_u(&g), *yn = alloc_floats(g.o * g.l);

@@ -33,6 +33,7 @@
 #define WT 5 /* weight grad: taps per tile */
 #define IT 5 /* input grad: taps per tile */
 #define IP 4 /* input grad: positions per tile */
+#define FP 4 /* forward: positions per tile */
 /* A thread's lane buffers up to which the kernels run (measured with
  * bench/bench_conv_ab, 1 thread: MnistModel's layers, up to 0.5 MB,
  * gain 2-6x; bigger ones stream from beyond L2). */
@@ -220,6 +221,120 @@ void conv_lanes_load_pooled_gy(ConvLanes *b, const float *g, const uint8_t *code
                 j = 0;
                 if (++i == ph) i = 0, o++;
             }
+        }
+    }
+}
+
+/* ---- The forward, fused with a 2 x 2 max-pooling ---- */
+
+/* nt (<= FP) positions from p (one output row) of CONV_LANES_BLOCK output
+ * channels: bias, then every tap's product in tap order. */
+static inline __attribute__((always_inline)) void forward_tile(float *yo, const float *xg, const float *wb,
+                                                               const float *bb, const int64_t *xoff, int64_t k,
+                                                               int64_t p, int64_t xpos, int ob, const ConvGeom *g,
+                                                               const int nt)
+{
+    v16 acc[CONV_LANES_BLOCK][FP];
+    for (int o = 0; o < CONV_LANES_BLOCK; o++)
+        for (int q = 0; q < nt; q++) acc[o][q] = splat16(bb[o]);
+    int64_t col = g->sw * CONV_LANES;
+    const float *xp = xg + xpos;
+    for (int64_t tap = 0; tap < k; tap++) {
+        v16 xv[FP];
+        for (int q = 0; q < nt; q++) xv[q] = load16(xp + xoff[tap] + q * col);
+        const float *wt = wb + tap * CONV_LANES_BLOCK;
+        for (int o = 0; o < CONV_LANES_BLOCK; o++) {
+            v16 wv = splat16(wt[o]);
+            for (int q = 0; q < nt; q++) acc[o][q] = fma16(wv, xv[q], acc[o][q]);
+        }
+    }
+    int64_t plane = g->l * CONV_LANES;
+    for (int o = 0; o < ob; o++)
+        for (int q = 0; q < nt; q++) store16(yo + o * plane + (p + q) * CONV_LANES, acc[o][q]);
+}
+
+void conv_lanes_forward(ConvLanes *b, const float *wb, const float *bb, const ConvLanesPlan *p, const ConvGeom *g)
+{
+    int64_t k = g->cg * g->kh * g->kw, blocks = (g->og + CONV_LANES_BLOCK - 1) / CONV_LANES_BLOCK;
+    int64_t wp = padded_w(g);
+    for (int64_t grp = 0; grp < g->groups; grp++) {
+        const float *xg = b->x + grp * g->cg * padded_h(g) * wp * CONV_LANES;
+        for (int64_t blk = 0; blk < blocks; blk++) {
+            const float *wblk = wb + (grp * blocks + blk) * k * CONV_LANES_BLOCK;
+            const float *bblk = bb + (grp * blocks + blk) * CONV_LANES_BLOCK;
+            int64_t o0 = blk * CONV_LANES_BLOCK;
+            int ob = g->og - o0 < CONV_LANES_BLOCK ? (int)(g->og - o0) : CONV_LANES_BLOCK;
+            float *yo = b->gy + (grp * g->og + o0) * g->l * CONV_LANES;
+            for (int64_t oh = 0; oh < g->oh; oh++)
+                for (int64_t ow = 0; ow < g->ow; ow += FP) {
+                    int64_t pos = oh * g->ow + ow, xpos = (oh * g->sh * wp + ow * g->sw) * CONV_LANES;
+                    switch (g->ow - ow < FP ? g->ow - ow : FP) {
+                    case 4: forward_tile(yo, xg, wblk, bblk, p->xoff, k, pos, xpos, ob, g, 4); break;
+                    case 3: forward_tile(yo, xg, wblk, bblk, p->xoff, k, pos, xpos, ob, g, 3); break;
+                    case 2: forward_tile(yo, xg, wblk, bblk, p->xoff, k, pos, xpos, ob, g, 2); break;
+                    default: forward_tile(yo, xg, wblk, bblk, p->xoff, k, pos, xpos, ob, g, 1); break;
+                    }
+                }
+        }
+    }
+}
+
+/* Lanes where v takes over best as a window's maximum (pool.c's
+ * takes_over): greater, or NaN. */
+static inline vi16 takes_over(v16 v, v16 best) { return (v > best) | (v != v); }
+
+static inline v16 blend(vi16 take, v16 a, v16 b) /* take ? b : a, lane by lane */
+{
+    vi16 ai, bi;
+    memcpy(&ai, &a, sizeof ai);
+    memcpy(&bi, &b, sizeof bi);
+    vi16 r = (ai & ~take) | (bi & take);
+    v16 v;
+    memcpy(&v, &r, sizeof v);
+    return v;
+}
+
+void conv_lanes_max_pool_2x2(float *out, uint8_t *codes, int64_t ph, int64_t pw, int nl, const ConvLanes *b,
+                             const ConvGeom *g)
+{
+    int64_t per_sample = g->o * ph * pw, o = 0, i = 0, j = 0; /* of pooled value q0 + c */
+    for (int64_t q0 = 0; q0 < per_sample; q0 += 16) {
+        int cols = per_sample - q0 < 16 ? (int)(per_sample - q0) : 16;
+        v16 best[16], code[16];
+        for (int c = 0; c < 16; c++) {
+            if (c >= cols) {
+                best[c] = code[c] = splat16(0.0f);
+                continue;
+            }
+            const float *top = b->gy + ((o * g->oh + 2 * i) * g->ow + 2 * j) * CONV_LANES;
+            const float *bottom = top + g->ow * CONV_LANES;
+            /* left vs right in each row, then bottom vs top, as pool.c's max_pool_2x2 */
+            v16 tl = load16(top), tr = load16(top + CONV_LANES), bl = load16(bottom), br = load16(bottom + CONV_LANES);
+            vi16 top_right = takes_over(tr, tl), bottom_right = takes_over(br, bl);
+            v16 t = blend(top_right, tl, tr), bt = blend(bottom_right, bl, br);
+            vi16 below = takes_over(bt, t);
+            best[c] = blend(below, t, bt);
+            vi16 right = (below & bottom_right) | (~below & top_right);
+            vi16 cv = (below & 2) | (right & 1);
+            memcpy(&code[c], &cv, sizeof cv);
+            if (++j == pw) {
+                j = 0;
+                if (++i == ph) i = 0, o++;
+            }
+        }
+        transpose16(best);
+        for (int s = 0; s < nl; s++) {
+            float t[16];
+            store16(t, best[s]);
+            memcpy(out + s * per_sample + q0, t, sizeof(float) * (size_t)cols);
+        }
+        if (!codes) continue;
+        transpose16(code);
+        for (int s = 0; s < nl; s++) {
+            vi16 ci;
+            memcpy(&ci, &code[s], sizeof ci);
+            vu8 bytes = __builtin_convertvector(ci, vu8);
+            memcpy(codes + s * per_sample + q0, &bytes, (size_t)cols);
         }
     }
 }

@@ -10,7 +10,8 @@
 #include "engine/cpu/conv_geom.h"
 #include "engine/ops.h" /* PoolParams */
 
-#define CONV_LANES 16 /* samples per block */
+#define CONV_LANES 16      /* samples per block */
+#define CONV_LANES_BLOCK 5 /* forward: output channels per block of the weight (conv.c's direct plan) */
 
 /* Whether the lane kernels run layer g: in builds for CPUs with AVX-512
  * (one register per vector of 16 lanes), when a thread's buffers fit its
@@ -55,6 +56,20 @@ typedef struct {
 /* w [O][C/g][kh][kw] for the input gradient, or NULL; bias [C] or NULL. */
 ConvLanesPlan conv_lanes_plan(const float *w, const float *bias, const ConvGeom *g);
 void conv_lanes_plan_free(ConvLanesPlan *p);
+
+/* The forward of the block whose input b->x holds, into b->gy's layout
+ * ([O][OH * OW][16]: the output planes): wb [groups][blocks of
+ * CONV_LANES_BLOCK outputs][taps][CONV_LANES_BLOCK] and bb [groups][blocks]
+ * [CONV_LANES_BLOCK], conv.c's direct plan. Each output is the bias, then
+ * every tap's product added in tap order: the sums of conv.c's direct
+ * forward in the same order, so the same bits. */
+void conv_lanes_forward(ConvLanes *b, const float *wb, const float *bb, const ConvLanesPlan *p,
+                        const ConvGeom *g);
+/* The 2 x 2, stride 2 max-pooling of those planes into out [O][ph][pw] and
+ * codes (row * 2 + column; NULL: none) of nl samples (the next one
+ * O * ph * pw values on), ties and NaNs as cpu_max_pool2d_plane settles them. */
+void conv_lanes_max_pool_2x2(float *out, uint8_t *codes, int64_t ph, int64_t pw, int nl, const ConvLanes *b,
+                             const ConvGeom *g);
 
 /* part = the block's weight gradient (the sum over its lanes), in conv.c's
  * row-unfold layout [groups][kh][C/g * kw][O/g]. */
