@@ -117,6 +117,18 @@ static inline v16 load_part(const float *p, int n)
     return load16(t);
 }
 
+/* The first n (<= 16) floats of v to p. */
+static inline void store_part(float *p, v16 v, int n)
+{
+    if (n == 16) {
+        store16(p, v);
+        return;
+    }
+    float t[16];
+    store16(t, v);
+    memcpy(p, t, sizeof(float) * (size_t)n);
+}
+
 /* Lanes 0..nl-1 of the vectors at lanes from nl runs of rows x width floats
  * (run s at src + s * stride): value (r, c) of run s goes to lane s of
  * vector r * pitch + c. Lanes from nl on are zero. */
@@ -147,11 +159,7 @@ static void from_lanes(float *dst, int64_t stride, const float *lanes, int64_t p
             if (j < cols && ++col == width) col = 0, row++;
         }
         transpose16(r);
-        for (int s = 0; s < nl; s++) {
-            float t[16];
-            store16(t, r[s]);
-            memcpy(dst + s * stride + q0, t, sizeof(float) * (size_t)cols);
-        }
+        for (int s = 0; s < nl; s++) store_part(dst + s * stride + q0, r[s], cols);
     }
 }
 
@@ -181,7 +189,8 @@ typedef unsigned char vu8 __attribute__((vector_size(16)));
 static inline v16 load_codes(const uint8_t *p, int n)
 {
     vu8 bytes = {0};
-    memcpy(&bytes, p, (size_t)n);
+    if (n == 16) memcpy(&bytes, p, 16);
+    else memcpy(&bytes, p, (size_t)n);
     vi16 wide = __builtin_convertvector(bytes, vi16);
     v16 v;
     memcpy(&v, &wide, sizeof v);
@@ -323,18 +332,15 @@ void conv_lanes_max_pool_2x2(float *out, uint8_t *codes, int64_t ph, int64_t pw,
             }
         }
         transpose16(best);
-        for (int s = 0; s < nl; s++) {
-            float t[16];
-            store16(t, best[s]);
-            memcpy(out + s * per_sample + q0, t, sizeof(float) * (size_t)cols);
-        }
+        for (int s = 0; s < nl; s++) store_part(out + s * per_sample + q0, best[s], cols);
         if (!codes) continue;
         transpose16(code);
         for (int s = 0; s < nl; s++) {
             vi16 ci;
             memcpy(&ci, &code[s], sizeof ci);
             vu8 bytes = __builtin_convertvector(ci, vu8);
-            memcpy(codes + s * per_sample + q0, &bytes, (size_t)cols);
+            if (cols == 16) memcpy(codes + s * per_sample + q0, &bytes, 16);
+            else memcpy(codes + s * per_sample + q0, &bytes, (size_t)cols);
         }
     }
 }
