@@ -39,7 +39,6 @@
  * gain 2-6x; bigger ones stream from beyond L2). */
 #define LANES_MAX_BYTES (2 << 20)
 
-typedef int vi16 __attribute__((vector_size(64)));
 
 static int64_t padded_h(const ConvGeom *g) { return g->h + 2 * g->ph; }
 static int64_t padded_w(const ConvGeom *g) { return g->w + 2 * g->pw; }
@@ -88,7 +87,7 @@ void conv_lanes_free(ConvLanes *b)
 /* Rows r[0..15] become the columns: in stage s, each pair of rows i and
  * i + s (bit s of i clear) trades the s x s blocks where bit s of the row
  * and of the column differ, so after the four stages (r, c) is at (c, r). */
-static inline void transpose16(v16 r[16])
+V16_INLINE void transpose16(v16 r[16])
 {
 #define STAGE(s, lo, hi)                                   \
     for (int i = 0; i < 16; i++)                           \
@@ -109,7 +108,7 @@ static inline void transpose16(v16 r[16])
 }
 
 /* The first n (<= 16) floats at p, zeros after them. */
-static inline v16 load_part(const float *p, int n)
+V16_INLINE v16 load_part(const float *p, int n)
 {
     if (n == 16) return load16(p);
     float t[16] = {0};
@@ -118,7 +117,7 @@ static inline v16 load_part(const float *p, int n)
 }
 
 /* The first n (<= 16) floats of v to p. */
-static inline void store_part(float *p, v16 v, int n)
+V16_INLINE void store_part(float *p, v16 v, int n)
 {
     if (n == 16) {
         store16(p, v);
@@ -186,7 +185,7 @@ typedef unsigned char vu8 __attribute__((vector_size(16)));
 
 /* The first n (<= 16) bytes at p as 16 int32 lanes (zeros after them),
  * their bits in a float vector for transpose16. */
-static inline v16 load_codes(const uint8_t *p, int n)
+V16_INLINE v16 load_codes(const uint8_t *p, int n)
 {
     vu8 bytes = {0};
     if (n == 16) memcpy(&bytes, p, 16);
@@ -290,9 +289,9 @@ void conv_lanes_forward(ConvLanes *b, const float *wb, const float *bb, const Co
 
 /* Lanes where v takes over best as a window's maximum (pool.c's
  * takes_over): greater, or NaN. */
-static inline vi16 takes_over(v16 v, v16 best) { return (v > best) | (v != v); }
+V16_INLINE vi16 takes_over(v16 v, v16 best) { return (v > best) | (v != v); }
 
-static inline v16 blend(vi16 take, v16 a, v16 b) /* take ? b : a, lane by lane */
+V16_INLINE v16 blend(vi16 take, v16 a, v16 b) /* take ? b : a, lane by lane */
 {
     vi16 ai, bi;
     memcpy(&ai, &a, sizeof ai);
@@ -379,7 +378,7 @@ void conv_lanes_plan_free(ConvLanesPlan *p)
 /* ---- The weight gradient ---- */
 
 /* The sum of v's lanes, in a fixed order. */
-static inline float sum16(v16 v)
+V16_INLINE float sum16(v16 v)
 {
     v += __builtin_shuffle(v, (vi16){8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
     v += __builtin_shuffle(v, (vi16){4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3});
