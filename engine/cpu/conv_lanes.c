@@ -89,22 +89,34 @@ void conv_lanes_free(ConvLanes *b)
  * and of the column differ, so after the four stages (r, c) is at (c, r). */
 V16_INLINE void transpose16(v16 r[16])
 {
-#define STAGE(s, lo, hi)                                   \
-    for (int i = 0; i < 16; i++)                           \
-        if (!(i & (s))) {                                  \
-            v16 a = r[i], b = r[i + (s)];                  \
-            r[i] = __builtin_shuffle(a, b, (vi16)lo);      \
-            r[i + (s)] = __builtin_shuffle(a, b, (vi16)hi); \
+#define STAGE(s)                                                    \
+    for (int i = 0; i < 16; i++)                                    \
+        if (!(i & (s))) {                                           \
+            v16 a = r[i], b = r[i + (s)];                           \
+            r[i] = __builtin_shufflevector(a, b, STAGE_LO_##s);     \
+            r[i + (s)] = __builtin_shufflevector(a, b, STAGE_HI_##s); \
         }
-    STAGE(8, ((vi16){0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}),
-          ((vi16){8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}))
-    STAGE(4, ((vi16){0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27}),
-          ((vi16){4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31}))
-    STAGE(2, ((vi16){0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29}),
-          ((vi16){2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31}))
-    STAGE(1, ((vi16){0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30}),
-          ((vi16){1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31}))
+#define STAGE_LO_8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define STAGE_HI_8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define STAGE_LO_4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define STAGE_HI_4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define STAGE_LO_2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define STAGE_HI_2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define STAGE_LO_1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define STAGE_HI_1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+    STAGE(8)
+    STAGE(4)
+    STAGE(2)
+    STAGE(1)
 #undef STAGE
+#undef STAGE_LO_8
+#undef STAGE_HI_8
+#undef STAGE_LO_4
+#undef STAGE_HI_4
+#undef STAGE_LO_2
+#undef STAGE_HI_2
+#undef STAGE_LO_1
+#undef STAGE_HI_1
 }
 
 /* The first n (<= 16) floats at p, zeros after them. */
@@ -380,10 +392,10 @@ void conv_lanes_plan_free(ConvLanesPlan *p)
 /* The sum of v's lanes, in a fixed order. */
 V16_INLINE float sum16(v16 v)
 {
-    v += __builtin_shuffle(v, (vi16){8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
-    v += __builtin_shuffle(v, (vi16){4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3});
-    v += __builtin_shuffle(v, (vi16){2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1});
-    v += __builtin_shuffle(v, (vi16){1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0});
+    v += __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+    v += __builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3);
+    v += __builtin_shufflevector(v, v, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1);
+    v += __builtin_shufflevector(v, v, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0);
     return v[0];
 }
 
