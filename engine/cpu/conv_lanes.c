@@ -34,9 +34,11 @@
 #define IT 5 /* input grad: taps per tile */
 #define IP 4 /* input grad: positions per tile */
 #define FP 4 /* forward: positions per tile */
-/* A thread's lane buffers up to which the kernels run (measured with
- * bench/bench_conv_ab, 1 thread: MnistModel's layers, up to 0.5 MB,
- * gain 2-6x; bigger ones stream from beyond L2). */
+/* A thread's lane buffers up to which the kernels run: about a core's L2.
+ * MnistModel's layers take under 0.5 MB and gain 1.2-9x (bench_conv_ab, 1
+ * thread), the MNIST net's first 1.5 MB and gains 1.7-3x; larger ones,
+ * such as ResNet's stem (4.4 MB), would stream from beyond L2 and have not
+ * been measured, so they keep the sgemms. */
 #define LANES_MAX_BYTES (2 << 20)
 
 
