@@ -1027,8 +1027,12 @@ void cpu_conv2d_weight_grad(Tensor *gw, const Tensor *x, const Tensor *gy, ConvP
  * 23 KB for conv1) live in a buffer of the thread that makes them and are
  * pooled while in cache; the backward expands one sample's pooled gradient
  * into such a buffer for the weight gradient's and the input gradient's
- * sgemms (PooledGrad). The kernels are the unfused ones, so the output, the
- * codes and both gradients have the same bits as conv2d then max_pool2d. */
+ * sgemms (PooledGrad). Where the lanes take the layer (conv_lanes.c), a
+ * block of 16 samples' planes is made and pooled in the lanes instead, and
+ * the pooled gradient of 2 x 2 windows expands straight into them. Either
+ * way the sums are the unfused kernels' in their order and the pooling
+ * follows pool.c's rule, so the output, the codes and both gradients have
+ * the same bits as conv2d then max_pool2d. */
 
 bool cpu_conv2d_max_pool2d_fused(const Tensor *x, const Tensor *w, Shape y, ConvParams cp, PoolParams pp)
 {
