@@ -183,6 +183,13 @@ void *cpu_caching_alloc(size_t nbytes)
     return data;
 }
 
+float *cpu_caching_alloc_floats(int64_t n)
+{
+    float *p = cpu_caching_alloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    ENGINE_ASSERT(p != NULL);
+    return p;
+}
+
 void cpu_caching_free(void *p)
 {
     if (!p) return;

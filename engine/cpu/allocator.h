@@ -41,6 +41,7 @@
 #define ENGINE_CPU_ALLOCATOR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CPU_ALLOC_ALIGN ((size_t)64)
 #define CPU_ALLOC_CACHE_MIN ((size_t)64 << 10)
@@ -49,6 +50,9 @@
 /* A block of at least nbytes aligned to CPU_ALLOC_ALIGN (a distinct valid
  * pointer also for 0), or NULL when memory is exhausted. */
 void *cpu_caching_alloc(size_t nbytes);
+/* n floats (at least one) from cpu_caching_alloc, for kernels' scratch:
+ * exhausted memory is an engine assertion, not NULL. */
+float *cpu_caching_alloc_floats(int64_t n);
 /* Returns a block from cpu_caching_alloc (to the cache when large); NULL is
  * a no-op. */
 void cpu_caching_free(void *p);

@@ -52,7 +52,6 @@
 #include "engine/cpu/strided.h"
 #include "engine/cpu/vec16.h"
 
-
 /* The geometry of x convolved by w into planes of shape y. */
 static ConvGeom conv_geom_of(const Tensor *x, Shape y, const Tensor *w, ConvParams p)
 {
@@ -216,12 +215,7 @@ static bool split_batch(const ConvGeom *g)
 /* Scratch buffers come from the caching allocator: the unfolds of a
  * ResNet layer take megabytes, the sizes glibc may serve with fresh
  * mappings and page faults (engine/cpu/allocator.h says why). */
-static float *alloc_floats(int64_t n)
-{
-    float *p = cpu_caching_alloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
-    ENGINE_ASSERT(p != NULL);
-    return p;
-}
+static float *alloc_floats(int64_t n) { return cpu_caching_alloc_floats(n); }
 
 static void free_floats(float *p) { cpu_caching_free(p); }
 
@@ -716,12 +710,6 @@ static bool lanes_take(const ConvGeom *g)
     return direct_ok(g) && !use_im2col(g) && conv_lanes_ok(g) && weight_grad_by_slot(g);
 }
 
-/* The lanes of samples [n0, n0 + nl)'s output gradient: from gy, or
- * expanded from pooled (straight into the lanes for 2 x 2 windows, else
- * through scratch: nl planes [O][L]). */
-static void load_block_output_grad(ConvLanes *lanes, const float *gy, const PooledGrad *pooled, float *scratch,
-                                   int64_t n0, int64_t nl, const ConvGeom *g);
-
 /* The output gradients of samples [n0, n0 + nl): in gy, or expanded from
  * pooled into scratch (nl planes [O][L]). */
 static const float *block_output_grad(const float *gy, const PooledGrad *pooled, float *scratch, int64_t n0, int64_t nl,
@@ -732,10 +720,20 @@ static const float *block_output_grad(const float *gy, const PooledGrad *pooled,
     return scratch;
 }
 
+/* Whether the lanes expand pooled's gradient straight into them (2 x 2
+ * windows), with no scratch planes. */
+static bool pooled_into_lanes(const PooledGrad *pooled, const ConvGeom *g)
+{
+    return cpu_max_pool2d_is_2x2(pooled->p, g->oh, g->ow, pooled->ph, pooled->pw);
+}
+
+/* The lanes of samples [n0, n0 + nl)'s output gradient: from gy, or
+ * expanded from pooled (straight into the lanes for 2 x 2 windows, else
+ * through scratch: nl planes [O][L]). */
 static void load_block_output_grad(ConvLanes *lanes, const float *gy, const PooledGrad *pooled, float *scratch,
                                    int64_t n0, int64_t nl, const ConvGeom *g)
 {
-    if (pooled && conv_lanes_pool_2x2(pooled->p, pooled->ph, pooled->pw, g)) {
+    if (pooled && pooled_into_lanes(pooled, g)) {
         int64_t at = n0 * g->o * pooled->ph * pooled->pw;
         conv_lanes_load_pooled_gy(lanes, pooled->g + at, pooled->codes + at, pooled->ph, pooled->pw, (int)nl, g);
         return;
@@ -757,7 +755,7 @@ static void transpose_own(float *px, const float *py, const PooledGrad *pooled, 
 #pragma omp parallel if (parallel && blocks > 1)
         {
             ConvLanes lanes = conv_lanes_alloc(g, false, true);
-            float *gy_block = pooled ? alloc_floats(CONV_LANES * g->o * g->l) : NULL;
+            float *gy_block = pooled && !pooled_into_lanes(pooled, g) ? alloc_floats(CONV_LANES * g->o * g->l) : NULL;
 #pragma omp for schedule(static)
             for (int64_t blk = 0; blk < blocks; blk++) {
                 int64_t n0 = blk * CONV_LANES, nl = g->n - n0 < CONV_LANES ? g->n - n0 : CONV_LANES;
@@ -909,7 +907,8 @@ static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const 
     {
         float *u = g.identity || lanes ? NULL : alloc_floats(g.urows * g.ucols);
         float *col = im2col ? alloc_floats(g.c * g.kh * g.kw * S * g.l) : NULL, *gyc = im2col ? alloc_floats(g.o * S * g.l) : NULL;
-        float *gy_scratch = pooled ? alloc_floats((lanes ? CONV_LANES : 1) * g.o * g.l) : NULL;
+        float *gy_scratch = !pooled || (lanes && pooled_into_lanes(pooled, &g)) ? NULL
+                            : alloc_floats((lanes ? CONV_LANES : 1) * g.o * g.l);
         ConvLanes lane_bufs = lanes ? conv_lanes_alloc(&g, true, in_grad != NULL) : (ConvLanes){0};
 #pragma omp single
         used_threads = omp_get_num_threads();
@@ -1076,7 +1075,7 @@ void cpu_conv2d_max_pool2d(Tensor *out, Tensor *codes, const Tensor *x, const Te
     float *po = tensor_f32(out);
     uint8_t *pc = codes ? tensor_u8(codes) : NULL;
     DirectPlan d = direct_plan(&g, tensor_f32(w), bias ? tensor_f32(bias) : NULL);
-    if (conv_lanes_ok(&g) && conv_lanes_pool_2x2(pp, ph, pw, &g)) {
+    if (conv_lanes_ok(&g) && cpu_max_pool2d_is_2x2(pp, g.oh, g.ow, ph, pw)) {
         lanes_conv_max_pool_2x2(po, pc, px, &d, ph, pw, &g);
         direct_plan_free(&d);
         return;

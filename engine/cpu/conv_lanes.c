@@ -41,7 +41,6 @@
  * been measured, so they keep the sgemms. */
 #define LANES_MAX_BYTES (2 << 20)
 
-
 static int64_t padded_h(const ConvGeom *g) { return g->h + 2 * g->ph; }
 static int64_t padded_w(const ConvGeom *g) { return g->w + 2 * g->pw; }
 static int64_t x_lane_floats(const ConvGeom *g) { return g->c * padded_h(g) * padded_w(g) * CONV_LANES; }
@@ -59,21 +58,14 @@ bool conv_lanes_ok(const ConvGeom *g)
 #endif
 }
 
-static float *alloc_floats(int64_t n)
-{
-    float *p = cpu_caching_alloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
-    ENGINE_ASSERT(p != NULL);
-    return p;
-}
-
 ConvLanes conv_lanes_alloc(const ConvGeom *g, bool input, bool input_grad)
 {
-    ConvLanes b = {NULL, alloc_floats(gy_lane_floats(g)), NULL};
+    ConvLanes b = {NULL, cpu_caching_alloc_floats(gy_lane_floats(g)), NULL};
     if (input) {
-        b.x = alloc_floats(x_lane_floats(g));
+        b.x = cpu_caching_alloc_floats(x_lane_floats(g));
         memset(b.x, 0, sizeof(float) * (size_t)x_lane_floats(g)); /* the padding stays zero */
     }
-    if (input_grad) b.gx = alloc_floats(x_lane_floats(g));
+    if (input_grad) b.gx = cpu_caching_alloc_floats(x_lane_floats(g));
     return b;
 }
 
@@ -189,12 +181,6 @@ void conv_lanes_load_gy(ConvLanes *b, const float *gy, int nl, const ConvGeom *g
     to_lanes(b->gy, g->l, gy, g->o * g->l, 1, g->o * g->l, nl);
 }
 
-bool conv_lanes_pool_2x2(PoolParams p, int64_t ph, int64_t pw, const ConvGeom *g)
-{
-    return p.kernel[0] == 2 && p.kernel[1] == 2 && p.stride[0] == 2 && p.stride[1] == 2 && p.padding[0] == 0 &&
-           p.padding[1] == 0 && 2 * ph <= g->oh && 2 * pw <= g->ow;
-}
-
 typedef unsigned char vu8 __attribute__((vector_size(16)));
 
 /* The first n (<= 16) bytes at p as 16 int32 lanes (zeros after them),
@@ -213,12 +199,12 @@ V16_INLINE v16 load_codes(const uint8_t *p, int n)
 void conv_lanes_load_pooled_gy(ConvLanes *b, const float *g, const uint8_t *codes, int64_t ph, int64_t pw, int nl,
                                const ConvGeom *geom)
 {
-    int64_t per_sample = geom->o * ph * pw, len = per_sample;
+    int64_t per_sample = geom->o * ph * pw;
     if (2 * ph != geom->oh || 2 * pw != geom->ow) /* rows or columns no window covers */
         memset(b->gy, 0, sizeof(float) * (size_t)gy_lane_floats(geom));
     int64_t o = 0, i = 0, j = 0; /* of pooled value q0 + c */
-    for (int64_t q0 = 0; q0 < len; q0 += 16) {
-        int cols = len - q0 < 16 ? (int)(len - q0) : 16;
+    for (int64_t q0 = 0; q0 < per_sample; q0 += 16) {
+        int cols = per_sample - q0 < 16 ? (int)(per_sample - q0) : 16;
         v16 gr[16], cr[16];
         for (int s = 0; s < 16; s++) {
             gr[s] = s < nl ? load_part(g + s * per_sample + q0, cols) : splat16(0.0f);

@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 #include "engine/cpu/conv_geom.h"
-#include "engine/ops.h" /* PoolParams */
 
 #define CONV_LANES 16      /* samples per block */
 #define CONV_LANES_BLOCK 5 /* forward: output channels per block of the weight (conv.c's direct plan) */
@@ -34,10 +33,8 @@ void conv_lanes_free(ConvLanes *b);
 void conv_lanes_load_x(ConvLanes *b, const float *x, int nl, const ConvGeom *g);
 void conv_lanes_load_gy(ConvLanes *b, const float *gy, int nl, const ConvGeom *g);
 
-/* Whether a max-pooling p of the layer's output, into [ph][pw] planes, is 2 x 2
- * with stride 2 and no padding: what conv_lanes_load_pooled_gy expands. */
-bool conv_lanes_pool_2x2(PoolParams p, int64_t ph, int64_t pw, const ConvGeom *g);
-/* b->gy from such a pooling's gradient g [O][ph][pw] and window codes (row
+/* b->gy from the gradient of a max-pooling of the layer's output that
+ * cpu_max_pool2d_is_2x2 takes (pool.h): g [O][ph][pw] and window codes (row
  * * 2 + column) of nl samples (the next one O * ph * pw values on): each
  * gradient in the cell its code names, +0 in the other cells and where no
  * window reaches, as cpu_max_pool2d_plane_backward expands them. */

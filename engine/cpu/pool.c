@@ -337,7 +337,7 @@ static void max_pool_windows(const float *xp, int64_t h, int64_t w, int64_t oh, 
     }
 }
 
-static bool is_2x2_stride_2(PoolParams p, int64_t h, int64_t w, int64_t oh, int64_t ow)
+bool cpu_max_pool2d_is_2x2(PoolParams p, int64_t h, int64_t w, int64_t oh, int64_t ow)
 {
     return p.kernel[0] == 2 && p.kernel[1] == 2 && p.stride[0] == 2 && p.stride[1] == 2 && p.padding[0] == 0 &&
            p.padding[1] == 0 && 2 * oh <= h && 2 * ow <= w;
@@ -346,7 +346,7 @@ static bool is_2x2_stride_2(PoolParams p, int64_t h, int64_t w, int64_t oh, int6
 void cpu_max_pool2d_plane(const float *xp, int64_t h, int64_t w, int64_t oh, int64_t ow, PoolParams p, float *po,
                           uint8_t *codes)
 {
-    if (is_2x2_stride_2(p, h, w, oh, ow)) max_pool_2x2(xp, w, oh, ow, po, codes);
+    if (cpu_max_pool2d_is_2x2(p, h, w, oh, ow)) max_pool_2x2(xp, w, oh, ow, po, codes);
     else max_pool_windows(xp, h, w, oh, ow, p, po, (MaxIndices){codes, NULL});
 }
 
@@ -430,7 +430,7 @@ void cpu_max_pool2d_plane_backward(float *gxp, int64_t h, int64_t w, const float
                                    int64_t ow, PoolParams p)
 {
 #ifdef POOL_AVX512
-    if (is_2x2_stride_2(p, h, w, oh, ow)) {
+    if (cpu_max_pool2d_is_2x2(p, h, w, oh, ow)) {
         max_pool_2x2_backward(gxp, h, w, gp, codes, oh, ow);
         return;
     }

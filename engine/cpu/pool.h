@@ -21,6 +21,10 @@ void cpu_max_pool2d_plane(const float *xp, int64_t h, int64_t w, int64_t oh, int
                           uint8_t *codes);
 void cpu_max_pool2d_plane_backward(float *gxp, int64_t h, int64_t w, const float *gp, const uint8_t *codes, int64_t oh,
                                    int64_t ow, PoolParams p);
+/* Whether p pools [h][w] planes into [oh][ow] with 2 x 2 windows at stride 2
+ * and no padding: the case the plane kernels have their own path for (its
+ * backward writes each window's gradient as is, not added to a zero). */
+bool cpu_max_pool2d_is_2x2(PoolParams p, int64_t h, int64_t w, int64_t oh, int64_t ow);
 void cpu_avg_pool2d(Tensor *out, const Tensor *x, PoolParams p);
 void cpu_avg_pool2d_backward(Tensor *gx, const Tensor *g, PoolParams p);
 /* Windows [floor(i * H / oh), ceil((i + 1) * H / oh)) as in PyTorch. */
