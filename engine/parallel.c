@@ -1,7 +1,6 @@
 /* See parallel.h. OpenMP runs the pieces; inside each, nthreads-var is 1, so
- * the kernels' own parallel regions run on the calling thread, and BLAS is
- * kept to one thread for the duration (its threads would queue behind each
- * other's locks). */
+ * the kernels' own parallel regions run on the calling thread (BLAS is
+ * single-threaded throughout: linalg.c). */
 #include "engine/parallel.h"
 
 #include <omp.h>
@@ -10,7 +9,6 @@
 
 #include "engine/autocast.h"
 #include "engine/autograd.h"
-#include "engine/cpu/linalg.h"
 #include "engine/error.h"
 
 int engine_num_threads(void) { return omp_get_max_threads(); }
@@ -25,7 +23,6 @@ int engine_parallel_for(int n, ParallelFn fn, void *ctx)
     int threads = omp_get_max_threads() < n ? omp_get_max_threads() : n;
     char *errors = calloc((size_t)n, PIECE_ERROR_MAX);
     ENGINE_CHECK_INT(errors != NULL, "out of memory for %d parallel pieces", n);
-    int blas_threads = cpu_blas_serial_begin();
 #pragma omp parallel for schedule(static, 1) num_threads(threads)
     for (int i = 0; i < n; i++) {
         omp_set_num_threads(1); /* this task's nested regions: one thread */
@@ -41,7 +38,6 @@ int engine_parallel_for(int n, ParallelFn fn, void *ctx)
         autocast_restore(autocast_before);
         grad_mode_set(grad_before);
     }
-    cpu_blas_serial_end(blas_threads);
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         const char *msg = errors + (size_t)i * PIECE_ERROR_MAX;

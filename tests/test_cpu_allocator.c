@@ -1,11 +1,14 @@
 /* The CPU caching allocator (engine/cpu/allocator.h): large freed blocks
  * come back for requests of their bucket, other buckets and small blocks
  * stay apart, empty_cache gives the memory back, the reserve bound trims the
- * least recently freed blocks, alignment, several threads at once, and a
- * training step's tensors reuse the previous step's memory. Under ASan the
+ * least recently freed blocks, alignment, several threads at once, a
+ * freed block goes back to the CPU that took it, and a training step's
+ * tensors reuse the previous step's memory. Under ASan the
  * cached blocks are poisoned, so the other tests would catch a use after
  * free through the cache. */
+#define _GNU_SOURCE /* sched_setaffinity, sched_getcpu */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -268,6 +271,63 @@ static void test_next_step_reuses_scope_memory(void **state)
     cpu_allocator_empty_cache();
 }
 
+/* Moves the calling thread to cpu; false where it may not run there. */
+static bool run_on_cpu(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0 && sched_getcpu() == cpu;
+}
+
+/* Per-CPU free lists (allocator.h, "Affinity"): a block taken on CPU a and
+ * one taken on CPU b, both freed (from b, as the batch split's main thread
+ * frees its shards' tensors), go back to their own CPUs: a request on a
+ * gets a's block although b's was freed last, one on b gets b's, and with
+ * b's lists empty a request there takes a's rather than a new block. */
+static void test_freed_block_goes_back_to_its_cpu(void **state)
+{
+    (void)state;
+    cpu_set_t allowed;
+    assert_int_equal(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+    int a = -1, b = -1;
+    for (int c = 0; c < CPU_SETSIZE && b < 0; c++)
+        if (CPU_ISSET(c, &allowed)) {
+            if (a < 0) a = c;
+            else if (c % 16 != a % 16) b = c; /* CPUs beyond the allocator's 16 lists share them */
+        }
+    if (b < 0 || !run_on_cpu(a)) {
+        print_message("  SKIPPED: needs two CPUs this process may run on\n");
+        assert_int_equal(sched_setaffinity(0, sizeof allowed, &allowed), 0);
+        skip();
+    }
+    cpu_allocator_empty_cache();
+    size_t n = 2 * MiB;
+    char *on_a = cpu_caching_alloc(n);
+    assert_non_null(on_a);
+    memset(on_a, 1, n);
+    assert_true(run_on_cpu(b));
+    char *on_b = cpu_caching_alloc(n);
+    assert_non_null(on_b);
+    memset(on_b, 2, n);
+    cpu_caching_free(on_a);
+    cpu_caching_free(on_b); /* the most recently freed */
+    assert_true(run_on_cpu(a));
+    char *again_a = cpu_caching_alloc(n);
+    assert_ptr_equal(again_a, on_a);
+    assert_true(run_on_cpu(b));
+    char *again_b = cpu_caching_alloc(n);
+    assert_ptr_equal(again_b, on_b);
+    cpu_caching_free(again_a); /* freed on b, back to a's lists */
+    char *stolen = cpu_caching_alloc(n); /* b's lists are empty */
+    assert_ptr_equal(stolen, on_a);
+    assert_int_equal(stats().cached_blocks, 0);
+    cpu_caching_free(stolen);
+    cpu_caching_free(again_b);
+    assert_int_equal(sched_setaffinity(0, sizeof allowed, &allowed), 0);
+    cpu_allocator_empty_cache();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_empty_cache_gives_memory_back),
         cmocka_unit_test(test_alignment),
         cmocka_unit_test(test_threads_allocate_and_free_concurrently),
+        cmocka_unit_test(test_freed_block_goes_back_to_its_cpu),
         cmocka_unit_test(test_next_step_reuses_scope_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

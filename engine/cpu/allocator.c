@@ -1,14 +1,17 @@
 /* The caching host allocator (see allocator.h): size-class free lists over
- * posix_memalign'd blocks, with a least-recently-freed order for trimming.
+ * posix_memalign'd blocks, one set per CPU, with a least-recently-freed
+ * order for trimming.
  *
  * Every block starts with a header of CPU_ALLOC_ALIGN bytes (its size and
  * state, and for cached blocks their list links), so a free needs no lookup
  * table and small blocks take no lock. Blocks are never split or merged: a
  * training loop asks for the same sizes every step, so per-class buckets
  * already serve every request after the first step. */
+#define _GNU_SOURCE /* sched_getcpu */
 #include "engine/cpu/allocator.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -34,6 +37,10 @@
  * size is its exponent times that plus its sub-class (sizes stay below 2^62). */
 enum { CLASS_BITS = 2, N_CLASSES = 64 << CLASS_BITS };
 
+/* Free lists per CPU (CPUs beyond N_CPU_LISTS share them, modulo): see
+ * allocator.h, "Affinity". */
+enum { N_CPU_LISTS = 16 };
+
 /* header states: catches frees of foreign pointers and double frees */
 #define BLOCK_LIVE 0x6c6976652d626c6bull
 #define BLOCK_CACHED 0x6361636865642d62ull
@@ -44,6 +51,7 @@ struct Block {
     uint64_t state;                   /* BLOCK_LIVE or BLOCK_CACHED */
     Block *bucket_prev, *bucket_next; /* cached blocks of one class, most recently freed first */
     Block *lru_older, *lru_newer;     /* all cached blocks, in the order they were freed */
+    int cpu;                          /* the free lists it goes back to: its last taker's CPU */
 };
 #define HEADER_BYTES CPU_ALLOC_ALIGN
 _Static_assert(sizeof(Block) <= HEADER_BYTES, "the block header must fit in one alignment unit");
@@ -54,7 +62,7 @@ _Static_assert((CPU_ALLOC_CACHE_MIN & (CPU_ALLOC_CACHE_MIN - 1)) == 0 && CPU_ALL
  * keep every cached block reachable for LeakSanitizer. */
 static struct {
     pthread_mutex_t lock;
-    Block *buckets[N_CLASSES];
+    Block *buckets[N_CPU_LISTS][N_CLASSES];
     Block *oldest, *newest;
     size_t live, cached, cached_blocks, peak;
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -94,11 +102,18 @@ static void os_free(Block *b)
     free(b);
 }
 
+/* The free lists of the CPU the calling thread runs on. */
+static int lists_of_caller(void)
+{
+    int cpu = sched_getcpu();
+    return cpu < 0 ? 0 : cpu % N_CPU_LISTS;
+}
+
 /* ---- the cache's lists (caller holds the lock) ---- */
 
 static void push_cached(Block *b)
 {
-    Block **bucket = &cache.buckets[class_of(b->size)];
+    Block **bucket = &cache.buckets[b->cpu][class_of(b->size)];
     b->bucket_prev = NULL;
     b->bucket_next = *bucket;
     if (*bucket) (*bucket)->bucket_prev = b;
@@ -116,7 +131,7 @@ static void push_cached(Block *b)
 static void unlink_cached(Block *b)
 {
     if (b->bucket_prev) b->bucket_prev->bucket_next = b->bucket_next;
-    else cache.buckets[class_of(b->size)] = b->bucket_next;
+    else cache.buckets[b->cpu][class_of(b->size)] = b->bucket_next;
     if (b->bucket_next) b->bucket_next->bucket_prev = b->bucket_prev;
     if (b->lru_older) b->lru_older->lru_newer = b->lru_newer;
     else cache.oldest = b->lru_newer;
@@ -143,11 +158,14 @@ static void make_room(size_t size)
     while (cache.oldest && need + cache.cached > limit) release_oldest();
 }
 
-/* A large block of rounded size bytes, cached or new, or NULL. */
+/* A large block of rounded size bytes, cached or new, or NULL: the one
+ * freed last to the caller's CPU's lists, else to another CPU's. */
 static Block *take_large(size_t size)
 {
+    int cpu = lists_of_caller(), c = class_of(size);
     pthread_mutex_lock(&cache.lock);
-    Block *b = cache.buckets[class_of(size)];
+    Block *b = cache.buckets[cpu][c];
+    for (int other = 1; !b && other < N_CPU_LISTS; other++) b = cache.buckets[(cpu + other) % N_CPU_LISTS][c];
     if (b) {
         unlink_cached(b);
     } else {
@@ -160,6 +178,7 @@ static Block *take_large(size_t size)
         }
     }
     if (b) {
+        b->cpu = cpu;
         cache.live += size;
         if (cache.live > cache.peak) cache.peak = cache.live;
     }

@@ -561,7 +561,6 @@ static void im2col_forward(float *y, const float *x, const float *w, const float
 {
     const int64_t S = chunk_samples(g), chunks = (g->n + S - 1) / S, k = g->c * g->kh * g->kw;
     bool parallel = split_batch(g);
-    int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
 #pragma omp parallel if (parallel)
     {
         float *col = alloc_floats(k * S * g->l), *out = alloc_floats(g->o * S * g->l);
@@ -577,14 +576,12 @@ static void im2col_forward(float *y, const float *x, const float *w, const float
         free_floats(out);
         free_floats(u);
     }
-    if (parallel) cpu_blas_serial_end(blas_threads);
 }
 
 static void im2col_transpose(float *x, const float *y, const float *w, const float *bias, const ConvGeom *g)
 {
     const int64_t S = chunk_samples(g), chunks = (g->n + S - 1) / S, k = g->c * g->kh * g->kw;
     bool parallel = split_batch(g);
-    int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
 #pragma omp parallel if (parallel)
     {
         float *col = alloc_floats(k * S * g->l), *gy = alloc_floats(g->o * S * g->l);
@@ -604,7 +601,6 @@ static void im2col_transpose(float *x, const float *y, const float *w, const flo
         free_floats(gy);
         free_floats(u);
     }
-    if (parallel) cpu_blas_serial_end(blas_threads);
 }
 
 /* Adds (beta 1) or writes (beta 0) the weight gradient [O][C * kh * kw] of
@@ -634,7 +630,6 @@ void cpu_conv2d_own(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *b
     const float *px = tensor_f32(x), *pb = bias ? tensor_f32(bias) : NULL;
     float *py = tensor_f32(y), *wk = weight_by_kernel_row(tensor_f32(w), &g);
     bool parallel = split_batch(&g);
-    int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
 #pragma omp parallel if (parallel)
     {
         float *u = g.identity ? NULL : alloc_floats(g.urows * g.ucols);
@@ -654,7 +649,6 @@ void cpu_conv2d_own(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *b
         }
         free_floats(u);
     }
-    if (parallel) cpu_blas_serial_end(blas_threads);
     free_floats(wk);
 }
 
@@ -769,7 +763,6 @@ static void transpose_own(float *px, const float *py, const PooledGrad *pooled, 
         return;
     }
     float *wk = weight_by_kernel_row(w, g);
-    int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
 #pragma omp parallel if (parallel)
     {
         float *u = g->identity ? NULL : alloc_floats(g->urows * g->ucols);
@@ -780,7 +773,6 @@ static void transpose_own(float *px, const float *py, const PooledGrad *pooled, 
         free_floats(gy_scratch);
         free_floats(u);
     }
-    if (parallel) cpu_blas_serial_end(blas_threads);
     free_floats(wk);
 }
 
@@ -902,7 +894,6 @@ static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const 
     if (!by_slot) memset(partials, 0, sizeof(float) * (size_t)(wsize * slots));
     int used_threads = 1;
     ConvLanesPlan plan = lanes ? conv_lanes_plan(NULL, NULL, &g) : (ConvLanesPlan){0};
-    int blas_threads = parallel ? cpu_blas_serial_begin() : 0;
 #pragma omp parallel if (parallel) num_threads(max_threads)
     {
         float *u = g.identity || lanes ? NULL : alloc_floats(g.urows * g.ucols);
@@ -930,7 +921,6 @@ static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const 
         free_floats(gy_scratch);
         conv_lanes_free(&lane_bufs);
     }
-    if (parallel) cpu_blas_serial_end(blas_threads);
     conv_lanes_plan_free(&plan);
     int64_t nparts = by_slot ? slots : used_threads;
     /* the slots' pairwise tree: partial i += partial i + step, for step 1,

@@ -15,22 +15,21 @@
 #include "engine/cpu/matmul_bf16_dnnl.h"
 #include "engine/cpu/strided.h"
 
-/* The thread-count controls are OpenBLAS extensions: weak, so another BLAS
+/* The thread-count control is an OpenBLAS extension: weak, so another BLAS
  * links too (its threads are then left alone). */
-#pragma weak openblas_get_num_threads
 #pragma weak openblas_set_num_threads
 
-int cpu_blas_serial_begin(void)
+/* The engine threads every product itself (for_product_blocks below, and
+ * the kernels that call sgemm from their own OpenMP loops), so OpenBLAS's
+ * own pool is set to one thread when the engine loads, for the whole
+ * process. Its idle threads otherwise spin in sched_yield for about 0.1 s
+ * (its THREAD_TIMEOUT) after each wake-up, and toggling its count around
+ * each parallel loop, as the engine did, woke them at every step. A
+ * program that links the engine and calls BLAS itself gets single-threaded
+ * BLAS too. */
+__attribute__((constructor)) static void blas_one_thread(void)
 {
-    if (!openblas_get_num_threads || !openblas_set_num_threads) return 0;
-    int previous = openblas_get_num_threads();
-    if (previous > 1) openblas_set_num_threads(1);
-    return previous;
-}
-
-void cpu_blas_serial_end(int previous)
-{
-    if (previous > 1 && openblas_set_num_threads) openblas_set_num_threads(previous);
+    if (openblas_set_num_threads) openblas_set_num_threads(1);
 }
 
 /* Products of at least this many multiply-adds go to oneDNN's sgemm where
@@ -164,7 +163,6 @@ static void for_product_blocks(int64_t m, int64_t n, int64_t k, ProductBlockFn b
         block(ctx, 0, m, 0, n);
         return;
     }
-    int blas_threads = cpu_blas_serial_begin();
 #pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -172,7 +170,6 @@ static void for_product_blocks(int64_t m, int64_t n, int64_t k, ProductBlockFn b
         if (hi > lo && split_rows) block(ctx, lo, hi - lo, 0, n);
         else if (hi > lo) block(ctx, 0, m, lo, hi - lo);
     }
-    cpu_blas_serial_end(blas_threads);
 }
 
 typedef struct {
@@ -292,10 +289,8 @@ void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
                                pb + batch_offset(b, nbatch, i), lb.ld, beta, po + i * m * n, n);
         return;
     }
-    int blas_threads = cpu_blas_serial_begin();
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < batch; i++)
         cpu_sgemm(la.transposed, lb.transposed, m, n, k, 1.0f, pa + batch_offset(a, nbatch, i), la.ld,
                   pb + batch_offset(b, nbatch, i), lb.ld, beta, po + i * m * n, n);
-    cpu_blas_serial_end(blas_threads);
 }

@@ -47,10 +47,4 @@ void cpu_matmul_lowp(Tensor *out, const Tensor *a, const Tensor *b, bool accumul
  * narrower vectors than the CPU). */
 bool cpu_sgemm_by_dnnl(int64_t m, int64_t n, int64_t k);
 
-/* BLAS threads for code that calls sgemm from inside its own OpenMP loop:
- * begin makes BLAS single-threaded (so the two thread pools do not fight
- * over the cores) and returns the previous count for end. */
-int cpu_blas_serial_begin(void);
-void cpu_blas_serial_end(int previous);
-
 #endif
