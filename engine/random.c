@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "engine/cpu/fork.h"
 #include "engine/philox.h"
 
 static Generator default_generator = {0, 0};
@@ -92,8 +93,8 @@ static void draw_f32(Generator *g, float *dst, int64_t n, DrawKind kind, double 
     uint64_t seed = g->seed, first = generator_reserve(g, words);
     int64_t full = n / per_block;
 #define WHOLE_BLOCKS(KIND, PER_BLOCK)                                                                 \
-    _Pragma("omp parallel for if (n > 65536)") for (int64_t blk = 0; blk < full; blk++)               \
-        draw_block(KIND, philox4x32_10(seed, first + (uint64_t)blk, 0), dst + blk * (PER_BLOCK), PER_BLOCK, a, b)
+    CPU_FOR(blk, full, n > 65536,                                                                       \
+            draw_block(KIND, philox4x32_10(seed, first + (uint64_t)blk, 0), dst + blk * (PER_BLOCK), PER_BLOCK, a, b);)
     switch (kind) {
     case DRAW_UNIFORM: WHOLE_BLOCKS(DRAW_UNIFORM, 4); break;
     case DRAW_BERNOULLI: WHOLE_BLOCKS(DRAW_BERNOULLI, 4); break;

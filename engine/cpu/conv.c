@@ -45,6 +45,7 @@
 #include "engine/cpu/conv_dnnl.h"
 #include "engine/cpu/conv_geom.h"
 #include "engine/cpu/conv_lanes.h"
+#include "engine/cpu/fork.h"
 #include "engine/cpu/copy.h"
 #include "engine/cpu/matmul_bf16_dnnl.h"
 #include "engine/cpu/linalg.h"
@@ -400,20 +401,30 @@ static void direct_sample(const DirectPlan *d, const ConvGeom *g, const float *p
     }
 }
 
+typedef struct {
+    const DirectPlan *d;
+    const ConvGeom *g;
+    const float *x;
+    float *y;
+} DirectForward;
+
+static void direct_forward_samples(void *ctx, int part, int64_t n_lo, int64_t n_hi)
+{
+    (void)part;
+    const DirectForward *f = ctx;
+    const ConvGeom *g = f->g;
+    float *u = alloc_direct_u(g);
+    for (int64_t n = n_lo; n < n_hi; n++) direct_sample(f->d, g, f->x, n, u, f->y + n * g->o * g->l);
+    free_floats(u);
+}
+
 static bool direct_forward(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
 {
     ConvGeom g = conv_geom(x, y, w, p);
     if (!direct_ok(&g)) return false;
-    const float *px = tensor_f32(x);
-    float *py = tensor_f32(y);
     DirectPlan d = direct_plan(&g, tensor_f32(w), bias ? tensor_f32(bias) : NULL);
-#pragma omp parallel if (direct_parallel(&g))
-    {
-        float *u = alloc_direct_u(&g);
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < g.n; n++) direct_sample(&d, &g, px, n, u, py + n * g.o * g.l);
-        free_floats(u);
-    }
+    DirectForward f = {&d, &g, tensor_f32(x), tensor_f32(y)};
+    cpu_for_ranges(g.n, direct_parallel(&g), 0, direct_forward_samples, &f);
     direct_plan_free(&d);
     return true;
 }
@@ -557,50 +568,68 @@ static void chunk_im2col(const float *x, float *col, float *u, int64_t n0, int64
         im2col_map((float *)x + (n0 + i) * g->c * g->h * g->w, col + i * g->l, s * g->l, u, g, true);
 }
 
+/* A pass over a layer's samples (or chunks of them), split across the
+ * threads by cpu_for_ranges: the layer and its operands. */
+typedef struct {
+    const ConvGeom *g;
+    float *out;
+    const float *in, *w, *bias;
+} ConvPass;
+
+static void im2col_forward_chunks(void *ctx, int part, int64_t ch_lo, int64_t ch_hi)
+{
+    (void)part;
+    const ConvPass *c = ctx;
+    const ConvGeom *g = c->g;
+    const int64_t S = chunk_samples(g), k = g->c * g->kh * g->kw;
+    float *col = alloc_floats(k * S * g->l), *out = alloc_floats(g->o * S * g->l);
+    float *u = alloc_floats(g->urows * g->ucols);
+    for (int64_t ch = ch_lo; ch < ch_hi; ch++) {
+        int64_t n0 = ch * S, s = g->n - n0 < S ? g->n - n0 : S;
+        chunk_im2col(c->in, col, u, n0, s, g);
+        cpu_sgemm_parallel(false, false, g->o, s * g->l, k, 1.0f, c->w, k, col, s * g->l, 0.0f, out, s * g->l);
+        chunk_planes(c->out, out, n0, s, g->o, g->l, c->bias, false);
+    }
+    free_floats(col);
+    free_floats(out);
+    free_floats(u);
+}
+
 static void im2col_forward(float *y, const float *x, const float *w, const float *bias, const ConvGeom *g)
 {
-    const int64_t S = chunk_samples(g), chunks = (g->n + S - 1) / S, k = g->c * g->kh * g->kw;
-    bool parallel = split_batch(g);
-#pragma omp parallel if (parallel)
-    {
-        float *col = alloc_floats(k * S * g->l), *out = alloc_floats(g->o * S * g->l);
-        float *u = alloc_floats(g->urows * g->ucols);
-#pragma omp for schedule(static)
-        for (int64_t ch = 0; ch < chunks; ch++) {
-            int64_t n0 = ch * S, s = g->n - n0 < S ? g->n - n0 : S;
-            chunk_im2col(x, col, u, n0, s, g);
-            cpu_sgemm_parallel(false, false, g->o, s * g->l, k, 1.0f, w, k, col, s * g->l, 0.0f, out, s * g->l);
-            chunk_planes(y, out, n0, s, g->o, g->l, bias, false);
+    const int64_t S = chunk_samples(g), chunks = (g->n + S - 1) / S;
+    ConvPass c = {g, y, x, w, bias};
+    cpu_for_ranges(chunks, split_batch(g), 0, im2col_forward_chunks, &c);
+}
+
+static void im2col_transpose_chunks(void *ctx, int part, int64_t ch_lo, int64_t ch_hi)
+{
+    (void)part;
+    const ConvPass *c = ctx;
+    const ConvGeom *g = c->g;
+    const int64_t S = chunk_samples(g), k = g->c * g->kh * g->kw;
+    float *col = alloc_floats(k * S * g->l), *gy = alloc_floats(g->o * S * g->l);
+    float *u = alloc_floats(g->urows * g->ucols);
+    for (int64_t ch = ch_lo; ch < ch_hi; ch++) {
+        int64_t n0 = ch * S, s = g->n - n0 < S ? g->n - n0 : S;
+        chunk_planes((float *)c->in, gy, n0, s, g->o, g->l, NULL, true);
+        cpu_sgemm_parallel(true, false, k, s * g->l, g->o, 1.0f, c->w, k, gy, s * g->l, 0.0f, col, s * g->l);
+        for (int64_t i = 0; i < s; i++) {
+            float *xn = c->out + (n0 + i) * g->c * g->h * g->w;
+            fill_planes(xn, g->c, g->h * g->w, c->bias); /* the fold adds onto it */
+            im2col_map(xn, col + i * g->l, s * g->l, u, g, false);
         }
-        free_floats(col);
-        free_floats(out);
-        free_floats(u);
     }
+    free_floats(col);
+    free_floats(gy);
+    free_floats(u);
 }
 
 static void im2col_transpose(float *x, const float *y, const float *w, const float *bias, const ConvGeom *g)
 {
-    const int64_t S = chunk_samples(g), chunks = (g->n + S - 1) / S, k = g->c * g->kh * g->kw;
-    bool parallel = split_batch(g);
-#pragma omp parallel if (parallel)
-    {
-        float *col = alloc_floats(k * S * g->l), *gy = alloc_floats(g->o * S * g->l);
-        float *u = alloc_floats(g->urows * g->ucols);
-#pragma omp for schedule(static)
-        for (int64_t ch = 0; ch < chunks; ch++) {
-            int64_t n0 = ch * S, s = g->n - n0 < S ? g->n - n0 : S;
-            chunk_planes((float *)y, gy, n0, s, g->o, g->l, NULL, true);
-            cpu_sgemm_parallel(true, false, k, s * g->l, g->o, 1.0f, w, k, gy, s * g->l, 0.0f, col, s * g->l);
-            for (int64_t i = 0; i < s; i++) {
-                float *xn = x + (n0 + i) * g->c * g->h * g->w;
-                fill_planes(xn, g->c, g->h * g->w, bias); /* the fold adds onto it */
-                im2col_map(xn, col + i * g->l, s * g->l, u, g, false);
-            }
-        }
-        free_floats(col);
-        free_floats(gy);
-        free_floats(u);
-    }
+    const int64_t S = chunk_samples(g), chunks = (g->n + S - 1) / S;
+    ConvPass c = {g, x, y, w, bias};
+    cpu_for_ranges(chunks, split_batch(g), 0, im2col_transpose_chunks, &c);
 }
 
 /* Adds (beta 1) or writes (beta 0) the weight gradient [O][C * kh * kw] of
@@ -619,6 +648,30 @@ static void im2col_weight_grad_range(float *part, float beta, const float *x, co
     }
 }
 
+/* The row unfold's forward of samples [n_lo, n_hi) (c->w: the weight by
+ * kernel row). */
+static void row_unfold_forward_samples(void *ctx, int part, int64_t n_lo, int64_t n_hi)
+{
+    (void)part;
+    const ConvPass *c = ctx;
+    const ConvGeom *g = c->g;
+    float *u = g->identity ? NULL : alloc_floats(g->urows * g->ucols);
+    for (int64_t n = n_lo; n < n_hi; n++) {
+        float *yn = c->out + n * g->o * g->l;
+        /* the bias is the products' starting value */
+        if (c->bias) fill_planes(yn, g->o, g->l, c->bias);
+        for (int64_t grp = 0; grp < g->groups; grp++) {
+            float *xg = (float *)c->in + (n * g->c + grp * g->cg) * g->h * g->w;
+            if (!g->identity) unfold_map(xg, u, g, true);
+            for (int64_t ki = 0; ki < g->kh; ki++)
+                cpu_sgemm_parallel(false, false, g->og, g->l, g->urows, 1.0f, kernel_row_weight(c->w, g, grp, ki),
+                                   g->urows, (g->identity ? xg : u) + window_offset(g, ki), g->ucols,
+                                   c->bias || ki ? 1.0f : 0.0f, yn + grp * g->og * g->l, g->l);
+        }
+    }
+    free_floats(u);
+}
+
 void cpu_conv2d_own(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *bias, ConvParams p)
 {
     if (direct_forward(y, x, w, bias, p)) return;
@@ -627,28 +680,9 @@ void cpu_conv2d_own(Tensor *y, const Tensor *x, const Tensor *w, const Tensor *b
         im2col_forward(tensor_f32(y), tensor_f32(x), tensor_f32(w), bias ? tensor_f32(bias) : NULL, &g);
         return;
     }
-    const float *px = tensor_f32(x), *pb = bias ? tensor_f32(bias) : NULL;
-    float *py = tensor_f32(y), *wk = weight_by_kernel_row(tensor_f32(w), &g);
-    bool parallel = split_batch(&g);
-#pragma omp parallel if (parallel)
-    {
-        float *u = g.identity ? NULL : alloc_floats(g.urows * g.ucols);
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < g.n; n++) {
-            float *yn = py + n * g.o * g.l;
-            /* the bias is the products' starting value */
-            if (pb) fill_planes(yn, g.o, g.l, pb);
-            for (int64_t grp = 0; grp < g.groups; grp++) {
-                float *xg = (float *)px + (n * g.c + grp * g.cg) * g.h * g.w;
-                if (!g.identity) unfold_map(xg, u, &g, true);
-                for (int64_t ki = 0; ki < g.kh; ki++)
-                    cpu_sgemm_parallel(false, false, g.og, g.l, g.urows, 1.0f, kernel_row_weight(wk, &g, grp, ki),
-                                       g.urows, (g.identity ? xg : u) + window_offset(&g, ki), g.ucols,
-                                       pb || ki ? 1.0f : 0.0f, yn + grp * g.og * g.l, g.l);
-            }
-        }
-        free_floats(u);
-    }
+    float *wk = weight_by_kernel_row(tensor_f32(w), &g);
+    ConvPass c = {&g, tensor_f32(y), tensor_f32(x), wk, bias ? tensor_f32(bias) : NULL};
+    cpu_for_ranges(g.n, split_batch(&g), 0, row_unfold_forward_samples, &c);
     free_floats(wk);
 }
 
@@ -739,6 +773,44 @@ static void load_block_output_grad(ConvLanes *lanes, const float *gy, const Pool
  * pooled (+ bias pb), w the weight: by blocks of 16 samples in the lanes
  * where they take the layer, else the row unfold's transpose; samples split
  * across the threads. */
+typedef struct {
+    const ConvGeom *g;
+    float *px;
+    const float *py, *w, *pb; /* w: by kernel row for the row unfold */
+    const PooledGrad *pooled;
+    const ConvLanesPlan *plan;
+} Transpose;
+
+static void transpose_lanes_blocks(void *ctx, int part, int64_t blk_lo, int64_t blk_hi)
+{
+    (void)part;
+    const Transpose *t = ctx;
+    const ConvGeom *g = t->g;
+    ConvLanes lanes = conv_lanes_alloc(g, false, true);
+    float *gy_block = t->pooled && !pooled_into_lanes(t->pooled, g) ? alloc_floats(CONV_LANES * g->o * g->l) : NULL;
+    for (int64_t blk = blk_lo; blk < blk_hi; blk++) {
+        int64_t n0 = blk * CONV_LANES, nl = g->n - n0 < CONV_LANES ? g->n - n0 : CONV_LANES;
+        load_block_output_grad(&lanes, t->py, t->pooled, gy_block, n0, nl, g);
+        conv_lanes_input_grad(t->px + n0 * g->c * g->h * g->w, (int)nl, t->plan, &lanes, g);
+    }
+    free_floats(gy_block);
+    conv_lanes_free(&lanes);
+}
+
+static void transpose_samples(void *ctx, int part, int64_t n_lo, int64_t n_hi)
+{
+    (void)part;
+    const Transpose *t = ctx;
+    const ConvGeom *g = t->g;
+    float *u = g->identity ? NULL : alloc_floats(g->urows * g->ucols);
+    float *gy_scratch = t->pooled ? alloc_floats(g->o * g->l) : NULL;
+    for (int64_t n = n_lo; n < n_hi; n++)
+        transpose_sample(t->px + n * g->c * g->h * g->w, sample_output_grad(t->py, t->pooled, gy_scratch, n, g), t->w,
+                         t->pb, u, g);
+    free_floats(gy_scratch);
+    free_floats(u);
+}
+
 static void transpose_own(float *px, const float *py, const PooledGrad *pooled, const float *w, const float *pb,
                           const ConvGeom *g)
 {
@@ -746,33 +818,14 @@ static void transpose_own(float *px, const float *py, const PooledGrad *pooled, 
     if (lanes_take(g)) {
         ConvLanesPlan plan = conv_lanes_plan(w, pb, g);
         int64_t blocks = (g->n + CONV_LANES - 1) / CONV_LANES;
-#pragma omp parallel if (parallel && blocks > 1)
-        {
-            ConvLanes lanes = conv_lanes_alloc(g, false, true);
-            float *gy_block = pooled && !pooled_into_lanes(pooled, g) ? alloc_floats(CONV_LANES * g->o * g->l) : NULL;
-#pragma omp for schedule(static)
-            for (int64_t blk = 0; blk < blocks; blk++) {
-                int64_t n0 = blk * CONV_LANES, nl = g->n - n0 < CONV_LANES ? g->n - n0 : CONV_LANES;
-                load_block_output_grad(&lanes, py, pooled, gy_block, n0, nl, g);
-                conv_lanes_input_grad(px + n0 * g->c * g->h * g->w, (int)nl, &plan, &lanes, g);
-            }
-            free_floats(gy_block);
-            conv_lanes_free(&lanes);
-        }
+        Transpose t = {g, px, py, w, pb, pooled, &plan};
+        cpu_for_ranges(blocks, parallel, 0, transpose_lanes_blocks, &t);
         conv_lanes_plan_free(&plan);
         return;
     }
     float *wk = weight_by_kernel_row(w, g);
-#pragma omp parallel if (parallel)
-    {
-        float *u = g->identity ? NULL : alloc_floats(g->urows * g->ucols);
-        float *gy_scratch = pooled ? alloc_floats(g->o * g->l) : NULL;
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < g->n; n++)
-            transpose_sample(px + n * g->c * g->h * g->w, sample_output_grad(py, pooled, gy_scratch, n, g), wk, pb, u, g);
-        free_floats(gy_scratch);
-        free_floats(u);
-    }
+    Transpose t = {g, px, py, wk, pb, pooled, NULL};
+    cpu_for_ranges(g->n, parallel, 0, transpose_samples, &t);
     free_floats(wk);
 }
 
@@ -871,6 +924,47 @@ static void weight_grad_gather(float *out, const float *partials, int64_t nparts
                 }
 }
 
+typedef struct {
+    const ConvGeom *g;
+    const float *px, *pg;
+    const PooledGrad *pooled;
+    const InputGrad *in_grad;
+    const ConvLanesPlan *plan;
+    float *partials;
+    int64_t wsize, per_task, S; /* samples per task, and per im2col chunk */
+    bool by_slot, im2col, lanes;
+} WeightGrad;
+
+/* Tasks [lo, hi) of the weight gradient on one thread (the thread-th). */
+static void weight_grad_tasks(void *ctx, int thread, int64_t lo, int64_t hi)
+{
+    const WeightGrad *w = ctx;
+    const ConvGeom *g = w->g;
+    float *u = g->identity || w->lanes ? NULL : alloc_floats(g->urows * g->ucols);
+    float *col = w->im2col ? alloc_floats(g->c * g->kh * g->kw * w->S * g->l) : NULL;
+    float *gyc = w->im2col ? alloc_floats(g->o * w->S * g->l) : NULL;
+    float *gy_scratch = !w->pooled || (w->lanes && pooled_into_lanes(w->pooled, g)) ? NULL
+                        : alloc_floats((w->lanes ? CONV_LANES : 1) * g->o * g->l);
+    ConvLanes lane_bufs = w->lanes ? conv_lanes_alloc(g, true, w->in_grad != NULL) : (ConvLanes){0};
+    for (int64_t task = lo; task < hi; task++) {
+        int64_t n_lo = task * w->per_task, n_hi = n_lo + w->per_task < g->n ? n_lo + w->per_task : g->n;
+        float *part = w->partials + (w->by_slot ? task : thread) * w->wsize;
+        if (w->im2col)
+            im2col_weight_grad_range(part, w->by_slot ? 0.0f : 1.0f, w->px, w->pg, col, gyc, u, n_lo, n_hi, g);
+        else if (w->lanes)
+            lanes_weight_grad_range(part, w->px, w->pg, w->pooled, w->in_grad, gy_scratch, &lane_bufs, w->plan, n_lo,
+                                    n_hi, g);
+        else
+            row_unfold_weight_grad_range(part, w->by_slot, w->px, w->pg, w->pooled, w->in_grad, gy_scratch, u, n_lo,
+                                         n_hi, g);
+    }
+    free_floats(u);
+    free_floats(col);
+    free_floats(gyc);
+    free_floats(gy_scratch);
+    conv_lanes_free(&lane_bufs);
+}
+
 /* gw = the weight gradient of x convolved into g's output planes, whose
  * gradient is pg, or comes from pooled; with in_grad, the input gradient
  * in the same pass (by the row unfold or the lanes, not im2col chunks). */
@@ -892,45 +986,21 @@ static void weight_grad_own(Tensor *gw, const Tensor *x, const float *pg, const 
     float *partials = alloc_floats(wsize * slots);
     /* (a slot's first sample writes it whole) */
     if (!by_slot) memset(partials, 0, sizeof(float) * (size_t)(wsize * slots));
-    int used_threads = 1;
     ConvLanesPlan plan = lanes ? conv_lanes_plan(NULL, NULL, &g) : (ConvLanesPlan){0};
-#pragma omp parallel if (parallel) num_threads(max_threads)
-    {
-        float *u = g.identity || lanes ? NULL : alloc_floats(g.urows * g.ucols);
-        float *col = im2col ? alloc_floats(g.c * g.kh * g.kw * S * g.l) : NULL, *gyc = im2col ? alloc_floats(g.o * S * g.l) : NULL;
-        float *gy_scratch = !pooled || (lanes && pooled_into_lanes(pooled, &g)) ? NULL
-                            : alloc_floats((lanes ? CONV_LANES : 1) * g.o * g.l);
-        ConvLanes lane_bufs = lanes ? conv_lanes_alloc(&g, true, in_grad != NULL) : (ConvLanes){0};
-#pragma omp single
-        used_threads = omp_get_num_threads();
-        /* by slot: slot i sums samples [i * 16, (i + 1) * 16) in order; else
-         * thread t's partial sums the chunks the static schedule gives it */
-        int64_t step = by_slot ? WG_SLOT_SAMPLES : S, tasks = (g.n + step - 1) / step;
-#pragma omp for schedule(static)
-        for (int64_t task = 0; task < tasks; task++) {
-            int64_t n_lo = task * step, n_hi = n_lo + step < g.n ? n_lo + step : g.n;
-            float *part = partials + (by_slot ? task : omp_get_thread_num()) * wsize;
-            if (im2col) im2col_weight_grad_range(part, by_slot ? 0.0f : 1.0f, px, pg, col, gyc, u, n_lo, n_hi, &g);
-            else if (lanes)
-                lanes_weight_grad_range(part, px, pg, pooled, in_grad, gy_scratch, &lane_bufs, &plan, n_lo, n_hi, &g);
-            else row_unfold_weight_grad_range(part, by_slot, px, pg, pooled, in_grad, gy_scratch, u, n_lo, n_hi, &g);
-        }
-        free_floats(u);
-        free_floats(col);
-        free_floats(gyc);
-        free_floats(gy_scratch);
-        conv_lanes_free(&lane_bufs);
-    }
+    /* by slot: slot i sums samples [i * 16, (i + 1) * 16) in order; else
+     * thread t's partial sums the chunks the static schedule gives it */
+    int64_t per_task = by_slot ? WG_SLOT_SAMPLES : S, tasks = (g.n + per_task - 1) / per_task;
+    WeightGrad wg = {&g, px, pg, pooled, in_grad, &plan, partials, wsize, per_task, S, by_slot, im2col, lanes};
+    int used_threads = cpu_for_ranges(tasks, parallel, max_threads, weight_grad_tasks, &wg);
     conv_lanes_plan_free(&plan);
     int64_t nparts = by_slot ? slots : used_threads;
     /* the slots' pairwise tree: partial i += partial i + step, for step 1,
      * 2, 4... (each element's order fixed; elements split over threads) */
     if (by_slot)
-        for (int64_t step = 1; step < nparts; step *= 2) {
-#pragma omp parallel for schedule(static) if (parallel && wsize * (nparts / (2 * step)) > CPU_PARALLEL_GRAIN)
-            for (int64_t i = 0; i < wsize; i++)
+        for (int64_t step = 1; step < nparts; step *= 2)
+            CPU_FOR_CLAUSES(schedule(static), i, wsize, parallel && wsize * (nparts / (2 * step)) > CPU_PARALLEL_GRAIN, {
                 for (int64_t t = 0; t + step < nparts; t += 2 * step) partials[t * wsize + i] += partials[(t + step) * wsize + i];
-        }
+            });
     weight_grad_gather(tensor_f32(gw), partials, by_slot ? 1 : nparts, im2col, &g);
     free_floats(partials);
 }
@@ -1033,26 +1103,52 @@ bool cpu_conv2d_max_pool2d_fused(const Tensor *x, const Tensor *w, Shape y, Conv
 
 _Static_assert(DOB == CONV_LANES_BLOCK, "the lanes' forward reads the direct plan's blocks of output channels");
 
-/* The fused forward by blocks of 16 samples in the lanes (2 x 2 windows):
- * the direct forward's sums in its order, so the same bits. */
-static void lanes_conv_max_pool_2x2(float *po, uint8_t *pc, const float *px, const DirectPlan *d, int64_t ph,
-                                    int64_t pw, const ConvGeom *g)
+/* The fused conv2d + max_pool2d forward: the layer, its plan and the
+ * pooling's operands. */
+typedef struct {
+    const ConvGeom *g;
+    const DirectPlan *d;
+    const ConvLanesPlan *plan; /* the lanes' only */
+    const float *px;
+    float *po;
+    uint8_t *pc;
+    int64_t ph, pw;
+    PoolParams pp;
+} ConvPool;
+
+static void lanes_conv_pool_blocks(void *ctx, int part, int64_t blk_lo, int64_t blk_hi)
 {
-    ConvLanesPlan plan = conv_lanes_plan(NULL, NULL, g);
-    int64_t blocks = (g->n + CONV_LANES - 1) / CONV_LANES, pooled = g->o * ph * pw;
-#pragma omp parallel if (direct_parallel(g) && blocks > 1)
-    {
-        ConvLanes lanes = conv_lanes_alloc(g, true, false);
-#pragma omp for schedule(static)
-        for (int64_t blk = 0; blk < blocks; blk++) {
-            int64_t n0 = blk * CONV_LANES, nl = g->n - n0 < CONV_LANES ? g->n - n0 : CONV_LANES;
-            conv_lanes_load_x(&lanes, px + n0 * g->c * g->h * g->w, (int)nl, g);
-            conv_lanes_forward(&lanes, d->wb, d->bb, &plan, g);
-            conv_lanes_max_pool_2x2(po + n0 * pooled, pc ? pc + n0 * pooled : NULL, ph, pw, (int)nl, &lanes, g);
-        }
-        conv_lanes_free(&lanes);
+    (void)part;
+    const ConvPool *c = ctx;
+    const ConvGeom *g = c->g;
+    int64_t pooled = g->o * c->ph * c->pw;
+    ConvLanes lanes = conv_lanes_alloc(g, true, false);
+    for (int64_t blk = blk_lo; blk < blk_hi; blk++) {
+        int64_t n0 = blk * CONV_LANES, nl = g->n - n0 < CONV_LANES ? g->n - n0 : CONV_LANES;
+        conv_lanes_load_x(&lanes, c->px + n0 * g->c * g->h * g->w, (int)nl, g);
+        conv_lanes_forward(&lanes, c->d->wb, c->d->bb, c->plan, g);
+        conv_lanes_max_pool_2x2(c->po + n0 * pooled, c->pc ? c->pc + n0 * pooled : NULL, c->ph, c->pw, (int)nl, &lanes,
+                                g);
     }
-    conv_lanes_plan_free(&plan);
+    conv_lanes_free(&lanes);
+}
+
+static void direct_conv_pool_samples(void *ctx, int part, int64_t n_lo, int64_t n_hi)
+{
+    (void)part;
+    const ConvPool *c = ctx;
+    const ConvGeom *g = c->g;
+    int64_t plane = c->ph * c->pw;
+    float *u = alloc_direct_u(g), *yn = alloc_floats(g->o * g->l);
+    for (int64_t n = n_lo; n < n_hi; n++) {
+        direct_sample(c->d, g, c->px, n, u, yn);
+        for (int64_t o = 0; o < g->o; o++) {
+            int64_t at = (n * g->o + o) * plane;
+            cpu_max_pool2d_plane(yn + o * g->l, g->oh, g->ow, c->ph, c->pw, c->pp, c->po + at, c->pc ? c->pc + at : NULL);
+        }
+    }
+    free_floats(yn);
+    free_floats(u);
 }
 
 void cpu_conv2d_max_pool2d(Tensor *out, Tensor *codes, const Tensor *x, const Tensor *w, const Tensor *bias, Shape y,
@@ -1060,29 +1156,19 @@ void cpu_conv2d_max_pool2d(Tensor *out, Tensor *codes, const Tensor *x, const Te
 {
     ConvGeom g = conv_geom_of(x, y, w, cp);
     ENGINE_ASSERT(direct_ok(&g) && tensor_is_contiguous(out));
-    int64_t ph = out->shape.d[2], pw = out->shape.d[3], plane = ph * pw;
-    const float *px = tensor_f32(x);
-    float *po = tensor_f32(out);
-    uint8_t *pc = codes ? tensor_u8(codes) : NULL;
     DirectPlan d = direct_plan(&g, tensor_f32(w), bias ? tensor_f32(bias) : NULL);
-    if (conv_lanes_ok(&g) && cpu_max_pool2d_is_2x2(pp, g.oh, g.ow, ph, pw)) {
-        lanes_conv_max_pool_2x2(po, pc, px, &d, ph, pw, &g);
-        direct_plan_free(&d);
-        return;
-    }
-#pragma omp parallel if (direct_parallel(&g))
-    {
-        float *u = alloc_direct_u(&g), *yn = alloc_floats(g.o * g.l);
-#pragma omp for schedule(static)
-        for (int64_t n = 0; n < g.n; n++) {
-            direct_sample(&d, &g, px, n, u, yn);
-            for (int64_t o = 0; o < g.o; o++) {
-                int64_t at = (n * g.o + o) * plane;
-                cpu_max_pool2d_plane(yn + o * g.l, g.oh, g.ow, ph, pw, pp, po + at, pc ? pc + at : NULL);
-            }
-        }
-        free_floats(yn);
-        free_floats(u);
+    ConvPool c = {&g, &d, NULL, tensor_f32(x), tensor_f32(out), codes ? tensor_u8(codes) : NULL,
+                  out->shape.d[2], out->shape.d[3], pp};
+    if (conv_lanes_ok(&g) && cpu_max_pool2d_is_2x2(pp, g.oh, g.ow, c.ph, c.pw)) {
+        /* by blocks of 16 samples in the lanes: the direct forward's sums
+         * in its order, so the same bits */
+        ConvLanesPlan plan = conv_lanes_plan(NULL, NULL, &g);
+        c.plan = &plan;
+        int64_t blocks = (g.n + CONV_LANES - 1) / CONV_LANES;
+        cpu_for_ranges(blocks, direct_parallel(&g), 0, lanes_conv_pool_blocks, &c);
+        conv_lanes_plan_free(&plan);
+    } else {
+        cpu_for_ranges(g.n, direct_parallel(&g), 0, direct_conv_pool_samples, &c);
     }
     direct_plan_free(&d);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/cpu/allocator.h"
+#include "engine/cpu/fork.h"
 #include "engine/cpu/strided.h"
 
 #if defined(__F16C__) && defined(__AVX__)
@@ -85,8 +86,7 @@ void cpu_copy(Tensor *dst, const Tensor *src)
         return;
     }
     int64_t total = L.outer * L.inner;
-#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
-    for (int64_t o = 0; o < L.outer; o++) {
+    CPU_FOR(o, L.outer, total > CPU_PARALLEL_GRAIN, {
         int64_t off[2];
         strided_offsets(&L, o, off);
         int64_t sd = L.inner_stride[0], ss = L.inner_stride[1];
@@ -120,7 +120,7 @@ void cpu_copy(Tensor *dst, const Tensor *src)
             for (int64_t i = 0; i < L.inner; i++)
                 store_double(d, dst->dtype, off[0] + i * sd, load_as_double(s, src->dtype, off[1] + i * ss));
         }
-    }
+    });
 }
 
 void cpu_fill(Tensor *t, double value)
@@ -130,8 +130,7 @@ void cpu_fill(Tensor *t, double value)
     strided_loop_init(&L, t->shape, 1, strides);
     char *base = tensor_data(t);
     int64_t total = L.outer * L.inner;
-#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
-    for (int64_t o = 0; o < L.outer; o++) {
+    CPU_FOR(o, L.outer, total > CPU_PARALLEL_GRAIN, {
         int64_t off[1];
         strided_offsets(&L, o, off);
         if (t->dtype == DT_F32) {
@@ -141,5 +140,5 @@ void cpu_fill(Tensor *t, double value)
         } else {
             for (int64_t i = 0; i < L.inner; i++) store_double(base, t->dtype, off[0] + i * L.inner_stride[0], value);
         }
-    }
+    });
 }

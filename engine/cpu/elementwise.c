@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "engine/cpu/fork.h"
 #include "engine/cpu/strided.h"
 #include "engine/elementwise_math.h"
 
@@ -30,6 +31,15 @@
         }                                                                                                 \
     } while (0)
 
+#define BINARY_LOOPS(A, B)                                                         \
+    switch (op) {                                                                  \
+    case BIN_ADD: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) + (B); break; \
+    case BIN_SUB: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) - (B); break; \
+    case BIN_MUL: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) * (B); break; \
+    case BIN_DIV: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) / (B); break; \
+    default: break;                                                                \
+    }
+
 void cpu_binary(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b)
 {
     const int64_t *strides[3] = {out->strides, a->strides, b->strides};
@@ -37,8 +47,7 @@ void cpu_binary(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b)
     strided_loop_init(&L, out->shape, 3, strides);
     int64_t total = L.outer * L.inner;
     bool compare = op >= BIN_EQ;
-#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
-    for (int64_t o = 0; o < L.outer; o++) {
+    CPU_FOR(o, L.outer, total > CPU_PARALLEL_GRAIN, {
         int64_t off[3];
         strided_offsets(&L, o, off);
         int64_t so = L.inner_stride[0], sa = L.inner_stride[1], sb = L.inner_stride[2];
@@ -56,14 +65,6 @@ void cpu_binary(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b)
          * the dense case, a row of one operand against one value of the
          * other (a per-channel mask or scale broadcast over a plane, as
          * dropout2d's: the general loop below stays scalar) */
-#define BINARY_LOOPS(A, B)                                                         \
-    switch (op) {                                                                  \
-    case BIN_ADD: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) + (B); break; \
-    case BIN_SUB: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) - (B); break; \
-    case BIN_MUL: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) * (B); break; \
-    case BIN_DIV: for (int64_t i = 0; i < L.inner; i++) po[i] = (A) / (B); break; \
-    default: break;                                                                \
-    }
         if (so == 1 && sa == 1 && sb == 1) {
             BINARY_LOOPS(pa[i], pb[i])
         } else if (so == 1 && sa == 1 && sb == 0) {
@@ -72,12 +73,14 @@ void cpu_binary(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b)
         } else if (so == 1 && sa == 0 && sb == 1) {
             const float va = pa[0];
             BINARY_LOOPS(va, pb[i])
-#undef BINARY_LOOPS
         } else {
             for (int64_t i = 0; i < L.inner; i++) po[i * so] = binary_f(op, pa[i * sa], pb[i * sb]);
         }
-    }
+    });
 }
+
+#define UNARY_CONTIGUOUS(OPC) \
+    case OPC: for (int64_t i = 0; i < L.inner; i++) po[i] = unary_f(OPC, pa[i], fa, fb); break;
 
 void cpu_unary(UnaryOp op, Tensor *out, const Tensor *a, double alpha, double beta)
 {
@@ -86,23 +89,22 @@ void cpu_unary(UnaryOp op, Tensor *out, const Tensor *a, double alpha, double be
     strided_loop_init(&L, out->shape, 2, strides);
     int64_t total = L.outer * L.inner;
     float fa = (float)alpha, fb = (float)beta;
-#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN / 4)
-    for (int64_t o = 0; o < L.outer; o++) {
+    CPU_FOR(o, L.outer, total > CPU_PARALLEL_GRAIN / 4, {
         int64_t off[2];
         strided_offsets(&L, o, off);
         float *po = tensor_f32(out) + off[0];
         const float *pa = tensor_f32(a) + off[1];
         int64_t so = L.inner_stride[0], sa = L.inner_stride[1];
         if (so == 1 && sa == 1) {
-#define UNARY_CONTIGUOUS(OPC) \
-    case OPC: for (int64_t i = 0; i < L.inner; i++) po[i] = unary_f(OPC, pa[i], fa, fb); break;
             switch (op) { FOR_EACH_UNARY(UNARY_CONTIGUOUS) }
-#undef UNARY_CONTIGUOUS
         } else {
             for (int64_t i = 0; i < L.inner; i++) po[i * so] = unary_f(op, pa[i * sa], fa, fb);
         }
-    }
+    });
 }
+
+#define UNARY_GRAD_CONTIGUOUS(OPC) \
+    case OPC: for (int64_t i = 0; i < L.inner; i++) pgi[i] = unary_grad_f(OPC, pg[i], px[i], py[i], fa, fb); break;
 
 void cpu_unary_backward(UnaryOp op, Tensor *grad_in, const Tensor *g, const Tensor *x, const Tensor *y, double alpha,
                         double beta)
@@ -112,23 +114,19 @@ void cpu_unary_backward(UnaryOp op, Tensor *grad_in, const Tensor *g, const Tens
     strided_loop_init(&L, grad_in->shape, 4, strides);
     int64_t total = L.outer * L.inner;
     float fa = (float)alpha, fb = (float)beta;
-#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN / 4)
-    for (int64_t o = 0; o < L.outer; o++) {
+    CPU_FOR(o, L.outer, total > CPU_PARALLEL_GRAIN / 4, {
         int64_t off[4];
         strided_offsets(&L, o, off);
         float *pgi = tensor_f32(grad_in) + off[0];
         const float *pg = tensor_f32(g) + off[1], *px = tensor_f32(x) + off[2], *py = tensor_f32(y) + off[3];
         int64_t s0 = L.inner_stride[0], s1 = L.inner_stride[1], s2 = L.inner_stride[2], s3 = L.inner_stride[3];
         if (s0 == 1 && s1 == 1 && s2 == 1 && s3 == 1) {
-#define UNARY_GRAD_CONTIGUOUS(OPC) \
-    case OPC: for (int64_t i = 0; i < L.inner; i++) pgi[i] = unary_grad_f(OPC, pg[i], px[i], py[i], fa, fb); break;
             switch (op) { FOR_EACH_UNARY(UNARY_GRAD_CONTIGUOUS) }
-#undef UNARY_GRAD_CONTIGUOUS
         } else {
             for (int64_t i = 0; i < L.inner; i++)
                 pgi[i * s0] = unary_grad_f(op, pg[i * s1], px[i * s2], py[i * s3], fa, fb);
         }
-    }
+    });
 }
 
 void cpu_where(Tensor *out, const Tensor *cond, const Tensor *a, const Tensor *b)
@@ -137,8 +135,7 @@ void cpu_where(Tensor *out, const Tensor *cond, const Tensor *a, const Tensor *b
     StridedLoop L;
     strided_loop_init(&L, out->shape, 4, strides);
     int64_t total = L.outer * L.inner;
-#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
-    for (int64_t o = 0; o < L.outer; o++) {
+    CPU_FOR(o, L.outer, total > CPU_PARALLEL_GRAIN, {
         int64_t off[4];
         strided_offsets(&L, o, off);
         float *po = tensor_f32(out) + off[0];
@@ -146,7 +143,7 @@ void cpu_where(Tensor *out, const Tensor *cond, const Tensor *a, const Tensor *b
         const float *pa = tensor_f32(a) + off[2], *pb = tensor_f32(b) + off[3];
         for (int64_t i = 0; i < L.inner; i++)
             po[i * L.inner_stride[0]] = pc[i * L.inner_stride[1]] ? pa[i * L.inner_stride[2]] : pb[i * L.inner_stride[3]];
-    }
+    });
 }
 
 void cpu_axpy(Tensor *dst, const Tensor *src, double alpha)
@@ -156,8 +153,7 @@ void cpu_axpy(Tensor *dst, const Tensor *src, double alpha)
     strided_loop_init(&L, dst->shape, 2, strides);
     int64_t total = L.outer * L.inner;
     float fa = (float)alpha;
-#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
-    for (int64_t o = 0; o < L.outer; o++) {
+    CPU_FOR(o, L.outer, total > CPU_PARALLEL_GRAIN, {
         int64_t off[2];
         strided_offsets(&L, o, off);
         float *pd = tensor_f32(dst) + off[0];
@@ -168,7 +164,7 @@ void cpu_axpy(Tensor *dst, const Tensor *src, double alpha)
         } else {
             for (int64_t i = 0; i < L.inner; i++) pd[i * sd] += fa * ps[i * ss];
         }
-    }
+    });
 }
 
 /* Two's-complement wrap without signed overflow (undefined in C): the
@@ -196,13 +192,12 @@ void cpu_inplace_i64(BinaryOp op, Tensor *dst, const Tensor *src, int64_t alpha)
     const int64_t scalar = alpha;
     const int64_t *ps0 = src ? tensor_i64(src) : &scalar;
     const int64_t factor = src ? alpha : 1;
-#pragma omp parallel for if (total > CPU_PARALLEL_GRAIN)
-    for (int64_t o = 0; o < L.outer; o++) {
+    CPU_FOR(o, L.outer, total > CPU_PARALLEL_GRAIN, {
         int64_t off[2];
         strided_offsets(&L, o, off);
         int64_t *pd = tensor_i64(dst) + off[0];
         const int64_t *ps = ps0 + off[1];
         int64_t sd = L.inner_stride[0], ss = L.inner_stride[1];
         for (int64_t i = 0; i < L.inner; i++) pd[i * sd] = inplace_i64_f(op, pd[i * sd], ps[i * ss], factor);
-    }
+    });
 }

@@ -1,5 +1,6 @@
 /* CPU indexing kernels (see index.h): strided loops over the index, typed
  * per dtype by small row macros, parallel with OpenMP. */
+#include "engine/cpu/fork.h"
 #include "engine/cpu/index.h"
 
 #include <omp.h>
@@ -15,8 +16,7 @@ void cpu_index_range(const Tensor *index, int64_t *min_out, int64_t *max_out)
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     const int64_t *base = tensor_i64(index);
     int64_t s = L.inner_stride[0];
-#pragma omp parallel for reduction(min : lo) reduction(max : hi) if (L.outer * L.inner > CPU_PARALLEL_GRAIN)
-    for (int64_t o = 0; o < L.outer; o++) {
+    CPU_FOR_CLAUSES(reduction(min : lo) reduction(max : hi), o, L.outer, L.outer * L.inner > CPU_PARALLEL_GRAIN, {
         int64_t off;
         strided_offsets(&L, o, &off);
         const int64_t *p = base + off;
@@ -38,7 +38,7 @@ void cpu_index_range(const Tensor *index, int64_t *min_out, int64_t *max_out)
             lo = v < lo ? v : lo;
             hi = v > hi ? v : hi;
         }
-    }
+    });
     *min_out = lo;
     *max_out = hi;
 }
@@ -76,8 +76,7 @@ void cpu_gather(Tensor *out, const Tensor *src, int dim, const Tensor *index)
     const char *src_base = tensor_data(src);
     const int64_t *idx_base = tensor_i64(index);
     int64_t so = L.inner_stride[0], si = L.inner_stride[1], ss = L.inner_stride[2];
-#pragma omp parallel for if (L.outer * L.inner > CPU_PARALLEL_GRAIN)
-    for (int64_t o = 0; o < L.outer; o++) {
+    CPU_FOR(o, L.outer, L.outer * L.inner > CPU_PARALLEL_GRAIN, {
         int64_t off[3];
         strided_offsets(&L, o, off);
         const int64_t *pi = idx_base + off[1];
@@ -87,7 +86,7 @@ void cpu_gather(Tensor *out, const Tensor *src, int dim, const Tensor *index)
         case DT_U8: GATHER_ROW(uint8_t); break;
         default: ENGINE_UNREACHABLE("gather: bad dtype");
         }
-    }
+    });
 }
 
 #define SCATTER_ADD_ROW(T)                                                               \
@@ -132,8 +131,7 @@ void cpu_scatter_add(Tensor *out, int dim, const Tensor *index, const Tensor *sr
     const char *src_base = tensor_data(src);
     const int64_t *idx_base = tensor_i64(index);
     int64_t so = L.inner_stride[0], si = L.inner_stride[1], ss = L.inner_stride[2];
-#pragma omp parallel for if (L.outer * L.inner > CPU_PARALLEL_GRAIN)
-    for (int64_t o = 0; o < L.outer; o++) {
+    CPU_FOR(o, L.outer, L.outer * L.inner > CPU_PARALLEL_GRAIN, {
         int64_t off[3];
         strided_offsets(&L, o, off);
         const int64_t *pi = idx_base + off[1];
@@ -143,7 +141,7 @@ void cpu_scatter_add(Tensor *out, int dim, const Tensor *index, const Tensor *sr
         case DT_U8: SCATTER_ADD_ROW(uint8_t); break;
         default: ENGINE_UNREACHABLE("scatter_add: bad dtype");
         }
-    }
+    });
 }
 
 /* Elements of the inner block one task adds at a time. */
@@ -171,8 +169,7 @@ void cpu_index_add(Tensor *out, int dim, const Tensor *index, const Tensor *src,
     float *po_base = tensor_f32(out);
     const float *ps_base = tensor_f32(src);
     const int64_t *idx = tensor_i64(index);
-#pragma omp parallel for if (threads > 1 && tasks > 1)
-    for (int64_t task = 0; task < tasks; task++) {
+    CPU_FOR(task, tasks, threads > 1 && tasks > 1, {
         int64_t part = task % row_parts, blk = (task / row_parts) % n_blocks, o = task / (row_parts * n_blocks);
         int64_t row_lo = size * part / row_parts, row_hi = size * (part + 1) / row_parts;
         int64_t k0 = blk * INDEX_ADD_BLOCK, len = inner - k0 < INDEX_ADD_BLOCK ? inner - k0 : INDEX_ADD_BLOCK;
@@ -183,7 +180,7 @@ void cpu_index_add(Tensor *out, int dim, const Tensor *index, const Tensor *src,
             const float *ps = ps_base + (o * n + i) * inner + k0;
             for (int64_t k = 0; k < len; k++) po[k] += ps[k];
         }
-    }
+    });
 }
 
 /* One output row of a pad: fill, the copied middle [lo, hi), fill. */
@@ -218,8 +215,7 @@ void cpu_pad(Tensor *out, const Tensor *in, const int64_t *before, double value)
     uint8_t u8_fill = (uint8_t)i64_fill;
     char *out_base = tensor_data(out);
     const char *in_base = tensor_data(in);
-#pragma omp parallel for if (numel > CPU_PARALLEL_GRAIN)
-    for (int64_t r = 0; r < rows; r++) {
+    CPU_FOR(r, rows, numel > CPU_PARALLEL_GRAIN, {
         /* the input row this output row reads, if any */
         int64_t rem = r, in_off = 0;
         bool inside = true;
@@ -237,7 +233,7 @@ void cpu_pad(Tensor *out, const Tensor *in, const int64_t *before, double value)
         case DT_U8: PAD_ROW(uint8_t, u8_fill, row_lo, row_hi); break;
         default: ENGINE_UNREACHABLE("pad: bad dtype");
         }
-    }
+    });
 }
 
 void cpu_one_hot(Tensor *out, const Tensor *indices)
@@ -246,6 +242,5 @@ void cpu_one_hot(Tensor *out, const Tensor *indices)
     int64_t n = tensor_numel(indices);
     const int64_t *idx = tensor_i64(indices);
     int64_t *po = tensor_i64(out);
-#pragma omp parallel for if (n > CPU_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) po[i * classes + idx[i]] = 1;
+    CPU_FOR(i, n, n > CPU_PARALLEL_GRAIN, po[i * classes + idx[i]] = 1;);
 }

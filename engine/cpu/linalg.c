@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/cpu/allocator.h"
+#include "engine/cpu/fork.h"
 #include "engine/cpu/gemm_dnnl.h"
 #include "engine/cpu/matmul_bf16_dnnl.h"
 #include "engine/cpu/strided.h"
@@ -283,7 +284,7 @@ void cpu_matmul(Tensor *out, const Tensor *a, const Tensor *b, bool accumulate)
      * few entries to keep the threads busy (then each product is split). */
     int threads = omp_get_max_threads();
     bool parallel = batch >= 2 * threads && batch * m * n * k > CPU_PARALLEL_GRAIN;
-    if (!parallel) {
+    if (!cpu_fork(parallel)) {
         for (int64_t i = 0; i < batch; i++)
             cpu_sgemm_parallel(la.transposed, lb.transposed, m, n, k, 1.0f, pa + batch_offset(a, nbatch, i), la.ld,
                                pb + batch_offset(b, nbatch, i), lb.ld, beta, po + i * m * n, n);

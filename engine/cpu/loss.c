@@ -1,6 +1,7 @@
 /* CPU loss kernels: flat loops over contiguous data split across threads;
  * sums run in float within blocks and in double across them. Formulas
  * follow PyTorch's CPU kernels, so results agree to rounding. */
+#include "engine/cpu/fork.h"
 #include "engine/cpu/loss.h"
 #include "engine/loss_layout.h"
 
@@ -32,8 +33,7 @@ void cpu_nll_loss(Tensor *out, Tensor *total_weight, const Tensor *input, const 
     float *po = tensor_f32(out);
     bool per_element = reduction == REDUCTION_NONE;
     double sum = 0.0, wsum = 0.0;
-#pragma omp parallel for reduction(+ : sum, wsum) if (l.count > CPU_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < l.count; i++) {
+    CPU_FOR_CLAUSES(reduction(+ : sum, wsum), i, l.count, l.count > CPU_PARALLEL_GRAIN, {
         int64_t t = pt[i];
         float loss = 0.0f, w = 0.0f;
         if (t != ignore_index) {
@@ -43,7 +43,7 @@ void cpu_nll_loss(Tensor *out, Tensor *total_weight, const Tensor *input, const 
         if (per_element) po[i] = loss;
         sum += loss;
         wsum += w;
-    }
+    });
     tensor_f32(total_weight)[0] = (float)wsum;
     if (!per_element) po[0] = (float)(reduction == REDUCTION_MEAN ? sum / wsum : sum);
 }
@@ -58,13 +58,12 @@ void cpu_nll_loss_backward(Tensor *grad_input, const Tensor *g, const Tensor *ta
     bool per_element = reduction == REDUCTION_NONE;
     float g0 = per_element ? 0.0f : pg[0];
     if (reduction == REDUCTION_MEAN) g0 /= tensor_f32(total_weight)[0];
-#pragma omp parallel for if (l.count > CPU_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < l.count; i++) {
+    CPU_FOR(i, l.count, l.count > CPU_PARALLEL_GRAIN, {
         int64_t t = pt[i];
         if (t == ignore_index) continue;
         float w = pw ? pw[t] : 1.0f;
         pgi[nll_offset(l, i, t)] = -w * (per_element ? pg[i] : g0);
-    }
+    });
 }
 
 /* ======================= pointwise losses ======================= */
@@ -163,8 +162,7 @@ static inline const float *offset_or_null(const float *p, int64_t off) { return 
 static bool probabilities_in_range(const float *x, int64_t n)
 {
     int64_t bad = 0;
-#pragma omp parallel for reduction(+ : bad) if (n > CPU_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) bad += !(x[i] >= 0.0f && x[i] <= 1.0f);
+    CPU_FOR_CLAUSES(reduction(+ : bad), i, n, n > CPU_PARALLEL_GRAIN, bad += !(x[i] >= 0.0f && x[i] <= 1.0f););
     return bad == 0;
 }
 
@@ -179,8 +177,7 @@ bool cpu_pointwise_loss(PointwiseLoss kind, Tensor *out, const Tensor *x, const 
     bool per_element = reduction == REDUCTION_NONE;
     int64_t blocks = (n + LOSS_BLOCK - 1) / LOSS_BLOCK;
     double total = 0.0;
-#pragma omp parallel for reduction(+ : total) if (n > CPU_PARALLEL_GRAIN / 4)
-    for (int64_t b = 0; b < blocks; b++) {
+    CPU_FOR_CLAUSES(reduction(+ : total), b, blocks, n > CPU_PARALLEL_GRAIN / 4, {
         int64_t start = b * LOSS_BLOCK, len = n - start < LOSS_BLOCK ? n - start : LOSS_BLOCK;
         float buffer[LOSS_BLOCK];
         float *v = per_element ? po + start : buffer;
@@ -189,11 +186,11 @@ bool cpu_pointwise_loss(PointwiseLoss kind, Tensor *out, const Tensor *x, const 
             for (int64_t i = 0; i < len; i++) v[i] *= pw[start + i];
         if (!per_element) {
             float s = 0.0f;
-#pragma omp simd reduction(+ : s)
+_Pragma("omp simd reduction(+ : s)")
             for (int64_t i = 0; i < len; i++) s += v[i];
             total += s;
         }
-    }
+    });
     if (!per_element) po[0] = (float)(reduction == REDUCTION_MEAN ? total / (double)n : total);
     return true;
 }
@@ -210,8 +207,7 @@ void cpu_pointwise_loss_backward(PointwiseLoss kind, Tensor *grad_x, Tensor *gra
     float g0 = per_element ? 0.0f : pg[0];
     if (reduction == REDUCTION_MEAN) g0 /= (float)n;
     int64_t blocks = (n + LOSS_BLOCK - 1) / LOSS_BLOCK;
-#pragma omp parallel for if (n > CPU_PARALLEL_GRAIN / 4)
-    for (int64_t b = 0; b < blocks; b++) {
+    CPU_FOR(b, blocks, n > CPU_PARALLEL_GRAIN / 4, {
         int64_t start = b * LOSS_BLOCK, len = n - start < LOSS_BLOCK ? n - start : LOSS_BLOCK;
         float dx[LOSS_BLOCK], dt[LOSS_BLOCK];
         pointwise_grads(kind, pgx ? dx : NULL, pgt ? dt : NULL, px + start, pt + start, offset_or_null(ppw, start),
@@ -219,5 +215,5 @@ void cpu_pointwise_loss_backward(PointwiseLoss kind, Tensor *grad_x, Tensor *gra
         const float *gb = per_element ? pg + start : NULL, *wb = offset_or_null(pw, start);
         if (pgx) scale_grad(pgx + start, dx, gb, g0, wb, len);
         if (pgt) scale_grad(pgt + start, dt, gb, g0, wb, len);
-    }
+    });
 }

@@ -8,6 +8,7 @@
  * channel's constants; with short runs (e.g. [N, C] after a linear layer)
  * rows of C * L values are processed with the constants expanded to one
  * per column, so the inner loops stay long and vectorise. */
+#include "engine/cpu/fork.h"
 #include "engine/cpu/norm.h"
 
 #include <math.h>
@@ -56,8 +57,7 @@ static void column_sums(const float *x, const float *u, int64_t rows, int64_t wi
     if (tasks > rows) tasks = rows > 0 ? rows : 1;
     double *partial = alloc_doubles(tasks * 2 * width);
     float *block = alloc_floats(tasks * 2 * width);
-#pragma omp parallel for if (tasks > 1)
-    for (int64_t t = 0; t < tasks; t++) {
+    CPU_FOR(t, tasks, tasks > 1, {
         double *p1 = partial + t * 2 * width, *p2 = p1 + width;
         float *q1 = block + t * 2 * width, *q2 = q1 + width;
         int64_t r0 = rows * t / tasks, r1 = rows * (t + 1) / tasks;
@@ -86,7 +86,7 @@ static void column_sums(const float *x, const float *u, int64_t rows, int64_t wi
                 }
             }
         }
-    }
+    });
     for (int64_t j = 0; j < width; j++) {
         double a = 0.0, b = 0.0;
         for (int64_t t = 0; t < tasks; t++) {
@@ -161,8 +161,7 @@ static void channel_sums(const float *x, const float *u, const double *shift, Ch
         free(c2);
         return;
     }
-#pragma omp parallel for if (lay.N * lay.C * lay.L > CPU_PARALLEL_GRAIN && lay.C > 1)
-    for (int64_t c = 0; c < lay.C; c++) {
+    CPU_FOR(c, lay.C, lay.N * lay.C * lay.L > CPU_PARALLEL_GRAIN && lay.C > 1, {
         double a1 = 0.0, a2 = 0.0;
         for (int64_t n = 0; n < lay.N; n++) {
             int64_t base = (n * lay.C + c) * lay.L;
@@ -170,7 +169,7 @@ static void channel_sums(const float *x, const float *u, const double *shift, Ch
         }
         s1[c] = a1;
         s2[c] = a2;
-    }
+    });
 }
 
 /* The elementwise passes, with per-channel constants p0..p3:
@@ -206,15 +205,14 @@ static void channel_map(ChannelMap op, float *out, const float *x, const float *
 {
     int64_t work = lay.N * lay.C * lay.L;
     if (lay.L >= SHORT_RUN) {
-#pragma omp parallel for if (work > CPU_PARALLEL_GRAIN)
-        for (int64_t n = 0; n < lay.N; n++) {
+        CPU_FOR(n, lay.N, work > CPU_PARALLEL_GRAIN, {
             for (int64_t c = 0; c < lay.C; c++) {
                 int64_t base = (n * lay.C + c) * lay.L;
                 const float *p[4];
                 for (int k = 0; k < 4; k++) p[k] = params[k] ? params[k] + c : NULL;
                 map_run(op, out + base, x + base, g ? g + base : NULL, p, lay.L, 0);
             }
-        }
+        });
         return;
     }
     int64_t width = lay.C * lay.L;
@@ -224,11 +222,10 @@ static void channel_map(ChannelMap op, float *out, const float *x, const float *
         cols[k] = alloc_floats(width);
         for (int64_t j = 0; j < width; j++) cols[k][j] = params[k][j / lay.L];
     }
-#pragma omp parallel for if (work > CPU_PARALLEL_GRAIN)
-    for (int64_t n = 0; n < lay.N; n++) {
+    CPU_FOR(n, lay.N, work > CPU_PARALLEL_GRAIN, {
         int64_t base = n * width;
         map_run(op, out + base, x + base, g ? g + base : NULL, (const float *const *)cols, width, 1);
-    }
+    });
     for (int k = 0; k < 4; k++) free(cols[k]);
 }
 
@@ -336,15 +333,14 @@ void cpu_layer_norm(Tensor *out, Tensor *mean, Tensor *rstd, const Tensor *x, co
     const float *px = tensor_f32(x);
     const float *pw = weight ? tensor_f32(weight) : NULL, *pb = bias ? tensor_f32(bias) : NULL;
     float *po = tensor_f32(out), *pm = tensor_f32(mean), *pr = tensor_f32(rstd);
-#pragma omp parallel for if (rows * cols > CPU_PARALLEL_GRAIN && rows > 1)
-    for (int64_t r = 0; r < rows; r++) {
+    CPU_FOR(r, rows, rows * cols > CPU_PARALLEL_GRAIN && rows > 1, {
         const float *xr = px + r * cols;
         float *yr = po + r * cols;
         double s = 0.0, ss = 0.0;
-#pragma omp simd reduction(+ : s)
+_Pragma("omp simd reduction(+ : s)")
         for (int64_t j = 0; j < cols; j++) s += xr[j];
         double m = cols > 0 ? s / (double)cols : 0.0;
-#pragma omp simd reduction(+ : ss)
+_Pragma("omp simd reduction(+ : ss)")
         for (int64_t j = 0; j < cols; j++) {
             double d = (double)xr[j] - m;
             ss += d * d;
@@ -364,7 +360,7 @@ void cpu_layer_norm(Tensor *out, Tensor *mean, Tensor *rstd, const Tensor *x, co
                 yr[j] = v;
             }
         }
-    }
+    });
 }
 
 void cpu_layer_norm_backward_input(Tensor *grad_in, const Tensor *g, const Tensor *x, const Tensor *mean,
@@ -377,8 +373,7 @@ void cpu_layer_norm_backward_input(Tensor *grad_in, const Tensor *g, const Tenso
     float *ones = weight ? NULL : alloc_floats(cols);
     for (int64_t j = 0; ones && j < cols; j++) ones[j] = 1.0f;
     const float *pw = weight ? tensor_f32(weight) : ones;
-#pragma omp parallel for if (rows * cols > CPU_PARALLEL_GRAIN && rows > 1)
-    for (int64_t r = 0; r < rows; r++) {
+    CPU_FOR(r, rows, rows * cols > CPU_PARALLEL_GRAIN && rows > 1, {
         const float *xr = px + r * cols, *gr = pg + r * cols;
         float *out = pgi + r * cols;
         /* with gw = g * w: ds = sum(gw * x), db = sum(gw); then
@@ -388,7 +383,7 @@ void cpu_layer_norm_backward_input(Tensor *grad_in, const Tensor *g, const Tenso
         for (int64_t k = 0; k < cols; k += SUM_BLOCK) {
             int64_t e = k + SUM_BLOCK < cols ? k + SUM_BLOCK : cols;
             float fs = 0.0f, fd = 0.0f;
-#pragma omp simd reduction(+ : fs, fd)
+_Pragma("omp simd reduction(+ : fs, fd)")
             for (int64_t j = k; j < e; j++) {
                 float gw = gr[j] * pw[j];
                 fs += gw * xr[j];
@@ -402,7 +397,7 @@ void cpu_layer_norm_backward_input(Tensor *grad_in, const Tensor *g, const Tenso
         double c = -b * m - db * a / (double)cols;
         float fa = (float)a, fb = (float)b, fc = (float)c;
         for (int64_t j = 0; j < cols; j++) out[j] = fa * gr[j] * pw[j] + fb * xr[j] + fc;
-    }
+    });
     free(ones);
 }
 

@@ -4,6 +4,7 @@
  * same float rounding: scalars are rounded to float where PyTorch passes them
  * to a float kernel (mul_(beta), add_(x, alpha), addcmul_/addcdiv_ values),
  * and every intermediate is a float, as PyTorch's temporaries are. */
+#include "engine/cpu/fork.h"
 #include "engine/cpu/optim_kernels.h"
 
 #include <math.h>
@@ -83,12 +84,11 @@ void cpu_sgd_step(Tensor *param, const Tensor *grad, Tensor *momentum_buffer, co
         .nesterov = a->nesterov,
     };
     const int64_t n_blocks = (n + BLOCK - 1) / BLOCK;
-#pragma omp parallel for if (n > CPU_PARALLEL_GRAIN)
-    for (int64_t b = 0; b < n_blocks; b++) {
+    CPU_FOR(b, n_blocks, n > CPU_PARALLEL_GRAIN, {
         int64_t lo = b * BLOCK;
         int len = (int)(n - lo < BLOCK ? n - lo : BLOCK);
         sgd_block(p + lo, g + lo, buf ? buf + lo : NULL, len, &k);
-    }
+    });
 }
 
 typedef struct {
@@ -142,12 +142,11 @@ void cpu_adam_step(Tensor *param, const Tensor *grad, Tensor *exp_avg, Tensor *e
         .neg_step = (float)(-(a->lr / a->bias_correction1)),
     };
     const int64_t n_blocks = (n + BLOCK - 1) / BLOCK;
-#pragma omp parallel for if (n > CPU_PARALLEL_GRAIN)
-    for (int64_t b = 0; b < n_blocks; b++) {
+    CPU_FOR(b, n_blocks, n > CPU_PARALLEL_GRAIN, {
         int64_t lo = b * BLOCK;
         int len = (int)(n - lo < BLOCK ? n - lo : BLOCK);
         adam_block(p + lo, g + lo, m + lo, v + lo, vmax ? vmax + lo : NULL, len, &k);
-    }
+    });
 }
 
 typedef struct {
@@ -204,12 +203,11 @@ void cpu_rmsprop_step(Tensor *param, const Tensor *grad, Tensor *square_avg, Ten
         .neg_lr = (float)(-a->lr),
     };
     const int64_t n_blocks = (n + BLOCK - 1) / BLOCK;
-#pragma omp parallel for if (n > CPU_PARALLEL_GRAIN)
-    for (int64_t b = 0; b < n_blocks; b++) {
+    CPU_FOR(b, n_blocks, n > CPU_PARALLEL_GRAIN, {
         int64_t lo = b * BLOCK;
         int len = (int)(n - lo < BLOCK ? n - lo : BLOCK);
         rmsprop_block(p + lo, g + lo, sq + lo, ga ? ga + lo : NULL, buf ? buf + lo : NULL, len, &k);
-    }
+    });
 }
 
 typedef struct {
@@ -245,12 +243,11 @@ void cpu_adagrad_step(Tensor *param, const Tensor *grad, Tensor *sum, const Adag
         .neg_clr = (float)(-a->clr),
     };
     const int64_t n_blocks = (n + BLOCK - 1) / BLOCK;
-#pragma omp parallel for if (n > CPU_PARALLEL_GRAIN)
-    for (int64_t b = 0; b < n_blocks; b++) {
+    CPU_FOR(b, n_blocks, n > CPU_PARALLEL_GRAIN, {
         int64_t lo = b * BLOCK;
         int len = (int)(n - lo < BLOCK ? n - lo : BLOCK);
         adagrad_block(p + lo, g + lo, s + lo, len, &k);
-    }
+    });
 }
 
 typedef struct {
@@ -295,12 +292,11 @@ void cpu_adadelta_step(Tensor *param, const Tensor *grad, Tensor *square_avg, Te
         .neg_lr = (float)(-a->lr),
     };
     const int64_t n_blocks = (n + BLOCK - 1) / BLOCK;
-#pragma omp parallel for if (n > CPU_PARALLEL_GRAIN)
-    for (int64_t b = 0; b < n_blocks; b++) {
+    CPU_FOR(b, n_blocks, n > CPU_PARALLEL_GRAIN, {
         int64_t lo = b * BLOCK;
         int len = (int)(n - lo < BLOCK ? n - lo : BLOCK);
         adadelta_block(p + lo, g + lo, sq + lo, acc + lo, len, &k);
-    }
+    });
 }
 
 double cpu_tensor_norm(const Tensor *t, double p)
@@ -310,26 +306,22 @@ double cpu_tensor_norm(const Tensor *t, double p)
     if (isinf(p)) {
         double m = 0;
         int has_nan = 0; /* max() drops NaN, but torch's norm of a NaN tensor is NaN */
-#pragma omp parallel for reduction(max : m) reduction(| : has_nan) if (n > CPU_PARALLEL_GRAIN)
-        for (int64_t i = 0; i < n; i++) {
+        CPU_FOR_CLAUSES(reduction(max : m) reduction(| : has_nan), i, n, n > CPU_PARALLEL_GRAIN, {
             double a = fabs((double)x[i]);
             if (isnan(a)) has_nan = 1;
             else if (a > m) m = a;
-        }
+        });
         return has_nan ? NAN : m;
     }
     double s = 0;
     if (p == 2.0) {
-#pragma omp parallel for reduction(+ : s) if (n > CPU_PARALLEL_GRAIN)
-        for (int64_t i = 0; i < n; i++) s += (double)x[i] * (double)x[i];
+        CPU_FOR_CLAUSES(reduction(+ : s), i, n, n > CPU_PARALLEL_GRAIN, s += (double)x[i] * (double)x[i];);
         return sqrt(s);
     }
     if (p == 1.0) {
-#pragma omp parallel for reduction(+ : s) if (n > CPU_PARALLEL_GRAIN)
-        for (int64_t i = 0; i < n; i++) s += fabs((double)x[i]);
+        CPU_FOR_CLAUSES(reduction(+ : s), i, n, n > CPU_PARALLEL_GRAIN, s += fabs((double)x[i]););
         return s;
     }
-#pragma omp parallel for reduction(+ : s) if (n > CPU_PARALLEL_GRAIN)
-    for (int64_t i = 0; i < n; i++) s += pow(fabs((double)x[i]), p);
+    CPU_FOR_CLAUSES(reduction(+ : s), i, n, n > CPU_PARALLEL_GRAIN, s += pow(fabs((double)x[i]), p););
     return pow(s, 1.0 / p);
 }

@@ -4,6 +4,7 @@
  * precomputed per-axis windows; max has an AVX-512 path for the common 2x2
  * stride-2 windows; backward passes own a whole plane per thread, so
  * overlapping windows never race. */
+#include "engine/cpu/fork.h"
 #include "engine/cpu/pool.h"
 
 #include <math.h>
@@ -71,8 +72,7 @@ static void window_average(Tensor *out, const Tensor *x, const AxisWindows *ah, 
     int64_t oh = ah->n, ow = aw->n;
     const float *px = tensor_f32(x);
     float *po = tensor_f32(out);
-#pragma omp parallel for if (planes * h * w > CPU_PARALLEL_GRAIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
+    CPU_FOR(pl, planes, planes * h * w > CPU_PARALLEL_GRAIN, {
         const float *xp = px + pl * h * w;
         float *op = po + pl * oh * ow;
         for (int64_t i = 0; i < oh; i++)
@@ -87,7 +87,7 @@ static void window_average(Tensor *out, const Tensor *x, const AxisWindows *ah, 
                     for (int64_t c = aw->start[j]; c < aw->end[j]; c++) sum += xp[r * w + c];
                 op[i * ow + j] = sum / (float)divisor;
             }
-    }
+    });
 }
 
 static void window_average_backward(Tensor *gx, const Tensor *g, const AxisWindows *ah, const AxisWindows *aw)
@@ -96,8 +96,7 @@ static void window_average_backward(Tensor *gx, const Tensor *g, const AxisWindo
     int64_t oh = ah->n, ow = aw->n;
     const float *pg = tensor_f32(g);
     float *pgx = tensor_f32(gx);
-#pragma omp parallel for if (planes * h * w > CPU_PARALLEL_GRAIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
+    CPU_FOR(pl, planes, planes * h * w > CPU_PARALLEL_GRAIN, {
         float *xp = pgx + pl * h * w;
         const float *gp = pg + pl * oh * ow;
         memset(xp, 0, sizeof(float) * (size_t)(h * w));
@@ -109,7 +108,7 @@ static void window_average_backward(Tensor *gx, const Tensor *g, const AxisWindo
                 for (int64_t r = ah->start[i]; r < ah->end[i]; r++)
                     for (int64_t c = aw->start[j]; c < aw->end[j]; c++) xp[r * w + c] += delta;
             }
-    }
+    });
 }
 
 void cpu_avg_pool2d(Tensor *out, const Tensor *x, PoolParams p)
@@ -357,12 +356,11 @@ void cpu_max_pool2d(Tensor *out, Tensor *indices, const Tensor *x, PoolParams p)
     const float *px = tensor_f32(x);
     float *po = tensor_f32(out);
     MaxIndices ix = max_indices_of(indices);
-#pragma omp parallel for if (planes * h * w > CPU_PARALLEL_GRAIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
+    CPU_FOR(pl, planes, planes * h * w > CPU_PARALLEL_GRAIN, {
         const float *xp = px + pl * h * w;
         if (ix.plane) max_pool_windows(xp, h, w, oh, ow, p, po + pl * ohw, (MaxIndices){NULL, ix.plane + pl * ohw});
         else cpu_max_pool2d_plane(xp, h, w, oh, ow, p, po + pl * ohw, ix.codes ? ix.codes + pl * ohw : NULL);
-    }
+    });
 }
 
 #ifdef POOL_AVX512
@@ -445,11 +443,10 @@ void cpu_max_pool2d_backward(Tensor *gx, const Tensor *g, const Tensor *indices,
     const float *pg = tensor_f32(g);
     MaxIndices ix = max_indices_of(indices);
     float *pgx = tensor_f32(gx);
-#pragma omp parallel for if (planes * hw > CPU_PARALLEL_GRAIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
+    CPU_FOR(pl, planes, planes * hw > CPU_PARALLEL_GRAIN, {
         if (ix.plane)
             max_pool_windows_backward(pgx + pl * hw, h, w, pg + pl * ohw, (MaxIndices){NULL, ix.plane + pl * ohw}, oh,
                                       ow, p);
         else cpu_max_pool2d_plane_backward(pgx + pl * hw, h, w, pg + pl * ohw, ix.codes + pl * ohw, oh, ow, p);
-    }
+    });
 }

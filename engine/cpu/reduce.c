@@ -15,6 +15,7 @@
  * partial results are combined afterwards; the number of chunks depends on
  * the shape only, so results do not depend on the machine.
  */
+#include "engine/cpu/fork.h"
 #include "engine/cpu/reduce.h"
 
 #include <stdlib.h>
@@ -224,13 +225,12 @@ static void reduce_per_output(const ReduceJob *job, const float *base, Shape kep
         /* few outputs: every (output, chunk) pair is a task */
         double *partial = malloc(sizeof(double) * (size_t)(chunks * n_out));
         ENGINE_ASSERT(partial != NULL);
-#pragma omp parallel for
-        for (int64_t t = 0; t < n_out * chunks; t++) {
+        CPU_FOR(t, n_out * chunks, true, {
             int64_t j = t / chunks, c = t % chunks;
             IndexIter it;
             iter_start(&it, &kept, kept_strides, j);
             partial[c * n_out + j] = reduce_range(job, base + it.off, &L, R * c / chunks, R * (c + 1) / chunks, j);
-        }
+        });
         cpu_reduce_combine_chunks(job, partial, chunks, n_out);
         free(partial);
         return;
@@ -238,11 +238,10 @@ static void reduce_per_output(const ReduceJob *job, const float *base, Shape kep
     /* blocks of consecutive outputs, with enough work each to be worth a task */
     int64_t per_block = R >= 4096 ? 1 : 4096 / R;
     int64_t n_blocks = (n_out + per_block - 1) / per_block;
-#pragma omp parallel for if (n_out * R > CPU_PARALLEL_GRAIN && n_blocks > 1)
-    for (int64_t b = 0; b < n_blocks; b++) {
+    CPU_FOR(b, n_blocks, n_out * R > CPU_PARALLEL_GRAIN && n_blocks > 1, {
         int64_t j0 = b * per_block, j1 = j0 + per_block < n_out ? j0 + per_block : n_out;
         reduce_outputs(job, base, &kept, kept_strides, &L, j0, j1);
-    }
+    });
 }
 
 /* Runs job over in with outputs in the keepdim shape's row-major order. */

@@ -1,6 +1,7 @@
 /* CPU kernels of max/min along one dim with indices (torch.max(t, dim),
  * argmax) and of their backward, which puts gradients back at the indices.
  * The input is contiguous and seen as [outer, D, inner]. */
+#include "engine/cpu/fork.h"
 #include "engine/cpu/reduce.h"
 
 #include <stdlib.h>
@@ -157,11 +158,10 @@ static void max_along_rows_chunked(float *pv, int64_t *pi, const float *p, int64
     float *part_v = malloc(sizeof(float) * (size_t)(outer * chunks));
     int64_t *part_i = malloc(sizeof(int64_t) * (size_t)(outer * chunks));
     ENGINE_ASSERT(part_v && part_i);
-#pragma omp parallel for
-    for (int64_t t = 0; t < outer * chunks; t++) {
+    CPU_FOR(t, outer * chunks, true, {
         int64_t o = t / chunks, c = t % chunks;
         part_i[c * outer + o] = scan_row(p + o * D, D * c / chunks, D * (c + 1) / chunks, sign, &part_v[c * outer + o]);
-    }
+    });
     combine_winners(part_v, part_i, chunks, outer, sign, pv, pi);
     free(part_v);
     free(part_i);
@@ -176,8 +176,7 @@ static void max_along_rows(float *pv, int64_t *pi, const float *p, int64_t outer
         return;
     }
     int64_t n_quads = (outer + 3) / 4;
-#pragma omp parallel for if (outer * D > CPU_PARALLEL_GRAIN && n_quads > 1)
-    for (int64_t b = 0; b < n_quads; b++) {
+    CPU_FOR(b, n_quads, outer * D > CPU_PARALLEL_GRAIN && n_quads > 1, {
         int64_t o = 4 * b;
         if (o + 4 <= outer && D < 16) {
             scan4(p + o * D, D, sign, pv ? pv + o : NULL, pi + o);
@@ -188,7 +187,7 @@ static void max_along_rows(float *pv, int64_t *pi, const float *p, int64_t outer
             pi[o] = scan_row(p + o * D, 0, D, sign, &best);
             if (pv) pv[o] = sign * best;
         }
-    }
+    });
 }
 
 /* The winners among rows [i0, i1) of kn contiguous columns at q (rows
@@ -225,8 +224,7 @@ static void max_across_rows(float *pv, int64_t *pi, const float *p, int64_t oute
     int64_t *part_i = chunks > 1 ? malloc(sizeof(int64_t) * (size_t)(chunks * n_out)) : NULL;
     ENGINE_ASSERT(chunks == 1 || (part_v && part_i));
     int64_t n_tasks = outer * tiles * chunks;
-#pragma omp parallel for if (outer * D * inner > CPU_PARALLEL_GRAIN && n_tasks > 1)
-    for (int64_t t = 0; t < n_tasks; t++) {
+    CPU_FOR(t, n_tasks, outer * D * inner > CPU_PARALLEL_GRAIN && n_tasks > 1, {
         int64_t c = t % chunks, tile = t / chunks;
         int64_t o = tile / tiles, k0 = (tile % tiles) * ROW_TILE;
         int64_t kn = inner - k0 < ROW_TILE ? inner - k0 : ROW_TILE;
@@ -243,7 +241,7 @@ static void max_across_rows(float *pv, int64_t *pi, const float *p, int64_t oute
                 pi[j0 + k] = bi[k];
             }
         }
-    }
+    });
     if (chunks == 1) return;
     combine_winners(part_v, part_i, chunks, n_out, sign, pv, pi);
     free(part_v);
@@ -268,11 +266,11 @@ void cpu_put_along_dim(Tensor *dst, const Tensor *src, const Tensor *indices, in
     float *pd = tensor_f32(dst);
     const float *ps = tensor_f32(src);
     const int64_t *pi = tensor_i64(indices);
-#pragma omp parallel for if (outer * inner > CPU_PARALLEL_GRAIN)
-    for (int64_t o = 0; o < outer; o++)
+    CPU_FOR(o, outer, outer * inner > CPU_PARALLEL_GRAIN, {
         for (int64_t k = 0; k < inner; k++) {
             int64_t i = pi[o * inner + k];
             ENGINE_ASSERT(i >= 0 && i < D);
             pd[(o * D + i) * inner + k] = ps[o * inner + k];
         }
+    });
 }

@@ -5,6 +5,7 @@
  * NARROW go several side by side, so the loops stay long enough to vectorise. */
 #include <stdlib.h>
 
+#include "engine/cpu/fork.h"
 #include "engine/cpu/reduce_impl.h"
 
 #define ROW_TILE 16384 /* outputs per task: whole rows up to this width, so reads stream */
@@ -189,8 +190,7 @@ void cpu_reduce_rows(const ReduceJob *job, const float *base, Shape outer, const
     double *partial = chunks > 1 ? malloc(sizeof(double) * (size_t)(chunks * n_out)) : NULL;
     ENGINE_ASSERT(chunks == 1 || partial);
     int64_t n_tasks = rows * tiles * chunks;
-#pragma omp parallel for if (n_out * R > CPU_PARALLEL_GRAIN && n_tasks > 1)
-    for (int64_t t = 0; t < n_tasks; t++) {
+    CPU_FOR(t, n_tasks, n_out * R > CPU_PARALLEL_GRAIN && n_tasks > 1, {
         int64_t c = t % chunks, tile = t / chunks;
         int64_t o = tile / tiles, k0 = (tile % tiles) * ROW_TILE;
         int64_t kn = K - k0 < ROW_TILE ? K - k0 : ROW_TILE;
@@ -210,7 +210,7 @@ void cpu_reduce_rows(const ReduceJob *job, const float *base, Shape outer, const
             else reduce_store(job, j0 + k, acc[k]);
         }
         free(acc);
-    }
+    });
     if (partial) {
         cpu_reduce_combine_chunks(job, partial, chunks, n_out);
         free(partial);

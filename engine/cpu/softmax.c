@@ -9,6 +9,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
+#include "engine/cpu/fork.h"
 #include "engine/cpu/softmax.h"
 
 #include <math.h>
@@ -243,21 +244,19 @@ static void over_dim(Shape shape, int dim, RowFn row, BlockFn block, float *out,
     DimSplit s = shape_split_at(shape, dim);
     int64_t total = s.outer * s.size * s.inner;
     if (s.inner == 1) {
-#pragma omp parallel for if (total > SOFTMAX_GRAIN && s.outer > 1)
-        for (int64_t o = 0; o < s.outer; o++) {
+        CPU_FOR(o, s.outer, total > SOFTMAX_GRAIN && s.outer > 1, {
             int64_t base = o * s.size;
             row(out + base, a + base, b ? b + base : NULL, s.size, log_out);
-        }
+        });
         return;
     }
     int64_t nblocks = (s.inner + INNER_BLOCK - 1) / INNER_BLOCK;
-#pragma omp parallel for if (total > SOFTMAX_GRAIN && s.outer * nblocks > 1)
-    for (int64_t task = 0; task < s.outer * nblocks; task++) {
+    CPU_FOR(task, s.outer * nblocks, total > SOFTMAX_GRAIN && s.outer * nblocks > 1, {
         int64_t o = task / nblocks, i0 = (task % nblocks) * INNER_BLOCK;
         int64_t len = s.inner - i0 < INNER_BLOCK ? s.inner - i0 : INNER_BLOCK;
         int64_t base = o * s.size * s.inner + i0;
         block(out + base, a + base, b ? b + base : NULL, s.size, s.inner, len, log_out);
-    }
+    });
 }
 
 void cpu_softmax(Tensor *out, const Tensor *x, int dim, bool log_out)
