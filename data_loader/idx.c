@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "data_loader/huge_pages.h"
 #include "engine/serialize/regular_file.h"
 
 /* Reads exactly n bytes; false on a short read. */
@@ -101,6 +102,7 @@ Tensor *idx_load_u8(const char *path, int expected_ndim)
     t = tensor_empty(shape, DT_U8, CPU);
     if (!t) goto done;
     tensor_persist(t);
+    huge_pages_before_fill(tensor_data(t), (size_t)shape_numel(shape)); /* a dataset, read in shuffled order */
     if (!read_exact(f, tensor_data(t), (size_t)shape_numel(shape))) {
         engine_error("%s: truncated IDX file: shape %s needs %lld bytes of data", path, shape_str(shape),
                      (long long)shape_numel(shape));

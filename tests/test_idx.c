@@ -1,9 +1,13 @@
 /* The IDX reader on hostile files: headers whose sizes multiply past 64
  * bits (also behind a zero size), and paths that are not regular files (a
  * FIFO with no writer, a folder, a device), which must fail at once with a
- * message naming the file instead of hanging or reading forever. */
+ * message naming the file instead of hanging or reading forever. And a
+ * large set lands on huge pages where the kernel grants them
+ * (data_loader/huge_pages.h). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,12 +110,61 @@ static void test_folder_and_devices_are_refused(void **state)
     expect_error(idx_load_u8(path, 3), path, "cannot open: No such file or directory");
 }
 
+/* Kilobytes of transparent huge pages in the mapping of /proc/self/smaps
+ * that holds p, or -1 where it is not found. */
+static long huge_kb_at(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[512];
+    bool inside = false;
+    long kb = -1;
+    while (fgets(line, sizeof line, f)) {
+        uintptr_t lo, hi;
+        if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+            continue;
+        }
+        if (inside && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1) break;
+    }
+    fclose(f);
+    return inside ? kb : -1;
+}
+
+static void test_large_set_is_on_huge_pages(void **state)
+{
+    (void)state;
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    char mode[128] = "";
+    if (thp) {
+        if (!fgets(mode, sizeof mode, thp)) mode[0] = 0;
+        fclose(thp);
+    }
+    if (!strstr(mode, "[always]") && !strstr(mode, "[madvise]")) {
+        print_message("  SKIPPED: transparent huge pages are off here (%s)\n", thp ? "never" : "no THP");
+        skip();
+    }
+    char path[512];
+    path_in_dir(path, sizeof path, "large-idx3-ubyte");
+    const uint32_t n = 8000; /* 6.3 MB: at least two whole 2 MiB pages wherever it lands */
+    write_idx(path, 3, (const uint32_t[]){n, 28, 28}, (size_t)n * 784);
+    Tensor *t = idx_load_u8(path, 3);
+    REQUIRE_OK(t);
+    long kb = huge_kb_at((const char *)tensor_data(t) + (size_t)n * 784 / 2);
+    print_message("  %u images: %ld kB of their mapping on huge pages (THP %s)\n", n, kb,
+                  strstr(mode, "[always]") ? "always" : "madvise");
+    assert_true(kb >= 2048);
+    tensor_free(t);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zero_size_with_huge_others),
         cmocka_unit_test(test_fifo_is_refused_without_blocking),
         cmocka_unit_test(test_folder_and_devices_are_refused),
+        cmocka_unit_test(test_large_set_is_on_huge_pages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
