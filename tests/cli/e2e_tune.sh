@@ -4,8 +4,10 @@
 #     ends done or stopped, ASHA stops at least one (lr 1e-5 cannot keep up),
 #     trials.csv, results.png, state.json, and best_config.json, which
 #     ./train -c takes as is;
-#  2. a 4-trial TPE search (6000 images, so that a trial runs for a
-#     while) interrupted by SIGINT while a trial runs: exit 130, the
+#  2. a 4-trial TPE search (20000 images, so that a trial's last two
+#     epochs outlast ./tune's poll of 0.25 s and this script's: with 6000
+#     a fast build could end the trial before the signal landed)
+#     interrupted by SIGINT while a trial runs: exit 130, the
 #     running trial saved a checkpoint; ./tune -r finishes it with no
 #     finished trial run again and the interrupted one resumed from its
 #     checkpoint;
@@ -114,13 +116,13 @@ cat >tpe.json <<'JSON'
  "search": "tpe", "tpe": {"n_startup_trials": 2}, "num_samples": 4, "max_concurrent": 1, "seed": 3}
 JSON
 rm -rf "$T/saved/tune"
-"$TUNE" --train "$TRAIN" "${ARGS[@]}" --set data_loader.args.limit=6000 -s tpe.json >tpe1.log 2>&1 &
+"$TUNE" --train "$TRAIN" "${ARGS[@]}" --set data_loader.args.limit=20000 -s tpe.json >tpe1.log 2>&1 &
 pid=$!
 # SIGINT once trial 1 has logged an epoch (trial 0 done, trial 1 running)
-for _ in $(seq 1 600); do
+for _ in $(seq 1 3000); do
   grep -qs "trial 1 epoch 1" tpe1.log && break
   kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
+  sleep 0.05
 done
 kill -INT "$pid" 2>/dev/null
 rc=0
