@@ -30,11 +30,11 @@ static inline bool cpu_fork(bool worth) { return worth && omp_get_max_threads() 
 #define CPU_FOR(i, n, worth, ...) CPU_FOR_CLAUSES(, i, n, worth, __VA_ARGS__)
 
 /* CPU_FOR with more clauses for the forked loop: a schedule, or a
- * reduction whose variables start at the operation's identity (0 for +,
- * at most every value for max...). Then the loop on the calling thread
- * gives the bits a team of one gives: its private copy starts at the
- * identity, takes the same values in the same order and is combined once
- * with the identity. */
+ * reduction whose variables start at a value that combining leaves
+ * unchanged (0 for +; for max, one no larger than any the loop sees). Then
+ * the loop on the calling thread gives the bits a team of one gives: the
+ * team's private copy starts at the identity, takes the same values in the
+ * same order, and is combined once with that starting value. */
 #define CPU_FOR_CLAUSES(clauses, i, n, worth, ...)                                    \
     do {                                                                              \
         const int64_t cpu_for_n_ = (n);                                               \

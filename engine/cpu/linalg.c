@@ -23,11 +23,11 @@
 /* The engine threads every product itself (for_product_blocks below, and
  * the kernels that call sgemm from their own OpenMP loops), so OpenBLAS's
  * own pool is set to one thread when the engine loads, for the whole
- * process. Its idle threads otherwise spin in sched_yield for about 0.1 s
- * (its THREAD_TIMEOUT) after each wake-up, and toggling its count around
- * each parallel loop, as the engine did, woke them at every step. A
- * program that links the engine and calls BLAS itself gets single-threaded
- * BLAS too. */
+ * process, instead of being toggled around each parallel loop: no product
+ * then runs on OpenBLAS's threads, whose count (OPENBLAS_NUM_THREADS)
+ * would otherwise decide its bits, and no loop pays for the toggles. A
+ * program that links the engine and calls BLAS itself gets
+ * single-threaded BLAS too. */
 __attribute__((constructor)) static void blas_one_thread(void)
 {
     if (openblas_set_num_threads) openblas_set_num_threads(1);
