@@ -4,9 +4,8 @@
 #     ends done or stopped, ASHA stops at least one (lr 1e-5 cannot keep up),
 #     trials.csv, results.png, state.json, and best_config.json, which
 #     ./train -c takes as is;
-#  2. a 4-trial TPE search (20000 images, so that a trial's last two
-#     epochs outlast ./tune's poll of 0.25 s and this script's: with 6000
-#     a fast build could end the trial before the signal landed)
+#  2. a 4-trial TPE search (images enough that a trial's last two epochs
+#     outlast ./tune's poll of 0.25 s and this script's: see tpe_images)
 #     interrupted by SIGINT while a trial runs: exit 130, the
 #     running trial saved a checkpoint; ./tune -r finishes it with no
 #     finished trial run again and the interrupted one resumed from its
@@ -116,7 +115,12 @@ cat >tpe.json <<'JSON'
  "search": "tpe", "tpe": {"n_startup_trials": 2}, "num_samples": 4, "max_concurrent": 1, "seed": 3}
 JSON
 rm -rf "$T/saved/tune"
-"$TUNE" --train "$TRAIN" "${ARGS[@]}" --set data_loader.args.limit=20000 -s tpe.json >tpe1.log 2>&1 &
+# 20000 images: with 6000 a release build had ended trial 1 before the
+# signal landed; a sanitizer build runs some 10x slower, where 6000 are
+# enough (and 20000 ran past the test's timeout)
+tpe_images=20000
+ldd "$TRAIN" 2>/dev/null | grep -q libasan && tpe_images=6000
+"$TUNE" --train "$TRAIN" "${ARGS[@]}" --set data_loader.args.limit=$tpe_images -s tpe.json >tpe1.log 2>&1 &
 pid=$!
 # SIGINT once trial 1 has logged an epoch (trial 0 done, trial 1 running)
 for _ in $(seq 1 3000); do
