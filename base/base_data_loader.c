@@ -493,15 +493,28 @@ bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y)
     return true;
 }
 
+/* The slot handed out last goes back to the workers; under dl->mu. */
+static void release_in_use(DataLoader *dl)
+{
+    if (dl->in_use < 0) return;
+    dl->slots[dl->in_use].state = SLOT_EMPTY;
+    dl->in_use = -1;
+    pthread_cond_signal(&dl->work); /* one slot: one worker */
+}
+
+void data_loader_release_batch(DataLoader *dl)
+{
+    if (dl->staged) return; /* the batch is the slot's device buffers, which the next copy would overwrite */
+    pthread_mutex_lock(&dl->mu);
+    release_in_use(dl);
+    pthread_mutex_unlock(&dl->mu);
+}
+
 bool data_loader_next_batch(DataLoader *dl, TensorBatch *out)
 {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&dl->mu);
-    if (dl->in_use >= 0) {
-        dl->slots[dl->in_use].state = SLOT_EMPTY;
-        dl->in_use = -1;
-        pthread_cond_signal(&dl->work); /* one slot: one worker */
-    }
+    release_in_use(dl);
     if (dl->next_take >= dl->n_batches) {
         pthread_mutex_unlock(&dl->mu);
         return false;

@@ -94,6 +94,14 @@ void data_loader_begin_epoch(DataLoader *dl);
  * data_loader_failed() is true and the dataset's error is recorded
  * (engine_last_error). */
 bool data_loader_next_batch(DataLoader *dl, TensorBatch *batch);
+/* Hands the current batch's buffers back to the workers before the next
+ * data_loader_next_batch, so that they assemble a later batch while the
+ * caller finishes its step (the optimizer's update, the logs) instead of at
+ * the start of the next one, where they would take a core from its
+ * forward. The batch's tensors must not be read after. A no-op for a
+ * loader whose batches are copied to a device (the copy of a later batch
+ * goes into the same buffers) and when no batch is out. */
+void data_loader_release_batch(DataLoader *dl);
 /* The same for the classic datasets: x, the "input" field, and y, the
  * "target" field. */
 bool data_loader_next(DataLoader *dl, Tensor **x, Tensor **y);

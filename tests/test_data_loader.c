@@ -8,9 +8,12 @@
  * tells a dataset (seed, epoch, training or evaluation transforms): random
  * samples are the same whatever num_workers is and after a resume, and
  * differ between epochs; a dataset's error ends the epoch with its message;
+ * a batch released early is refilled before the next call;
  * a dataset's own collate; on_device refuses random transforms. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/base_data_loader.h"
 #include "engine/device.h"
@@ -377,6 +380,58 @@ static void test_dataset_error_ends_the_epoch(void **state)
     }
 }
 
+/* The highest sample index a dataset was asked for, for the test below. */
+static _Atomic int64_t highest_asked;
+
+static int recording_get(const Dataset *ds, int64_t i, const SampleContext *ctx, Sample *out)
+{
+    int64_t seen = atomic_load(&highest_asked);
+    while (i > seen && !atomic_compare_exchange_weak(&highest_asked, &seen, i)) {
+    }
+    return synthetic_get(ds, i, ctx, out);
+}
+
+/* Waits up to 10 s for the workers to ask for sample i. */
+static bool asked_for(int64_t i)
+{
+    for (int k = 0; k < 10000 && atomic_load(&highest_asked) < i; k++) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    return atomic_load(&highest_asked) >= i;
+}
+
+/* data_loader_release_batch gives the batch's slot back at once: with one
+ * worker (two slots) and batch 0 out, batch 1 fills the other slot and
+ * batch 2 waits for batch 0's, which it gets before the next call. The
+ * batches that follow are the right ones. */
+static void test_released_batch_is_refilled_before_the_next_call(void **state)
+{
+    (void)state;
+    Dataset *ds = synthetic_dataset();
+    ds->get = recording_get;
+    atomic_store(&highest_asked, -1);
+    DataLoaderOptions o = options(1, false);
+    o.shuffle = false;
+    o.validation_split = 0;
+    DataLoader *dl = base_data_loader_new(ds, o);
+    assert_non_null(dl);
+    data_loader_begin_epoch(dl);
+    scope_begin();
+    Tensor *x, *y;
+    assert_true(data_loader_next(dl, &x, &y));
+    assert_true(asked_for(2 * BATCH - 1)); /* batch 1, in the other slot */
+    nanosleep(&(struct timespec){0, 50000000}, NULL);
+    assert_int_equal(atomic_load(&highest_asked), 2 * BATCH - 1); /* no free slot for batch 2 yet */
+    data_loader_release_batch(dl);
+    if (!asked_for(3 * BATCH - 1)) fail_msg("batch 2 was not assembled after batch 0's release");
+    scope_end();
+    for (int b = 1; b <= 2; b++) {
+        scope_begin();
+        assert_true(data_loader_next(dl, &x, &y));
+        assert_true(tensor_f32(x)[0] == (float)(b * BATCH) && tensor_i64(y)[BATCH - 1] == (b * BATCH + BATCH - 1) % 10);
+        scope_end();
+    }
+    data_loader_free(dl);
+}
+
 /* Fills whole batches: target 7, input the sample index. */
 static int batch_collate(const Dataset *ds, const int64_t *idx, int n, const SampleContext *ctx, Batch *out)
 {
@@ -467,6 +522,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_random_samples_do_not_depend_on_workers),
         cmocka_unit_test(test_resume_keeps_the_epoch),
         cmocka_unit_test(test_dataset_error_ends_the_epoch),
+        cmocka_unit_test(test_released_batch_is_refilled_before_the_next_call),
         cmocka_unit_test(test_custom_collate),
         cmocka_unit_test(test_on_device_refuses_random_transforms),
     };

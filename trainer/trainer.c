@@ -35,6 +35,16 @@ static int push_step(Trainer *t, StepValues *sv, Tensor *loss, Tensor *output, T
     return step_values_push(sv, values, info);
 }
 
+/* Whether the model's output is (a view of) one of the batch's tensors,
+ * which a model that returns its input makes it: then the batch is read
+ * until the step's end. */
+static bool output_reads_batch(const Tensor *output, const TensorBatch *b)
+{
+    for (int k = 0; k < b->n; k++)
+        if (output && b->tensors[k] && output->storage == b->tensors[k]->storage) return true;
+    return false;
+}
+
 /* A NaN or infinite loss means training diverged: stop with a message (the
  * checkpoints of earlier epochs stay as they are) rather than go on with
  * NaN weights. */
@@ -394,22 +404,34 @@ static int forward_backward(Trainer *t, TensorBatch *b, Tensor **output, Tensor 
     return batch_split_step(&t->split, b, t->amp, t->amp_dtype, split_loss, &c, output) || !*loss ? -1 : 0;
 }
 
-/* One batch's forward and backward; the optimizer steps on the last batch
- * of each accumulation window (and the epoch's last). The loss is left in
- * *loss_out for the logs. */
-static int train_step(Trainer *t, TensorBatch *b, int64_t batch_idx, Tensor **output, Tensor **y, Tensor **loss_out)
+/* Whether batch_idx ends an accumulation window (or the epoch), where the
+ * optimizer steps. */
+static bool steps_optimizer(const Trainer *t, int64_t batch_idx)
+{
+    return (batch_idx + 1) % t->accumulate == 0 || batch_idx + 1 == t->len_epoch;
+}
+
+/* One batch's forward and backward. The loss is left in *loss_out for the
+ * logs. */
+static int train_forward_backward(Trainer *t, TensorBatch *b, int64_t batch_idx, Tensor **output, Tensor **y,
+                                  Tensor **loss_out)
 {
     BaseTrainer *bt = &t->base;
-    bool first = batch_idx % t->accumulate == 0;
-    bool last = (batch_idx + 1) % t->accumulate == 0 || batch_idx + 1 == t->len_epoch;
-    if (first) optimizer_zero_grad(bt->optimizer, true);
+    if (batch_idx % t->accumulate == 0) optimizer_zero_grad(bt->optimizer, true);
     /* no_sync() for the other micro-batches; and with the batch split the
      * shards' gradients reach .grad only after the whole backward, so the
      * gradient hooks stay idle and the averaging over ranks starts then */
+    if (t->ddp) ddp_set_sync(t->ddp, steps_optimizer(t, batch_idx) && t->split.shards == 1);
+    return forward_backward(t, b, output, y, loss_out);
+}
+
+/* The optimizer's step on the last batch of each accumulation window (and
+ * the epoch's last), after train_forward_backward. */
+static int train_update(Trainer *t, int64_t batch_idx)
+{
+    BaseTrainer *bt = &t->base;
+    if (!steps_optimizer(t, batch_idx)) return 0;
     bool split = t->split.shards > 1;
-    if (t->ddp) ddp_set_sync(t->ddp, last && !split);
-    if (forward_backward(t, b, output, y, loss_out)) return -1;
-    if (!last) return 0;
     if (t->ddp && split) ddp_set_sync(t->ddp, true);
     if (t->ddp && ddp_finish_backward(t->ddp)) return -1;
     /* fp16: unscale and look for Inf/NaN in every gradient before ZeRO drops
@@ -458,10 +480,17 @@ static int train_epoch(BaseTrainer *bt, int64_t epoch, LogDict *log)
         }
         double lr = optimizer_get(bt->optimizer, 0, "lr"); /* the one this step uses */
         Tensor *output = NULL, *y = NULL, *loss = NULL;
-        if (train_step(t, &b, batch_idx, &output, &y, &loss)) rc = -1;
+        if (train_forward_backward(t, &b, batch_idx, &output, &y, &loss)) rc = -1;
         StepInfo info = {.step = (epoch - 1) * t->len_epoch + batch_idx, .batch = batch_idx,
                          .n = loss ? y->shape.d[0] : 0, .lr = lr, .time = writer_clock()};
+        /* the metrics before the update (they read the output and the
+         * target, not the weights), so that the loader's workers can refill
+         * the batch's buffers during the update; the first batch also goes
+         * to the input grid */
         if (rc == 0 && push_step(t, &sv, loss, output, y, info)) rc = -1;
+        if (rc == 0 && batch_idx != first_batch && !output_reads_batch(output, &b))
+            data_loader_release_batch(t->data_loader);
+        if (rc == 0 && train_update(t, batch_idx)) rc = -1;
         /* the step that is a multiple of log_step is the last in the queue, which is then full;
          * batch 0 is logged before the input grid, which goes to its step */
         if (rc == 0 && (batch_idx % t->log_step == 0 || step_values_full(&sv)) &&
