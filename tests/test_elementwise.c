@@ -104,18 +104,22 @@ static void test_binary_against_torch(void **state)
         const char *op;
         BinaryFn fn;
     } ops[] = {{"add", t_add}, {"sub", t_sub}, {"mul", t_mul}, {"div", t_div}};
-    /* pairs of shapes: equal, broadcasting both ways, scalar */
+    /* pairs of shapes: equal, broadcasting both ways, scalar; and rows
+     * against one value each (a dropout2d mask: its own loop), small and
+     * above the grain where the rows are shared among threads */
     Shape pairs[][2] = {
         {SHAPE(4, 5), SHAPE(4, 5)},       {SHAPE(4, 5), SHAPE(5)},       {SHAPE(3, 1, 5), SHAPE(4, 1)},
         {SHAPE(2, 3, 4), SHAPE(1, 3, 1)}, {SHAPE(6), SCALAR_SHAPE},      {SHAPE(3, 1), SHAPE(2, 1, 4)},
+        {SHAPE(4, 3, 2, 5), SHAPE(4, 3, 1, 1)}, {SHAPE(64, 20, 6, 6), SHAPE(64, 20, 1, 1)},
     };
+    enum { N_PAIRS = sizeof pairs / sizeof pairs[0] };
     scope_begin();
     Oracle *o = oracle_new("binary");
     int n = 0, ids[64];
     Tensor *outs[64], *as[64], *bs[64];
     for (int k = 0; k < 4; k++)
-        for (int p = 0; p < 6; p++) {
-            Tensor *a = p % 2 ? noncontig_leaf(pairs[p][0], &gen) : rand_leaf(pairs[p][0], &gen);
+        for (int p = 0; p < N_PAIRS; p++) {
+            Tensor *a = p % 2 && p < 6 ? noncontig_leaf(pairs[p][0], &gen) : rand_leaf(pairs[p][0], &gen);
             Tensor *b = rand_leaf(pairs[p][1], &gen);
             if (ops[k].fn == t_div) { /* keep the divisor away from 0 */
                 bool mode = no_grad_begin();
@@ -135,7 +139,7 @@ static void test_binary_against_torch(void **state)
     ORACLE_RUN_OR_SKIP(o);
     for (int i = 0; i < n; i++) {
         char label[96];
-        snprintf(label, sizeof label, "%s %s %s", ops[i / 6].op, shape_str(as[i]->shape), shape_str(bs[i]->shape));
+        snprintf(label, sizeof label, "%s %s %s", ops[i / N_PAIRS].op, shape_str(as[i]->shape), shape_str(bs[i]->shape));
         expect_close(outs[i], oracle_output(o, ids[i], 0), 1e-5, label);
         expect_close(as[i]->grad, oracle_grad(o, ids[i], 0), 1e-5, "  grad a");
         expect_close(bs[i]->grad, oracle_grad(o, ids[i], 1), 1e-5, "  grad b");

@@ -24,15 +24,21 @@ typedef struct {
 /* strides[k] are operand k's element strides over shape (0 for broadcast dims). */
 void strided_loop_init(StridedLoop *loop, Shape shape, int nops, const int64_t *const *strides);
 
-/* Element offsets of each operand at the start of outer row o. */
+/* Element offsets of each operand at the start of outer row o (< outer).
+ * What is left of o at the outermost dim is its index there: no division
+ * for it (a 64-bit division costs some 40 cycles, more than a short row's
+ * work, and a broadcast of one value per row, as dropout2d's mask, has
+ * one outer dim). */
 static inline void strided_offsets(const StridedLoop *loop, int64_t o, int64_t *off)
 {
     for (int k = 0; k < loop->nops; k++) off[k] = 0;
-    for (int d = loop->ndim_outer - 1; d >= 0; d--) {
+    for (int d = loop->ndim_outer - 1; d > 0; d--) {
         int64_t i = o % loop->outer_size[d];
         o /= loop->outer_size[d];
         for (int k = 0; k < loop->nops; k++) off[k] += i * loop->outer_stride[k][d];
     }
+    if (loop->ndim_outer > 0)
+        for (int k = 0; k < loop->nops; k++) off[k] += o * loop->outer_stride[k][0];
 }
 
 /* Whether a loop of total size n is worth running on several threads. */
