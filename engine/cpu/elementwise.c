@@ -40,32 +40,6 @@
     default: break;                                                                \
     }
 
-/* Rows of a against one value of b each, out and a dense in the row: x
- * [N, C, H, W] times a mask [N, C, 1, 1] (dropout2d) is N * C rows of H * W.
- * Rows are short (16 for MnistModel's conv2), so the op is chosen once for
- * all of them and a row costs its values and little more. */
-#define ROW_BROADCAST_LOOP(EXPR)                                                       \
-    CPU_FOR(o, L.outer, worth, {                                                       \
-        float *po = tensor_f32(out) + o * L.outer_stride[0][0];                         \
-        const float *pa = tensor_f32(a) + o * L.outer_stride[1][0];                     \
-        const float vb = tensor_f32(b)[o * L.outer_stride[2][0]];                       \
-        for (int64_t i = 0; i < L.inner; i++) po[i] = (EXPR);                           \
-    })
-
-static bool binary_row_broadcast(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b, const StridedLoop *Lp)
-{
-    const StridedLoop L = *Lp;
-    if (L.ndim_outer != 1 || L.inner_stride[0] != 1 || L.inner_stride[1] != 1 || L.inner_stride[2] != 0) return false;
-    bool worth = L.outer * L.inner > CPU_PARALLEL_GRAIN;
-    switch (op) {
-    case BIN_ADD: ROW_BROADCAST_LOOP(pa[i] + vb); return true;
-    case BIN_SUB: ROW_BROADCAST_LOOP(pa[i] - vb); return true;
-    case BIN_MUL: ROW_BROADCAST_LOOP(pa[i] * vb); return true;
-    case BIN_DIV: ROW_BROADCAST_LOOP(pa[i] / vb); return true;
-    default: return false;
-    }
-}
-
 void cpu_binary(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b)
 {
     const int64_t *strides[3] = {out->strides, a->strides, b->strides};
@@ -73,7 +47,19 @@ void cpu_binary(BinaryOp op, Tensor *out, const Tensor *a, const Tensor *b)
     strided_loop_init(&L, out->shape, 3, strides);
     int64_t total = L.outer * L.inner;
     bool compare = op >= BIN_EQ;
-    if (!compare && out->dtype == DT_F32 && binary_row_broadcast(op, out, a, b, &L)) return;
+    if (!compare && L.ndim_outer == 1 && L.inner_stride[0] == 1 && L.inner_stride[1] == 1 && L.inner_stride[2] == 0) {
+        /* rows of a against one value of b each: x [N, C, H, W] times a
+         * mask [N, C, 1, 1] (dropout2d) is N * C rows of H * W, short ones
+         * (16 for MnistModel's conv2), which should cost their values and
+         * little more than the general loop's per-row work below */
+        CPU_FOR(o, L.outer, total > CPU_PARALLEL_GRAIN, {
+            float *po = tensor_f32(out) + o * L.outer_stride[0][0];
+            const float *pa = tensor_f32(a) + o * L.outer_stride[1][0];
+            const float vb = tensor_f32(b)[o * L.outer_stride[2][0]];
+            BINARY_LOOPS(pa[i], vb)
+        });
+        return;
+    }
     CPU_FOR(o, L.outer, total > CPU_PARALLEL_GRAIN, {
         int64_t off[3];
         strided_offsets(&L, o, off);
