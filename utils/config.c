@@ -268,22 +268,53 @@ int config_check_keys(const Config *c, const char *key_path, const char *const *
     return 0;
 }
 
-int config_number_array(const Config *c, const char *key_path, double *out, int max, int *n)
+/* The array at key_path, of at most max items (`items` names them), or
+ * NULL with an error. */
+static const cJSON *require_array(const Config *c, const char *key_path, int max, const char *items)
 {
     const cJSON *arr = require(c, key_path);
-    if (!arr) return -1;
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > max) {
+    if (arr && (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > max)) {
         char what[64];
-        snprintf(what, sizeof what, "an array of at most %d numbers", max);
-        return type_error(c, key_path, what, arr);
+        snprintf(what, sizeof what, "an array of at most %d %s", max, items);
+        type_error(c, key_path, what, arr);
+        return NULL;
     }
+    return arr;
+}
+
+/* Item i's key path in errors: "key_path.i". */
+static const char *item_key(char *buf, size_t size, const char *key_path, int i)
+{
+    snprintf(buf, size, "%s.%d", key_path, i);
+    return buf;
+}
+
+int config_number_array(const Config *c, const char *key_path, double *out, int max, int *n)
+{
+    const cJSON *arr = require_array(c, key_path, max, "numbers");
+    if (!arr) return -1;
     int i = 0;
     const cJSON *item;
+    char key[300];
     cJSON_ArrayForEach(item, arr)
     {
-        char key[300];
-        snprintf(key, sizeof key, "%s.%d", key_path, i);
-        if (read_number(c, key, item, &out[i]) != 0) return -1;
+        if (read_number(c, item_key(key, sizeof key, key_path, i), item, &out[i]) != 0) return -1;
+        i++;
+    }
+    *n = i;
+    return 0;
+}
+
+int config_int_array(const Config *c, const char *key_path, int64_t *out, int max, int *n)
+{
+    const cJSON *arr = require_array(c, key_path, max, "integers");
+    if (!arr) return -1;
+    int i = 0;
+    const cJSON *item;
+    char key[300];
+    cJSON_ArrayForEach(item, arr)
+    {
+        if (read_int(c, item_key(key, sizeof key, key_path, i), item, &out[i]) != 0) return -1;
         i++;
     }
     *n = i;

@@ -43,6 +43,8 @@ int config_string_or(const Config *c, const char *key_path, const char *def, con
 int config_check_keys(const Config *c, const char *key_path, const char *const *allowed, const char *what);
 /* A number array of at most max entries: -1 with an error otherwise. */
 int config_number_array(const Config *c, const char *key_path, double *out, int max, int *n);
+/* The same for integers, each read as config_int reads one. */
+int config_int_array(const Config *c, const char *key_path, int64_t *out, int max, int *n);
 
 /* A constructor argument read from an "args" object into a field of an
  * options struct (at `offset`), with PyTorch's argument name as the key. */

@@ -3,7 +3,6 @@
  * PyTorch names and where they go in its options struct. */
 #include "utils/optim_config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -172,23 +171,12 @@ static LRScheduler *build_multistep_lr(const Config *cfg, Optimizer *opt, int64_
 {
     static const char *const keys[] = {"milestones", "gamma", NULL};
     MultiStepLROptions o = multistep_lr_defaults();
-    double m[64];
     int64_t mi[64];
     int n = 0;
     if (config_check_keys(cfg, SCHED_ARGS, keys, "MultiStepLR") ||
-        config_number_array(cfg, SCHED_ARGS ".milestones", m, 64, &n) ||
+        config_int_array(cfg, SCHED_ARGS ".milestones", mi, 64, &n) ||
         config_number_or(cfg, SCHED_ARGS ".gamma", o.gamma, &o.gamma))
         return NULL;
-    for (int i = 0; i < n; i++) {
-        /* epochs: whole numbers, as every integer key is read (a double
-         * past int64's range has no conversion) */
-        if (m[i] != floor(m[i]) || fabs(m[i]) > 9e15) {
-            engine_error("%s: %s.milestones[%d]: expected an integer (an epoch), got %g", cfg->label, SCHED_ARGS, i,
-                         m[i]);
-            return NULL;
-        }
-        mi[i] = (int64_t)m[i];
-    }
     o.milestones = mi;
     o.n_milestones = n;
     return sched_multistep_lr(opt, o);

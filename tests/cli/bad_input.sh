@@ -327,6 +327,12 @@ case_wrong_type() {
   config_with 's/"step_size": 50/"step_size": 0/'
   expect_fail "train: StepLR step_size 0" "config.json: lr_scheduler.args: StepLR: step_size" -- \
     "$TRAIN" -c config.json
+  expect_fail "train: a MultiStepLR milestone past int64" \
+    "base.json: lr_scheduler.args.milestones.1: expected an integer, got 1e+115" -- \
+    "$TRAIN" -c base.json --set 'lr_scheduler={"type": "MultiStepLR", "args": {"milestones": [2, 1e115]}}'
+  expect_fail "train: a MultiStepLR milestone of 2.5" \
+    "base.json: lr_scheduler.args.milestones.0: expected an integer, got 2.5" -- \
+    "$TRAIN" -c base.json --set 'lr_scheduler={"type": "MultiStepLR", "args": {"milestones": [2.5]}}'
   config_with 's/"monitor": "min val_loss"/"monitor": "lowest val_loss"/'
   expect_fail "train: bad trainer.monitor" 'config.json: trainer.monitor: expected "off"' -- "$TRAIN" -c config.json
 }
