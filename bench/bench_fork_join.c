@@ -120,7 +120,11 @@ int main(int argc, char **argv)
     int rounds = 2000;
     work_us = 20;
     spin_us = 50;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 == argc) {
+            fprintf(stderr, "bench_fork_join: %s needs a value\n", argv[i]);
+            return 2;
+        }
         if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
         else if (!strcmp(argv[i], "--spin-us")) spin_us = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--gap-us")) gap_us = atof(argv[i + 1]);
@@ -137,7 +141,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_fork_join: --mode is omp, spin or spin-pause, got %s\n", mode);
         return 2;
     }
-    if (rounds < 1 || work_us < 0 || gap_us < 0) return 2;
+    if (rounds < 1 || !(work_us >= 0) || !(gap_us >= 0) || !(spin_us >= 0)) {
+        fprintf(stderr, "bench_fork_join: --rounds must be at least 1 and the --*-us values at least 0\n");
+        return 2;
+    }
     if (omp && engine_num_threads() < 2) {
         fprintf(stderr, "bench_fork_join: the omp mode needs OMP_NUM_THREADS >= 2\n");
         return 2;
