@@ -8,7 +8,10 @@
 #ifndef UTILS_INTERRUPT_H
 #define UTILS_INTERRUPT_H
 
-/* Installs the handlers. 0 or -1 with an error. */
+/* Installs the handlers; call it before starting any thread. SIGINT and
+ * SIGTERM are then blocked in the calling thread and in every thread it
+ * starts, and taken by a thread of their own (interrupt.c says why).
+ * 0 or -1 with an error. */
 int interrupt_install(void);
 /* The signal that asked the run to stop (SIGINT or SIGTERM), or 0. */
 int interrupt_requested(void);
