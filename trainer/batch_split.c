@@ -111,11 +111,32 @@ void batch_split_free(BatchSplit *bs)
 typedef struct {
     BatchSplit *bs;
     int k;                  /* shards in this batch */
+    int64_t rows;           /* the batch's samples */
     TensorBatch *parts;     /* [k]: views of the batch */
     Scope **scopes;         /* [k]: each shard's tensors and graph */
     Tensor **outputs;       /* [k]: the shards' outputs (in their graphs) */
     Tensor **output_grads;  /* [k]: d loss / d output of each shard */
+    BatchSplitLossFn loss_fn;
+    void *loss_ctx;
+    bool amp;
+    DType amp_dtype;
 } Step;
+
+/* Shard s's first row in the batch (cut_batch's cut). */
+static int64_t first_row(const Step *w, int s) { return w->rows * s / w->k; }
+
+/* The loss joins the shards' outputs along dim 0: each must have its
+ * shard's rows there. */
+static int check_output_rows(const Step *w, int s)
+{
+    int64_t samples = w->parts[s].tensors[0]->shape.d[0];
+    const Tensor *o = w->outputs[s];
+    if (tensor_dim(o) > 0 && o->shape.d[0] == samples) return 0;
+    engine_error("batch split: the model's output has shape %s for a shard of %lld samples; its first "
+                 "dimension must be the batch's to be joined (set trainer.batch_split to 1)",
+                 shape_str(o->shape), (long long)samples);
+    return -1;
+}
 
 static int forward_shard(int s, void *ctx)
 {
@@ -133,6 +154,51 @@ static int backward_shard(int s, void *ctx)
     Step *w = ctx;
     scope_push(w->scopes[s]);
     int rc = tensor_backward(w->outputs[s], w->output_grads[s]);
+    scope_pop(w->scopes[s]);
+    return rc;
+}
+
+/* Shard s's rows of the loss gradient (loss_rows_separable): the backward
+ * of the loss of an output of the whole batch's shape that holds the
+ * shard's rows and zeros elsewhere. Those rows' gradient depends on them
+ * and the targets only, so it is what the joined output's backward gives
+ * them. *padded is the leaf whose .grad the caller frees. */
+static Tensor *own_rows_grad(Step *w, int s, Tensor **padded)
+{
+    Tensor *out = w->outputs[s];
+    Shape whole = out->shape;
+    whole.d[0] = w->rows;
+    Tensor *p = *padded = tensor_zeros(whole, out->dtype, tensor_device(out));
+    Tensor *mine = p ? t_narrow(p, 0, first_row(w, s), out->shape.d[0]) : NULL;
+    Tensor *values = mine ? tensor_detach(out) : NULL;
+    if (!values || tensor_copy_(mine, values)) return NULL;
+    tensor_set_requires_grad(p, true);
+    Tensor *loss = w->loss_fn(w->loss_ctx, p, false);
+    if (!loss || tensor_backward(loss, NULL)) return NULL;
+    if (!p->grad) {
+        engine_error("batch split: the loss does not depend on the output of shard %d", s);
+        return NULL;
+    }
+    return t_narrow(p->grad, 0, first_row(w, s), out->shape.d[0]);
+}
+
+/* Shard s's whole step with a row-separable loss: forward (under autocast
+ * in amp runs), its rows' loss gradient, backward. */
+static int train_shard(int s, void *ctx)
+{
+    Step *w = ctx;
+    AutocastState before = autocast_state();
+    int rc = w->amp ? autocast_begin(w->amp_dtype, &before) : 0;
+    if (rc == 0) rc = forward_shard(s, w);
+    autocast_restore(before);
+    if (rc || check_output_rows(w, s)) return -1;
+    scope_push(w->scopes[s]);
+    Tensor *padded = NULL, *grad = own_rows_grad(w, s, &padded);
+    rc = grad ? tensor_backward(w->outputs[s], grad) : -1;
+    if (padded) {
+        tensor_free(padded->grad);
+        padded->grad = NULL;
+    }
     scope_pop(w->scopes[s]);
     return rc;
 }
@@ -212,6 +278,29 @@ static int gather_grads(BatchSplit *bs, int k)
     return rc;
 }
 
+/* With a row-separable loss: one parallel region for the shards' whole
+ * steps, then the joined output and its loss (the value to report) under
+ * no_grad. */
+static int split_step_one_region(Step *w, Tensor **output)
+{
+    BatchSplit *bs = w->bs;
+    int k = w->k;
+    int rc = engine_parallel_for(k, train_shard, w);
+    advance_run_stream(bs, k);
+    if (rc) return -1;
+    Tensor **values = calloc((unsigned)k, sizeof *values);
+    ENGINE_CHECK_INT(values != NULL, "out of memory");
+    for (int s = 0; s < k && rc == 0; s++)
+        if (!(values[s] = tensor_detach(w->outputs[s]))) rc = -1;
+    if (rc == 0 && !(*output = t_cat(values, k, 0))) rc = -1;
+    free(values);
+    if (rc) return -1;
+    bool mode = no_grad_begin();
+    Tensor *loss = w->loss_fn(w->loss_ctx, *output, true);
+    grad_mode_set(mode);
+    return loss ? gather_grads(bs, k) : -1;
+}
+
 static int split_step(Step *w, BatchSplitLossFn loss_fn, void *ctx, bool amp, DType amp_dtype, Tensor **output)
 {
     BatchSplit *bs = w->bs;
@@ -219,22 +308,15 @@ static int split_step(Step *w, BatchSplitLossFn loss_fn, void *ctx, bool amp, DT
     for (int s = 0; s < k; s++)
         if (!(w->scopes[s] = scope_create()) || module_replica_sync(bs->replicas[s], bs->model)) return -1;
     seed_shards(bs, k);
+    if (loss_fn && bs->loss_rows_separable) return split_step_one_region(w, output);
     AutocastState before = autocast_state();
     int rc = amp ? autocast_begin(amp_dtype, &before) : 0;
     if (rc == 0) rc = engine_parallel_for(k, forward_shard, w);
     autocast_restore(before);
     advance_run_stream(bs, k);
     if (rc) return -1;
-    for (int s = 0; s < k; s++) {
-        int64_t samples = w->parts[s].tensors[0]->shape.d[0];
-        Tensor *o = w->outputs[s];
-        if (tensor_dim(o) == 0 || o->shape.d[0] != samples) {
-            engine_error("batch split: the model's output has shape %s for a shard of %lld samples; its first "
-                         "dimension must be the batch's to be joined (set trainer.batch_split to 1)",
-                         shape_str(o->shape), (long long)samples);
-            return -1;
-        }
-    }
+    for (int s = 0; s < k; s++)
+        if (check_output_rows(w, s)) return -1;
     /* the loss sees the whole batch's output: leaves standing for the shards' outputs */
     Tensor **leaves = calloc((unsigned)k, sizeof *leaves);
     ENGINE_CHECK_INT(leaves != NULL, "out of memory");
@@ -245,7 +327,7 @@ static int split_step(Step *w, BatchSplitLossFn loss_fn, void *ctx, bool amp, DT
     }
     if (rc == 0 && !(*output = t_cat(leaves, k, 0))) rc = -1;
     if (rc == 0 && loss_fn) {
-        Tensor *loss = loss_fn(ctx, *output);
+        Tensor *loss = loss_fn(ctx, *output, true);
         rc = loss ? tensor_backward(loss, NULL) : -1;
         for (int s = 0; s < k && rc == 0; s++)
             if (!(w->output_grads[s] = leaves[s]->grad)) {
@@ -269,7 +351,7 @@ int batch_split_step(BatchSplit *bs, const TensorBatch *b, bool amp, DType amp_d
     *output = NULL;
     int64_t n = batch_rows(b);
     int k = n < 1 ? 1 : bs->shards < n ? bs->shards : (int)n;
-    Step w = {.bs = bs, .k = k};
+    Step w = {.bs = bs, .k = k, .rows = n, .loss_fn = loss_fn, .loss_ctx = ctx, .amp = amp, .amp_dtype = amp_dtype};
     w.parts = calloc((size_t)k, sizeof *w.parts);
     w.scopes = calloc((size_t)k, sizeof *w.scopes);
     w.outputs = calloc((size_t)k, sizeof *w.outputs);
@@ -284,7 +366,7 @@ int batch_split_step(BatchSplit *bs, const TensorBatch *b, bool amp, DType amp_d
         if (rc == 0 && !(*output = module_forward_batch(bs->model, b))) rc = -1;
         autocast_restore(before);
         if (rc == 0 && loss_fn) {
-            Tensor *loss = loss_fn(ctx, *output);
+            Tensor *loss = loss_fn(ctx, *output, true);
             rc = loss ? tensor_backward(loss, NULL) : -1;
         }
     } else {
