@@ -71,12 +71,15 @@ static Tensor *nll_keeping_whole(void *ctx, Tensor *output, bool whole)
  * loss taken as row-separable or not; the gradients are left in the
  * model's parameters, and the output and the whole batch's loss copied to
  * *output and *loss (persistent) where asked for. */
-static void run_step_with(Module *model, const char *split, Data d, bool separable, Tensor **output, Tensor **loss)
+static void run_step_with(Module *model, const char *split, Data d, bool separable, bool small_output,
+                          Tensor **output, Tensor **loss)
 {
     Config *cfg = config_with(split);
     BatchSplit bs;
     assert_int_equal(batch_split_init(&bs, cfg, model, model_from_config, CPU, BATCH), 0);
     bs.loss_rows_separable = separable;
+    assert_true(BATCH * 10 <= bs.own_rows_max_values); /* the shards take their rows' gradients... */
+    if (!small_output) bs.own_rows_max_values = BATCH * 10 - 1; /* ... or the output is over the limit */
     scope_begin();
     TensorBatch b = {0};
     assert_int_equal(tensor_batch_add(&b, "input", d.x), 0);
@@ -93,7 +96,10 @@ static void run_step_with(Module *model, const char *split, Data d, bool separab
     config_free(cfg);
 }
 
-static void run_step(Module *model, const char *split, Data d) { run_step_with(model, split, d, false, NULL, NULL); }
+static void run_step(Module *model, const char *split, Data d)
+{
+    run_step_with(model, split, d, false, true, NULL, NULL);
+}
 
 /* The model's gradients, copied (persistent), in parameter order. */
 static Tensor **take_grads(Module *model, int *n)
@@ -178,7 +184,7 @@ static void test_threads_do_not_change_the_bits(void **state)
  * parallel region) gives the bits of the joined output's backward: the
  * gradients, the output and the loss, with dropout on and a mean over
  * the targets not ignored (7 of the first 13), for 2 and 3 shards on 1
- * and 2 threads. */
+ * and 2 threads; so does one whose output is over the limit for that. */
 static void test_a_separable_loss_gives_the_joined_bits(void **state)
 {
     Data d = make_data(13, true);
@@ -187,23 +193,28 @@ static void test_a_separable_loss_gives_the_joined_bits(void **state)
     for (int k = 0; k < 2; k++)
         for (int threads = 1; threads <= 2; threads++) {
             omp_set_num_threads(threads);
-            Tensor **grads[2], *out[2], *loss[2];
-            for (int separable = 0; separable < 2; separable++) {
+            /* joined; separable; separable over the limit */
+            Tensor **grads[3], *out[3], *loss[3];
+            for (int v = 0; v < 3; v++) {
                 Module *model = fresh_model();
                 manual_seed(9);
-                run_step_with(model, splits[k], d, separable, &out[separable], &loss[separable]);
-                grads[separable] = take_grads(model, &n);
+                run_step_with(model, splits[k], d, v > 0, v < 2, &out[v], &loss[v]);
+                grads[v] = take_grads(model, &n);
                 module_free(model);
             }
             char label[96];
-            for (int i = 0; i < n; i++) {
-                snprintf(label, sizeof label, "%s shards, %d threads, parameter %d", splits[k], threads, i);
-                expect_close(grads[1][i], grads[0][i], 0.0, label);
+            for (int v = 1; v < 3; v++) {
+                const char *which = v == 1 ? "separable" : "over the limit";
+                for (int i = 0; i < n; i++) {
+                    snprintf(label, sizeof label, "%s, %s shards, %d threads, parameter %d", which, splits[k], threads,
+                             i);
+                    expect_close(grads[v][i], grads[0][i], 0.0, label);
+                }
+                snprintf(label, sizeof label, "%s, %s shards, %d threads: output, loss", which, splits[k], threads);
+                expect_close(out[v], out[0], 0.0, label);
+                expect_close(loss[v], loss[0], 0.0, label);
             }
-            snprintf(label, sizeof label, "%s shards, %d threads: output, loss", splits[k], threads);
-            expect_close(out[1], out[0], 0.0, label);
-            expect_close(loss[1], loss[0], 0.0, label);
-            for (int r = 0; r < 2; r++) {
+            for (int r = 0; r < 3; r++) {
                 free_grads(grads[r], n);
                 tensor_free(out[r]);
                 tensor_free(loss[r]);

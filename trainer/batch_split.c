@@ -55,6 +55,7 @@ int batch_split_init(BatchSplit *bs, const Config *cfg, Module *model, Module *(
     memset(bs, 0, sizeof *bs);
     bs->shards = 1;
     bs->model = model;
+    bs->own_rows_max_values = BATCH_SPLIT_OWN_ROWS_MAX_VALUES;
     int64_t shards;
     if (read_setting(cfg, &bs->automatic, &shards)) return -1;
     char why_buf[256];
@@ -120,6 +121,7 @@ typedef struct {
     void *loss_ctx;
     bool amp;
     DType amp_dtype;
+    bool *took_loss_rows;   /* [k]: the shard took its rows' loss gradient and ran its backward */
 } Step;
 
 /* Shard s's first row in the batch (cut_batch's cut). */
@@ -182,8 +184,15 @@ static Tensor *own_rows_grad(Step *w, int s, Tensor **padded)
     return t_narrow(p->grad, 0, first_row(w, s), out->shape.d[0]);
 }
 
-/* Shard s's whole step with a row-separable loss: forward (under autocast
- * in amp runs), its rows' loss gradient, backward. */
+/* Whether a shard takes its rows' loss gradient itself (batch_split.h:
+ * up to own_rows_max_values in the batch's output). */
+static bool takes_loss_rows(const Step *w, const Tensor *output)
+{
+    return tensor_numel(output) / output->shape.d[0] * w->rows <= w->bs->own_rows_max_values;
+}
+
+/* Shard s's step with a row-separable loss: forward (under autocast in amp
+ * runs), then, for a small output, its rows' loss gradient and backward. */
 static int train_shard(int s, void *ctx)
 {
     Step *w = ctx;
@@ -192,6 +201,7 @@ static int train_shard(int s, void *ctx)
     if (rc == 0) rc = forward_shard(s, w);
     autocast_restore(before);
     if (rc || check_output_rows(w, s)) return -1;
+    if (!(w->took_loss_rows[s] = takes_loss_rows(w, w->outputs[s]))) return 0;
     scope_push(w->scopes[s]);
     Tensor *padded = NULL, *grad = own_rows_grad(w, s, &padded);
     rc = grad ? tensor_backward(w->outputs[s], grad) : -1;
@@ -278,16 +288,11 @@ static int gather_grads(BatchSplit *bs, int k)
     return rc;
 }
 
-/* With a row-separable loss: one parallel region for the shards' whole
- * steps, then the joined output and its loss (the value to report) under
- * no_grad. */
-static int split_step_one_region(Step *w, Tensor **output)
+/* The shards took their rows' loss gradients in the one region: the
+ * joined output and its loss (the value to report) under no_grad. */
+static int finish_one_region(Step *w, Tensor **output)
 {
-    BatchSplit *bs = w->bs;
-    int k = w->k;
-    int rc = engine_parallel_for(k, train_shard, w);
-    advance_run_stream(bs, k);
-    if (rc) return -1;
+    int k = w->k, rc = 0;
     Tensor **values = calloc((unsigned)k, sizeof *values);
     ENGINE_CHECK_INT(values != NULL, "out of memory");
     for (int s = 0; s < k && rc == 0; s++)
@@ -298,7 +303,7 @@ static int split_step_one_region(Step *w, Tensor **output)
     bool mode = no_grad_begin();
     Tensor *loss = w->loss_fn(w->loss_ctx, *output, true);
     grad_mode_set(mode);
-    return loss ? gather_grads(bs, k) : -1;
+    return loss ? gather_grads(w->bs, k) : -1;
 }
 
 static int split_step(Step *w, BatchSplitLossFn loss_fn, void *ctx, bool amp, DType amp_dtype, Tensor **output)
@@ -308,15 +313,30 @@ static int split_step(Step *w, BatchSplitLossFn loss_fn, void *ctx, bool amp, DT
     for (int s = 0; s < k; s++)
         if (!(w->scopes[s] = scope_create()) || module_replica_sync(bs->replicas[s], bs->model)) return -1;
     seed_shards(bs, k);
-    if (loss_fn && bs->loss_rows_separable) return split_step_one_region(w, output);
-    AutocastState before = autocast_state();
-    int rc = amp ? autocast_begin(amp_dtype, &before) : 0;
-    if (rc == 0) rc = engine_parallel_for(k, forward_shard, w);
-    autocast_restore(before);
+    bool one_region = loss_fn && bs->loss_rows_separable;
+    int rc = 0;
+    if (one_region) {
+        rc = engine_parallel_for(k, train_shard, w);
+    } else {
+        AutocastState before = autocast_state();
+        rc = amp ? autocast_begin(amp_dtype, &before) : 0;
+        if (rc == 0) rc = engine_parallel_for(k, forward_shard, w);
+        autocast_restore(before);
+    }
     advance_run_stream(bs, k);
     if (rc) return -1;
     for (int s = 0; s < k; s++)
         if (check_output_rows(w, s)) return -1;
+    if (one_region) { /* all shards took their rows' gradient, or none (a large output) */
+        int took = 0;
+        for (int s = 0; s < k; s++) took += w->took_loss_rows[s];
+        if (took == k) return finish_one_region(w, output);
+        if (took > 0) {
+            engine_error("batch split: the shards' outputs differ in size per sample (%s in shard 0)",
+                         shape_str(w->outputs[0]->shape));
+            return -1;
+        }
+    }
     /* the loss sees the whole batch's output: leaves standing for the shards' outputs */
     Tensor **leaves = calloc((unsigned)k, sizeof *leaves);
     ENGINE_CHECK_INT(leaves != NULL, "out of memory");
@@ -356,7 +376,9 @@ int batch_split_step(BatchSplit *bs, const TensorBatch *b, bool amp, DType amp_d
     w.scopes = calloc((size_t)k, sizeof *w.scopes);
     w.outputs = calloc((size_t)k, sizeof *w.outputs);
     w.output_grads = calloc((size_t)k, sizeof *w.output_grads);
-    ENGINE_CHECK_INT(w.parts && w.scopes && w.outputs && w.output_grads, "out of memory for %d batch shards", k);
+    w.took_loss_rows = calloc((size_t)k, sizeof *w.took_loss_rows);
+    ENGINE_CHECK_INT(w.parts && w.scopes && w.outputs && w.output_grads && w.took_loss_rows,
+                     "out of memory for %d batch shards", k);
     int rc;
     if (k < 2 || !cut_batch(b, n, k, w.parts)) {
         engine_clear_error(); /* a batch that cannot be cut runs whole */
@@ -377,5 +399,6 @@ int batch_split_step(BatchSplit *bs, const TensorBatch *b, bool amp, DType amp_d
     free(w.scopes);
     free(w.outputs);
     free(w.output_grads);
+    free(w.took_loss_rows);
     return rc;
 }

@@ -36,7 +36,16 @@ typedef struct {
      * as the joined output's backward gives those rows, and one parallel
      * region per step instead of two. */
     bool loss_rows_separable;
+    /* ... for batches whose output has at most this many values
+     * (BATCH_SPLIT_OWN_ROWS_MAX_VALUES): each shard then makes an output
+     * of the batch's shape and its loss, which for a small output
+     * (MnistModel's: 1,280 values) costs far less than a second parallel
+     * region, and for a large one (a sequence model's logits over a
+     * vocabulary) more than the joined loss on one thread. */
+    int64_t own_rows_max_values;
 } BatchSplit;
+
+enum { BATCH_SPLIT_OWN_ROWS_MAX_VALUES = 16384 };
 
 /* Reads trainer.batch_split ("auto" or a number of shards >= 1) and makes
  * the replicas (make_replica builds a model from cfg, as the model was
