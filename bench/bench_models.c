@@ -71,11 +71,7 @@ static Module *build_current(const Config *cfg) { return build(current_model); }
 /* --amp: autocast bf16 in the steps */
 static bool amp;
 
-static Tensor *nll(void *target, Tensor *output, bool whole)
-{
-    (void)whole;
-    return f_nll_loss(output, target, NULL, -100, REDUCTION_MEAN);
-}
+static Tensor *nll(void *target, Tensor *output) { return f_nll_loss(output, target, NULL, -100, REDUCTION_MEAN); }
 
 /* One training step in its own scope; the scope's release is part of the
  * step, as it is in ./train. Returns 0 or -1 with the engine's error. */
@@ -120,7 +116,6 @@ static int time_model(const BenchModel *b, Device dev, int iters, const char *sp
     x = tensor_persist(tensor_randn(SHAPE(b->batch, b->channels, b->size, b->size), NULL, dev));
     y = tensor_persist(tensor_randint(0, 10, SHAPE(b->batch), NULL, dev));
     if (!opt || !x || !y || !cfg || batch_split_init(&bs, cfg, model, build_current, dev, b->batch)) goto done;
-    bs.loss_rows_separable = true; /* nll_loss's mean, as the trainer has it: one region a step */
     int warmup = iters >= 10 ? 5 : 1;
     for (int i = 0; i < warmup; i++)
         if (train_step(&bs, opt, x, y) != 0) goto done;

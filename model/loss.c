@@ -33,11 +33,6 @@ static const RegistryEntry losses[] = {
     {"bce_with_logits", (void (*)(void))bce_with_logits},
 };
 
-bool loss_rows_separable(LossFn fn)
-{
-    return fn == nll_loss || fn == cross_entropy || fn == mse_loss || fn == bce_with_logits;
-}
-
 LossFn loss_lookup(const char *name, const char *config_label)
 {
     return (LossFn)registry_find(losses, sizeof losses / sizeof losses[0], name, config_label, "loss");

@@ -27,11 +27,7 @@ static Config *config_with(const char *split)
 
 /* nll_loss (mean) of the joined output against the target in ctx, with
  * target -100 ignored: its mean spans the shards unevenly. */
-static Tensor *nll(void *ctx, Tensor *output, bool whole)
-{
-    (void)whole;
-    return f_nll_loss(output, ctx, NULL, -100, REDUCTION_MEAN);
-}
+static Tensor *nll(void *ctx, Tensor *output) { return f_nll_loss(output, ctx, NULL, -100, REDUCTION_MEAN); }
 
 typedef struct {
     Tensor *x, *y;
@@ -54,51 +50,23 @@ static void free_data(Data d)
     tensor_free(d.y);
 }
 
-/* The loss of the whole batch, kept by nll_keeping_whole. */
-typedef struct {
-    Tensor *target, *whole_loss;
-} LossCtx;
-
-static Tensor *nll_keeping_whole(void *ctx, Tensor *output, bool whole)
-{
-    LossCtx *c = ctx;
-    Tensor *loss = f_nll_loss(output, c->target, NULL, -100, REDUCTION_MEAN);
-    if (whole) c->whole_loss = loss;
-    return loss;
-}
-
-/* One step of model on the data with `split` as trainer.batch_split, the
- * loss taken as row-separable or not; the gradients are left in the
- * model's parameters, and the output and the whole batch's loss copied to
- * *output and *loss (persistent) where asked for. */
-static void run_step_with(Module *model, const char *split, Data d, bool separable, bool small_output,
-                          Tensor **output, Tensor **loss)
+/* One step of model on the data with `split` as trainer.batch_split; the
+ * gradients are left in the model's parameters. */
+static void run_step(Module *model, const char *split, Data d)
 {
     Config *cfg = config_with(split);
     BatchSplit bs;
     assert_int_equal(batch_split_init(&bs, cfg, model, model_from_config, CPU, BATCH), 0);
-    bs.loss_rows_separable = separable;
-    assert_true(BATCH * 10 <= bs.own_rows_max_values); /* the shards take their rows' gradients... */
-    if (!small_output) bs.own_rows_max_values = BATCH * 10 - 1; /* ... or the output is over the limit */
     scope_begin();
     TensorBatch b = {0};
     assert_int_equal(tensor_batch_add(&b, "input", d.x), 0);
     assert_int_equal(tensor_batch_add(&b, "target", d.y), 0);
     Tensor *out;
-    LossCtx c = {d.y, NULL};
-    if (batch_split_step(&bs, &b, false, DT_F32, nll_keeping_whole, &c, &out)) fail_engine("batch_split_step");
+    if (batch_split_step(&bs, &b, false, DT_F32, nll, d.y, &out)) fail_engine("batch_split_step");
     assert_true(shape_equal(out->shape, SHAPE(BATCH, 10)));
-    assert_non_null(c.whole_loss);
-    if (output) *output = tensor_persist(t_clone(out));
-    if (loss) *loss = tensor_persist(t_clone(c.whole_loss));
     scope_end();
     batch_split_free(&bs);
     config_free(cfg);
-}
-
-static void run_step(Module *model, const char *split, Data d)
-{
-    run_step_with(model, split, d, false, true, NULL, NULL);
 }
 
 /* The model's gradients, copied (persistent), in parameter order. */
@@ -180,50 +148,6 @@ static void test_threads_do_not_change_the_bits(void **state)
     free_data(d);
 }
 
-/* A row-separable loss (each shard takes its rows' gradient in the one
- * parallel region) gives the bits of the joined output's backward: the
- * gradients, the output and the loss, with dropout on and a mean over
- * the targets not ignored (7 of the first 13), for 2 and 3 shards on 1
- * and 2 threads; so does one whose output is over the limit for that. */
-static void test_a_separable_loss_gives_the_joined_bits(void **state)
-{
-    Data d = make_data(13, true);
-    int max_threads = omp_get_max_threads(), n = 0;
-    const char *splits[] = {"2", "3"};
-    for (int k = 0; k < 2; k++)
-        for (int threads = 1; threads <= 2; threads++) {
-            omp_set_num_threads(threads);
-            /* joined; separable; separable over the limit */
-            Tensor **grads[3], *out[3], *loss[3];
-            for (int v = 0; v < 3; v++) {
-                Module *model = fresh_model();
-                manual_seed(9);
-                run_step_with(model, splits[k], d, v > 0, v < 2, &out[v], &loss[v]);
-                grads[v] = take_grads(model, &n);
-                module_free(model);
-            }
-            char label[96];
-            for (int v = 1; v < 3; v++) {
-                const char *which = v == 1 ? "separable" : "over the limit";
-                for (int i = 0; i < n; i++) {
-                    snprintf(label, sizeof label, "%s, %s shards, %d threads, parameter %d", which, splits[k], threads,
-                             i);
-                    expect_close(grads[v][i], grads[0][i], 0.0, label);
-                }
-                snprintf(label, sizeof label, "%s, %s shards, %d threads: output, loss", which, splits[k], threads);
-                expect_close(out[v], out[0], 0.0, label);
-                expect_close(loss[v], loss[0], 0.0, label);
-            }
-            for (int r = 0; r < 3; r++) {
-                free_grads(grads[r], n);
-                tensor_free(out[r]);
-                tensor_free(loss[r]);
-            }
-        }
-    omp_set_num_threads(max_threads);
-    free_data(d);
-}
-
 /* Each shard draws its own dropout masks: with dropout on, 2 shards of the
  * same samples twice over (rows 0-19 = rows 20-39) see different masks. */
 static void test_shards_draw_their_own_masks(void **state)
@@ -300,11 +224,8 @@ static void test_output_must_be_batch_major(void **state)
     tensor_batch_add(&b, "input", d.x);
     tensor_batch_add(&b, "target", d.y);
     Tensor *out;
-    for (int separable = 0; separable < 2; separable++) { /* two regions, or one */
-        bs.loss_rows_separable = separable;
-        expect_failure(batch_split_step(&bs, &b, false, DT_F32, nll, d.y, &out) != 0, "output has shape []",
-                       "trainer.batch_split to 1");
-    }
+    expect_failure(batch_split_step(&bs, &b, false, DT_F32, nll, d.y, &out) != 0, "output has shape []",
+                   "trainer.batch_split to 1");
     scope_end();
     batch_split_free(&bs);
     config_free(cfg);
@@ -381,7 +302,6 @@ int main(void)
         cmocka_unit_test(test_shards_give_the_whole_batch_gradients),
         cmocka_unit_test(test_auto_keeps_matrix_products_whole),
         cmocka_unit_test(test_threads_do_not_change_the_bits),
-        cmocka_unit_test(test_a_separable_loss_gives_the_joined_bits),
         cmocka_unit_test(test_shards_draw_their_own_masks),
         cmocka_unit_test(test_accumulates_and_leaves_frozen_parameters),
         cmocka_unit_test(test_output_must_be_batch_major),

@@ -3,8 +3,7 @@
  * the batch split) enters no OpenMP region, since each costs a system call
  * even with a team of one; a loop worth forking does. Whole MnistModel
  * steps are counted too: on one thread no region at all, with the batch
- * split on two threads only the split's own two (forward and backward),
- * or one when the loss is row-separable (each shard's whole step).
+ * split on two threads only the split's own two (forward and backward).
  *
  * Counted by wrapping libgomp's GOMP_parallel, which every parallel
  * construct GCC compiles calls: the wrapper counts, then runs the real one.
@@ -75,17 +74,11 @@ static void test_elementwise_forks_only_when_worth_it(void **state)
     omp_set_num_threads(threads);
 }
 
-static Tensor *nll(void *ctx, Tensor *output, bool whole)
-{
-    (void)whole;
-    return f_nll_loss(output, ctx, NULL, -100, REDUCTION_MEAN);
-}
+static Tensor *nll(void *ctx, Tensor *output) { return f_nll_loss(output, ctx, NULL, -100, REDUCTION_MEAN); }
 
 /* Regions entered by one training step of MnistModel on a batch of 64
- * (forward, loss, backward) with trainer.batch_split `split`; separable:
- * the loss taken as row-separable (the trainer's nll_loss is), for outputs
- * of up to own_rows_max values. */
-static int regions_of_a_step(Module *model, const char *split, bool separable, int64_t own_rows_max)
+ * (forward, loss, backward) with trainer.batch_split `split`. */
+static int regions_of_a_step(Module *model, const char *split)
 {
     char json[256];
     snprintf(json, sizeof json, "{\"arch\": {\"type\": \"MnistModel\", \"args\": {}}, \"trainer\": {\"batch_split\": %s}}",
@@ -94,8 +87,6 @@ static int regions_of_a_step(Module *model, const char *split, bool separable, i
     assert_non_null(cfg);
     BatchSplit bs;
     assert_int_equal(batch_split_init(&bs, cfg, model, model_from_config, CPU, 64), 0);
-    bs.loss_rows_separable = separable;
-    bs.own_rows_max_values = own_rows_max;
     Generator g;
     generator_seed(&g, 5);
     scope_begin();
@@ -123,20 +114,13 @@ static void test_a_training_step_forks_only_for_the_shards(void **state)
     REQUIRE_OK(model);
     module_train(model, true);
     omp_set_num_threads(1);
-    const int64_t max = BATCH_SPLIT_OWN_ROWS_MAX_VALUES;
-    int one_thread = regions_of_a_step(model, "1", true, max);
+    int one_thread = regions_of_a_step(model, "1");
     print_message("  one thread, batch whole: %d regions\n", one_thread);
     assert_int_equal(one_thread, 0);
     omp_set_num_threads(2);
-    int split = regions_of_a_step(model, "2", false, max);
+    int split = regions_of_a_step(model, "2");
     print_message("  two threads, batch in two shards: %d regions\n", split);
     assert_int_equal(split, 2); /* the shards' forward, and their backward */
-    int separable = regions_of_a_step(model, "2", true, max);
-    print_message("  two threads, two shards, a row-separable loss: %d region\n", separable);
-    assert_int_equal(separable, 1); /* each shard's forward, loss rows and backward */
-    int large = regions_of_a_step(model, "2", true, 639); /* the output's 640 values: too many */
-    print_message("  the same with an output over the limit: %d regions\n", large);
-    assert_int_equal(large, 2);
     omp_set_num_threads(threads);
     module_free(model);
 }

@@ -55,7 +55,6 @@ int batch_split_init(BatchSplit *bs, const Config *cfg, Module *model, Module *(
     memset(bs, 0, sizeof *bs);
     bs->shards = 1;
     bs->model = model;
-    bs->own_rows_max_values = BATCH_SPLIT_OWN_ROWS_MAX_VALUES;
     int64_t shards;
     if (read_setting(cfg, &bs->automatic, &shards)) return -1;
     char why_buf[256];
@@ -112,33 +111,11 @@ void batch_split_free(BatchSplit *bs)
 typedef struct {
     BatchSplit *bs;
     int k;                  /* shards in this batch */
-    int64_t rows;           /* the batch's samples */
     TensorBatch *parts;     /* [k]: views of the batch */
     Scope **scopes;         /* [k]: each shard's tensors and graph */
     Tensor **outputs;       /* [k]: the shards' outputs (in their graphs) */
     Tensor **output_grads;  /* [k]: d loss / d output of each shard */
-    BatchSplitLossFn loss_fn;
-    void *loss_ctx;
-    bool amp;
-    DType amp_dtype;
-    bool *took_loss_rows;   /* [k]: the shard took its rows' loss gradient and ran its backward */
 } Step;
-
-/* Shard s's first row in the batch (cut_batch's cut). */
-static int64_t first_row(const Step *w, int s) { return w->rows * s / w->k; }
-
-/* The loss joins the shards' outputs along dim 0: each must have its
- * shard's rows there. */
-static int check_output_rows(const Step *w, int s)
-{
-    int64_t samples = w->parts[s].tensors[0]->shape.d[0];
-    const Tensor *o = w->outputs[s];
-    if (tensor_dim(o) > 0 && o->shape.d[0] == samples) return 0;
-    engine_error("batch split: the model's output has shape %s for a shard of %lld samples; its first "
-                 "dimension must be the batch's to be joined (set trainer.batch_split to 1)",
-                 shape_str(o->shape), (long long)samples);
-    return -1;
-}
 
 static int forward_shard(int s, void *ctx)
 {
@@ -156,59 +133,6 @@ static int backward_shard(int s, void *ctx)
     Step *w = ctx;
     scope_push(w->scopes[s]);
     int rc = tensor_backward(w->outputs[s], w->output_grads[s]);
-    scope_pop(w->scopes[s]);
-    return rc;
-}
-
-/* Shard s's rows of the loss gradient (loss_rows_separable): the backward
- * of the loss of an output of the whole batch's shape that holds the
- * shard's rows and zeros elsewhere. Those rows' gradient depends on them
- * and the targets only, so it is what the joined output's backward gives
- * them. *padded is the leaf whose .grad the caller frees. */
-static Tensor *own_rows_grad(Step *w, int s, Tensor **padded)
-{
-    Tensor *out = w->outputs[s];
-    Shape whole = out->shape;
-    whole.d[0] = w->rows;
-    Tensor *p = *padded = tensor_zeros(whole, out->dtype, tensor_device(out));
-    Tensor *mine = p ? t_narrow(p, 0, first_row(w, s), out->shape.d[0]) : NULL;
-    Tensor *values = mine ? tensor_detach(out) : NULL;
-    if (!values || tensor_copy_(mine, values)) return NULL;
-    tensor_set_requires_grad(p, true);
-    Tensor *loss = w->loss_fn(w->loss_ctx, p, false);
-    if (!loss || tensor_backward(loss, NULL)) return NULL;
-    if (!p->grad) {
-        engine_error("batch split: the loss does not depend on the output of shard %d", s);
-        return NULL;
-    }
-    return t_narrow(p->grad, 0, first_row(w, s), out->shape.d[0]);
-}
-
-/* Whether a shard takes its rows' loss gradient itself (batch_split.h:
- * up to own_rows_max_values in the batch's output). */
-static bool takes_loss_rows(const Step *w, const Tensor *output)
-{
-    return tensor_numel(output) / output->shape.d[0] * w->rows <= w->bs->own_rows_max_values;
-}
-
-/* Shard s's step with a row-separable loss: forward (under autocast in amp
- * runs), then, for a small output, its rows' loss gradient and backward. */
-static int train_shard(int s, void *ctx)
-{
-    Step *w = ctx;
-    AutocastState before = autocast_state();
-    int rc = w->amp ? autocast_begin(w->amp_dtype, &before) : 0;
-    if (rc == 0) rc = forward_shard(s, w);
-    autocast_restore(before);
-    if (rc || check_output_rows(w, s)) return -1;
-    if (!(w->took_loss_rows[s] = takes_loss_rows(w, w->outputs[s]))) return 0;
-    scope_push(w->scopes[s]);
-    Tensor *padded = NULL, *grad = own_rows_grad(w, s, &padded);
-    rc = grad ? tensor_backward(w->outputs[s], grad) : -1;
-    if (padded) {
-        tensor_free(padded->grad);
-        padded->grad = NULL;
-    }
     scope_pop(w->scopes[s]);
     return rc;
 }
@@ -288,24 +212,6 @@ static int gather_grads(BatchSplit *bs, int k)
     return rc;
 }
 
-/* The shards took their rows' loss gradients in the one region: the
- * joined output and its loss (the value to report) under no_grad. */
-static int finish_one_region(Step *w, Tensor **output)
-{
-    int k = w->k, rc = 0;
-    Tensor **values = calloc((unsigned)k, sizeof *values);
-    ENGINE_CHECK_INT(values != NULL, "out of memory");
-    for (int s = 0; s < k && rc == 0; s++)
-        if (!(values[s] = tensor_detach(w->outputs[s]))) rc = -1;
-    if (rc == 0 && !(*output = t_cat(values, k, 0))) rc = -1;
-    free(values);
-    if (rc) return -1;
-    bool mode = no_grad_begin();
-    Tensor *loss = w->loss_fn(w->loss_ctx, *output, true);
-    grad_mode_set(mode);
-    return loss ? gather_grads(w->bs, k) : -1;
-}
-
 static int split_step(Step *w, BatchSplitLossFn loss_fn, void *ctx, bool amp, DType amp_dtype, Tensor **output)
 {
     BatchSplit *bs = w->bs;
@@ -313,27 +219,19 @@ static int split_step(Step *w, BatchSplitLossFn loss_fn, void *ctx, bool amp, DT
     for (int s = 0; s < k; s++)
         if (!(w->scopes[s] = scope_create()) || module_replica_sync(bs->replicas[s], bs->model)) return -1;
     seed_shards(bs, k);
-    bool one_region = loss_fn && bs->loss_rows_separable;
-    int rc = 0;
-    if (one_region) {
-        rc = engine_parallel_for(k, train_shard, w);
-    } else {
-        AutocastState before = autocast_state();
-        rc = amp ? autocast_begin(amp_dtype, &before) : 0;
-        if (rc == 0) rc = engine_parallel_for(k, forward_shard, w);
-        autocast_restore(before);
-    }
+    AutocastState before = autocast_state();
+    int rc = amp ? autocast_begin(amp_dtype, &before) : 0;
+    if (rc == 0) rc = engine_parallel_for(k, forward_shard, w);
+    autocast_restore(before);
     advance_run_stream(bs, k);
     if (rc) return -1;
-    for (int s = 0; s < k; s++)
-        if (check_output_rows(w, s)) return -1;
-    if (one_region) { /* all shards took their rows' gradient, or none (a large output) */
-        int took = 0;
-        for (int s = 0; s < k; s++) took += w->took_loss_rows[s];
-        if (took == k) return finish_one_region(w, output);
-        if (took > 0) {
-            engine_error("batch split: the shards' outputs differ in size per sample (%s in shard 0)",
-                         shape_str(w->outputs[0]->shape));
+    for (int s = 0; s < k; s++) {
+        int64_t samples = w->parts[s].tensors[0]->shape.d[0];
+        Tensor *o = w->outputs[s];
+        if (tensor_dim(o) == 0 || o->shape.d[0] != samples) {
+            engine_error("batch split: the model's output has shape %s for a shard of %lld samples; its first "
+                         "dimension must be the batch's to be joined (set trainer.batch_split to 1)",
+                         shape_str(o->shape), (long long)samples);
             return -1;
         }
     }
@@ -347,7 +245,7 @@ static int split_step(Step *w, BatchSplitLossFn loss_fn, void *ctx, bool amp, DT
     }
     if (rc == 0 && !(*output = t_cat(leaves, k, 0))) rc = -1;
     if (rc == 0 && loss_fn) {
-        Tensor *loss = loss_fn(ctx, *output, true);
+        Tensor *loss = loss_fn(ctx, *output);
         rc = loss ? tensor_backward(loss, NULL) : -1;
         for (int s = 0; s < k && rc == 0; s++)
             if (!(w->output_grads[s] = leaves[s]->grad)) {
@@ -371,14 +269,12 @@ int batch_split_step(BatchSplit *bs, const TensorBatch *b, bool amp, DType amp_d
     *output = NULL;
     int64_t n = batch_rows(b);
     int k = n < 1 ? 1 : bs->shards < n ? bs->shards : (int)n;
-    Step w = {.bs = bs, .k = k, .rows = n, .loss_fn = loss_fn, .loss_ctx = ctx, .amp = amp, .amp_dtype = amp_dtype};
+    Step w = {.bs = bs, .k = k};
     w.parts = calloc((size_t)k, sizeof *w.parts);
     w.scopes = calloc((size_t)k, sizeof *w.scopes);
     w.outputs = calloc((size_t)k, sizeof *w.outputs);
     w.output_grads = calloc((size_t)k, sizeof *w.output_grads);
-    w.took_loss_rows = calloc((size_t)k, sizeof *w.took_loss_rows);
-    ENGINE_CHECK_INT(w.parts && w.scopes && w.outputs && w.output_grads && w.took_loss_rows,
-                     "out of memory for %d batch shards", k);
+    ENGINE_CHECK_INT(w.parts && w.scopes && w.outputs && w.output_grads, "out of memory for %d batch shards", k);
     int rc;
     if (k < 2 || !cut_batch(b, n, k, w.parts)) {
         engine_clear_error(); /* a batch that cannot be cut runs whole */
@@ -388,7 +284,7 @@ int batch_split_step(BatchSplit *bs, const TensorBatch *b, bool amp, DType amp_d
         if (rc == 0 && !(*output = module_forward_batch(bs->model, b))) rc = -1;
         autocast_restore(before);
         if (rc == 0 && loss_fn) {
-            Tensor *loss = loss_fn(ctx, *output, true);
+            Tensor *loss = loss_fn(ctx, *output);
             rc = loss ? tensor_backward(loss, NULL) : -1;
         }
     } else {
@@ -399,6 +295,5 @@ int batch_split_step(BatchSplit *bs, const TensorBatch *b, bool amp, DType amp_d
     free(w.scopes);
     free(w.outputs);
     free(w.output_grads);
-    free(w.took_loss_rows);
     return rc;
 }

@@ -379,20 +379,18 @@ static Tensor *scaled_loss(Trainer *t, Tensor *loss)
     return grad_scaler_scale(&t->scaler, scaled); /* fp16 amp; loss itself otherwise */
 }
 
-/* What batch_split_step asks for: the loss of an output of the whole
- * batch's shape (the shards' joined, the whole batch's, or, on a shard's
- * thread, one shard's rows and zeros); the whole batch's is the one logged. */
+/* What batch_split_step asks for: the whole batch's loss from the output
+ * (the shards' joined, or the whole batch's). */
 typedef struct {
     Trainer *t;
     Tensor *target, **loss;
 } SplitLoss;
 
-static Tensor *split_loss(void *ctx, Tensor *output, bool whole)
+static Tensor *split_loss(void *ctx, Tensor *output)
 {
     SplitLoss *c = ctx;
-    Tensor *loss = amp_criterion(c->t, output, c->target);
-    if (whole) *c->loss = loss;
-    return scaled_loss(c->t, loss);
+    *c->loss = amp_criterion(c->t, output, c->target);
+    return scaled_loss(c->t, *c->loss);
 }
 
 /* Forward, loss and backward of one batch: the shards on their threads
@@ -603,7 +601,6 @@ int trainer_init(Trainer *t, ConfigParser *cp, Module *model, LossFn criterion, 
         base_trainer_free(&t->base);
         return -1;
     }
-    t->split.loss_rows_separable = loss_rows_separable(criterion);
     if (t->split.shards > 1)
         log_info(&t->base.logger, "Batch split: each batch in %d shards on %d threads, one forward and backward each "
                  "(trainer.batch_split %s)", t->split.shards, engine_num_threads(),
