@@ -10,10 +10,10 @@
  * kernels (Debian's 2.6; fixed upstream in 3.11.2) point it into the heap
  * while they run. A SIGINT that landed in one (the linear layers' sgemm on
  * a batch shard) corrupted the heap, and the run crashed later in a free:
- * about one run in 200 stopped as the signal tests stop them, and one in five with a signal
- * every 10 ms. The handler stays installed for the threads that were
- * already running (a library's, started before main), which keep the
- * signals unblocked. */
+ * about one run in 200 stopped as the signal tests stop them, and one in
+ * five with a signal every 10 ms. The handler stays installed for the
+ * threads that were already running (a library's, started before main),
+ * which keep the signals unblocked. */
 #include "utils/interrupt.h"
 
 #include <errno.h>
