@@ -134,6 +134,13 @@ static int backward_shard(int s, void *ctx)
     scope_push(w->scopes[s]);
     int rc = tensor_backward(w->outputs[s], w->output_grads[s]);
     scope_pop(w->scopes[s]);
+    /* the shard's graph and activations are freed here, in parallel and
+     * on the thread that made them (the allocator keeps a CPU's freed
+     * blocks for that CPU), rather than on the calling thread after the
+     * join (25 us of a 1.5 ms MnistModel step on 2 threads) */
+    scope_destroy(w->scopes[s]);
+    w->scopes[s] = NULL;
+    w->outputs[s] = NULL;
     return rc;
 }
 
