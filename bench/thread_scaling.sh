@@ -3,8 +3,10 @@
 # on 1 thread, and on N threads with each batch split into one shard per
 # thread (trainer.batch_split "auto", the default) and kept whole (1: each op
 # threaded), rounds alternating so that a change of load hits all three.
-# Prints the medians over rounds, the speed-ups over 1 thread and each one's
-# ratio to the N-thread floor (the epoch's FLOP at the N-thread sgemm peak).
+# Prints the medians over rounds, the speed-ups over 1 thread, each one's
+# ratio to the N-thread floor (the epoch's FLOP at the N-thread sgemm peak)
+# and the fastest and slowest round (on a shared machine the load moves the
+# two-thread epoch the most).
 #
 # Usage: bench/thread_scaling.sh [epochs] [threads] [rounds]   (defaults 3, nproc, 3)
 #   BUILD=dir as for epoch_floor.sh.
@@ -33,11 +35,13 @@ done
 rm -f "$out.run"
 median() { awk -v m="$1" -v c="$2" '$1 == m {print $c}' "$out" | sort -g |
     awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# the fastest and slowest round of a mode: how much the load moved it
+range() { awk -v m="$1" '$1 == m {print $2}' "$out" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}'; }
 one=$(median one 2) split=$(median split 2) whole=$(median whole 2) floor=$(median split 3)
-printf '%-40s %10s %12s %12s\n' "default config, steady epoch" seconds "vs 1 thread" "vs floor"
-printf '%-40s %10.3f %12s %12s\n' "1 thread" "$one" 1.00 -
-printf '%-40s %10.3f %12.2f %12.2f\n' "$threads threads, batch_split auto (shards)" "$split" \
-    "$(echo "$one / $split" | bc -l)" "$(echo "$split / $floor" | bc -l)"
-printf '%-40s %10.3f %12.2f %12.2f\n' "$threads threads, batch_split 1 (whole)" "$whole" \
-    "$(echo "$one / $whole" | bc -l)" "$(echo "$whole / $floor" | bc -l)"
+printf '%-40s %10s %12s %12s %14s\n' "default config, steady epoch" seconds "vs 1 thread" "vs floor" "rounds' range"
+printf '%-40s %10.3f %12s %12s %14s\n' "1 thread" "$one" 1.00 - "$(range one)"
+printf '%-40s %10.3f %12.2f %12.2f %14s\n' "$threads threads, batch_split auto (shards)" "$split" \
+    "$(echo "$one / $split" | bc -l)" "$(echo "$split / $floor" | bc -l)" "$(range split)"
+printf '%-40s %10.3f %12.2f %12.2f %14s\n' "$threads threads, batch_split 1 (whole)" "$whole" \
+    "$(echo "$one / $whole" | bc -l)" "$(echo "$whole / $floor" | bc -l)" "$(range whole)"
 echo "medians of $rounds rounds of $epochs epochs; floor at the $threads-thread sgemm peak: $floor s"
