@@ -6,7 +6,7 @@
 # Prints the medians over rounds, the speed-ups over 1 thread, each one's
 # ratio to the N-thread floor (the epoch's FLOP at the N-thread sgemm peak)
 # and the fastest and slowest round (on a shared machine the load moves the
-# two-thread epoch the most).
+# two-thread epoch the most), then the same ratios for the fastest rounds.
 #
 # Usage: bench/thread_scaling.sh [epochs] [threads] [rounds]   (defaults 3, nproc, 3)
 #   BUILD=dir as for epoch_floor.sh.
@@ -45,3 +45,8 @@ printf '%-40s %10.3f %12.2f %12.2f %14s\n' "$threads threads, batch_split auto (
 printf '%-40s %10.3f %12.2f %12.2f %14s\n' "$threads threads, batch_split 1 (whole)" "$whole" \
     "$(echo "$one / $whole" | bc -l)" "$(echo "$whole / $floor" | bc -l)" "$(range whole)"
 echo "medians of $rounds rounds of $epochs epochs; floor at the $threads-thread sgemm peak: $floor s"
+# the least disturbed rounds, the nearest this gets to a quiet machine
+fastest() { awk -v m="$1" '$1 == m {print $2}' "$out" | sort -g | head -1; }
+one_min=$(fastest one) split_min=$(fastest split)
+printf 'fastest rounds: 1 thread %.3f s, %d threads split %.3f s: %.2f times 1 thread, %.2fx the floor\n' \
+    "$one_min" "$threads" "$split_min" "$(echo "$one_min / $split_min" | bc -l)" "$(echo "$split_min / $floor" | bc -l)"
