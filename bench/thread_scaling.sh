@@ -33,10 +33,11 @@ for r in $(seq "$rounds"); do
     done
 done
 rm -f "$out.run"
-median() { awk -v m="$1" -v c="$2" '$1 == m {print $c}' "$out" | sort -g |
-    awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# column $2 of a mode's rounds, in increasing order
+sorted() { awk -v m="$1" -v c="$2" '$1 == m {print $c}' "$out" | sort -g; }
+median() { sorted "$1" "$2" | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 # the fastest and slowest round of a mode: how much the load moved it
-range() { awk -v m="$1" '$1 == m {print $2}' "$out" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}'; }
+range() { sorted "$1" 2 | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}'; }
 one=$(median one 2) split=$(median split 2) whole=$(median whole 2) floor=$(median split 3)
 printf '%-40s %10s %12s %12s %14s\n' "default config, steady epoch" seconds "vs 1 thread" "vs floor" "rounds' range"
 printf '%-40s %10.3f %12s %12s %14s\n' "1 thread" "$one" 1.00 - "$(range one)"
@@ -46,7 +47,6 @@ printf '%-40s %10.3f %12.2f %12.2f %14s\n' "$threads threads, batch_split 1 (who
     "$(echo "$one / $whole" | bc -l)" "$(echo "$whole / $floor" | bc -l)" "$(range whole)"
 echo "medians of $rounds rounds of $epochs epochs; floor at the $threads-thread sgemm peak: $floor s"
 # the least disturbed rounds, the nearest this gets to a quiet machine
-fastest() { awk -v m="$1" '$1 == m {print $2}' "$out" | sort -g | head -1; }
-one_min=$(fastest one) split_min=$(fastest split)
+one_min=$(sorted one 2 | head -1) split_min=$(sorted split 2 | head -1)
 printf 'fastest rounds: 1 thread %.3f s, %d threads split %.3f s: %.2f times 1 thread, %.2fx the floor\n' \
     "$one_min" "$threads" "$split_min" "$(echo "$one_min / $split_min" | bc -l)" "$(echo "$split_min / $floor" | bc -l)"

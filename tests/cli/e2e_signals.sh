@@ -171,7 +171,12 @@ for status in /proc/"$pid"/task/*/status; do
   if (((16#$blk & 0x4002) == 0x4002)); then blocking=$((blocking + 1)); fi
 done
 kill -INT "$pid" 2>/dev/null
-wait "$pid"
+rc=0
+wait "$pid" || rc=$?
+if [ "$rc" -ne 130 ] && [ "$rc" -ne 0 ]; then
+  fail "the run whose thread masks were read: exit status $rc, expected 130 (0 had it ended first)"
+  sed 's/^/        | /' masks.err | tail -n 40
+fi
 if [ "$threads" -lt 3 ]; then
   echo "        (thread masks: the run had ended before they were read)"
 else
