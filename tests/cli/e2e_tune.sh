@@ -187,6 +187,14 @@ alive=""
   kill -STOP "$orphan" 2>/dev/null && alive=1
 "$TUNE" --train "$TRAIN" -r "$K" >kill2.log 2>&1 &
 pid=$!
+# it prints "resuming search" once it holds tune.lock: the second ./tune -r
+# below starts after that, or the two race for the lock (when no paused
+# trial holds the first one back, the second could take it first)
+for _ in $(seq 1 300); do
+  grep -qs "resuming search" kill2.log && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
 if [ -n "$alive" ]; then
   for _ in $(seq 1 300); do
     grep -qs "pid $orphan) still runs" kill2.log && break
